@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Loading the datapath programs once per node and linking them to pod
+ * cgroups. Pin layout under the bpffs root:
+ *   <root>/socklb_*_v<ABI>          maps (see lbmap.h)
+ *   <root>/prog/<datapath id>/<hook> programs, one directory per datapath build
+ *   <root>/links/<attachment>/<hook> one bpf_link per hook and pod attachment
+ */
+#ifndef SOCKLB_DATAPATH_H
+#define SOCKLB_DATAPATH_H
+
+#include <bpf/bpf.h>
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lbmap.h"
+
+enum socklb_hook {
+	SOCKLB_HOOK_CONNECT4,
+	SOCKLB_HOOK_CONNECT6,
+	SOCKLB_HOOK_SENDMSG4,
+	SOCKLB_HOOK_SENDMSG6,
+	SOCKLB_HOOK_RECVMSG4,
+	SOCKLB_HOOK_RECVMSG6,
+	SOCKLB_HOOK_GETPEERNAME4,
+	SOCKLB_HOOK_GETPEERNAME6,
+	SOCKLB_HOOK_COUNT,
+};
+
+struct socklb_hook_desc {
+	const char *name; /* program name, also its pin name and its link's */
+	enum bpf_attach_type attach_type;
+};
+
+extern const struct socklb_hook_desc socklb_hooks[SOCKLB_HOOK_COUNT];
+
+/* "v<ABI>-<hash of the BPF object>": names this build's program directory. */
+const char *socklb_datapath_id(void);
+
+struct socklb_programs {
+	int fd[SOCKLB_HOOK_COUNT];
+	bool loaded; /* this call loaded and pinned them (first use on this node) */
+};
+
+/*
+ * Make sure this build's programs are loaded and pinned under root (loading
+ * and pinning them, and creating the maps, the first time), and open them.
+ * Race-free across processes. sizes is used only when the maps are created.
+ */
+int socklb_programs_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_programs *p);
+void socklb_programs_close(struct socklb_programs *p);
+
+/* "<root>/links/<container id>-<ifname>" with characters bpffs refuses replaced. */
+int socklb_attachment_dir(const char *root, const char *container_id, const char *ifname, char *buf, size_t len);
+
+/*
+ * Link every hook to the cgroup and pin the links in dir: all or none. An
+ * existing complete attachment in dir is replaced (ADD repeated).
+ */
+int socklb_attach(const struct socklb_programs *p, int cgroup_fd, const char *dir);
+/* Unpin the links in dir and remove it; 0 when it is already gone. */
+int socklb_detach(const char *dir);
+
+/*
+ * Verify the attachment in dir: every hook's link pinned, still attached to a
+ * live cgroup (cgroup_id != 0, and equal to want_cgroup_id when non-zero),
+ * and running this build's program. Returns 0, or -ENOENT (missing),
+ * -ENOLINK (defunct), -EBADSLT (other program), with a reason in why.
+ */
+int socklb_attachment_check(const struct socklb_programs *p, const char *dir, __u64 want_cgroup_id, char *why,
+			    size_t why_len);
+
+/* Probe: 0 when an ADD could be served (bpffs at root's parent, programs load). */
+int socklb_bpffs_check(const char *root);
+
+#endif /* SOCKLB_DATAPATH_H */

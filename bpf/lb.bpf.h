@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The translation logic, independent of the hook that runs it: the
+ * cgroup/sock_addr entry points in socklb.bpf.c and the XDP test harness in
+ * test/ both call these functions, so what the tests run is what pods run.
+ */
+#ifndef SOCKLB_LB_BPF_H
+#define SOCKLB_LB_BPF_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "maps.bpf.h"
+
+enum lb_verdict {
+	LB_PASS = 0, /* not a service: leave the destination alone */
+	LB_TRANSLATED = 1, /* destination rewritten to a backend */
+	LB_REFUSE = 2, /* a service with no usable backend */
+};
+
+struct lb_dest {
+	__be32 addr[4];
+	__be16 port;
+	__u16 pad;
+};
+
+#define NSEC_PER_SEC 1000000000ULL
+
+static __always_inline bool addr_eq(const __be32 *a, const __be32 *b)
+{
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+}
+
+static __always_inline void addr_copy(__be32 *dst, const __be32 *src)
+{
+	dst[0] = src[0];
+	dst[1] = src[1];
+	dst[2] = src[2];
+	dst[3] = src[3];
+}
+
+static __always_inline bool addr_is_v4mapped(const __be32 *a)
+{
+	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff);
+}
+
+/* The one lookup every connect/sendmsg pays; NULL for non-service destinations. */
+static __always_inline struct socklb_svc *lb_service_lookup(const struct lb_dest *dst, __u8 proto)
+{
+	struct socklb_svc_key key = {};
+
+	addr_copy(key.addr, dst->addr);
+	key.port = dst->port;
+	key.proto = proto;
+	return bpf_map_lookup_elem(&socklb_svc_v1, &key);
+}
+
+static __always_inline struct socklb_backend *lb_backend_at(const struct socklb_svc *svc, __u32 slot)
+{
+	struct socklb_backend_key key = { .svc_id = svc->id, .slot = slot };
+
+	if (slot >= svc->count)
+		return NULL;
+	return bpf_map_lookup_elem(&socklb_be_v1, &key);
+}
+
+/* A remembered choice is used only while that backend is still in the service. */
+static __always_inline bool lb_backend_still_at(const struct socklb_svc *svc, __u32 slot, const __be32 *addr,
+						__be16 port)
+{
+	struct socklb_backend *be = lb_backend_at(svc, slot);
+
+	return be && be->port == port && addr_eq(be->addr, addr);
+}
+
+/* The unconnected-UDP entry for this VIP, or the least recently used one to reuse. */
+static __always_inline struct socklb_peer *lb_sock_peer(struct socklb_sock *st, const struct lb_dest *vip)
+{
+	struct socklb_peer *victim = &st->peers[0];
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SOCKLB_SOCK_PEERS; i++) {
+		struct socklb_peer *p = &st->peers[i];
+
+		if (p->seq && p->vip_port == vip->port && addr_eq(p->vip, vip->addr))
+			return p;
+		if (p->seq < victim->seq)
+			victim = p;
+	}
+	return victim;
+}
+
+static __always_inline void lb_count(const struct socklb_svc *svc, bool translated)
+{
+	__u32 id = svc->id;
+	struct socklb_stats *s = bpf_map_lookup_elem(&socklb_stat_v1, &id);
+
+	if (!s)
+		return;
+	if (translated)
+		s->translated++;
+	else
+		s->no_backend++;
+}
+
+/*
+ * Choose the backend for one connect (connected = true) or one unconnected
+ * datagram, and remember it in the socket's storage `st` (may be NULL).
+ * Order of preference: the backend this socket already uses for this VIP
+ * (unconnected UDP keeps its backend, as kube-proxy's conntrack entry does),
+ * the client pod's affinity entry, then uniform random.
+ */
+static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, const struct lb_dest *vip,
+						 __u64 netns_cookie, struct socklb_sock *st, bool connected,
+						 struct lb_dest *out)
+{
+	struct socklb_affinity_key akey = {};
+	struct socklb_affinity *aff = NULL;
+	struct socklb_peer *peer = NULL;
+	struct socklb_backend *be = NULL;
+	__u64 now = 0;
+	__u32 slot = 0;
+
+	if (svc->count == 0) {
+		lb_count(svc, false);
+		return LB_REFUSE;
+	}
+
+	if (st) {
+		peer = connected ? &st->connected : lb_sock_peer(st, vip);
+		if (!connected && peer->seq && peer->svc_id == svc->id && peer->vip_port == vip->port &&
+		    addr_eq(peer->vip, vip->addr) &&
+		    lb_backend_still_at(svc, peer->slot, peer->backend, peer->backend_port)) {
+			slot = peer->slot;
+			be = lb_backend_at(svc, slot);
+		}
+	}
+
+	if (!be && (svc->flags & SOCKLB_SVC_F_AFFINITY)) {
+		now = bpf_ktime_get_ns();
+		akey.netns_cookie = netns_cookie;
+		akey.svc_id = svc->id;
+		aff = bpf_map_lookup_elem(&socklb_aff_v1, &akey);
+		if (aff && now - aff->last_used_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC &&
+		    lb_backend_still_at(svc, aff->slot, aff->backend.addr, aff->backend.port)) {
+			slot = aff->slot;
+			be = lb_backend_at(svc, slot);
+		}
+	}
+
+	if (!be) {
+		/* Uniform in [0, count) without a division. */
+		slot = (__u32)(((__u64)bpf_get_prandom_u32() * svc->count) >> 32);
+		be = lb_backend_at(svc, slot);
+		if (!be) {
+			lb_count(svc, false);
+			return LB_REFUSE;
+		}
+	}
+
+	if (svc->flags & SOCKLB_SVC_F_AFFINITY) {
+		if (aff && aff->slot == slot && aff->backend.port == be->port && addr_eq(aff->backend.addr, be->addr)) {
+			aff->last_used_ns = now;
+		} else {
+			struct socklb_affinity nv = { .slot = slot, .last_used_ns = now };
+
+			addr_copy(nv.backend.addr, be->addr);
+			nv.backend.port = be->port;
+			bpf_map_update_elem(&socklb_aff_v1, &akey, &nv, BPF_ANY);
+		}
+	}
+
+	addr_copy(out->addr, be->addr);
+	out->port = be->port;
+
+	if (peer) {
+		addr_copy(peer->vip, vip->addr);
+		peer->vip_port = vip->port;
+		addr_copy(peer->backend, be->addr);
+		peer->backend_port = be->port;
+		peer->svc_id = svc->id;
+		peer->slot = slot;
+		peer->seq = ++st->seq;
+	}
+
+	lb_count(svc, true);
+	return LB_TRANSLATED;
+}
+
+/*
+ * Map a backend address seen by the application (a reply's source, or the
+ * socket's peer) back to the VIP it was reached through. Returns true and
+ * rewrites *addr when this socket reached that backend through a VIP.
+ */
+static __always_inline bool lb_reverse(const struct socklb_sock *st, struct lb_dest *addr, bool connected_only)
+{
+	const struct socklb_peer *best = NULL;
+	int i;
+
+	if (st->connected.seq && st->connected.backend_port == addr->port &&
+	    addr_eq(st->connected.backend, addr->addr)) {
+		best = &st->connected;
+	} else if (!connected_only) {
+#pragma unroll
+		for (i = 0; i < SOCKLB_SOCK_PEERS; i++) {
+			const struct socklb_peer *p = &st->peers[i];
+
+			if (p->seq && p->backend_port == addr->port && addr_eq(p->backend, addr->addr) &&
+			    (!best || p->seq > best->seq))
+				best = p;
+		}
+	}
+	if (!best)
+		return false;
+	addr_copy(addr->addr, best->vip);
+	addr->port = best->vip_port;
+	return true;
+}
+
+#endif /* SOCKLB_LB_BPF_H */

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The map library: open (or create) the pinned maps, write whole services
+ * atomically as the datapath sees them, read them back. Linked by the plugin,
+ * the daemon and the tests. Functions return 0 or a negative errno.
+ *
+ * One writer at a time owns the services (the daemon); the id allocator lives
+ * in struct socklb_maps and is built from the pinned state when it opens.
+ */
+#ifndef SOCKLB_LBMAP_H
+#define SOCKLB_LBMAP_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "socklb.h"
+
+#define SOCKLB_DEFAULT_BPFFS_ROOT "/sys/fs/bpf/socklb"
+
+/* "1.2.3.4" or "fd00::1" → 16 bytes, IPv4 as ::ffff:1.2.3.4. -EINVAL if neither. */
+int socklb_addr_parse(const char *s, __be32 addr[4]);
+bool socklb_addr_is_v4(const __be32 addr[4]);
+/* "1.2.3.4" or "fd00::1"; buf of at least SOCKLB_ADDR_STRLEN. */
+#define SOCKLB_ADDR_STRLEN 48
+void socklb_addr_format(const __be32 addr[4], char *buf, size_t len);
+/* "1.2.3.4:80" or "[fd00::1]:80"; buf of at least SOCKLB_ENDPOINT_STRLEN. */
+#define SOCKLB_ENDPOINT_STRLEN 56
+void socklb_endpoint_format(const __be32 addr[4], __u16 port, char *buf, size_t len);
+/* "TCP"/"UDP" (any case) → SOCKLB_PROTO_*; -EINVAL otherwise. */
+int socklb_proto_parse(const char *s);
+const char *socklb_proto_name(__u8 proto);
+
+struct socklb_map_sizes {
+	__u32 max_services;
+	__u32 max_backends;
+	__u32 max_affinity;
+};
+
+struct socklb_maps {
+	int services;
+	int backends;
+	int affinity;
+	int stats;
+	int sockets;
+	int namespaces;
+	__u32 max_services;
+	__u32 max_backends;
+	/* id allocator and occupancy, valid once built by the first write */
+	unsigned char *id_used;
+	__u32 services_used;
+	__u32 backends_used;
+	bool accounted;
+};
+
+struct socklb_frontend {
+	__be32 addr[4];
+	__u16 port; /* host byte order */
+	__u8 proto; /* SOCKLB_PROTO_TCP or SOCKLB_PROTO_UDP */
+};
+
+struct socklb_endpoint {
+	__be32 addr[4];
+	__u16 port; /* host byte order */
+};
+
+/*
+ * Open the pinned maps under root, creating the directory (mode 0700) and the
+ * maps (with sizes, or the defaults when NULL) when they do not exist yet.
+ * Serialised against other processes with a lock on the root directory.
+ */
+int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps *m);
+/* Open existing pins only: -ENOENT when nothing was created under root. */
+int socklb_maps_open_existing(const char *root, struct socklb_maps *m);
+void socklb_maps_close(struct socklb_maps *m);
+
+struct bpf_object;
+/*
+ * For loaders of the datapath object: reuse every map pinned under root and
+ * create the missing ones (pinned there) with these sizes (NULL: defaults).
+ */
+int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct socklb_map_sizes *sizes);
+
+/* Take/release the exclusive lock on root (a directory on bpffs). */
+int socklb_root_lock(const char *root, bool create);
+void socklb_root_unlock(int lock_fd);
+
+/*
+ * Make the frontend serve exactly these backends (n may be 0: connects are
+ * refused). affinity_timeout in seconds, 0 = none. Existing backends keep
+ * their slots; a connect running meanwhile never sees a half-written service.
+ * -ENOSPC when a map is full; the previous state of the frontend stays intact.
+ */
+int socklb_service_upsert(struct socklb_maps *m, const struct socklb_frontend *fe, const struct socklb_endpoint *be,
+			  __u32 n, __u32 affinity_timeout);
+/* Remove the frontend; 0 when it did not exist. */
+int socklb_service_delete(struct socklb_maps *m, const struct socklb_frontend *fe);
+
+typedef int (*socklb_service_cb)(const struct socklb_frontend *fe, const struct socklb_svc *svc,
+				 const struct socklb_endpoint *be, __u32 n, void *ctx);
+/* Call cb for every frontend with its backends in slot order; stops at a non-zero return. */
+int socklb_service_foreach(struct socklb_maps *m, socklb_service_cb cb, void *ctx);
+/* Read one frontend; -ENOENT if absent. *be is malloc'ed (free it), *n its length. */
+int socklb_service_get(struct socklb_maps *m, const struct socklb_frontend *fe, struct socklb_svc *svc,
+		       struct socklb_endpoint **be, __u32 *n);
+/* Sum of the per-CPU counters of one service id. */
+int socklb_service_stats(struct socklb_maps *m, __u32 svc_id, struct socklb_stats *sum);
+
+/* The namespace opt-in set the daemon publishes for the plugin. */
+int socklb_namespace_set(struct socklb_maps *m, const char *name, bool enabled);
+/* 1 when enabled, 0 when not, negative errno on error. */
+int socklb_namespace_enabled(struct socklb_maps *m, const char *name);
+typedef int (*socklb_namespace_cb)(const char *name, void *ctx);
+int socklb_namespace_foreach(struct socklb_maps *m, socklb_namespace_cb cb, void *ctx);
+
+#endif /* SOCKLB_LBMAP_H */

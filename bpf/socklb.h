@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Everything the BPF datapath and userspace share: map keys and values,
+ * limits, flags and pin names. Only fixed-width UAPI types; includes nothing,
+ * so the BPF side and userspace compile the same definitions.
+ *
+ * Addresses are always 16 bytes: IPv4 is stored in its IPv4-mapped IPv6 form
+ * (::ffff:a.b.c.d), so one key type, one map and one code path serve IPv4,
+ * IPv6 and IPv4-mapped destinations on dual-stack sockets.
+ */
+#ifndef SOCKLB_H
+#define SOCKLB_H
+
+/*
+ * Layout version of the maps below. Map names carry it as a suffix so that a
+ * datapath with a different layout creates its own maps beside the old ones.
+ */
+#define SOCKLB_ABI_VERSION 1
+
+/* Map names (also their pin names under the bpffs root). At most 15 chars. */
+#define SOCKLB_MAP_SERVICES "socklb_svc_v1"
+#define SOCKLB_MAP_BACKENDS "socklb_be_v1"
+#define SOCKLB_MAP_AFFINITY "socklb_aff_v1"
+#define SOCKLB_MAP_STATS "socklb_stat_v1"
+#define SOCKLB_MAP_SOCKETS "socklb_sock_v1"
+#define SOCKLB_MAP_NAMESPACES "socklb_ns_v1"
+
+/* Defaults for map sizes; userspace may choose others when it creates them. */
+#ifndef SOCKLB_DEFAULT_MAX_SERVICES
+#define SOCKLB_DEFAULT_MAX_SERVICES 65536
+#endif
+#ifndef SOCKLB_DEFAULT_MAX_BACKENDS
+#define SOCKLB_DEFAULT_MAX_BACKENDS 262144
+#endif
+#ifndef SOCKLB_DEFAULT_MAX_AFFINITY
+#define SOCKLB_DEFAULT_MAX_AFFINITY 65536
+#endif
+#define SOCKLB_MAX_NAMESPACES 4096
+
+/* Unconnected-UDP peers remembered per socket (for recvmsg reverse translation). */
+#define SOCKLB_SOCK_PEERS 6
+
+/* Kubernetes namespace names are DNS labels: at most 63 characters. */
+#define SOCKLB_NS_NAME_LEN 64
+
+#define SOCKLB_PROTO_TCP 6
+#define SOCKLB_PROTO_UDP 17
+
+/* A frontend: VIP (or node IP, external IP, LB IP), port and protocol. */
+struct socklb_svc_key {
+	__be32 addr[4];
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+
+/* flags in struct socklb_svc */
+#define SOCKLB_SVC_F_AFFINITY 0x1
+
+struct socklb_svc {
+	__u32 id; /* index into the stats map; names the backend slots */
+	__u32 count; /* backends in slots [0, count) */
+	__u32 affinity_timeout; /* seconds; 0 = no session affinity */
+	__u32 flags;
+};
+
+struct socklb_backend_key {
+	__u32 svc_id;
+	__u32 slot;
+};
+
+struct socklb_backend {
+	__be32 addr[4];
+	__be16 port;
+	__u16 pad;
+};
+
+/* sessionAffinity ClientIP: one entry per (client pod netns, service). */
+struct socklb_affinity_key {
+	__u64 netns_cookie;
+	__u32 svc_id;
+	__u32 pad;
+};
+
+struct socklb_affinity {
+	struct socklb_backend backend;
+	__u32 slot;
+	__u32 pad;
+	__u64 last_used_ns;
+};
+
+/* Per-service counters, per CPU; index = struct socklb_svc.id. */
+struct socklb_stats {
+	__u64 translated; /* connects and datagrams sent to a backend */
+	__u64 no_backend; /* refused: the service had no backend */
+};
+
+/* What the datapath remembers about one translation, per socket. */
+struct socklb_peer {
+	__be32 vip[4];
+	__be32 backend[4];
+	__be16 vip_port;
+	__be16 backend_port;
+	__u32 svc_id;
+	__u32 slot; /* where the backend was found, to re-validate cheaply */
+	__u32 seq; /* for least-recently-used replacement; 0 = unused entry */
+};
+
+/*
+ * Socket local storage: lives and dies with the socket, so it can never be
+ * evicted under load nor leak. `connected` serves getpeername, recvmsg on a
+ * connected UDP socket and socket termination; `peers` serves unconnected
+ * UDP sockets that send to several VIPs.
+ */
+struct socklb_sock {
+	struct socklb_peer connected;
+	struct socklb_peer peers[SOCKLB_SOCK_PEERS];
+	__u32 seq;
+	__u32 pad;
+};
+
+/* Value of the namespace opt-in map (key: NUL-padded namespace name). */
+struct socklb_ns_key {
+	char name[SOCKLB_NS_NAME_LEN];
+};
+
+#endif /* SOCKLB_H */

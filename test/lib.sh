@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Shared helpers for the root integration tests. Everything a test makes is
+# uniquely named after TL_ID and removed by the EXIT trap, also on failure.
+#
+#   source "$(dirname "$0")/../lib.sh"; tl_init
+#   tl_bridge; tl_pod client 10.244.0.2/24 fd00:244::2/64
+#   tl_in_pod client cmd...      run in the pod's cgroup and netns
+#   tl_bg_in_pod server cmd...   same, in the background (killed at exit)
+#   tl_check "description" cmd... / tl_ok / tl_not_ok   (TAP lines)
+# Variables: TL_ROOT (repo), TL_BUILD, TL_TMP, TL_CGROOT (cgroup2 mount),
+# TL_CG (our cgroup subtree), TL_BPFFS (our bpffs root), TL_BR (bridge).
+
+set -u
+
+TL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TL_BUILD=${BUILD:-$TL_ROOT/build}
+case "$TL_BUILD" in /*) ;; *) TL_BUILD=$TL_ROOT/$TL_BUILD ;; esac
+TL_TOOLS=$TL_BUILD/test/tools
+# Service ranges used by the tests: never routed anywhere, unreachable in every pod.
+TL_VIP_RANGE4=10.96.0.0/12
+TL_VIP_RANGE6=fd00:96::/108
+
+TL_FAILED=0
+TL_PASSED=0
+TL_PIDS=()
+TL_NETNS=()
+TL_CGROUPS=()
+
+tl_ok() {
+	TL_PASSED=$((TL_PASSED + 1))
+	echo "ok - $*"
+}
+
+tl_not_ok() {
+	TL_FAILED=$((TL_FAILED + 1))
+	echo "not ok - $*"
+}
+
+# tl_check "description" cmd...: ok when cmd exits 0; its output goes to the log on failure.
+tl_check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		tl_ok "$desc"
+	else
+		tl_not_ok "$desc"
+		printf '%s\n' "$out" | sed 's/^/#   /' | head -40
+	fi
+}
+
+tl_diag() {
+	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+tl_cgroup2_mount() {
+	awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo
+}
+
+tl_require_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "not ok - $(basename "$0") must run as root"
+		exit 1
+	fi
+}
+
+tl_cleanup() {
+	local pid ns cg i
+	set +e
+	for pid in "${TL_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${TL_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	for ns in "${TL_NETNS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "${TL_BR:-}" ] && ip link del "$TL_BR" 2>/dev/null
+	# Deepest cgroups first; a cgroup with processes left cannot go.
+	for ((i = ${#TL_CGROUPS[@]} - 1; i >= 0; i--)); do
+		cg=${TL_CGROUPS[$i]}
+		[ -d "$cg" ] || continue
+		find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	[ -n "${TL_BPFFS:-}" ] && rm -rf "$TL_BPFFS"
+	[ -n "${TL_TMP:-}" ] && rm -rf "$TL_TMP"
+	if declare -F tl_extra_cleanup >/dev/null; then
+		tl_extra_cleanup
+	fi
+}
+
+tl_finish() {
+	trap - EXIT
+	tl_cleanup
+	echo "# $(basename "$0"): $TL_PASSED passed, $TL_FAILED failed"
+	[ "$TL_FAILED" -eq 0 ]
+	exit $?
+}
+
+tl_init() {
+	tl_require_root
+	TL_ID=$(printf '%04x%02x' $(($$ % 65536)) $((RANDOM % 256)))
+	TL_TMP=$(mktemp -d "/tmp/socklb-test-$TL_ID.XXXX")
+	trap 'tl_cleanup' EXIT
+	trap 'exit 130' INT TERM
+	if ! mountpoint -q /sys/fs/bpf; then
+		mount -t bpf bpf /sys/fs/bpf || { tl_not_ok "mount bpffs"; exit 1; }
+	fi
+	TL_BPFFS=/sys/fs/bpf/socklb-test-$TL_ID
+	TL_CGROOT=$(tl_cgroup2_mount)
+	if [ -z "$TL_CGROOT" ]; then
+		tl_not_ok "cgroup v2 is not mounted"
+		exit 1
+	fi
+	TL_CG=$TL_CGROOT/socklb-test-$TL_ID
+	mkdir -p "$TL_CG"
+	TL_CGROUPS+=("$TL_CG")
+}
+
+# A bridge in the host netns without an address: pods reach each other over it,
+# the host never routes for them.
+tl_bridge() {
+	TL_BR=slb$TL_ID
+	ip link add "$TL_BR" type bridge
+	ip link set "$TL_BR" up
+}
+
+TL_NPODS=0
+# tl_pod NAME ADDR4/PLEN [ADDR6/PLEN]: netns + veth on the bridge + cgroup dir.
+tl_pod() {
+	local name=$1 a4=$2 a6=${3:-} ns=slb-$TL_ID-$1 host
+	TL_NPODS=$((TL_NPODS + 1))
+	host=s$TL_ID$TL_NPODS
+	ip netns add "$ns"
+	TL_NETNS+=("$ns")
+	ip link add "$host" type veth peer name eth0 netns "$ns"
+	ip link set "$host" master "$TL_BR" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" addr add "$a4" dev eth0
+	ip -n "$ns" route add unreachable "$TL_VIP_RANGE4"
+	if [ -n "$a6" ]; then
+		ip -n "$ns" addr add "$a6" dev eth0 nodad
+		ip -n "$ns" -6 route add unreachable "$TL_VIP_RANGE6"
+	fi
+	mkdir -p "$TL_CG/$name"
+}
+
+tl_pod_ns() {
+	echo "slb-$TL_ID-$1"
+}
+
+tl_pod_cgroup() {
+	echo "$TL_CG/$1"
+}
+
+# Join the pod's cgroup first: ip netns exec remounts /sys.
+tl_in_pod() {
+	local name=$1
+	shift
+	bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec ip netns exec "$@"' _ "$TL_CG/$name" "$(tl_pod_ns "$name")" "$@"
+}
+
+tl_bg_in_pod() {
+	tl_in_pod "$@" &
+	TL_PIDS+=($!)
+}
+
+# Run in the pod's netns but outside its cgroup (a process the LB must not see).
+tl_in_netns_only() {
+	local name=$1
+	shift
+	ip netns exec "$(tl_pod_ns "$name")" "$@"
+}
+
+# tl_wait_port POD PROTO ADDR PORT: wait until a server answers (max 5 s).
+tl_wait_tcp() {
+	local pod=$1 addr=$2 port=$3 i
+	for i in $(seq 50); do
+		tl_in_netns_only "$pod" "$TL_TOOLS/slb-probe" tcp "$addr" "$port" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
