@@ -111,10 +111,15 @@ bench: deps
 C_SOURCES = $(shell git ls-files '*.c' '*.h')
 USER_SOURCES = $(filter-out %.bpf.c %.bpf.h bpf/socklb.h,$(shell git ls-files '*.c'))
 
-lint: $(BUILD)/socklb.skel.h $(BUILD)/datapath_id.h
+# cppcheck does not read libbpf's headers: tell it what their iteration macros are.
+CPPCHECK_MACROS = "-Dbpf_object__for_each_program(p,o)=for(p=0;p;)" \
+		  "-Dbpf_object__for_each_map(m,o)=for(m=0;m;)" "-DLIBBPF_OPTS(t,n,...)=struct t n = {0}"
+
+lint: $(BUILD)/socklb.skel.h $(BUILD)/datapath_id.h $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%.skel.h,$(wildcard test/bpf/test_*.bpf.c))
 	clang-format --dry-run --Werror $(C_SOURCES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem -Ibpf -I$(BUILD) $(USER_SOURCES)
+		--suppress=missingIncludeSystem $(CPPCHECK_MACROS) -Ibpf -I$(BUILD) -I$(BUILD)/test \
+		-Iplugin -Ipinned-maps-daemon -Itest $(USER_SOURCES)
 	clang-tidy --quiet $(USER_SOURCES) -- $(CFLAGS) -Itest -Iplugin -Ipinned-maps-daemon -I$(BUILD)/test
 
 format:

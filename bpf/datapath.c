@@ -18,9 +18,6 @@
 #include "log.h"
 #include "socklb.skel.h"
 
-#define STR2(x) #x
-#define STR(x) STR2(x)
-
 const struct socklb_hook_desc socklb_hooks[SOCKLB_HOOK_COUNT] = {
 	[SOCKLB_HOOK_CONNECT4] = { "socklb_connect4", BPF_CGROUP_INET4_CONNECT },
 	[SOCKLB_HOOK_CONNECT6] = { "socklb_connect6", BPF_CGROUP_INET6_CONNECT },
@@ -34,7 +31,11 @@ const struct socklb_hook_desc socklb_hooks[SOCKLB_HOOK_COUNT] = {
 
 const char *socklb_datapath_id(void)
 {
-	return "v" STR(SOCKLB_ABI_VERSION) "-" SOCKLB_DATAPATH_HASH;
+	static char id[32];
+
+	if (!id[0])
+		snprintf(id, sizeof(id), "v%d-%s", SOCKLB_ABI_VERSION, SOCKLB_DATAPATH_HASH);
+	return id;
 }
 
 static void programs_reset(struct socklb_programs *p)
@@ -129,8 +130,7 @@ static int programs_load(const char *root, const char *dir, const struct socklb_
 		pr_err("cannot create %s: %s", tmp, strerror(-err));
 		goto out;
 	}
-	bpf_object__for_each_program(prog, skel->obj)
-	{
+	bpf_object__for_each_program(prog, skel->obj) {
 		snprintf(path, sizeof(path), "%s/%s", tmp, bpf_program__name(prog));
 		err = bpf_program__pin(prog, path);
 		if (err) {

@@ -21,12 +21,6 @@ enum lb_verdict {
 	LB_REFUSE = 2, /* a service with no usable backend */
 };
 
-struct lb_dest {
-	__be32 addr[4];
-	__be16 port;
-	__u16 pad;
-};
-
 #define NSEC_PER_SEC 1000000000ULL
 
 static __always_inline bool addr_eq(const __be32 *a, const __be32 *b)
@@ -48,7 +42,7 @@ static __always_inline bool addr_is_v4mapped(const __be32 *a)
 }
 
 /* The one lookup every connect/sendmsg pays; NULL for non-service destinations. */
-static __always_inline struct socklb_svc *lb_service_lookup(const struct lb_dest *dst, __u8 proto)
+static __always_inline struct socklb_svc *lb_service_lookup(const struct socklb_sockaddr *dst, __u8 proto)
 {
 	struct socklb_svc_key key = {};
 
@@ -77,7 +71,7 @@ static __always_inline bool lb_backend_still_at(const struct socklb_svc *svc, __
 }
 
 /* The unconnected-UDP entry for this VIP, or the least recently used one to reuse. */
-static __always_inline struct socklb_peer *lb_sock_peer(struct socklb_sock *st, const struct lb_dest *vip)
+static __always_inline struct socklb_peer *lb_sock_peer(struct socklb_sock *st, const struct socklb_sockaddr *vip)
 {
 	struct socklb_peer *victim = &st->peers[0];
 	int i;
@@ -114,9 +108,9 @@ static __always_inline void lb_count(const struct socklb_svc *svc, bool translat
  * (unconnected UDP keeps its backend, as kube-proxy's conntrack entry does),
  * the client pod's affinity entry, then uniform random.
  */
-static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, const struct lb_dest *vip,
+static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, const struct socklb_sockaddr *vip,
 						 __u64 netns_cookie, struct socklb_sock *st, bool connected,
-						 struct lb_dest *out)
+						 struct socklb_sockaddr *out)
 {
 	struct socklb_affinity_key akey = {};
 	struct socklb_affinity *aff = NULL;
@@ -196,7 +190,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
  * socket's peer) back to the VIP it was reached through. Returns true and
  * rewrites *addr when this socket reached that backend through a VIP.
  */
-static __always_inline bool lb_reverse(const struct socklb_sock *st, struct lb_dest *addr, bool connected_only)
+static __always_inline bool lb_reverse(const struct socklb_sock *st, struct socklb_sockaddr *addr, bool connected_only)
 {
 	const struct socklb_peer *best = NULL;
 	int i;

@@ -16,6 +16,7 @@
 
 #include "lbmap.h"
 #include "log.h"
+#include "slots.h"
 #include "socklb.skel.h"
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -144,7 +145,10 @@ struct map_fd_slot {
 	size_t offset;
 };
 
-#define MAP_SLOT(field, pin) { pin, offsetof(struct socklb_maps, field) }
+#define MAP_SLOT(field, pin)                             \
+	{                                                \
+		pin, offsetof(struct socklb_maps, field) \
+	}
 static const struct map_fd_slot map_slots[] = {
 	MAP_SLOT(services, SOCKLB_MAP_SERVICES), MAP_SLOT(backends, SOCKLB_MAP_BACKENDS),
 	MAP_SLOT(affinity, SOCKLB_MAP_AFFINITY), MAP_SLOT(stats, SOCKLB_MAP_STATS),
@@ -206,12 +210,12 @@ int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct s
 					SOCKLB_DEFAULT_MAX_AFFINITY };
 	char path[PATH_MAX];
 	struct bpf_map *map;
+	__u32 max;
 	int fd, err;
 
 	if (!sizes)
 		sizes = &def;
-	bpf_object__for_each_map(map, obj)
-	{
+	bpf_object__for_each_map(map, obj) {
 		const char *name = bpf_map__name(map);
 
 		if (name[0] == '.' || bpf_map__is_internal(map))
@@ -227,15 +231,17 @@ int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct s
 			}
 			continue;
 		}
+		if (strcmp(name, SOCKLB_MAP_SERVICES) == 0 || strcmp(name, SOCKLB_MAP_STATS) == 0)
+			max = sizes->max_services;
+		else if (strcmp(name, SOCKLB_MAP_BACKENDS) == 0)
+			max = sizes->max_backends;
+		else if (strcmp(name, SOCKLB_MAP_AFFINITY) == 0)
+			max = sizes->max_affinity;
+		else
+			max = 0;
 		err = bpf_map__set_pin_path(map, path);
-		if (!err && strcmp(name, SOCKLB_MAP_SERVICES) == 0)
-			err = bpf_map__set_max_entries(map, sizes->max_services);
-		else if (!err && strcmp(name, SOCKLB_MAP_STATS) == 0)
-			err = bpf_map__set_max_entries(map, sizes->max_services);
-		else if (!err && strcmp(name, SOCKLB_MAP_BACKENDS) == 0)
-			err = bpf_map__set_max_entries(map, sizes->max_backends);
-		else if (!err && strcmp(name, SOCKLB_MAP_AFFINITY) == 0)
-			err = bpf_map__set_max_entries(map, sizes->max_affinity);
+		if (!err && max)
+			err = bpf_map__set_max_entries(map, max);
 		if (err)
 			return err;
 	}
@@ -298,7 +304,7 @@ void socklb_maps_close(struct socklb_maps *m)
 
 /* ---- services ------------------------------------------------------------ */
 
-static void svc_key(const struct socklb_frontend *fe, struct socklb_svc_key *key)
+void socklb_svc_key_build(const struct socklb_frontend *fe, struct socklb_svc_key *key)
 {
 	memset(key, 0, sizeof(*key));
 	memcpy(key->addr, fe->addr, sizeof(key->addr));
@@ -394,64 +400,6 @@ static int read_backends(struct socklb_maps *m, const struct socklb_svc *svc, st
 	return 0;
 }
 
-static void to_backend(const struct socklb_endpoint *ep, struct socklb_backend *be)
-{
-	memset(be, 0, sizeof(*be));
-	memcpy(be->addr, ep->addr, sizeof(be->addr));
-	be->port = htons(ep->port);
-}
-
-static bool backend_eq(const struct socklb_backend *a, const struct socklb_backend *b)
-{
-	return a->port == b->port && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
-}
-
-/* Convert and deduplicate the wanted backends; returns how many remain. */
-static __u32 dedupe_backends(const struct socklb_endpoint *want, __u32 nwant, struct socklb_backend *out)
-{
-	__u32 i, j, n = 0;
-	bool dup;
-
-	for (i = 0; i < nwant; i++) {
-		to_backend(&want[i], &out[n]);
-		dup = false;
-		for (j = 0; j < n && !dup; j++)
-			dup = backend_eq(&out[j], &out[n]);
-		if (!dup)
-			n++;
-	}
-	return n;
-}
-
-/*
- * New slot layout: a backend that stays keeps its slot when that slot still
- * exists (so affinity and per-socket choices stay valid); the others fill the
- * free slots in order.
- */
-static void layout_slots(const struct socklb_backend *cur, __u32 ncur, const struct socklb_backend *wanted, __u32 n,
-			 struct socklb_backend *plan, bool *placed, bool *filled)
-{
-	__u32 i, j, next = 0;
-
-	for (i = 0; i < ncur && i < n; i++) {
-		for (j = 0; j < n; j++) {
-			if (!placed[j] && backend_eq(&cur[i], &wanted[j])) {
-				plan[i] = wanted[j];
-				placed[j] = filled[i] = true;
-				break;
-			}
-		}
-	}
-	for (j = 0; j < n; j++) {
-		if (placed[j])
-			continue;
-		while (filled[next])
-			next++;
-		plan[next] = wanted[j];
-		filled[next] = true;
-	}
-}
-
 int socklb_service_upsert(struct socklb_maps *m, const struct socklb_frontend *fe, const struct socklb_endpoint *be,
 			  __u32 n, __u32 affinity_timeout)
 {
@@ -466,7 +414,7 @@ int socklb_service_upsert(struct socklb_maps *m, const struct socklb_frontend *f
 	err = maps_account(m);
 	if (err)
 		return err;
-	svc_key(fe, &key);
+	socklb_svc_key_build(fe, &key);
 	exists = bpf_map_lookup_elem(m->services, &key, &old) == 0;
 	if (exists) {
 		err = read_backends(m, &old, &cur);
@@ -483,8 +431,7 @@ int socklb_service_upsert(struct socklb_maps *m, const struct socklb_frontend *f
 		err = -ENOMEM;
 		goto out;
 	}
-	nplan = dedupe_backends(be, n, wanted);
-	layout_slots(cur, old.count, wanted, nplan, plan, flags, flags + nplan);
+	nplan = socklb_slots_plan(cur, old.count, be, n, wanted, plan, flags);
 	if (nplan > old.count && m->backends_used + (nplan - old.count) > m->max_backends) {
 		err = -ENOSPC;
 		goto out;
@@ -514,7 +461,7 @@ int socklb_service_upsert(struct socklb_maps *m, const struct socklb_frontend *f
 	}
 	/* 2. Visible slots whose backend changes: each replace is atomic. */
 	for (i = 0; i < old.count && i < nplan; i++) {
-		if (backend_eq(&cur[i], &plan[i]))
+		if (socklb_backend_eq(&cur[i], &plan[i]))
 			continue;
 		bkey.slot = i;
 		if (bpf_map_update_elem(m->backends, &bkey, &plan[i], BPF_EXIST)) {
@@ -565,7 +512,7 @@ int socklb_service_delete(struct socklb_maps *m, const struct socklb_frontend *f
 	err = maps_account(m);
 	if (err)
 		return err;
-	svc_key(fe, &key);
+	socklb_svc_key_build(fe, &key);
 	if (bpf_map_lookup_elem(m->services, &key, &svc))
 		return errno == ENOENT ? 0 : -errno;
 	/* The service goes first: no connect can reach its slots afterwards. */
@@ -596,7 +543,7 @@ static int to_endpoints(const struct socklb_backend *be, __u32 n, struct socklb_
 
 	if (!ep)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
+	for (i = 0; be && i < n; i++) {
 		memcpy(ep[i].addr, be[i].addr, sizeof(ep[i].addr));
 		ep[i].port = ntohs(be[i].port);
 	}
@@ -611,7 +558,7 @@ int socklb_service_get(struct socklb_maps *m, const struct socklb_frontend *fe, 
 	struct socklb_svc_key key;
 	int err;
 
-	svc_key(fe, &key);
+	socklb_svc_key_build(fe, &key);
 	if (bpf_map_lookup_elem(m->services, &key, svc))
 		return -errno;
 	err = read_backends(m, svc, &be);

@@ -31,6 +31,10 @@ void socklb_endpoint_format(const __be32 addr[4], __u16 port, char *buf, size_t 
 int socklb_proto_parse(const char *s);
 const char *socklb_proto_name(__u8 proto);
 
+/* The services map key of a frontend (port to network order, padding zeroed). */
+struct socklb_frontend;
+void socklb_svc_key_build(const struct socklb_frontend *fe, struct socklb_svc_key *key);
+
 struct socklb_map_sizes {
 	__u32 max_services;
 	__u32 max_backends;

@@ -14,7 +14,7 @@
 /* Set by the loader after probing the running kernel (bpf_set_retval: 5.18+). */
 const volatile bool have_set_retval = false;
 
-static __always_inline void ctx_load(const struct bpf_sock_addr *ctx, bool v6, struct lb_dest *d)
+static __always_inline void ctx_load(const struct bpf_sock_addr *ctx, bool v6, struct socklb_sockaddr *d)
 {
 	if (v6) {
 		d->addr[0] = ctx->user_ip6[0];
@@ -30,7 +30,7 @@ static __always_inline void ctx_load(const struct bpf_sock_addr *ctx, bool v6, s
 	d->port = (__be16)ctx->user_port;
 }
 
-static __always_inline bool ctx_store(struct bpf_sock_addr *ctx, bool v6, const struct lb_dest *d)
+static __always_inline bool ctx_store(struct bpf_sock_addr *ctx, bool v6, const struct socklb_sockaddr *d)
 {
 	if (v6) {
 		ctx->user_ip6[0] = d->addr[0];
@@ -58,7 +58,7 @@ static __always_inline int sys_refuse(void)
 static __always_inline int sock_forward(struct bpf_sock_addr *ctx, bool v6, bool connected)
 {
 	struct socklb_sock *st = NULL;
-	struct lb_dest vip, be = {};
+	struct socklb_sockaddr vip, be = {};
 	struct socklb_svc *svc;
 	__u64 cookie = 0;
 	__u8 proto = ctx->protocol;
@@ -84,7 +84,7 @@ static __always_inline int sock_forward(struct bpf_sock_addr *ctx, bool v6, bool
 static __always_inline int sock_reverse(struct bpf_sock_addr *ctx, bool v6, bool connected_only)
 {
 	struct socklb_sock *st;
-	struct lb_dest addr;
+	struct socklb_sockaddr addr;
 
 	if (!ctx->sk)
 		return SYS_PROCEED;

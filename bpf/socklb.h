@@ -46,6 +46,13 @@
 #define SOCKLB_PROTO_TCP 6
 #define SOCKLB_PROTO_UDP 17
 
+/* An address and port as the datapath handles them (port in network order). */
+struct socklb_sockaddr {
+	__be32 addr[4];
+	__be16 port;
+	__u16 pad;
+};
+
 /* A frontend: VIP (or node IP, external IP, LB IP), port and protocol. */
 struct socklb_svc_key {
 	__be32 addr[4];

@@ -140,8 +140,7 @@ static int server(const char *proto, const char *host, const char *port, const c
 }
 
 /* One TCP connect + read; returns 0 and the name, or -errno. */
-static int tcp_once(const struct sockaddr_storage *ss, socklen_t len, char *name, size_t nlen, char *peer,
-		    size_t plen)
+static int tcp_once(const struct sockaddr_storage *ss, socklen_t len, char *name, size_t nlen, char *peer, size_t plen)
 {
 	struct sockaddr_storage p;
 	socklen_t pl = sizeof(p);
@@ -195,7 +194,7 @@ static int client_tcp(const struct sockaddr_storage *ss, socklen_t len, int coun
 
 static int client_udp(const struct sockaddr_storage *ss, socklen_t len, int count, bool connected)
 {
-	struct sockaddr_storage from, p;
+	struct sockaddr_storage from = { 0 }, p = { 0 };
 	socklen_t fl, pl;
 	char name[256], froms[128], peers[128];
 	int i, fd, failed = 0;
@@ -226,7 +225,11 @@ static int client_udp(const struct sockaddr_storage *ss, socklen_t len, int coun
 		fmt_addr(&from, froms, sizeof(froms));
 		if (connected) {
 			pl = sizeof(p);
-			getpeername(fd, (struct sockaddr *)&p, &pl);
+			if (getpeername(fd, (struct sockaddr *)&p, &pl)) {
+				printf("error getpeername %s\n", errname(errno));
+				failed++;
+				continue;
+			}
 			printf("reply %s from %s peer %s\n", name, froms, fmt_addr(&p, peers, sizeof(peers)));
 		} else {
 			printf("reply %s from %s\n", name, froms);
@@ -279,7 +282,7 @@ static int client_spread(const struct sockaddr_storage *ss, socklen_t len, int c
 			errors++;
 			continue;
 		}
-		for (j = 0; j < nt && strcmp(t[j].name, name); j++)
+		for (j = 0; j < nt && strcmp(t[j].name, name) != 0; j++)
 			;
 		if (j == nt && nt < 64)
 			snprintf(t[nt++].name, sizeof(t[0].name), "%s", name);
