@@ -65,7 +65,8 @@ static const char *fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(in6->sin6_port));
+		snprintf(buf, len, "[%s]:%u", a,
+			 ntohs(in6->sin6_port)); /* NOLINT(clang-analyzer-core.CallAndMessage): filled by the kernel */
 	}
 	return buf;
 }
@@ -106,7 +107,7 @@ static int wait_readable(int fd, int ms)
 
 static int server(const char *proto, const char *host, const char *port, const char *name)
 {
-	struct sockaddr_storage ss, peer;
+	struct sockaddr_storage ss, peer = { 0 };
 	socklen_t len, plen;
 	bool udp = strcmp(proto, "udp") == 0;
 	char buf[512];
@@ -142,7 +143,7 @@ static int server(const char *proto, const char *host, const char *port, const c
 /* One TCP connect + read; returns 0 and the name, or -errno. */
 static int tcp_once(const struct sockaddr_storage *ss, socklen_t len, char *name, size_t nlen, char *peer, size_t plen)
 {
-	struct sockaddr_storage p;
+	struct sockaddr_storage p = { 0 };
 	socklen_t pl = sizeof(p);
 	ssize_t n;
 	int fd, err;
