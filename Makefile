@@ -29,6 +29,7 @@ UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test
 TEST_TOOLS := $(patsubst test/tools/%.c,$(BUILD)/test/tools/%,$(wildcard test/tools/*.c))
 BPF_TESTS := $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%,$(wildcard test/bpf/test_*.bpf.c))
 
+SKELETONS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(wildcard bpf/*.bpf.c))
 LIB := $(BUILD)/libsocklb.a
 PLUGIN_LIB := $(BUILD)/libplugin.a
 SYNCD_LIB := $(BUILD)/libsyncd.a
@@ -54,7 +55,7 @@ $(BUILD)/datapath_id.h: $(BUILD)/socklb.bpf.o
 	@printf '#define SOCKLB_DATAPATH_HASH "%s"\n' "$$(sha256sum $< | cut -c1-12)" > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/obj/%.o: %.c $(BUILD)/socklb.skel.h $(BUILD)/datapath_id.h $(wildcard bpf/*.h plugin/*.h pinned-maps-daemon/*.h)
+$(BUILD)/obj/%.o: %.c $(SKELETONS) $(BUILD)/datapath_id.h $(wildcard bpf/*.h plugin/*.h pinned-maps-daemon/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -115,7 +116,7 @@ USER_SOURCES = $(filter-out %.bpf.c %.bpf.h bpf/socklb.h,$(shell git ls-files '*
 CPPCHECK_MACROS = "-Dbpf_object__for_each_program(p,o)=for(p=0;p;)" \
 		  "-Dbpf_object__for_each_map(m,o)=for(m=0;m;)" "-DLIBBPF_OPTS(t,n,...)=struct t n = {0}"
 
-lint: $(BUILD)/socklb.skel.h $(BUILD)/datapath_id.h $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%.skel.h,$(wildcard test/bpf/test_*.bpf.c))
+lint: $(SKELETONS) $(BUILD)/datapath_id.h $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%.skel.h,$(wildcard test/bpf/test_*.bpf.c))
 	clang-format --dry-run --Werror $(C_SOURCES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem $(CPPCHECK_MACROS) -Ibpf -I$(BUILD) -I$(BUILD)/test \
