@@ -101,7 +101,7 @@ test: deps
 	@BUILD=$(BUILD) bash test/run.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	@bash hack/demo.sh
 
 bench: deps
