@@ -121,7 +121,7 @@ lint: $(SKELETONS) $(BUILD)/datapath_id.h $(patsubst test/bpf/%.bpf.c,$(BUILD)/t
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem $(CPPCHECK_MACROS) -Ibpf -I$(BUILD) -I$(BUILD)/test \
 		-Iplugin -Ipinned-maps-daemon -Itest $(USER_SOURCES)
-	clang-tidy --quiet $(USER_SOURCES) -- $(CFLAGS) -Itest -Iplugin -Ipinned-maps-daemon -I$(BUILD)/test
+	clang-tidy --quiet $(USER_SOURCES) -- $(filter-out -Wno-format-truncation,$(CFLAGS)) -Itest -Iplugin -Ipinned-maps-daemon -I$(BUILD)/test
 
 format:
 	clang-format -i $(C_SOURCES)

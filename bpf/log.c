@@ -26,12 +26,15 @@ static void log_line(FILE *out, enum socklb_log_level level, const char *fmt, va
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* One line at a time, also when several threads log. */
+	flockfile(out);
 	fprintf(out, "%s.%03ldZ %s[%d] %s: ", stamp, (long)tv.tv_usec / 1000, logger.prog, (int)getpid(),
 		level_names[level]);
 	vfprintf(out, fmt, ap);
 	if (fmt[0] && fmt[strlen(fmt) - 1] != '\n')
 		fputc('\n', out);
 	fflush(out);
+	funlockfile(out);
 }
 
 static void log_va(enum socklb_log_level level, const char *fmt, va_list ap)
