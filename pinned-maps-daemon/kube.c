@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube.h"
+#include "kube_config.h"
+#include "kube_token.h"
+#include "kube_url.h"
+#include "kube_watch.h"
+#include "log.h"
+
+struct kube_source {
+	struct kube_conn conn;
+	struct kube_token token;
+	struct kube_watch_env env;
+	struct kube_watcher *watchers[K8S_KIND_COUNT];
+	bool curl_ready;
+	bool env_ready;
+};
+
+static int load_conn(const struct kube_source_config *cfg, struct kube_conn *conn)
+{
+	int err;
+
+	if (!cfg->kubeconfig)
+		return kube_conn_in_cluster(cfg->sa_dir ? cfg->sa_dir : KUBE_DEFAULT_SA_DIR, cfg->api_server, conn);
+	err = kube_conn_from_kubeconfig(cfg->kubeconfig, conn);
+	if (!err && cfg->api_server)
+		err = kube_conn_set_server(conn, cfg->api_server, "--api-server");
+	if (err)
+		kube_conn_free(conn);
+	return err;
+}
+
+static const char *auth_description(const struct kube_conn *c)
+{
+	bool cert = c->cert_file || c->cert.data;
+
+	if (c->token_file)
+		return cert ? "client certificate and token file" : "token file";
+	if (c->token)
+		return cert ? "client certificate and token" : "token";
+	return "client certificate";
+}
+
+int kube_source_start(const struct kube_source_config *cfg, struct store *s, struct kube_source **out)
+{
+	struct kube_selectors sel[K8S_KIND_COUNT] = { 0 };
+	struct kube_source *ks = calloc(1, sizeof(*ks));
+	CURLcode rc;
+	int err;
+
+	if (!ks)
+		return -ENOMEM;
+	err = load_conn(cfg, &ks->conn);
+	if (err)
+		goto err;
+	err = kube_token_init(&ks->token, ks->conn.token, ks->conn.token_file);
+	if (err)
+		goto err;
+	for (int k = 0; k < K8S_KIND_COUNT; k++) {
+		if (k == K8S_NODE && !cfg->node_name)
+			continue;
+		err = kube_selectors_build(k, cfg->service_proxy_name, cfg->node_name, &sel[k]);
+		if (err)
+			goto err;
+	}
+	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK) {
+		pr_err("libcurl initialisation failed: %s", curl_easy_strerror(rc));
+		err = -EIO;
+		goto err;
+	}
+	ks->curl_ready = true;
+	err = kube_watch_env_init(&ks->env);
+	if (err)
+		goto err;
+	ks->env_ready = true;
+	ks->env.conn = &ks->conn;
+	ks->env.token = &ks->token;
+	ks->env.store = s;
+	ks->env.watch_timeout_s = cfg->watch_timeout_s;
+	ks->env.dead_watch_grace_s = cfg->dead_watch_grace_s;
+	pr_info("kubernetes source: %s, server %s, %s, CA %s", ks->conn.origin, ks->conn.server,
+		auth_description(&ks->conn),
+		ks->conn.ca_file   ? ks->conn.ca_file
+		: ks->conn.ca.data ? "inline"
+				   : "the system's");
+
+	if (!cfg->node_name) {
+		/* no node to watch: its kind is complete, and empty, from the start */
+		cJSON *none = cJSON_CreateArray();
+
+		err = none ? store_replace(s, K8S_NODE, none) : -ENOMEM;
+		cJSON_Delete(none);
+		if (err)
+			goto err;
+	}
+	for (int k = 0; k < K8S_KIND_COUNT; k++) {
+		if (k == K8S_NODE && !cfg->node_name)
+			continue;
+		err = kube_watcher_start(&ks->env, k, &sel[k], &ks->watchers[k]);
+		if (err)
+			goto err;
+	}
+	*out = ks;
+	return 0;
+err:
+	for (int k = 0; k < K8S_KIND_COUNT; k++)
+		kube_selectors_free(&sel[k]);
+	kube_source_stop(ks);
+	return err;
+}
+
+void kube_source_stop(struct kube_source *ks)
+{
+	if (!ks)
+		return;
+	if (ks->env_ready) {
+		kube_watch_env_stop(&ks->env);
+		for (int k = 0; k < K8S_KIND_COUNT; k++)
+			kube_watcher_join(ks->watchers[k]);
+		kube_watch_env_destroy(&ks->env);
+	}
+	if (ks->curl_ready)
+		curl_global_cleanup();
+	kube_token_free(&ks->token);
+	kube_conn_free(&ks->conn);
+	free(ks);
+}
+
+unsigned long kube_source_restarts(const struct kube_source *ks)
+{
+	return ks ? atomic_load(&ks->env.restarts) : 0;
+}

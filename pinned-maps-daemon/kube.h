@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Kubernetes API source: one list+watch thread per kind (Services,
+ * EndpointSlices, Namespaces, this Node) feeding the store. A LIST becomes a
+ * store_replace(), watch events become store_upsert()/store_delete(), a 410
+ * Gone becomes a relist. Threads run until kube_source_stop().
+ */
+#ifndef SOCKLB_KUBE_H
+#define SOCKLB_KUBE_H
+
+#include "store.h"
+
+#define KUBE_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+struct kube_source_config {
+	const char *api_server; /* URL override, e.g. https://10.0.0.1:6443; NULL = in-cluster or kubeconfig */
+	const char *kubeconfig; /* JSON kubeconfig path, NULL = in-cluster */
+	const char *node_name; /* own Node to watch (fieldSelector), NULL = none */
+	const char *service_proxy_name; /* "" or NULL = services without the label */
+	const char *sa_dir; /* NULL = KUBE_DEFAULT_SA_DIR (tests override) */
+	unsigned int watch_timeout_s; /* 0 = jittered 240–360 s; tests shorten it */
+	unsigned int dead_watch_grace_s; /* silence beyond the watch timeout that declares it dead; 0 = 30 s */
+};
+
+struct kube_source;
+
+/*
+ * Resolve the connection settings (errors name the missing field or file) and
+ * start the watcher threads. Returns 0 or a negative errno; the initial lists
+ * complete asynchronously (see store_complete()).
+ */
+int kube_source_start(const struct kube_source_config *cfg, struct store *s, struct kube_source **out);
+/* Stop and join every thread promptly, free everything; NULL is a no-op. */
+void kube_source_stop(struct kube_source *ks);
+/* Watch (re)starts after the first one of each kind, for metrics. */
+unsigned long kube_source_restarts(const struct kube_source *ks);
+
+#endif /* SOCKLB_KUBE_H */

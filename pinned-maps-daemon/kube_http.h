@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One HTTPS connection to the API server (a libcurl easy handle, one per
+ * watcher thread): GET with the bearer token, TLS always verified, the body
+ * streamed to a callback as it arrives, and two ways out of a transfer that
+ * does not end by itself: the stop flag and an idle timer (no byte for N s).
+ */
+#ifndef SOCKLB_KUBE_HTTP_H
+#define SOCKLB_KUBE_HTTP_H
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "kube_config.h"
+#include "kube_token.h"
+
+#define KUBE_HTTP_CONNECT_TIMEOUT_S 10
+/* Kept of a non-2xx body: enough for any Status object. */
+#define KUBE_HTTP_ERROR_BODY_MAX (64u << 10)
+
+/* A piece of a 2xx body; non-zero aborts the transfer and is returned by kube_http_get(). */
+typedef int (*kube_body_cb)(const char *data, size_t len, void *ctx);
+
+struct kube_http {
+	CURL *curl;
+	const struct kube_conn *conn;
+	struct kube_token *token;
+	const atomic_bool *stop;
+	char errbuf[CURL_ERROR_SIZE]; /* libcurl's text for a transport error */
+	char message[512]; /* a non-2xx response's Status message (or body start) */
+	/* one request */
+	kube_body_cb cb;
+	void *ctx;
+	int cb_err;
+	long status;
+	unsigned int idle_timeout_s;
+	bool idle_expired;
+	struct timespec last_byte;
+	char *error_body;
+	size_t error_len;
+};
+
+int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kube_token *token,
+		   const atomic_bool *stop);
+void kube_http_free(struct kube_http *h);
+/*
+ * GET url; reload_token re-reads the token file first (after a 401).
+ * idle_timeout_s 0 = no idle timer. Returns 0 when a response arrived
+ * (*status; a non-2xx body is summarised in h->message), cb's non-zero value
+ * when it aborted, -ECANCELED when stopped, -ETIMEDOUT when idle for
+ * idle_timeout_s, -EIO for a transport error (h->errbuf), -ENOMEM.
+ */
+int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsigned int idle_timeout_s, kube_body_cb cb,
+		  void *ctx, long *status);
+
+#endif /* SOCKLB_KUBE_HTTP_H */
