@@ -359,7 +359,7 @@ static int id_alloc(struct socklb_maps *m, __u32 *id)
 	__u32 i;
 	int err;
 
-	for (i = 0; i < m->max_services; i++) {
+	for (i = m->id_hint; i < m->max_services; i++) {
 		if (id_used(m, i))
 			continue;
 		/* A recycled id starts with fresh counters. */
@@ -371,6 +371,7 @@ static int id_alloc(struct socklb_maps *m, __u32 *id)
 		if (err)
 			return err;
 		id_mark(m, i, true);
+		m->id_hint = i + 1;
 		*id = i;
 		return 0;
 	}
@@ -490,8 +491,11 @@ undo_new_slots:
 		bkey.slot = i;
 		bpf_map_delete_elem(m->backends, &bkey);
 	}
-	if (!exists)
+	if (!exists) {
 		id_mark(m, svc.id, false);
+		if (svc.id < m->id_hint)
+			m->id_hint = svc.id;
+	}
 	if (err == -E2BIG)
 		err = -ENOSPC;
 out:
@@ -521,8 +525,11 @@ int socklb_service_delete(struct socklb_maps *m, const struct socklb_frontend *f
 	bkey.svc_id = svc.id;
 	for (bkey.slot = 0; bkey.slot < svc.count; bkey.slot++)
 		bpf_map_delete_elem(m->backends, &bkey);
-	if (svc.id < m->max_services)
+	if (svc.id < m->max_services) {
 		id_mark(m, svc.id, false);
+		if (svc.id < m->id_hint)
+			m->id_hint = svc.id;
+	}
 	m->services_used--;
 	m->backends_used -= svc.count;
 	return 0;
@@ -571,12 +578,10 @@ int socklb_service_get(struct socklb_maps *m, const struct socklb_frontend *fe, 
 	return err;
 }
 
-int socklb_service_foreach(struct socklb_maps *m, socklb_service_cb cb, void *ctx)
+int socklb_frontend_foreach(struct socklb_maps *m, socklb_frontend_cb cb, void *ctx)
 {
 	struct socklb_svc_key key, next;
-	struct socklb_endpoint *ep;
 	struct socklb_frontend fe;
-	struct socklb_backend *be;
 	struct socklb_svc svc;
 	void *prev = NULL;
 	int err;
@@ -586,22 +591,46 @@ int socklb_service_foreach(struct socklb_maps *m, socklb_service_cb cb, void *ct
 		prev = &key;
 		if (bpf_map_lookup_elem(m->services, &key, &svc))
 			continue; /* deleted meanwhile */
-		err = read_backends(m, &svc, &be);
-		if (err == -ENOENT)
-			continue; /* changed meanwhile */
-		if (err)
-			return err;
-		err = to_endpoints(be, svc.count, &ep);
-		free(be);
-		if (err)
-			return err;
 		to_frontend(&key, &fe);
-		err = cb(&fe, &svc, ep, svc.count, ctx);
-		free(ep);
+		err = cb(&fe, &svc, ctx);
 		if (err)
 			return err;
 	}
 	return errno == ENOENT ? 0 : -errno;
+}
+
+struct with_backends {
+	struct socklb_maps *m;
+	socklb_service_cb cb;
+	void *ctx;
+};
+
+static int call_with_backends(const struct socklb_frontend *fe, const struct socklb_svc *svc, void *ctx)
+{
+	struct with_backends *w = ctx;
+	struct socklb_endpoint *ep;
+	struct socklb_backend *be;
+	int err;
+
+	err = read_backends(w->m, svc, &be);
+	if (err == -ENOENT)
+		return 0; /* changed meanwhile */
+	if (err)
+		return err;
+	err = to_endpoints(be, svc->count, &ep);
+	free(be);
+	if (err)
+		return err;
+	err = w->cb(fe, svc, ep, svc->count, w->ctx);
+	free(ep);
+	return err;
+}
+
+int socklb_service_foreach(struct socklb_maps *m, socklb_service_cb cb, void *ctx)
+{
+	struct with_backends w = { m, cb, ctx };
+
+	return socklb_frontend_foreach(m, call_with_backends, &w);
 }
 
 int socklb_service_stats(struct socklb_maps *m, __u32 svc_id, struct socklb_stats *sum)

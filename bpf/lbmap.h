@@ -52,6 +52,7 @@ struct socklb_maps {
 	__u32 max_backends;
 	/* id allocator and occupancy, valid once built by the first write */
 	unsigned char *id_used;
+	__u32 id_hint; /* no free id below it */
 	__u32 services_used;
 	__u32 backends_used;
 	bool accounted;
@@ -104,6 +105,9 @@ typedef int (*socklb_service_cb)(const struct socklb_frontend *fe, const struct 
 				 const struct socklb_endpoint *be, __u32 n, void *ctx);
 /* Call cb for every frontend with its backends in slot order; stops at a non-zero return. */
 int socklb_service_foreach(struct socklb_maps *m, socklb_service_cb cb, void *ctx);
+typedef int (*socklb_frontend_cb)(const struct socklb_frontend *fe, const struct socklb_svc *svc, void *ctx);
+/* Like socklb_service_foreach without reading the backends: one lookup per frontend. */
+int socklb_frontend_foreach(struct socklb_maps *m, socklb_frontend_cb cb, void *ctx);
 /* Read one frontend; -ENOENT if absent. *be is malloc'ed (free it), *n its length. */
 int socklb_service_get(struct socklb_maps *m, const struct socklb_frontend *fe, struct socklb_svc *svc,
 		       struct socklb_endpoint **be, __u32 *n);

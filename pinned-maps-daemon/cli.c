@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbmap.h"
+#include "metrics_server.h"
+
+#define FOR_RUN (1U << SYNCD_RUN)
+#define FOR_DUMP (1U << SYNCD_DUMP)
+
+struct flag {
+	const char *name; /* long name, with the dashes */
+	const char *short_name; /* or NULL */
+	bool takes_value;
+	unsigned int commands; /* FOR_* */
+	size_t value_offset; /* const char * in struct syncd_options, for flags with a value */
+	size_t bool_offset; /* bool in struct syncd_options, for switches */
+};
+
+#define VALUE(n, field, cmds)                                                 \
+	{                                                                     \
+		n, NULL, true, cmds, offsetof(struct syncd_options, field), 0 \
+	}
+#define SWITCH(n, s, field, cmds)                                           \
+	{                                                                   \
+		n, s, false, cmds, 0, offsetof(struct syncd_options, field) \
+	}
+
+static const struct flag flags[] = {
+	VALUE("--source", source, FOR_RUN),
+	VALUE("--kubeconfig", kubeconfig, FOR_RUN),
+	VALUE("--api-server", api_server, FOR_RUN),
+	VALUE("--node-name", node_name, FOR_RUN),
+	VALUE("--service-proxy-name", service_proxy_name, FOR_RUN),
+	VALUE("--bpffs-root", bpffs_root, FOR_RUN | FOR_DUMP),
+	VALUE("--metrics-addr", metrics_addr, FOR_RUN),
+	VALUE("--max-services", max_services_arg, FOR_RUN),
+	VALUE("--max-backends", max_backends_arg, FOR_RUN),
+	SWITCH("--once", NULL, once, FOR_RUN),
+	SWITCH("--json", NULL, json, FOR_DUMP),
+	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP),
+	SWITCH("--help", "-h", help, FOR_RUN | FOR_DUMP),
+};
+
+void cli_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: socklb-syncd --source file:PATH|kubernetes [options]\n"
+		"       socklb-syncd dump [--bpffs-root DIR] [--json]\n"
+		"\n"
+		"Keeps the socklb pinned maps in sync with Services and EndpointSlices.\n"
+		"\n"
+		"  --source file:PATH       a JSON file or directory of *.json (kubectl get -o json format),\n"
+		"                           reloaded on change\n"
+		"  --source kubernetes      the API server: in-cluster, --kubeconfig or --api-server\n"
+		"  --kubeconfig FILE        kubeconfig as JSON (kubectl config view --raw --flatten -o json)\n"
+		"  --api-server URL         API server URL (overrides the kubeconfig and in-cluster address)\n"
+		"  --node-name NAME         this node's Node object (zone, node ports); default: the hostname\n"
+		"  --service-proxy-name N   handle the Services labelled service.kubernetes.io/service-proxy-name=N;\n"
+		"                           default: those without the label\n"
+		"  --bpffs-root DIR         where the maps are pinned (default %s)\n"
+		"  --once                   one complete sync, then exit (non-zero on any error)\n"
+		"  --metrics-addr HOST:PORT serve /metrics and /healthz (default %s; \"\" disables)\n"
+		"  --max-services N         frontends the maps hold, when this daemon creates them (default %d)\n"
+		"  --max-backends N         backends of all frontends, likewise (default %d)\n"
+		"  -v, --verbose            debug logs\n"
+		"  --json                   (dump) JSON output\n"
+		"  -h, --help               this help\n",
+		SOCKLB_DEFAULT_BPFFS_ROOT, SOCKLB_DEFAULT_METRICS_ADDR, SOCKLB_DEFAULT_MAX_SERVICES,
+		SOCKLB_DEFAULT_MAX_BACKENDS);
+}
+
+static const struct flag *find_flag(const char *arg, size_t name_len)
+{
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		const struct flag *f = &flags[i];
+
+		if ((strlen(f->name) == name_len && strncmp(arg, f->name, name_len) == 0) ||
+		    (f->short_name && strlen(f->short_name) == name_len && strncmp(arg, f->short_name, name_len) == 0))
+			return f;
+	}
+	return NULL;
+}
+
+/* A map size: a positive count the kernel accepts for max_entries. */
+static int parse_size(const char *flag, const char *arg, unsigned int *out, char *err, size_t err_len)
+{
+	unsigned long v;
+	char *end;
+
+	if (!arg)
+		return 0;
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!*arg || *end || errno || v == 0 || v > (1UL << 30) || arg[0] == '-') {
+		snprintf(err, err_len, "%s \"%s\": expected a count from 1 to %lu", flag, arg, 1UL << 30);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int validate(struct syncd_options *o, char *err, size_t err_len)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (o->help)
+		return 0;
+	if (!*o->bpffs_root) {
+		snprintf(err, err_len, "--bpffs-root must not be empty");
+		return -EINVAL;
+	}
+	if (o->command == SYNCD_DUMP)
+		return 0;
+	if (!o->source) {
+		snprintf(err, err_len, "--source is required (file:PATH or kubernetes)");
+		return -EINVAL;
+	}
+	if (strcmp(o->source, "kubernetes") == 0) {
+		o->source_kind = SOURCE_KUBERNETES;
+	} else if (strncmp(o->source, "file:", 5) == 0 && o->source[5]) {
+		o->source_kind = SOURCE_FILE;
+		o->file_path = o->source + 5;
+	} else {
+		snprintf(err, err_len, "--source \"%s\": expected file:PATH or kubernetes", o->source);
+		return -EINVAL;
+	}
+	if (o->source_kind == SOURCE_FILE && (o->kubeconfig || o->api_server)) {
+		snprintf(err, err_len, "%s only applies to --source kubernetes",
+			 o->kubeconfig ? "--kubeconfig" : "--api-server");
+		return -EINVAL;
+	}
+	if (o->node_name && !*o->node_name) {
+		snprintf(err, err_len, "--node-name must not be empty");
+		return -EINVAL;
+	}
+	if (parse_size("--max-services", o->max_services_arg, &o->max_services, err, err_len) ||
+	    parse_size("--max-backends", o->max_backends_arg, &o->max_backends, err, err_len))
+		return -EINVAL;
+	if (*o->metrics_addr && metrics_addr_parse(o->metrics_addr, &ss, &len)) {
+		snprintf(err, err_len, "--metrics-addr \"%s\": expected HOST:PORT (e.g. 127.0.0.1:9466, [::1]:9466)",
+			 o->metrics_addr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct syncd_options *o, char *err, size_t err_len)
+{
+	int i = 1;
+
+	memset(o, 0, sizeof(*o));
+	o->bpffs_root = SOCKLB_DEFAULT_BPFFS_ROOT;
+	o->metrics_addr = SOCKLB_DEFAULT_METRICS_ADDR;
+	o->service_proxy_name = "";
+	if (argc > 1 && strcmp(argv[1], "dump") == 0) {
+		o->command = SYNCD_DUMP;
+		i = 2;
+	}
+	for (; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+		size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		const struct flag *f = arg[0] == '-' ? find_flag(arg, name_len) : NULL;
+		const char *value;
+
+		if (!f) {
+			snprintf(err, err_len, arg[0] == '-' ? "unknown flag %s" : "unexpected argument \"%s\"", arg);
+			return -EINVAL;
+		}
+		if (!(f->commands & (1U << o->command))) {
+			snprintf(err, err_len, "%s does not apply to %s", f->name,
+				 o->command == SYNCD_DUMP ? "dump" : "the daemon (it is a dump flag)");
+			return -EINVAL;
+		}
+		if (!f->takes_value) {
+			if (eq) {
+				snprintf(err, err_len, "%s takes no value", f->name);
+				return -EINVAL;
+			}
+			*(bool *)((char *)o + f->bool_offset) = true;
+			continue;
+		}
+		if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			snprintf(err, err_len, "%s needs a value", f->name);
+			return -EINVAL;
+		}
+		*(const char **)((char *)o + f->value_offset) = value;
+	}
+	return validate(o, err, err_len);
+}

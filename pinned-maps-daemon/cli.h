@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * socklb-syncd's command line, parsed from one table of flags. Parsing never
+ * prints nor exits: errors come back as a message for main to show with the
+ * usage (exit status 2).
+ */
+#ifndef SOCKLB_CLI_H
+#define SOCKLB_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum syncd_command {
+	SYNCD_RUN,
+	SYNCD_DUMP,
+};
+
+enum syncd_source {
+	SOURCE_FILE,
+	SOURCE_KUBERNETES,
+};
+
+struct syncd_options {
+	enum syncd_command command;
+	const char *source; /* as given: "kubernetes" or "file:PATH" */
+	enum syncd_source source_kind;
+	const char *file_path; /* for SOURCE_FILE */
+	const char *kubeconfig;
+	const char *api_server;
+	const char *node_name; /* NULL: the hostname */
+	const char *service_proxy_name;
+	const char *bpffs_root;
+	const char *metrics_addr; /* "" disables the server */
+	const char *max_services_arg;
+	const char *max_backends_arg;
+	unsigned int max_services; /* map sizes when the daemon creates the maps; 0: the defaults */
+	unsigned int max_backends;
+	bool once;
+	bool json;
+	bool verbose;
+	bool help;
+};
+
+/* 0, or -EINVAL with a message in err. Strings point into argv. */
+int cli_parse(int argc, char **argv, struct syncd_options *opts, char *err, size_t err_len);
+void cli_usage(FILE *out);
+
+#endif /* SOCKLB_CLI_H */

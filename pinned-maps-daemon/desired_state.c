@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "desired_state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "k8s_object.h"
+#include "log.h"
+
+struct service_entry {
+	char *key; /* "namespace/name" */
+	bool bad; /* the current objects are malformed: result is the last good one */
+	struct service_frontends result;
+};
+
+struct claim {
+	struct claim *next;
+	const struct service_entry *owner;
+	const struct desired_frontend *df;
+};
+
+/* The EndpointSlices of one service (names in the service's namespace), from their service-name label. */
+struct slice_set {
+	size_t n;
+	size_t cap;
+	char **names;
+};
+
+struct desired_state {
+	struct translate_config cfg;
+	struct hashmap *services; /* "namespace/name" → struct service_entry */
+	struct hashmap *claims; /* frontend key → struct claim list */
+	struct hashmap *slice_owner; /* slice "namespace/name" → service "namespace/name" (char *) */
+	struct hashmap *service_slices; /* service "namespace/name" → struct slice_set */
+	bool rebuild; /* the change stream was lost: rebuild the index and translate everything */
+};
+
+#define KEY_LEN 512
+
+static int make_key(char *buf, const char *ns, const char *name)
+{
+	int n = snprintf(buf, KEY_LEN, "%s/%s", ns, name);
+
+	return n < 0 || n >= KEY_LEN ? -ENAMETOOLONG : n;
+}
+
+int frontend_list_add(struct frontend_list *l, const struct socklb_frontend *fe)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct socklb_frontend *items = realloc(l->items, cap * sizeof(*items));
+
+		if (!items)
+			return -ENOMEM;
+		l->items = items;
+		l->cap = cap;
+	}
+	l->items[l->n++] = *fe;
+	return 0;
+}
+
+void frontend_list_release(struct frontend_list *l)
+{
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+void desired_update_release(struct desired_update *u)
+{
+	frontend_list_release(&u->touched);
+	free(u->trigger_times);
+	memset(u, 0, sizeof(*u));
+}
+
+static void service_entry_free(void *value)
+{
+	struct service_entry *e = value;
+
+	service_frontends_release(&e->result);
+	free(e->key);
+	free(e);
+}
+
+static void claims_free(void *value)
+{
+	struct claim *c = value;
+
+	while (c) {
+		struct claim *next = c->next;
+
+		free(c);
+		c = next;
+	}
+}
+
+static void slice_set_free(void *value)
+{
+	struct slice_set *set = value;
+
+	for (size_t i = 0; i < set->n; i++)
+		free(set->names[i]);
+	free(set->names);
+	free(set);
+}
+
+struct desired_state *desired_state_new(const struct translate_config *cfg)
+{
+	struct desired_state *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->cfg = *cfg;
+	d->services = hashmap_new();
+	d->claims = hashmap_new();
+	d->slice_owner = hashmap_new();
+	d->service_slices = hashmap_new();
+	if (!d->services || !d->claims || !d->slice_owner || !d->service_slices) {
+		desired_state_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void desired_state_free(struct desired_state *d)
+{
+	if (!d)
+		return;
+	hashmap_free(d->service_slices, slice_set_free);
+	hashmap_free(d->slice_owner, free);
+	hashmap_free(d->claims, claims_free);
+	hashmap_free(d->services, service_entry_free);
+	free(d);
+}
+
+static const struct claim *winner(const struct claim *c)
+{
+	const struct claim *best = c;
+
+	for (; c; c = c->next) {
+		if (strcmp(c->owner->key, best->owner->key) < 0)
+			best = c;
+	}
+	return best;
+}
+
+const struct desired_frontend *desired_state_lookup(const struct desired_state *d, const struct socklb_frontend *fe,
+						    const char **owner)
+{
+	unsigned char key[FRONTEND_KEY_LEN];
+	const struct claim *c;
+
+	frontend_key(fe, key);
+	c = hashmap_get(d->claims, key, sizeof(key));
+	if (c)
+		c = winner(c);
+	if (owner)
+		*owner = c ? c->owner->key : NULL;
+	return c ? c->df : NULL;
+}
+
+struct foreach_ctx {
+	desired_visit_cb cb;
+	void *ctx;
+};
+
+static int visit_claim(const void *key, size_t key_len, void *value, void *ctx)
+{
+	const struct foreach_ctx *f = ctx;
+
+	(void)key;
+	(void)key_len;
+	return f->cb(winner(value)->df, f->ctx);
+}
+
+int desired_state_foreach(const struct desired_state *d, desired_visit_cb cb, void *ctx)
+{
+	struct foreach_ctx f = { .cb = cb, .ctx = ctx };
+
+	return hashmap_foreach(d->claims, visit_claim, &f);
+}
+
+size_t desired_state_count(const struct desired_state *d)
+{
+	return hashmap_count(d->claims);
+}
+
+static int unclaim(struct desired_state *d, const struct service_entry *e, struct frontend_list *touched)
+{
+	for (size_t i = 0; i < e->result.n; i++) {
+		const struct socklb_frontend *fe = &e->result.items[i].fe;
+		unsigned char key[FRONTEND_KEY_LEN];
+		struct claim **pc, *head;
+
+		frontend_key(fe, key);
+		head = hashmap_get(d->claims, key, sizeof(key));
+		for (pc = &head; *pc && (*pc)->owner != e; pc = &(*pc)->next)
+			;
+		if (*pc) {
+			struct claim *gone = *pc;
+
+			*pc = gone->next;
+			free(gone);
+		}
+		if (head)
+			hashmap_put(d->claims, key, sizeof(key), head, NULL);
+		else
+			hashmap_remove(d->claims, key, sizeof(key));
+		if (frontend_list_add(touched, fe))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int claim(struct desired_state *d, const struct service_entry *e, struct frontend_list *touched)
+{
+	for (size_t i = 0; i < e->result.n; i++) {
+		const struct desired_frontend *df = &e->result.items[i];
+		unsigned char key[FRONTEND_KEY_LEN];
+		struct claim *c = calloc(1, sizeof(*c));
+		int err;
+
+		if (!c)
+			return -ENOMEM;
+		frontend_key(&df->fe, key);
+		c->owner = e;
+		c->df = df;
+		c->next = hashmap_get(d->claims, key, sizeof(key));
+		if (c->next) {
+			char fe[FRONTEND_STRLEN];
+
+			frontend_format(&df->fe, fe, sizeof(fe));
+			pr_warn("frontend %s is claimed by Service %s and Service %s; %s wins (namespace/name order)",
+				fe, c->next->owner->key, e->key, winner(c)->owner->key);
+		}
+		err = hashmap_put(d->claims, key, sizeof(key), c, NULL);
+		if (err) {
+			free(c);
+			return err;
+		}
+		if (frontend_list_add(touched, &df->fe))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+struct update_ctx {
+	struct desired_state *d;
+	struct store *store;
+	struct desired_update *u;
+	struct hashmap *dirty; /* service keys to translate again */
+	const struct node_view *node;
+	bool all;
+	int err;
+};
+
+static void mark_dirty(struct update_ctx *uc, const char *key, size_t len)
+{
+	if (!hashmap_get(uc->dirty, key, len) && hashmap_put(uc->dirty, key, len, (void *)1, NULL))
+		uc->err = -ENOMEM;
+}
+
+static int note_trigger_time(const cJSON *slice, struct desired_update *u)
+{
+	const char *when = k8s_annotation(slice, K8S_ANNOTATION_TRIGGER_TIME);
+	double t, *times;
+
+	if (!when || k8s_time_parse(when, &t))
+		return 0;
+	times = realloc(u->trigger_times, (u->n_trigger_times + 1) * sizeof(*times));
+	if (!times)
+		return -ENOMEM;
+	u->trigger_times = times;
+	u->trigger_times[u->n_trigger_times++] = t;
+	return 0;
+}
+
+static void slice_set_remove(struct slice_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		if (strcmp(set->names[i], name) == 0) {
+			free(set->names[i]);
+			set->names[i] = set->names[--set->n];
+			return;
+		}
+	}
+}
+
+static int slice_set_add(struct desired_state *d, const char *owner, size_t owner_len, const char *name)
+{
+	struct slice_set *set = hashmap_get(d->service_slices, owner, owner_len);
+	char *copy = strdup(name);
+
+	if (!copy)
+		return -ENOMEM;
+	if (!set) {
+		set = calloc(1, sizeof(*set));
+		if (!set || hashmap_put(d->service_slices, owner, owner_len, set, NULL)) {
+			free(set);
+			free(copy);
+			return -ENOMEM;
+		}
+	}
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 2;
+		char **names = realloc(set->names, cap * sizeof(*names));
+
+		if (!names) {
+			free(copy);
+			return -ENOMEM;
+		}
+		set->names = names;
+		set->cap = cap;
+	}
+	set->names[set->n++] = copy;
+	return 0;
+}
+
+/* Move the slice ns/name to the service its label names now; both services need translating again. */
+static void reindex_slice(struct update_ctx *uc, const char *ns, const char *name, const cJSON *slice)
+{
+	struct desired_state *d = uc->d;
+	const char *svc = slice ? k8s_label(slice, K8S_LABEL_SERVICE_NAME) : NULL;
+	char key[KEY_LEN], owner[KEY_LEN];
+	int len = make_key(key, ns, name), owner_len;
+	char *old;
+
+	if (len < 0)
+		return;
+	old = hashmap_remove(d->slice_owner, key, len);
+	if (old) {
+		struct slice_set *set = hashmap_get(d->service_slices, old, strlen(old));
+
+		if (set)
+			slice_set_remove(set, name);
+		mark_dirty(uc, old, strlen(old));
+		free(old);
+	}
+	if (!svc || !*svc || (owner_len = make_key(owner, ns, svc)) < 0)
+		return;
+	old = strdup(owner);
+	if (!old || hashmap_put(d->slice_owner, key, len, old, NULL) || slice_set_add(d, owner, owner_len, name)) {
+		uc->err = -ENOMEM;
+		return;
+	}
+	mark_dirty(uc, owner, owner_len);
+}
+
+static int note_change(enum k8s_kind kind, const char *ns, const char *name, void *ctx)
+{
+	struct update_ctx *uc = ctx;
+	char key[KEY_LEN];
+	const cJSON *obj;
+	int len;
+
+	switch (kind) {
+	case K8S_SERVICE:
+		len = make_key(key, ns, name);
+		if (len >= 0)
+			mark_dirty(uc, key, len);
+		break;
+	case K8S_ENDPOINTSLICE:
+		obj = store_get(uc->store, kind, ns, name);
+		reindex_slice(uc, ns, name, obj);
+		if (obj && note_trigger_time(obj, uc->u))
+			uc->err = -ENOMEM;
+		break;
+	case K8S_NODE:
+		/* Zone and addresses feed every service's translation. */
+		if (uc->d->cfg.node_name && strcmp(name, uc->d->cfg.node_name) == 0)
+			uc->all = true;
+		break;
+	case K8S_NAMESPACE:
+		uc->u->namespaces_changed = true;
+		break;
+	default:
+		break;
+	}
+	return uc->err;
+}
+
+static int index_slice(const cJSON *slice, void *ctx)
+{
+	struct update_ctx *uc = ctx;
+
+	reindex_slice(uc, k8s_namespace(slice), k8s_name(slice), slice);
+	return uc->err;
+}
+
+static int dirty_service(const cJSON *svc, void *ctx)
+{
+	struct update_ctx *uc = ctx;
+	char key[KEY_LEN];
+	int len = make_key(key, k8s_namespace(svc), k8s_name(svc));
+
+	if (len >= 0)
+		mark_dirty(uc, key, len);
+	return uc->err;
+}
+
+static int dirty_cached(const void *key, size_t key_len, void *value, void *ctx)
+{
+	(void)value;
+	mark_dirty(ctx, key, key_len);
+	return 0;
+}
+
+/* Start over from the store: after lost changes. */
+static int rebuild(struct update_ctx *uc)
+{
+	struct desired_state *d = uc->d;
+
+	hashmap_free(d->service_slices, slice_set_free);
+	hashmap_free(d->slice_owner, free);
+	d->service_slices = hashmap_new();
+	d->slice_owner = hashmap_new();
+	if (!d->service_slices || !d->slice_owner)
+		return -ENOMEM;
+	store_foreach(uc->store, K8S_ENDPOINTSLICE, index_slice, uc);
+	uc->all = true;
+	uc->u->namespaces_changed = true;
+	return uc->err;
+}
+
+static struct service_entry *service_entry_get(struct desired_state *d, const char *key, size_t len)
+{
+	struct service_entry *e = hashmap_get(d->services, key, len);
+
+	if (e)
+		return e;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->key = strndup(key, len);
+	if (!e->key || hashmap_put(d->services, key, len, e, NULL)) {
+		free(e->key);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void service_gone(struct update_ctx *uc, const char *key, size_t len)
+{
+	struct service_entry *e = hashmap_remove(uc->d->services, key, len);
+
+	if (!e)
+		return;
+	if (unclaim(uc->d, e, &uc->u->touched))
+		uc->err = -ENOMEM;
+	service_entry_free(e);
+}
+
+static int update_service(const void *k, size_t len, void *value, void *ctx)
+{
+	struct update_ctx *uc = ctx;
+	struct desired_state *d = uc->d;
+	const cJSON **slices = NULL, *svc;
+	const struct slice_set *set;
+	struct service_frontends result;
+	struct service_entry *e;
+	char key[KEY_LEN], *name;
+	size_t n = 0;
+	int ret;
+
+	(void)value;
+	if (len >= KEY_LEN)
+		return 0;
+	memcpy(key, k, len);
+	key[len] = '\0';
+	name = strchr(key, '/');
+	if (!name)
+		return 0;
+	*name++ = '\0';
+	svc = store_get(uc->store, K8S_SERVICE, key, name);
+	name[-1] = '/';
+	if (!svc) {
+		service_gone(uc, key, len);
+		return uc->err;
+	}
+	set = hashmap_get(d->service_slices, key, len);
+	if (set && set->n) {
+		slices = calloc(set->n, sizeof(const cJSON *));
+		if (!slices)
+			return uc->err = -ENOMEM;
+		for (size_t i = 0; i < set->n; i++) {
+			slices[n] = store_get(uc->store, K8S_ENDPOINTSLICE, k8s_namespace(svc), set->names[i]);
+			n += slices[n] != NULL;
+		}
+	}
+	e = service_entry_get(d, key, len);
+	uc->u->retranslated++;
+	ret = e ? translate_service(svc, slices, n, uc->node, &d->cfg, &result) : -ENOMEM;
+	free(slices);
+	if (ret == -EINVAL) {
+		/* A bad edit must not take down what was working: keep serving the last good frontends. */
+		if (e->result.n)
+			pr_warn("Service %s: keeping its %zu last good frontends until its objects are valid again",
+				key, e->result.n);
+		e->bad = true;
+		return 0;
+	}
+	if (ret)
+		return uc->err = ret;
+	if (e->bad)
+		pr_info("Service %s: valid again", key);
+	e->bad = false;
+	ret = unclaim(d, e, &uc->u->touched);
+	service_frontends_release(&e->result);
+	e->result = result;
+	if (!ret)
+		ret = claim(d, e, &uc->u->touched);
+	if (ret)
+		uc->err = ret;
+	return uc->err;
+}
+
+int desired_state_update(struct desired_state *d, struct store *s, struct desired_update *u)
+{
+	struct update_ctx uc = { .d = d, .store = s, .u = u };
+	struct node_view node;
+	int err;
+
+	memset(u, 0, sizeof(*u));
+	uc.dirty = hashmap_new();
+	if (!uc.dirty)
+		return -ENOMEM;
+	err = store_take_changes(s, note_change, &uc);
+	if (err || d->rebuild) {
+		pr_warn("lost track of some changes (%s): translating every service again", strerror(-err));
+		uc.err = 0;
+		err = rebuild(&uc);
+		d->rebuild = err != 0;
+		if (err)
+			goto out;
+	}
+	if (uc.all) {
+		store_foreach(s, K8S_SERVICE, dirty_service, &uc);
+		hashmap_foreach(d->services, dirty_cached, &uc);
+	}
+	err = node_view_init(&node, store_get(s, K8S_NODE, "", d->cfg.node_name));
+	if (!err) {
+		uc.node = &node;
+		hashmap_foreach(uc.dirty, update_service, &uc);
+		err = uc.err;
+		node_view_release(&node);
+	}
+	/* Whatever failed half-way is redone from scratch next time. */
+	if (err)
+		d->rebuild = true;
+out:
+	hashmap_free(uc.dirty, NULL);
+	return err;
+}

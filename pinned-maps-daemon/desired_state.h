@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The frontends the cluster asks for, kept up to date incrementally: each
+ * Service is translated again only when it, one of its EndpointSlices or the
+ * daemon's Node changed (the store's change set tells), so one endpoint
+ * change costs one service's translation, not the cluster's.
+ *
+ * Two services may claim the same frontend (the same external IP, say): the
+ * one whose namespace/name sorts first wins, deterministically, and the other
+ * takes over when the winner lets go.
+ */
+#ifndef SOCKLB_DESIRED_STATE_H
+#define SOCKLB_DESIRED_STATE_H
+
+#include <stddef.h>
+
+#include "store.h"
+#include "translate.h"
+
+struct frontend_list {
+	struct socklb_frontend *items;
+	size_t n;
+	size_t cap;
+};
+
+int frontend_list_add(struct frontend_list *l, const struct socklb_frontend *fe);
+void frontend_list_release(struct frontend_list *l);
+
+struct desired_update {
+	struct frontend_list touched; /* frontends whose desired value may have changed */
+	double *trigger_times; /* last-change-trigger-time of EndpointSlices changed since the last update */
+	size_t n_trigger_times;
+	size_t retranslated; /* services translated again */
+	bool namespaces_changed;
+};
+
+void desired_update_release(struct desired_update *u);
+
+struct desired_state;
+
+/* cfg's strings must outlive the desired state. */
+struct desired_state *desired_state_new(const struct translate_config *cfg);
+void desired_state_free(struct desired_state *d);
+
+/* Under the store lock: bring the desired state up to date with the store. */
+int desired_state_update(struct desired_state *d, struct store *s, struct desired_update *u);
+
+/* The frontend's desired value, or NULL when no service wants it; *owner (may be NULL) gets "namespace/name". */
+const struct desired_frontend *desired_state_lookup(const struct desired_state *d, const struct socklb_frontend *fe,
+						    const char **owner);
+/* Every desired frontend (the winning claim of each). */
+typedef int (*desired_visit_cb)(const struct desired_frontend *df, void *ctx);
+int desired_state_foreach(const struct desired_state *d, desired_visit_cb cb, void *ctx);
+size_t desired_state_count(const struct desired_state *d);
+
+#endif /* SOCKLB_DESIRED_STATE_H */

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `--source file:PATH`: Services, EndpointSlices, Namespaces and Nodes from a
+ * JSON file (see object_list.h) or from every *.json file of a directory.
+ * The first load lists every kind in the store; later loads parse only the
+ * files that changed (new inode, size or mtime) and update the store object
+ * by object, so one edit costs what it changed. A load that fails
+ * (unreadable file, bad JSON) changes nothing: the maps keep the previous
+ * state. The watcher watches the directory, so editors' and tools' atomic
+ * renames and ConfigMap-style symlink swaps are seen.
+ * An object defined in two files: the one loaded last wins.
+ */
+#ifndef SOCKLB_FILE_SOURCE_H
+#define SOCKLB_FILE_SOURCE_H
+
+#include "metrics.h"
+#include "store.h"
+
+struct file_source;
+
+/* metrics may be NULL. */
+int file_source_new(const char *path, struct store *s, struct metrics *metrics, struct file_source **out);
+/* Stops the watcher if it runs. */
+void file_source_free(struct file_source *fs);
+
+/* Read everything now: 0 when loaded (or unchanged since the last load), negative errno (logged) otherwise. */
+int file_source_load(struct file_source *fs);
+/* Start the watcher thread: it reloads after every change, a few milliseconds after the writes settle. */
+int file_source_watch(struct file_source *fs);
+
+#endif /* SOCKLB_FILE_SOURCE_H */

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * socklb-syncd: Services and EndpointSlices (from the API server or a JSON
+ * file) into the pinned maps, and `socklb-syncd dump` to read them back.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dump.h"
+#include "file_source.h"
+#include "kube.h"
+#include "lbmap.h"
+#include "log.h"
+#include "metrics.h"
+#include "metrics_server.h"
+#include "service_metrics.h"
+#include "store.h"
+#include "syncer.h"
+
+/* After a change, wait this long for more before syncing: a burst becomes one pass. */
+#define BATCH_QUIET_MS 2
+#define BATCH_MAX_MS 50
+/* Failed writes (a full map) are tried again this often. */
+#define RETRY_MS 10000
+/* --once with the API server: how long the initial lists may take. */
+#define ONCE_LIST_TIMEOUT_MS 60000
+
+struct daemon {
+	struct syncd_options *opts;
+	struct store *store;
+	struct metrics *metrics;
+	struct socklb_maps maps;
+	bool maps_open;
+	struct syncer *syncer;
+	struct file_source *file;
+	struct kube_source *kube;
+	struct service_metrics *service_metrics;
+	struct metrics_server *server;
+	int signal_fd;
+};
+
+static void collect_watch_restarts(FILE *out, void *ctx)
+{
+	const struct daemon *d = ctx;
+
+	fprintf(out,
+		"# HELP socklb_watch_restarts_total Watches of the API server restarted after the first one.\n"
+		"# TYPE socklb_watch_restarts_total counter\nsocklb_watch_restarts_total %lu\n",
+		d->kube ? kube_source_restarts(d->kube) : 0UL);
+}
+
+static int start_source(struct daemon *d)
+{
+	const struct syncd_options *o = d->opts;
+	struct kube_source_config kc = {
+		.api_server = o->api_server,
+		.kubeconfig = o->kubeconfig,
+		.node_name = o->node_name,
+		.service_proxy_name = o->service_proxy_name,
+	};
+	int err;
+
+	if (o->source_kind == SOURCE_KUBERNETES) {
+		err = kube_source_start(&kc, d->store, &d->kube);
+		if (err)
+			pr_err("cannot start the Kubernetes source: %s", strerror(-err));
+		return err;
+	}
+	err = file_source_new(o->file_path, d->store, d->metrics, &d->file);
+	if (err)
+		return err;
+	err = file_source_load(d->file);
+	/* A daemon waits for the file to be fixed; --once has nothing to sync. */
+	if (err && o->once)
+		return err;
+	return o->once ? 0 : file_source_watch(d->file);
+}
+
+static int start_metrics(struct daemon *d)
+{
+	int err;
+
+	if (d->opts->once || !*d->opts->metrics_addr)
+		return 0;
+	d->service_metrics = service_metrics_new(d->opts->bpffs_root);
+	if (!d->service_metrics)
+		return -ENOMEM;
+	err = metrics_add_collector(d->metrics, service_metrics_collect, d->service_metrics);
+	if (!err)
+		err = metrics_add_collector(d->metrics, collect_watch_restarts, d);
+	if (!err)
+		err = metrics_server_start(d->opts->metrics_addr, d->metrics, &d->server);
+	return err;
+}
+
+static void log_pass(const struct sync_result *r)
+{
+	if (r->upserts || r->deletes || r->errors)
+		pr_info("sync: %zu frontends written, %zu deleted, %zu failed (%zu services translated) in %.3f ms",
+			r->upserts, r->deletes, r->errors, r->retranslated, r->seconds * 1e3);
+	else
+		pr_debug("sync: nothing to write (%zu services translated) in %.3f ms", r->retranslated,
+			 r->seconds * 1e3);
+}
+
+/* 1 when a signal asked us to stop, 0 on timeout or store change. */
+static int wait_for(struct daemon *d, int timeout_ms, bool *changed)
+{
+	struct pollfd pfd[2] = { { .fd = d->signal_fd, .events = POLLIN },
+				 { .fd = store_event_fd(d->store), .events = POLLIN } };
+	struct signalfd_siginfo si;
+	int ret = poll(pfd, 2, timeout_ms);
+
+	*changed = false;
+	if (ret < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (pfd[0].revents & POLLIN) {
+		if (read(d->signal_fd, &si, sizeof(si)) == sizeof(si))
+			pr_info("received %s: stopping; the pinned maps stay as they are",
+				strsignal((int)si.ssi_signo));
+		return 1;
+	}
+	*changed = (pfd[1].revents & POLLIN) != 0;
+	return 0;
+}
+
+/* Let a burst of changes land so that it costs one pass, without holding a lone change back. */
+static void settle(struct daemon *d)
+{
+	struct pollfd pfd = { .fd = store_event_fd(d->store), .events = POLLIN };
+
+	for (int waited = 0; waited < BATCH_MAX_MS; waited += BATCH_QUIET_MS) {
+		store_drain_events(d->store);
+		if (poll(&pfd, 1, BATCH_QUIET_MS) <= 0)
+			break;
+	}
+	store_drain_events(d->store);
+}
+
+static int run_loop(struct daemon *d)
+{
+	struct sync_result r;
+	bool changed;
+	int ret, err;
+
+	/* Adopted state may already need writes (the file was loaded before we got here). */
+	changed = true;
+	for (;;) {
+		if (changed) {
+			settle(d);
+			err = syncer_sync(d->syncer, &r);
+			if (err)
+				pr_err("sync pass failed: %s; retrying on the next change", strerror(-err));
+			else
+				log_pass(&r);
+		}
+		ret = wait_for(d, syncer_pending_retries(d->syncer) ? RETRY_MS : -1, &changed);
+		if (ret)
+			return ret < 0 ? ret : 0;
+		/* A timeout means failed writes are due for a retry. */
+		if (!changed)
+			changed = syncer_pending_retries(d->syncer);
+	}
+}
+
+static int run_once(struct daemon *d)
+{
+	struct timespec start, now;
+	struct sync_result r;
+	bool changed;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!store_complete(d->store)) {
+		long waited;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited >= ONCE_LIST_TIMEOUT_MS) {
+			pr_err("--once: the initial lists did not complete within %d s", ONCE_LIST_TIMEOUT_MS / 1000);
+			return -ETIMEDOUT;
+		}
+		err = wait_for(d, (int)(ONCE_LIST_TIMEOUT_MS - waited), &changed);
+		if (err)
+			return err < 0 ? err : -EINTR;
+		store_drain_events(d->store);
+	}
+	err = syncer_sync(d->syncer, &r);
+	if (err) {
+		pr_err("--once: sync failed: %s", strerror(-err));
+		return err;
+	}
+	log_pass(&r);
+	if (!syncer_converged(d->syncer)) {
+		pr_err("--once: %zu writes failed; the maps are not fully in sync", r.errors);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	/* Sources first: nothing may write to the store while it goes away. */
+	kube_source_stop(d->kube);
+	file_source_free(d->file);
+	metrics_server_stop(d->server);
+	service_metrics_free(d->service_metrics);
+	syncer_free(d->syncer);
+	if (d->maps_open)
+		socklb_maps_close(&d->maps);
+	store_free(d->store);
+	metrics_free(d->metrics);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+}
+
+static int run(struct syncd_options *o)
+{
+	struct translate_config tc = { .node_name = o->node_name, .service_proxy_name = o->service_proxy_name };
+	struct daemon d = { .opts = o, .signal_fd = -1 };
+	struct socklb_map_sizes sizes = {
+		.max_services = o->max_services ? o->max_services : SOCKLB_DEFAULT_MAX_SERVICES,
+		.max_backends = o->max_backends ? o->max_backends : SOCKLB_DEFAULT_MAX_BACKENDS,
+		.max_affinity = SOCKLB_DEFAULT_MAX_AFFINITY,
+	};
+	sigset_t mask;
+	int err;
+
+	/* Blocked before any thread starts, so every thread inherits the mask and the signalfd sees them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	d.store = store_new();
+	d.metrics = metrics_new();
+	if (d.signal_fd < 0 || !d.store || !d.metrics) {
+		err = -ENOMEM;
+		pr_err("cannot set up the daemon: %s", strerror(errno));
+		goto out;
+	}
+	err = socklb_maps_open(o->bpffs_root, &sizes, &d.maps);
+	if (err) {
+		pr_err("cannot open or create the maps under %s: %s", o->bpffs_root, strerror(-err));
+		goto out;
+	}
+	d.maps_open = true;
+	/* Sizes are fixed by whoever created the maps first (this daemon or the plugin). */
+	if ((o->max_services && d.maps.max_services != o->max_services) ||
+	    (o->max_backends && d.maps.max_backends != o->max_backends))
+		pr_warn("the maps under %s hold %u frontends and %u backends; --max-services and --max-backends "
+			"only size maps this daemon creates",
+			o->bpffs_root, d.maps.max_services, d.maps.max_backends);
+	d.syncer = syncer_new(d.store, &d.maps, &tc, d.metrics);
+	if (!d.syncer) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = syncer_adopt(d.syncer);
+	if (!err)
+		err = start_metrics(&d);
+	if (!err)
+		err = start_source(&d);
+	if (err)
+		goto out;
+	pr_info("node %s, source %s, maps under %s", o->node_name, o->source, o->bpffs_root);
+	err = o->once ? run_once(&d) : run_loop(&d);
+out:
+	stop(&d);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	char err_msg[256], hostname[HOST_NAME_MAX + 1];
+	struct syncd_options opts;
+	int err;
+
+	if (cli_parse(argc, argv, &opts, err_msg, sizeof(err_msg))) {
+		fprintf(stderr, "socklb-syncd: %s\n\n", err_msg);
+		cli_usage(stderr);
+		return 2;
+	}
+	if (opts.help) {
+		cli_usage(stdout);
+		return 0;
+	}
+	socklb_log_init("socklb-syncd", opts.verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
+	if (opts.command == SYNCD_DUMP)
+		return dump_maps(opts.bpffs_root, opts.json, stdout) ? 1 : 0;
+	if (!opts.node_name) {
+		if (gethostname(hostname, sizeof(hostname))) {
+			pr_err("cannot read the hostname for --node-name: %s", strerror(errno));
+			return 1;
+		}
+		hostname[HOST_NAME_MAX] = '\0';
+		/* kubelet registers the Node under the lowercased hostname */
+		for (char *c = hostname; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		opts.node_name = hostname;
+	}
+	err = run(&opts);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "syncer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "desired_state.h"
+#include "hashmap.h"
+#include "k8s_object.h"
+#include "log.h"
+
+/* What the maps hold for one frontend, as last read or written. */
+struct applied_frontend {
+	struct socklb_frontend fe;
+	__u32 affinity_timeout;
+	__u32 n_backends;
+	struct socklb_endpoint backends[]; /* sorted by endpoint_cmp */
+};
+
+struct syncer {
+	struct store *store;
+	struct socklb_maps *maps;
+	struct metrics *metrics;
+	struct desired_state *desired;
+	struct hashmap *applied; /* frontend key → struct applied_frontend */
+	struct hashmap *namespaces; /* opted-in namespace names in the map → (void *)1 */
+	struct frontend_list retry; /* writes that failed; tried again on the next pass */
+	size_t applied_backends;
+	bool full_pass_done; /* deletes ran once with a complete store */
+	bool converged;
+	bool namespaces_dirty; /* the opt-in set must be computed and written again */
+};
+
+/* Log the first few failures of a pass one by one, the rest as a count: a full map can fail thousands. */
+#define LOGGED_FAILURES_PER_PASS 10
+
+static double now_seconds(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct syncer *syncer_new(struct store *s, struct socklb_maps *maps, const struct translate_config *cfg,
+			  struct metrics *metrics)
+{
+	struct syncer *sy = calloc(1, sizeof(*sy));
+
+	if (!sy)
+		return NULL;
+	sy->store = s;
+	sy->maps = maps;
+	sy->metrics = metrics;
+	sy->desired = desired_state_new(cfg);
+	sy->applied = hashmap_new();
+	sy->namespaces = hashmap_new();
+	sy->namespaces_dirty = true;
+	if (!sy->desired || !sy->applied || !sy->namespaces) {
+		syncer_free(sy);
+		return NULL;
+	}
+	return sy;
+}
+
+void syncer_free(struct syncer *sy)
+{
+	if (!sy)
+		return;
+	frontend_list_release(&sy->retry);
+	hashmap_free(sy->namespaces, NULL);
+	hashmap_free(sy->applied, free);
+	desired_state_free(sy->desired);
+	free(sy);
+}
+
+static int endpoint_qsort_cmp(const void *a, const void *b)
+{
+	return endpoint_cmp(a, b);
+}
+
+static int set_applied(struct syncer *sy, const struct socklb_frontend *fe, __u32 affinity,
+		       const struct socklb_endpoint *be, __u32 n, bool sorted)
+{
+	struct applied_frontend *a = malloc(sizeof(*a) + n * sizeof(*be)), *old = NULL;
+	unsigned char key[FRONTEND_KEY_LEN];
+	int err;
+
+	if (!a)
+		return -ENOMEM;
+	a->fe = *fe;
+	a->affinity_timeout = affinity;
+	a->n_backends = n;
+	if (n)
+		memcpy(a->backends, be, n * sizeof(*be));
+	if (!sorted)
+		qsort(a->backends, n, sizeof(*be), endpoint_qsort_cmp);
+	frontend_key(fe, key);
+	err = hashmap_put(sy->applied, key, sizeof(key), a, (void **)&old);
+	if (err) {
+		free(a);
+		return err;
+	}
+	if (old)
+		sy->applied_backends -= old->n_backends;
+	sy->applied_backends += n;
+	free(old);
+	return 0;
+}
+
+static void drop_applied(struct syncer *sy, const struct socklb_frontend *fe)
+{
+	unsigned char key[FRONTEND_KEY_LEN];
+	struct applied_frontend *a;
+
+	frontend_key(fe, key);
+	a = hashmap_remove(sy->applied, key, sizeof(key));
+	if (a)
+		sy->applied_backends -= a->n_backends;
+	free(a);
+}
+
+static int adopt_service(const struct socklb_frontend *fe, const struct socklb_svc *svc,
+			 const struct socklb_endpoint *be, __u32 n, void *ctx)
+{
+	/* Slot order is the datapath's business; diffs compare sorted sets. */
+	return set_applied(ctx, fe, svc->affinity_timeout, be, n, false);
+}
+
+static int adopt_namespace(const char *name, void *ctx)
+{
+	struct syncer *sy = ctx;
+
+	return hashmap_put(sy->namespaces, name, strlen(name), (void *)1, NULL);
+}
+
+int syncer_adopt(struct syncer *sy)
+{
+	int err = socklb_service_foreach(sy->maps, adopt_service, sy);
+
+	if (err) {
+		pr_err("reading the pinned services: %s", strerror(-err));
+		return err;
+	}
+	err = socklb_namespace_foreach(sy->maps, adopt_namespace, sy);
+	if (err) {
+		pr_err("reading the pinned namespace opt-in set: %s", strerror(-err));
+		return err;
+	}
+	pr_info("adopted %zu pinned frontends with %zu backends and %zu opted-in namespaces",
+		hashmap_count(sy->applied), sy->applied_backends, hashmap_count(sy->namespaces));
+	if (sy->metrics)
+		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
+	return 0;
+}
+
+static bool same(const struct desired_frontend *d, const struct applied_frontend *a)
+{
+	return d->affinity_timeout == a->affinity_timeout && d->n_backends == a->n_backends &&
+	       (d->n_backends == 0 || memcmp(d->backends, a->backends, d->n_backends * sizeof(*d->backends)) == 0);
+}
+
+struct pass {
+	struct syncer *sy;
+	struct sync_result *res;
+	struct frontend_list failed;
+};
+
+static void write_failed(struct pass *p, const struct socklb_frontend *fe, const char *what, const char *owner, int err)
+{
+	char name[FRONTEND_STRLEN], msg[256];
+
+	frontend_format(fe, name, sizeof(name));
+	snprintf(msg, sizeof(msg), "%s frontend %s%s%s: %s%s", what, name, owner ? " of Service " : "",
+		 owner ? owner : "", strerror(-err), err == -ENOSPC ? " (a pinned map is full)" : "");
+	if (p->res->errors < LOGGED_FAILURES_PER_PASS)
+		pr_err("%s", msg);
+	p->res->errors++;
+	if (p->sy->metrics)
+		metrics_sync_error(p->sy->metrics, msg);
+	if (frontend_list_add(&p->failed, fe))
+		pr_err("out of memory remembering %s for a retry", name);
+}
+
+static const struct applied_frontend *applied_get(const struct syncer *sy, const struct socklb_frontend *fe)
+{
+	unsigned char key[FRONTEND_KEY_LEN];
+
+	frontend_key(fe, key);
+	return hashmap_get(sy->applied, key, sizeof(key));
+}
+
+/* Deletes first: they free map space the upserts of the same pass may need. */
+static void apply_delete(struct pass *p, const struct socklb_frontend *fe)
+{
+	struct syncer *sy = p->sy;
+	char name[FRONTEND_STRLEN];
+	int err;
+
+	if (!p->res->complete || desired_state_lookup(sy->desired, fe, NULL) || !applied_get(sy, fe))
+		return;
+	err = socklb_service_delete(sy->maps, fe);
+	if (err) {
+		write_failed(p, fe, "deleting", NULL, err);
+		return;
+	}
+	if (socklb_log_enabled(SOCKLB_LOG_DEBUG)) {
+		frontend_format(fe, name, sizeof(name));
+		pr_debug("deleted frontend %s", name);
+	}
+	drop_applied(sy, fe);
+	p->res->deletes++;
+}
+
+static void apply_upsert(struct pass *p, const struct socklb_frontend *fe)
+{
+	struct syncer *sy = p->sy;
+	const struct applied_frontend *a = applied_get(sy, fe);
+	const char *owner;
+	const struct desired_frontend *d = desired_state_lookup(sy->desired, fe, &owner);
+	char name[FRONTEND_STRLEN];
+	int err;
+
+	if (!d || (a && same(d, a)))
+		return;
+	err = socklb_service_upsert(sy->maps, &d->fe, d->backends, d->n_backends, d->affinity_timeout);
+	if (err) {
+		write_failed(p, fe, "writing", owner, err);
+		return;
+	}
+	if (socklb_log_enabled(SOCKLB_LOG_DEBUG)) {
+		frontend_format(fe, name, sizeof(name));
+		pr_debug("wrote frontend %s of Service %s: %u backends", name, owner, d->n_backends);
+	}
+	if (set_applied(sy, &d->fe, d->affinity_timeout, d->backends, d->n_backends, true))
+		pr_warn("out of memory recording a written frontend; the next pass writes it again");
+	p->res->upserts++;
+}
+
+static int collect_desired(const struct desired_frontend *df, void *ctx)
+{
+	return frontend_list_add(ctx, &df->fe);
+}
+
+static int collect_applied(const void *key, size_t key_len, void *value, void *ctx)
+{
+	const struct applied_frontend *a = value;
+
+	(void)key;
+	(void)key_len;
+	return frontend_list_add(ctx, &a->fe);
+}
+
+/* The first pass with a complete store looks at everything: it removes what disappeared while we were away. */
+static int full_pass_list(struct syncer *sy, struct frontend_list *touched)
+{
+	int err = desired_state_foreach(sy->desired, collect_desired, touched);
+
+	return err ? err : hashmap_foreach(sy->applied, collect_applied, touched);
+}
+
+struct ns_pass {
+	struct syncer *sy;
+	struct hashmap *want;
+	struct pass *p;
+};
+
+static int want_namespace(const cJSON *ns, void *ctx)
+{
+	struct hashmap *want = ctx;
+	const char *name = k8s_name(ns);
+
+	if (!k8s_namespace_opted_in(ns))
+		return 0;
+	if (strlen(name) >= SOCKLB_NS_NAME_LEN) {
+		pr_warn("Namespace %s: name longer than %d characters cannot be opted in", name,
+			SOCKLB_NS_NAME_LEN - 1);
+		return 0;
+	}
+	return hashmap_put(want, name, strlen(name), (void *)1, NULL);
+}
+
+static void namespace_failed(struct pass *p, const char *name, bool enabled, int err)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s namespace %s in the opt-in map: %s", enabled ? "adding" : "removing", name,
+		 strerror(-err));
+	pr_err("%s", msg);
+	p->res->errors++;
+	if (p->sy->metrics)
+		metrics_sync_error(p->sy->metrics, msg);
+}
+
+static int add_wanted_namespace(const void *key, size_t key_len, void *value, void *ctx)
+{
+	struct ns_pass *np = ctx;
+	char name[SOCKLB_NS_NAME_LEN];
+	int err;
+
+	(void)value;
+	if (hashmap_get(np->sy->namespaces, key, key_len))
+		return 0;
+	memcpy(name, key, key_len);
+	name[key_len] = '\0';
+	err = socklb_namespace_set(np->sy->maps, name, true);
+	if (err) {
+		namespace_failed(np->p, name, true, err);
+		return 0;
+	}
+	pr_info("namespace %s opted in", name);
+	return hashmap_put(np->sy->namespaces, key, key_len, (void *)1, NULL);
+}
+
+struct ns_remove {
+	struct ns_pass *np;
+	char (*names)[SOCKLB_NS_NAME_LEN];
+	size_t n;
+};
+
+static int find_unwanted(const void *key, size_t key_len, void *value, void *ctx)
+{
+	struct ns_remove *r = ctx;
+	char(*names)[SOCKLB_NS_NAME_LEN];
+
+	(void)value;
+	if (hashmap_get(r->np->want, key, key_len) || key_len >= SOCKLB_NS_NAME_LEN)
+		return 0;
+	names = realloc(r->names, (r->n + 1) * sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	r->names = names;
+	memcpy(r->names[r->n], key, key_len);
+	r->names[r->n++][key_len] = '\0';
+	return 0;
+}
+
+/* Publish the opted-in namespaces; removals wait for a complete store like every delete. */
+static int sync_namespaces(struct syncer *sy, struct hashmap *want, struct pass *p)
+{
+	struct ns_pass np = { .sy = sy, .want = want, .p = p };
+	struct ns_remove r = { .np = &np };
+	int err = hashmap_foreach(want, add_wanted_namespace, &np);
+
+	if (err || !p->res->complete)
+		return err;
+	err = hashmap_foreach(sy->namespaces, find_unwanted, &r);
+	for (size_t i = 0; !err && i < r.n; i++) {
+		int ret = socklb_namespace_set(sy->maps, r.names[i], false);
+
+		if (ret) {
+			namespace_failed(p, r.names[i], false, ret);
+			continue;
+		}
+		pr_info("namespace %s opted out", r.names[i]);
+		hashmap_remove(sy->namespaces, r.names[i], strlen(r.names[i]));
+	}
+	free(r.names);
+	return err;
+}
+
+static void observe_programming(struct syncer *sy, const struct desired_update *u)
+{
+	double now = now_seconds(CLOCK_REALTIME);
+
+	for (size_t i = 0; i < u->n_trigger_times; i++)
+		metrics_observe_programming(sy->metrics, now - u->trigger_times[i]);
+}
+
+static int frontend_qsort_cmp(const void *a, const void *b)
+{
+	return frontend_cmp(a, b);
+}
+
+/* A frontend is touched by its old and new claims, the full pass and retries: write (and fail) it once. */
+static void dedupe(struct frontend_list *l)
+{
+	size_t k = 0;
+
+	qsort(l->items, l->n, sizeof(*l->items), frontend_qsort_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		if (!k || frontend_cmp(&l->items[k - 1], &l->items[i]) != 0)
+			l->items[k++] = l->items[i];
+	}
+	l->n = k;
+}
+
+/* Under the store lock: the opted-in namespaces, when they may have changed. */
+static int want_namespaces(struct syncer *sy, bool changed, struct hashmap **want)
+{
+	*want = NULL;
+	sy->namespaces_dirty |= changed;
+	if (!sy->namespaces_dirty)
+		return 0;
+	*want = hashmap_new();
+	if (!*want)
+		return -ENOMEM;
+	return store_foreach(sy->store, K8S_NAMESPACE, want_namespace, *want);
+}
+
+int syncer_sync(struct syncer *sy, struct sync_result *res)
+{
+	double start = now_seconds(CLOCK_MONOTONIC);
+	struct pass p = { .sy = sy, .res = res };
+	struct hashmap *want_ns = NULL;
+	struct desired_update u;
+	size_t ns_errors;
+	bool observe, full;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	store_lock(sy->store);
+	res->complete = store_complete(sy->store);
+	err = desired_state_update(sy->desired, sy->store, &u);
+	if (!err)
+		err = want_namespaces(sy, u.namespaces_changed, &want_ns);
+	store_unlock(sy->store);
+	if (err) {
+		pr_err("computing the desired state: %s", strerror(-err));
+		goto out;
+	}
+	res->retranslated = u.retranslated;
+	/* Trigger times seen before the first full pass date from before we started: not our latency. */
+	observe = sy->full_pass_done;
+	full = res->complete && !sy->full_pass_done;
+	if (full)
+		err = full_pass_list(sy, &u.touched);
+	for (size_t i = 0; !err && i < sy->retry.n; i++)
+		err = frontend_list_add(&u.touched, &sy->retry.items[i]);
+	if (err)
+		goto out;
+	dedupe(&u.touched);
+	for (size_t i = 0; i < u.touched.n; i++)
+		apply_delete(&p, &u.touched.items[i]);
+	for (size_t i = 0; i < u.touched.n; i++)
+		apply_upsert(&p, &u.touched.items[i]);
+	if (want_ns) {
+		ns_errors = res->errors;
+		err = sync_namespaces(sy, want_ns, &p);
+		if (err)
+			goto out;
+		/* Removals wait for a complete store; failed writes are tried again. */
+		sy->namespaces_dirty = !res->complete || res->errors != ns_errors;
+	}
+	if (res->errors > LOGGED_FAILURES_PER_PASS)
+		pr_err("%zu more writes failed in this pass", res->errors - LOGGED_FAILURES_PER_PASS);
+	frontend_list_release(&sy->retry);
+	sy->retry = p.failed;
+	memset(&p.failed, 0, sizeof(p.failed));
+	if (full) {
+		sy->full_pass_done = true;
+		pr_info("initial sync done: %zu frontends with %zu backends", hashmap_count(sy->applied),
+			sy->applied_backends);
+	}
+	sy->converged = sy->full_pass_done && res->errors == 0;
+	res->seconds = now_seconds(CLOCK_MONOTONIC) - start;
+	if (sy->metrics) {
+		metrics_observe_sync(sy->metrics, res->seconds);
+		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
+		if (observe)
+			observe_programming(sy, &u);
+		if (full)
+			metrics_set_synced(sy->metrics);
+	}
+out:
+	frontend_list_release(&p.failed);
+	desired_update_release(&u);
+	hashmap_free(want_ns, NULL);
+	return err;
+}
+
+bool syncer_pending_retries(const struct syncer *sy)
+{
+	return sy->retry.n > 0 || (sy->full_pass_done && sy->namespaces_dirty);
+}
+
+bool syncer_converged(const struct syncer *sy)
+{
+	return sy->converged;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Keeps the pinned maps equal to the desired state with as few writes as
+ * possible. It adopts what is pinned when it starts, writes only frontends
+ * whose backends or affinity differ, deletes nothing until every kind has been
+ * listed (DESIGN.md invariant 2), and publishes the opted-in namespaces.
+ * A failed write (a full map) is logged, counted and retried; the rest of
+ * the sync goes on.
+ */
+#ifndef SOCKLB_SYNCER_H
+#define SOCKLB_SYNCER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lbmap.h"
+#include "metrics.h"
+#include "store.h"
+#include "translate.h"
+
+struct syncer;
+
+struct sync_result {
+	size_t upserts;
+	size_t deletes;
+	size_t errors; /* writes that failed this pass */
+	size_t retranslated; /* services translated again */
+	bool complete; /* the store had every kind listed: deletes were allowed */
+	double seconds;
+};
+
+/* cfg's strings, the store, the maps and metrics (may be NULL) must outlive the syncer. */
+struct syncer *syncer_new(struct store *s, struct socklb_maps *maps, const struct translate_config *cfg,
+			  struct metrics *metrics);
+void syncer_free(struct syncer *sy);
+
+/* Read the pinned frontends and namespaces: the state to diff against. */
+int syncer_adopt(struct syncer *sy);
+/* One pass: bring the maps up to date with the store. 0, or a negative errno when it could not run at all. */
+int syncer_sync(struct syncer *sy, struct sync_result *res);
+/* Failed writes are waiting for a retry. */
+bool syncer_pending_retries(const struct syncer *sy);
+/* A pass ran with the store complete and no write failed since. */
+bool syncer_converged(const struct syncer *sy);
+
+#endif /* SOCKLB_SYNCER_H */

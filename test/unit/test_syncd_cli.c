@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+/* socklb-syncd's command line: defaults, both commands, and every kind of mistake. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cli.h"
+
+/* argv is NULL-terminated and starts after the program name. */
+static int parse_args(struct syncd_options *o, char *err, const char *const *args)
+{
+	char *argv[32] = { "socklb-syncd" };
+	int argc = 1;
+
+	while (*args && argc < 31)
+		argv[argc++] = (char *)*args++;
+	err[0] = '\0';
+	return cli_parse(argc, argv, o, err, 256);
+}
+
+#define parse(o, err, ...) parse_args(o, err, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void test_defaults(void **state)
+{
+	struct syncd_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "--source", "file:/etc/socklb/services.json"), 0);
+	assert_int_equal(o.command, SYNCD_RUN);
+	assert_int_equal(o.source_kind, SOURCE_FILE);
+	assert_string_equal(o.file_path, "/etc/socklb/services.json");
+	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/socklb");
+	assert_string_equal(o.metrics_addr, "127.0.0.1:9466");
+	assert_string_equal(o.service_proxy_name, "");
+	assert_null(o.node_name);
+	assert_false(o.once);
+	assert_false(o.verbose);
+}
+
+static void test_every_flag(void **state)
+{
+	struct syncd_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--kubeconfig", "/k.json",
+			       "--api-server=https://10.0.0.1:6443", "--node-name", "node-a", "--service-proxy-name",
+			       "socklb", "--bpffs-root", "/sys/fs/bpf/x", "--once", "--metrics-addr", "", "-v",
+			       "--max-services", "1000", "--max-backends=5000"),
+			 0);
+	assert_int_equal(o.source_kind, SOURCE_KUBERNETES);
+	assert_string_equal(o.kubeconfig, "/k.json");
+	assert_string_equal(o.api_server, "https://10.0.0.1:6443");
+	assert_string_equal(o.node_name, "node-a");
+	assert_string_equal(o.service_proxy_name, "socklb");
+	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/x");
+	assert_string_equal(o.metrics_addr, "");
+	assert_true(o.once);
+	assert_true(o.verbose);
+	assert_int_equal(o.max_services, 1000);
+	assert_int_equal(o.max_backends, 5000);
+}
+
+static void test_dump(void **state)
+{
+	struct syncd_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "dump", "--json", "--bpffs-root", "/sys/fs/bpf/y"), 0);
+	assert_int_equal(o.command, SYNCD_DUMP);
+	assert_true(o.json);
+	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/y");
+	assert_int_equal(parse(&o, err, "dump"), 0);
+	assert_false(o.json);
+}
+
+struct bad_case {
+	const char *args[6];
+	const char *message;
+};
+
+static void test_errors(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ { "--source", "file:x", "--bogus" }, "unknown flag --bogus" },
+		{ { "--source" }, "--source needs a value" },
+		{ { "--source", "file:x", "--node-name" }, "--node-name needs a value" },
+		{ { "--once" }, "--source is required" },
+		{ { "--source", "etcd" }, "--source \"etcd\": expected file:PATH or kubernetes" },
+		{ { "--source", "file:" }, "expected file:PATH or kubernetes" },
+		{ { "--source", "file:x", "--kubeconfig", "k" }, "--kubeconfig only applies to --source kubernetes" },
+		{ { "--source", "file:x", "--metrics-addr", "localhost" },
+		  "--metrics-addr \"localhost\": expected HOST:PORT" },
+		{ { "--source", "file:x", "--metrics-addr", "1.2.3.4:99999" }, "expected HOST:PORT" },
+		{ { "--source", "file:x", "--json" }, "--json does not apply to the daemon" },
+		{ { "--source", "file:x", "--once=yes" }, "--once takes no value" },
+		{ { "--source", "file:x", "extra" }, "unexpected argument \"extra\"" },
+		{ { "dump", "--source", "kubernetes" }, "--source does not apply to dump" },
+		{ { "dump", "--bpffs-root", "" }, "--bpffs-root must not be empty" },
+		{ { "--source", "kubernetes", "--node-name", "" }, "--node-name must not be empty" },
+		{ { "--source", "kubernetes", "--max-services", "0" }, "--max-services \"0\": expected a count" },
+		{ { "--source", "kubernetes", "--max-backends", "-5" }, "--max-backends \"-5\": expected a count" },
+		{ { "--source", "kubernetes", "--max-backends", "1k" }, "--max-backends \"1k\": expected a count" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[8] = { "socklb-syncd" };
+		struct syncd_options o;
+		char err[256] = "";
+		int argc = 1;
+
+		for (size_t k = 0; k < 6 && cases[i].args[k]; k++)
+			argv[argc++] = (char *)cases[i].args[k];
+		assert_int_equal(cli_parse(argc, argv, &o, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, cases[i].message))
+			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err, cases[i].message);
+	}
+}
+
+static void test_help(void **state)
+{
+	struct syncd_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "-h"), 0);
+	assert_true(o.help);
+	assert_int_equal(parse(&o, err, "dump", "--help"), 0);
+	assert_true(o.help);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_help),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

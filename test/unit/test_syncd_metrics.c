@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Metrics exposition and the tiny HTTP server behind /metrics and /healthz (loopback only). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "metrics_server.h"
+
+static char *render(struct metrics *m)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	assert_int_equal(metrics_render(m, &text, &len), 0);
+	assert_int_equal(strlen(text), len);
+	return text;
+}
+
+static void extra(FILE *out, void *ctx)
+{
+	fprintf(out, "# TYPE socklb_watch_restarts_total counter\nsocklb_watch_restarts_total %d\n", *(int *)ctx);
+}
+
+static void test_render(void **state)
+{
+	struct metrics *m = metrics_new();
+	int restarts = 3;
+	char *text;
+
+	(void)state;
+	metrics_observe_sync(m, 0.0004);
+	metrics_observe_sync(m, 0.003);
+	metrics_observe_sync(m, 100);
+	metrics_observe_programming(m, -1);
+	metrics_set_programmed(m, 7, 21);
+	metrics_sync_error(m, "writing frontend 10.96.0.1:80/TCP: \"full\"\n");
+	assert_int_equal(metrics_add_collector(m, extra, &restarts), 0);
+	text = render(m);
+	assert_non_null(strstr(text, "# TYPE socklb_sync_proxy_rules_duration_seconds histogram\n"));
+	/* Cumulative buckets: 0.0004 is in le=0.0005 and everything after. */
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.00025\"} 0\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.005\"} 2\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"10\"} 2\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_count 3\n"));
+	/* Negative latency (clock skew) counts as zero. */
+	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_bucket{le=\"0.001\"} 1\n"));
+	assert_non_null(strstr(text, "socklb_services 7\n"));
+	assert_non_null(strstr(text, "socklb_backends 21\n"));
+	assert_non_null(strstr(text, "socklb_sync_errors_total 1\n"));
+	assert_non_null(
+		strstr(text, "socklb_last_error{message=\"writing frontend 10.96.0.1:80/TCP: \\\"full\\\"\\n\"} "));
+	assert_non_null(strstr(text, "socklb_watch_restarts_total 3\n"));
+	free(text);
+	metrics_free(m);
+}
+
+static void test_addr_parse(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	(void)state;
+	assert_int_equal(metrics_addr_parse("127.0.0.1:9466", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9466);
+	assert_int_equal(metrics_addr_parse("[::1]:9466", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(metrics_addr_parse(":9466", &ss, &len), 0);
+	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_ANY));
+	assert_int_equal(metrics_addr_parse("127.0.0.1", &ss, &len), -EINVAL);
+	assert_int_equal(metrics_addr_parse("127.0.0.1:", &ss, &len), -EINVAL);
+	assert_int_equal(metrics_addr_parse("127.0.0.1:65536", &ss, &len), -EINVAL);
+	assert_int_equal(metrics_addr_parse("localhost:80", &ss, &len), -EINVAL);
+	assert_int_equal(metrics_addr_parse("[::1:80", &ss, &len), -EINVAL);
+}
+
+/* One HTTP request over loopback; the response, or NULL when nothing listens. */
+static char *http_get(int port, const char *request)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char *buf = calloc(1, 65536);
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		free(buf);
+		return NULL;
+	}
+	assert_int_equal(send(fd, request, strlen(request), 0), (ssize_t)strlen(request));
+	while (len < 65535 && (n = recv(fd, buf + len, 65535 - len, 0)) > 0)
+		len += (size_t)n;
+	close(fd);
+	return buf;
+}
+
+static void test_server(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct metrics_server *srv = NULL;
+	char addr[32], *resp;
+	int port = 0;
+
+	(void)state;
+	/* A free loopback port: try a few from a range unlikely to be in use. */
+	for (int i = 0; i < 20 && !srv; i++) {
+		port = 20000 + (getpid() * 7 + i * 131) % 20000;
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+		if (metrics_server_start(addr, m, &srv))
+			srv = NULL;
+	}
+	assert_non_null(srv);
+
+	resp = http_get(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_non_null(resp);
+	assert_true(strncmp(resp, "HTTP/1.1 503 ", 13) == 0);
+	free(resp);
+	metrics_set_synced(m);
+	resp = http_get(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strstr(resp, "\r\n\r\nok\n"));
+	free(resp);
+
+	resp = http_get(port, "GET /metrics?x=1 HTTP/1.0\r\n\r\n");
+	assert_true(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strstr(resp, "Content-Type: text/plain; version=0.0.4"));
+	assert_non_null(strstr(resp, "socklb_services 0\n"));
+	free(resp);
+
+	resp = http_get(port, "GET /nope HTTP/1.1\r\n\r\n");
+	assert_true(strncmp(resp, "HTTP/1.1 404 ", 13) == 0);
+	free(resp);
+	resp = http_get(port, "POST /metrics HTTP/1.1\r\n\r\n");
+	assert_true(strncmp(resp, "HTTP/1.1 405 ", 13) == 0);
+	free(resp);
+	resp = http_get(port, "garbage\r\n\r\n");
+	assert_true(strncmp(resp, "HTTP/1.1 400 ", 13) == 0);
+	free(resp);
+
+	metrics_server_stop(srv);
+	assert_null(http_get(port, "GET /healthz HTTP/1.1\r\n\r\n"));
+	metrics_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_server),
+	};
+
+	socklb_log_init("test", SOCKLB_LOG_ERROR, NULL, true);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
