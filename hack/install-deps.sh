@@ -8,7 +8,7 @@ PACKAGES=(
 	libbpf-dev libelf-dev zlib1g-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev
 	libclang-rt-14-dev
 	iproute2 nftables iptables containernetworking-plugins
-	golang-go dpkg-dev golang-github-appc-cni-dev
+	golang-go dpkg-dev golang-github-appc-cni-dev python3-yaml
 	clang-format clang-tidy cppcheck valgrind
 	openssl python3 gnuplot-nox
 )

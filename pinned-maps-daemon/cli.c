@@ -40,6 +40,8 @@ static const struct flag flags[] = {
 	VALUE("--metrics-addr", metrics_addr, FOR_RUN),
 	VALUE("--max-services", max_services_arg, FOR_RUN),
 	VALUE("--max-backends", max_backends_arg, FOR_RUN),
+	VALUE("--cni-conf-dir", cni_conf_dir, FOR_RUN),
+	VALUE("--cni-config", cni_config, FOR_RUN),
 	SWITCH("--once", NULL, once, FOR_RUN),
 	SWITCH("--json", NULL, json, FOR_DUMP),
 	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP),
@@ -51,6 +53,8 @@ void cli_usage(FILE *out)
 	fprintf(out,
 		"usage: socklb-syncd --source file:PATH|kubernetes [options]\n"
 		"       socklb-syncd dump [--bpffs-root DIR] [--json]\n"
+		"       socklb-syncd install-cni|uninstall-cni [--cni-bin-dir DIR] [--cni-conf-dir DIR] ...\n"
+		"                (socklb-syncd install-cni --help for their options)\n"
 		"\n"
 		"Keeps the socklb pinned maps in sync with Services and EndpointSlices.\n"
 		"\n"
@@ -67,6 +71,9 @@ void cli_usage(FILE *out)
 		"  --metrics-addr HOST:PORT serve /metrics and /healthz (default %s; \"\" disables)\n"
 		"  --max-services N         frontends the maps hold, when this daemon creates them (default %d)\n"
 		"  --max-backends N         backends of all frontends, likewise (default %d)\n"
+		"  --cni-conf-dir DIR       put the socklb entry back when the primary CNI rewrites its\n"
+		"                           conflist in DIR (as install-cni does)\n"
+		"  --cni-config JSON        extra keys of that entry, e.g. {\"namespaces\":[\"*\"]}\n"
 		"  -v, --verbose            debug logs\n"
 		"  --json                   (dump) JSON output\n"
 		"  -h, --help               this help\n",

@@ -34,6 +34,8 @@ struct syncd_options {
 	const char *metrics_addr; /* "" disables the server */
 	const char *max_services_arg;
 	const char *max_backends_arg;
+	const char *cni_conf_dir; /* keep the socklb entry in this CNI conf dir; NULL: don't */
+	const char *cni_config; /* extra keys of that entry (JSON object) */
 	unsigned int max_services; /* map sizes when the daemon creates the maps; 0: the defaults */
 	unsigned int max_backends;
 	bool once;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cni_install.h"
+#include "cni_watch.h"
 #include "dump.h"
 #include "file_source.h"
 #include "kube.h"
@@ -46,6 +48,7 @@ struct daemon {
 	struct kube_source *kube;
 	struct service_metrics *service_metrics;
 	struct metrics_server *server;
+	struct cni_watch *cni_watch;
 	int signal_fd;
 };
 
@@ -210,6 +213,7 @@ static int run_once(struct daemon *d)
 
 static void stop(struct daemon *d)
 {
+	cni_watch_stop(d->cni_watch);
 	/* Sources first: nothing may write to the store while it goes away. */
 	kube_source_stop(d->kube);
 	file_source_free(d->file);
@@ -272,6 +276,14 @@ static int run(struct syncd_options *o)
 		err = start_metrics(&d);
 	if (!err)
 		err = start_source(&d);
+	if (!err && o->cni_conf_dir && !o->once) {
+		struct cni_install_opts co;
+
+		cni_install_opts_init(&co);
+		co.conf_dir = o->cni_conf_dir;
+		co.entry_config = o->cni_config;
+		err = cni_watch_start(&co, &d.cni_watch);
+	}
 	if (err)
 		goto out;
 	pr_info("node %s, source %s, maps under %s", o->node_name, o->source, o->bpffs_root);
@@ -287,6 +299,10 @@ int main(int argc, char **argv)
 	struct syncd_options opts;
 	int err;
 
+	if (argc > 1 && strcmp(argv[1], "install-cni") == 0)
+		return cni_install_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "uninstall-cni") == 0)
+		return cni_uninstall_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &opts, err_msg, sizeof(err_msg))) {
 		fprintf(stderr, "socklb-syncd: %s\n\n", err_msg);
 		cli_usage(stderr);
