@@ -186,22 +186,45 @@ out:
 
 int socklb_attachment_dir(const char *root, const char *container_id, const char *ifname, char *buf, size_t len)
 {
-	char *p;
-	int n;
+	static const char hex[] = "0123456789abcdef";
+	const char *parts[2] = { container_id, ifname };
+	size_t n;
+	int i;
 
 	if (!container_id || !*container_id || !ifname || !*ifname)
 		return -EINVAL;
-	n = snprintf(buf, len, "%s/links/", root);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	p = buf + n;
-	if (snprintf(p, len - n, "%s_%s", container_id, ifname) >= (int)(len - n))
-		return -ENAMETOOLONG;
-	/* bpffs refuses '.', and a '/' would leave the links directory. */
-	for (; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		      *p == '_'))
-			*p = '_';
+	n = (size_t)snprintf(buf, len, "%s/links/", root);
+	/*
+	 * "<container id>_-<ifname>", each part with every character but
+	 * [A-Za-z0-9-] written as _XX: one name per attachment (no two pairs
+	 * meet), and nothing bpffs refuses ('.') or that leaves the directory.
+	 */
+	for (i = 0; i < 2; i++) {
+		const char *p;
+
+		if (i == 1) {
+			if (n + 2 >= len)
+				return -ENAMETOOLONG;
+			buf[n++] = '_';
+			buf[n++] = '-';
+		}
+		for (p = parts[i]; *p; p++) {
+			unsigned char c = (unsigned char)*p;
+			bool plain =
+				(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+
+			if (n + (plain ? 1 : 3) >= len)
+				return -ENAMETOOLONG;
+			if (plain) {
+				buf[n++] = (char)c;
+			} else {
+				buf[n++] = '_';
+				buf[n++] = hex[c >> 4];
+				buf[n++] = hex[c & 15];
+			}
+		}
+	}
+	buf[n] = '\0';
 	return 0;
 }
 

@@ -51,7 +51,7 @@ struct socklb_programs {
 int socklb_programs_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_programs *p);
 void socklb_programs_close(struct socklb_programs *p);
 
-/* "<root>/links/<container id>-<ifname>" with characters bpffs refuses replaced. */
+/* "<root>/links/<name>": one directory name per (container id, ifname), see datapath.c. */
 int socklb_attachment_dir(const char *root, const char *container_id, const char *ifname, char *buf, size_t len);
 
 /*

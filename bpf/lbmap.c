@@ -223,8 +223,11 @@ int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct s
 		snprintf(path, sizeof(path), "%s/%s", root, name);
 		fd = bpf_obj_get(path);
 		if (fd >= 0) {
+			/* Adopt its real size; the pin path keeps libbpf from pinning it anywhere else. */
 			err = bpf_map__reuse_fd(map, fd);
 			close(fd);
+			if (!err)
+				err = bpf_map__set_pin_path(map, path);
 			if (err) {
 				pr_err("cannot reuse pinned map %s: %s", path, strerror(-err));
 				return err;

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datapath.h"
+#include "lbmap.h"
+#include "request.h"
+
+const char *request_pod(const struct cni_request *req)
+{
+	static char pod[160];
+
+	snprintf(pod, sizeof(pod), "%s/%s", req->args.pod_namespace ?: "-", req->args.pod_name ?: "-");
+	return pod;
+}
+
+/* The daemon's map may not exist yet (no daemon so far on this node): then no namespace opted in. */
+static int namespace_map_lookup(const char *ns, void *ctx)
+{
+	const char *root = ctx;
+	struct socklb_maps maps;
+	int ret;
+
+	ret = socklb_maps_open_existing(root, &maps);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	ret = socklb_namespace_enabled(&maps, ns);
+	socklb_maps_close(&maps);
+	return ret;
+}
+
+int request_opt_in(const struct cni_request *req, struct optin_decision *d, struct cni_error *err)
+{
+	const struct plugin_config *conf = &req->conf;
+	struct optin_input in = {
+		.pod_annotation = conf->pod_opt_in,
+		.pod_namespace = req->args.pod_namespace,
+		.config_namespaces = conf->namespaces,
+		.config_namespaces_count = conf->namespaces_count,
+		.namespace_lookup = namespace_map_lookup,
+		.lookup_ctx = (void *)conf->bpffs_root,
+	};
+	int ret = optin_decide(&in, d);
+
+	if (ret)
+		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_NAMESPACE_MAP),
+				"cannot read the namespace opt-in map", "namespace %s in the map under %s: %s",
+				req->args.pod_namespace, conf->bpffs_root, strerror(-ret));
+	return 0;
+}
+
+int request_attachment_dir(const struct cni_request *req, char *buf, size_t len, struct cni_error *err)
+{
+	int ret = socklb_attachment_dir(req->conf.bpffs_root, req->env.container_id, req->env.ifname, buf, len);
+
+	if (ret)
+		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "invalid network configuration: bpffsRoot",
+				"bpffsRoot: attachment directory for container %s, interface %s: %s",
+				req->env.container_id, req->env.ifname, strerror(-ret));
+	return 0;
+}
+
+int request_prev_result_json(const struct cni_request *req, char **out, struct cni_error *err)
+{
+	const cJSON *item;
+	cJSON *result = cJSON_CreateObject(), *copy;
+	char *text = NULL;
+
+	*out = NULL;
+	if (!result || !cJSON_AddStringToObject(result, "cniVersion", req->conf.cni_version))
+		goto oom;
+	cJSON_ArrayForEach(item, req->conf.prev_result) {
+		if (strcmp(item->string, "cniVersion") == 0)
+			continue;
+		copy = cJSON_Duplicate(item, true);
+		if (!copy)
+			goto oom;
+		cJSON_AddItemToObject(result, item->string, copy);
+	}
+	text = cJSON_Print(result);
+	if (!text || asprintf(out, "%s\n", text) < 0) {
+		*out = NULL;
+		goto oom;
+	}
+	cJSON_free(text);
+	cJSON_Delete(result);
+	return 0;
+oom:
+	cJSON_free(text);
+	cJSON_Delete(result);
+	return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "formatting the result");
+}

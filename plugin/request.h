@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One CNI invocation: environment, CNI_ARGS, configuration, stdin, and the
+ * steps several verbs share (opt-in, naming the attachment, the result).
+ */
+#ifndef SOCKLB_PLUGIN_REQUEST_H
+#define SOCKLB_PLUGIN_REQUEST_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "cni_env.h"
+#include "cni_error.h"
+#include "config.h"
+#include "optin.h"
+
+struct cni_request {
+	struct cni_env env;
+	struct cni_args args;
+	struct plugin_config conf; /* parsed unless the verb reads no configuration */
+	char *stdin_text;
+	size_t stdin_len;
+};
+
+/* "<namespace>/<name>" of the pod for log lines, "-" parts when unknown. */
+const char *request_pod(const struct cni_request *req);
+
+/* Opt-in decision for this pod (optin.h), reading the daemon's namespace map when needed; error 106. */
+int request_opt_in(const struct cni_request *req, struct optin_decision *d, struct cni_error *err);
+
+/* This attachment's directory under the bpffs root; error 7 when the name does not fit. */
+int request_attachment_dir(const struct cni_request *req, char *buf, size_t len, struct cni_error *err);
+
+/* prevResult with cniVersion set to the request's version, newline-terminated; error 107 when out of memory. */
+int request_prev_result_json(const struct cni_request *req, char **out, struct cni_error *err);
+
+#endif /* SOCKLB_PLUGIN_REQUEST_H */

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ADD: link the datapath to the pod's cgroup when the pod opted in, and pass
+ * the previous plugin's result through unchanged. All hooks or none: a
+ * failure leaves nothing attached.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attachments.h"
+#include "datapath.h"
+#include "log.h"
+#include "pod_cgroup.h"
+#include "verbs.h"
+
+static const char *attach_hint(int ret)
+{
+	switch (-ret) {
+	case EPERM:
+		return " (another agent may have attached a program to an ancestor cgroup without "
+		       "BPF_F_ALLOW_MULTI)";
+	case ENOENT:
+		return " (the cgroup was removed meanwhile)";
+	default:
+		return "";
+	}
+}
+
+static int attach(const struct cni_request *req, const struct pod_cgroup *cg, struct cni_error *err)
+{
+	const char *root = req->conf.bpffs_root;
+	struct socklb_programs progs;
+	char dir[PATH_MAX];
+	int ret, lock;
+
+	if (request_attachment_dir(req, dir, sizeof(dir), err))
+		return -1;
+	ret = socklb_programs_open(root, NULL, &progs);
+	if (ret)
+		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot load the datapath programs",
+				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
+
+	lock = attachments_lock(root, true);
+	if (lock < 0) {
+		cni_fail(err, cni_code_for_errno(lock, SOCKLB_ERR_BPFFS), "cannot lock the attachments", "%s/links: %s",
+			 root, strerror(-lock));
+		goto out;
+	}
+	ret = socklb_attach(&progs, cg->fd, dir);
+	attachments_unlock(lock);
+	if (ret) {
+		cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_ATTACH), "cannot attach to the pod cgroup",
+			 "linking datapath %s to %s (pins in %s): %s%s", socklb_datapath_id(), cg->path, dir,
+			 strerror(-ret), attach_hint(ret));
+		goto out;
+	}
+	pr_info("ADD %s (%s): attached datapath %s to %s, links in %s", req->env.container_id, request_pod(req),
+		socklb_datapath_id(), cg->path, dir);
+out:
+	socklb_programs_close(&progs);
+	return err->code ? -1 : 0;
+}
+
+int verb_add(const struct cni_request *req, char **out, struct cni_error *err)
+{
+	struct optin_decision optin;
+	struct pod_cgroup cg;
+	int ret;
+
+	if (!req->conf.prev_result)
+		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "must be called as a chained plugin",
+				"prevResult is missing: list socklb after the primary network plugin in a conflist");
+	if (request_opt_in(req, &optin, err))
+		return -1;
+	/* The result first: nothing can fail after the attachment exists. */
+	if (request_prev_result_json(req, out, err))
+		return -1;
+	if (!optin.enabled) {
+		pr_info("ADD %s (%s): not attached: %s", req->env.container_id, request_pod(req), optin.why);
+		return 0;
+	}
+	pr_debug("ADD %s (%s): opted in: %s", req->env.container_id, request_pod(req), optin.why);
+
+	if (pod_cgroup_open(req->conf.cgroup_root, req->conf.cgroup_path, req->args.pod_uid, &cg, err))
+		goto fail;
+	ret = attach(req, &cg, err);
+	pod_cgroup_close(&cg);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	free(*out);
+	*out = NULL;
+	return -1;
+}

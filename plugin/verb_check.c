@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * CHECK: an opted-in pod must still have every link pinned, attached to its
+ * (live) cgroup and running this build's programs.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "datapath.h"
+#include "log.h"
+#include "pod_cgroup.h"
+#include "verbs.h"
+
+static int check_links(const struct cni_request *req, const struct pod_cgroup *cg, struct cni_error *err)
+{
+	const char *root = req->conf.bpffs_root;
+	struct socklb_programs progs;
+	char dir[PATH_MAX], why[256] = "";
+	int ret;
+
+	if (request_attachment_dir(req, dir, sizeof(dir), err))
+		return -1;
+	ret = socklb_programs_open(root, NULL, &progs);
+	if (ret)
+		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot open the datapath programs",
+				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
+	ret = socklb_attachment_check(&progs, dir, cg->id, why, sizeof(why));
+	socklb_programs_close(&progs);
+	if (ret)
+		return cni_fail(err, SOCKLB_ERR_CHECK, "the pod's socklb attachment is broken",
+				"%s (cgroup %s): %s: %s", dir, cg->path, strerror(-ret), why[0] ? why : "no detail");
+	return 0;
+}
+
+int verb_check(const struct cni_request *req, char **out, struct cni_error *err)
+{
+	struct optin_decision optin;
+	struct pod_cgroup cg;
+	int ret;
+
+	*out = NULL;
+	if (!req->conf.prev_result)
+		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "must be called as a chained plugin",
+				"prevResult is missing: list socklb after the primary network plugin in a conflist");
+	if (request_opt_in(req, &optin, err))
+		return -1;
+	if (!optin.enabled) {
+		pr_debug("CHECK %s (%s): nothing to check: %s", req->env.container_id, request_pod(req), optin.why);
+		return 0;
+	}
+	/* A vanished pod cgroup fails here (error 100): its attachment is defunct. */
+	if (pod_cgroup_open(req->conf.cgroup_root, req->conf.cgroup_path, req->args.pod_uid, &cg, err))
+		return -1;
+	ret = check_links(req, &cg, err);
+	pod_cgroup_close(&cg);
+	if (!ret)
+		pr_debug("CHECK %s (%s): attachment intact", req->env.container_id, request_pod(req));
+	return ret;
+}

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * DEL: unpin this attachment's links (the kernel detaches the programs). It
+ * needs no prevResult, no cgroup and no netns, and succeeds when the
+ * attachment is already gone: DEL may be repeated, and kubelet may have
+ * removed the pod cgroup already.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "attachments.h"
+#include "datapath.h"
+#include "log.h"
+#include "verbs.h"
+
+int verb_del(const struct cni_request *req, char **out, struct cni_error *err)
+{
+	const char *root = req->conf.bpffs_root;
+	char dir[PATH_MAX];
+	int lock, ret;
+
+	*out = NULL;
+	if (request_attachment_dir(req, dir, sizeof(dir), err))
+		return -1;
+	lock = attachments_lock(root, false);
+	if (lock == -ENOENT) {
+		pr_debug("DEL %s (%s): nothing attached under %s", req->env.container_id, request_pod(req), root);
+		return 0;
+	}
+	if (lock < 0)
+		return cni_fail(err, cni_code_for_errno(lock, SOCKLB_ERR_BPFFS), "cannot lock the attachments",
+				"%s/links: %s", root, strerror(-lock));
+	ret = socklb_detach(dir);
+	attachments_unlock(lock);
+	if (ret)
+		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_DETACH), "cannot remove the attachment",
+				"unpinning the links in %s: %s", dir, strerror(-ret));
+	pr_info("DEL %s (%s): attachment %s removed (or was not there)", req->env.container_id, request_pod(req), dir);
+	return 0;
+}
