@@ -30,14 +30,16 @@ count() {
 }
 
 run_one() {
-	local name=$1 log rc
+	local name=$1 log rc t0
 	shift
 	[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && return
 	log=$(mktemp)
 	echo "# === $name"
+	t0=$(date +%s)
 	timeout --foreground -k 10 "$TEST_TIMEOUT" "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	count "$name" "$log" "$rc"
+	echo "# --- $name: $(($(date +%s) - t0)) s"
 	rm -f "$log"
 }
 
