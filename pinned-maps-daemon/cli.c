@@ -42,6 +42,8 @@ static const struct flag flags[] = {
 	VALUE("--max-backends", max_backends_arg, FOR_RUN),
 	VALUE("--cni-conf-dir", cni_conf_dir, FOR_RUN),
 	VALUE("--cni-config", cni_config, FOR_RUN),
+	VALUE("--terminate-grace", terminate_grace_arg, FOR_RUN),
+	SWITCH("--terminate-tcp", NULL, terminate_tcp, FOR_RUN),
 	SWITCH("--once", NULL, once, FOR_RUN),
 	SWITCH("--json", NULL, json, FOR_DUMP),
 	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP),
@@ -74,6 +76,11 @@ void cli_usage(FILE *out)
 		"  --cni-conf-dir DIR       put the socklb entry back when the primary CNI rewrites its\n"
 		"                           conflist in DIR (as install-cni does)\n"
 		"  --cni-config JSON        extra keys of that entry, e.g. {\"namespaces\":[\"*\"]}\n"
+		"  --terminate-tcp          when a backend leaves a Service, destroy the TCP connections\n"
+		"                           made to it through the Service too (connected UDP sockets\n"
+		"                           always are; kernel >= 6.5; not with --once)\n"
+		"  --terminate-grace DUR    a serving and terminating endpoint keeps its sockets until it\n"
+		"                           stops serving, at most DUR (e.g. 5s, 500ms; default 0)\n"
 		"  -v, --verbose            debug logs\n"
 		"  --json                   (dump) JSON output\n"
 		"  -h, --help               this help\n",
@@ -109,6 +116,39 @@ static int parse_size(const char *flag, const char *arg, unsigned int *out, char
 	}
 	*out = (unsigned int)v;
 	return 0;
+}
+
+int cli_duration_parse(const char *s, unsigned int *ms)
+{
+	static const struct {
+		const char *suffix;
+		unsigned long ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 } };
+	unsigned long v;
+	char *end;
+
+	if (!*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (!*end) {
+		/* A bare number has no unit to go by: only 0 means the same in every one. */
+		if (v)
+			return -EINVAL;
+		*ms = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (v > 86400000UL / units[i].ms)
+			return -EINVAL;
+		*ms = (unsigned int)(v * units[i].ms);
+		return 0;
+	}
+	return -EINVAL;
 }
 
 static int validate(struct syncd_options *o, char *err, size_t err_len)
@@ -149,6 +189,18 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 	if (parse_size("--max-services", o->max_services_arg, &o->max_services, err, err_len) ||
 	    parse_size("--max-backends", o->max_backends_arg, &o->max_backends, err, err_len))
 		return -EINVAL;
+	if (o->terminate_grace_arg && cli_duration_parse(o->terminate_grace_arg, &o->terminate_grace_ms)) {
+		snprintf(err, err_len,
+			 "--terminate-grace \"%s\": expected a duration such as 5s, 500ms or 0 (at most 24h)",
+			 o->terminate_grace_arg);
+		return -EINVAL;
+	}
+	/* Sockets are terminated by the running daemon: a one-shot sync leaves them alone. */
+	if (o->once && (o->terminate_tcp || o->terminate_grace_arg)) {
+		snprintf(err, err_len, "%s applies to the running daemon, not to --once (which terminates no socket)",
+			 o->terminate_tcp ? "--terminate-tcp" : "--terminate-grace");
+		return -EINVAL;
+	}
 	if (*o->metrics_addr && metrics_addr_parse(o->metrics_addr, &ss, &len)) {
 		snprintf(err, err_len, "--metrics-addr \"%s\": expected HOST:PORT (e.g. 127.0.0.1:9466, [::1]:9466)",
 			 o->metrics_addr);

@@ -36,13 +36,19 @@ struct syncd_options {
 	const char *max_backends_arg;
 	const char *cni_conf_dir; /* keep the socklb entry in this CNI conf dir; NULL: don't */
 	const char *cni_config; /* extra keys of that entry (JSON object) */
+	const char *terminate_grace_arg;
 	unsigned int max_services; /* map sizes when the daemon creates the maps; 0: the defaults */
 	unsigned int max_backends;
+	unsigned int terminate_grace_ms; /* serving+terminating endpoints keep their sockets this long at most */
+	bool terminate_tcp; /* socket termination for TCP frontends too */
 	bool once;
 	bool json;
 	bool verbose;
 	bool help;
 };
+
+/* "5s", "500ms", "2m", "0" → milliseconds (at most a day); -EINVAL otherwise. */
+int cli_duration_parse(const char *s, unsigned int *ms);
 
 /* 0, or -EINVAL with a message in err. Strings point into argv. */
 int cli_parse(int argc, char **argv, struct syncd_options *opts, char *err, size_t err_len);

@@ -28,6 +28,7 @@
 #include "service_metrics.h"
 #include "store.h"
 #include "syncer.h"
+#include "terminator.h"
 
 /* After a change, wait this long for more before syncing: a burst becomes one pass. */
 #define BATCH_QUIET_MS 2
@@ -44,6 +45,7 @@ struct daemon {
 	struct socklb_maps maps;
 	bool maps_open;
 	struct syncer *syncer;
+	struct terminator *term; /* NULL: sockets are not terminated */
 	struct file_source *file;
 	struct kube_source *kube;
 	struct service_metrics *service_metrics;
@@ -60,6 +62,46 @@ static void collect_watch_restarts(FILE *out, void *ctx)
 		"# HELP socklb_watch_restarts_total Watches of the API server restarted after the first one.\n"
 		"# TYPE socklb_watch_restarts_total counter\nsocklb_watch_restarts_total %lu\n",
 		d->kube ? kube_source_restarts(d->kube) : 0UL);
+}
+
+static void collect_termination(FILE *out, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	fprintf(out,
+		"# HELP socklb_socket_termination_enabled 1 when sockets connected to a removed backend are "
+		"destroyed (kernel >= 6.5).\n"
+		"# TYPE socklb_socket_termination_enabled gauge\nsocklb_socket_termination_enabled %d\n",
+		d->term ? 1 : 0);
+	if (d->term)
+		terminator_metrics_collect(out, d->term);
+}
+
+/*
+ * The running daemon destroys the sockets still connected to backends it
+ * removes; --once syncs and exits, terminating nothing. Without the means (an
+ * old kernel, missing privileges) Services still work: it runs without.
+ */
+static void start_termination(struct daemon *d)
+{
+	const struct syncd_options *o = d->opts;
+	struct terminator_config cfg = { .tcp = o->terminate_tcp, .grace_ms = o->terminate_grace_ms };
+	int err;
+
+	if (o->once)
+		return;
+	err = terminator_new(o->bpffs_root, &cfg, &d->term);
+	/* Without bpf_sock_destroy the library has said so (once); anything else is a setup problem. */
+	if (err) {
+		if (err != -EOPNOTSUPP)
+			pr_err("running without socket termination (%s): sockets connected to a removed backend keep "
+			       "it until the application reconnects",
+			       strerror(-err));
+		return;
+	}
+	syncer_set_terminator(d->syncer, d->term);
+	pr_info("socket termination: connected UDP%s sockets of removed backends, grace period %u ms",
+		o->terminate_tcp ? " and TCP" : "", o->terminate_grace_ms);
 }
 
 static int start_source(struct daemon *d)
@@ -102,15 +144,21 @@ static int start_metrics(struct daemon *d)
 	if (!err)
 		err = metrics_add_collector(d->metrics, collect_watch_restarts, d);
 	if (!err)
+		err = metrics_add_collector(d->metrics, collect_termination, d);
+	if (!err)
 		err = metrics_server_start(d->opts->metrics_addr, d->metrics, &d->server);
 	return err;
 }
 
 static void log_pass(const struct sync_result *r)
 {
+	char term[64] = "";
+
+	if (r->terminate_seconds > 0)
+		snprintf(term, sizeof(term), ", then socket termination in %.3f ms", r->terminate_seconds * 1e3);
 	if (r->upserts || r->deletes || r->errors)
-		pr_info("sync: %zu frontends written, %zu deleted, %zu failed (%zu services translated) in %.3f ms",
-			r->upserts, r->deletes, r->errors, r->retranslated, r->seconds * 1e3);
+		pr_info("sync: %zu frontends written, %zu deleted, %zu failed (%zu services translated) in %.3f ms%s",
+			r->upserts, r->deletes, r->errors, r->retranslated, r->seconds * 1e3, term);
 	else
 		pr_debug("sync: nothing to write (%zu services translated) in %.3f ms", r->retranslated,
 			 r->seconds * 1e3);
@@ -150,8 +198,30 @@ static void settle(struct daemon *d)
 	store_drain_events(d->store);
 }
 
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Until the next retry of failed writes (retry_at, -1: none) or the end of a grace period; -1: none. */
+static int next_timeout_ms(const struct daemon *d, long long retry_at)
+{
+	long long grace = syncer_next_termination_ms(d->syncer);
+	long long retry = retry_at < 0 ? -1 : retry_at - monotonic_ms();
+	long long t;
+
+	if (retry_at >= 0 && retry < 0)
+		retry = 0;
+	t = grace < 0 ? retry : retry < 0 ? grace : grace < retry ? grace : retry;
+	return t > INT_MAX ? INT_MAX : (int)t;
+}
+
 static int run_loop(struct daemon *d)
 {
+	long long retry_at = -1;
 	struct sync_result r;
 	bool changed;
 	int ret, err;
@@ -166,13 +236,17 @@ static int run_loop(struct daemon *d)
 				pr_err("sync pass failed: %s; retrying on the next change", strerror(-err));
 			else
 				log_pass(&r);
+			retry_at = syncer_pending_retries(d->syncer) ? monotonic_ms() + RETRY_MS : -1;
 		}
-		ret = wait_for(d, syncer_pending_retries(d->syncer) ? RETRY_MS : -1, &changed);
+		ret = wait_for(d, next_timeout_ms(d, retry_at), &changed);
 		if (ret)
 			return ret < 0 ? ret : 0;
-		/* A timeout means failed writes are due for a retry. */
-		if (!changed)
-			changed = syncer_pending_retries(d->syncer);
+		if (changed)
+			continue;
+		/* A timeout: a held backend's grace period ended, or failed writes are due for a retry. */
+		if (syncer_next_termination_ms(d->syncer) == 0)
+			syncer_terminate_due(d->syncer);
+		changed = retry_at >= 0 && monotonic_ms() >= retry_at;
 	}
 }
 
@@ -220,6 +294,7 @@ static void stop(struct daemon *d)
 	metrics_server_stop(d->server);
 	service_metrics_free(d->service_metrics);
 	syncer_free(d->syncer);
+	terminator_free(d->term);
 	if (d->maps_open)
 		socklb_maps_close(&d->maps);
 	store_free(d->store);
@@ -271,6 +346,7 @@ static int run(struct syncd_options *o)
 		err = -ENOMEM;
 		goto out;
 	}
+	start_termination(&d);
 	err = syncer_adopt(d.syncer);
 	if (!err)
 		err = start_metrics(&d);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "syncer.h"
 
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "hashmap.h"
 #include "k8s_object.h"
 #include "log.h"
+#include "terminator.h"
 
 /* What the maps hold for one frontend, as last read or written. */
 struct applied_frontend {
@@ -28,6 +30,7 @@ struct syncer {
 	struct hashmap *applied; /* frontend key → struct applied_frontend */
 	struct hashmap *namespaces; /* opted-in namespace names in the map → (void *)1 */
 	struct frontend_list retry; /* writes that failed; tried again on the next pass */
+	struct terminator *term; /* NULL: no socket termination */
 	size_t applied_backends;
 	bool full_pass_done; /* deletes ran once with a complete store */
 	bool converged;
@@ -43,6 +46,14 @@ static double now_seconds(clockid_t clock)
 
 	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct syncer *syncer_new(struct store *s, struct socklb_maps *maps, const struct translate_config *cfg,
@@ -64,6 +75,11 @@ struct syncer *syncer_new(struct store *s, struct socklb_maps *maps, const struc
 		return NULL;
 	}
 	return sy;
+}
+
+void syncer_set_terminator(struct syncer *sy, struct terminator *t)
+{
+	sy->term = t;
 }
 
 void syncer_free(struct syncer *sy)
@@ -167,6 +183,7 @@ struct pass {
 	struct syncer *sy;
 	struct sync_result *res;
 	struct frontend_list failed;
+	long long now_ms;
 };
 
 static void write_failed(struct pass *p, const struct socklb_frontend *fe, const char *what, const char *owner, int err)
@@ -193,15 +210,68 @@ static const struct applied_frontend *applied_get(const struct syncer *sy, const
 	return hashmap_get(sy->applied, key, sizeof(key));
 }
 
+/*
+ * The service id of a frontend, read before a write that takes backends out
+ * of it: the sockets to terminate carry it. It stays the same across upserts;
+ * a delete frees it for another frontend.
+ */
+static bool frontend_svc_id(const struct syncer *sy, const struct socklb_frontend *fe, __u32 *id)
+{
+	char name[FRONTEND_STRLEN];
+	struct socklb_svc_key key;
+	struct socklb_svc svc;
+
+	socklb_svc_key_build(fe, &key);
+	if (bpf_map_lookup_elem(sy->maps->services, &key, &svc) == 0) {
+		*id = svc.id;
+		return true;
+	}
+	frontend_format(fe, name, sizeof(name));
+	pr_warn("frontend %s: cannot read its service id (%s): the sockets of the backends leaving it are not "
+		"terminated",
+		name, strerror(errno));
+	return false;
+}
+
+static void terminate_failed(const struct socklb_frontend *fe, int err)
+{
+	char name[FRONTEND_STRLEN];
+
+	frontend_format(fe, name, sizeof(name));
+	pr_warn("frontend %s: cannot queue its removed backends for socket termination: %s", name, strerror(-err));
+}
+
+/*
+ * Every backend of a deleted frontend leaves it (when its id is known), and
+ * so do the ones held back for their grace period, before the id they carry
+ * can go to another frontend.
+ */
+static void terminate_deleted(struct syncer *sy, const struct applied_frontend *a, bool id_known, __u32 svc_id)
+{
+	int err = terminator_release(sy->term, &a->fe);
+
+	for (__u32 i = 0; id_known && !err && i < a->n_backends; i++)
+		err = terminator_add(sy->term, svc_id, &a->fe, &a->backends[i]);
+	if (err)
+		terminate_failed(&a->fe, err);
+}
+
 /* Deletes first: they free map space the upserts of the same pass may need. */
 static void apply_delete(struct pass *p, const struct socklb_frontend *fe)
 {
 	struct syncer *sy = p->sy;
+	const struct applied_frontend *a;
 	char name[FRONTEND_STRLEN];
+	bool terminate;
+	__u32 svc_id = 0;
 	int err;
 
-	if (!p->res->complete || desired_state_lookup(sy->desired, fe, NULL) || !applied_get(sy, fe))
+	if (!p->res->complete || desired_state_lookup(sy->desired, fe, NULL))
 		return;
+	a = applied_get(sy, fe);
+	if (!a)
+		return;
+	terminate = sy->term && terminator_wants(sy->term, fe->proto) && frontend_svc_id(sy, fe, &svc_id);
 	err = socklb_service_delete(sy->maps, fe);
 	if (err) {
 		write_failed(p, fe, "deleting", NULL, err);
@@ -211,8 +281,33 @@ static void apply_delete(struct pass *p, const struct socklb_frontend *fe)
 		frontend_format(fe, name, sizeof(name));
 		pr_debug("deleted frontend %s", name);
 	}
+	if (sy->term)
+		terminate_deleted(sy, a, terminate, svc_id);
 	drop_applied(sy, fe);
 	p->res->deletes++;
+}
+
+/* The backends an upsert of d takes out of a, with the frontend's id: NULL when none or not wanted. */
+static struct socklb_endpoint *removed_backends(struct syncer *sy, const struct applied_frontend *a,
+						const struct desired_frontend *d, __u32 *n, __u32 *svc_id)
+{
+	struct socklb_endpoint *removed;
+
+	*n = 0;
+	if (!sy->term || !a || !a->n_backends || !terminator_wants(sy->term, a->fe.proto))
+		return NULL;
+	removed = malloc(a->n_backends * sizeof(*removed));
+	if (!removed) {
+		terminate_failed(&a->fe, -ENOMEM);
+		return NULL;
+	}
+	*n = (__u32)backends_removed(a->backends, a->n_backends, d->backends, d->n_backends, removed);
+	if (!*n || !frontend_svc_id(sy, &a->fe, svc_id)) {
+		free(removed);
+		*n = 0;
+		return NULL;
+	}
+	return removed;
 }
 
 static void apply_upsert(struct pass *p, const struct socklb_frontend *fe)
@@ -221,16 +316,25 @@ static void apply_upsert(struct pass *p, const struct socklb_frontend *fe)
 	const struct applied_frontend *a = applied_get(sy, fe);
 	const char *owner;
 	const struct desired_frontend *d = desired_state_lookup(sy->desired, fe, &owner);
+	struct socklb_endpoint *removed;
 	char name[FRONTEND_STRLEN];
+	__u32 n_removed, svc_id;
 	int err;
 
 	if (!d || (a && same(d, a)))
 		return;
+	removed = removed_backends(sy, a, d, &n_removed, &svc_id);
 	err = socklb_service_upsert(sy->maps, &d->fe, d->backends, d->n_backends, d->affinity_timeout);
 	if (err) {
+		free(removed);
 		write_failed(p, fe, "writing", owner, err);
 		return;
 	}
+	for (__u32 i = 0; i < n_removed && !err; i++)
+		err = terminator_hold(sy->term, svc_id, &d->fe, &removed[i], p->now_ms);
+	if (err)
+		terminate_failed(&d->fe, err);
+	free(removed);
 	if (socklb_log_enabled(SOCKLB_LOG_DEBUG)) {
 		frontend_format(fe, name, sizeof(name));
 		pr_debug("wrote frontend %s of Service %s: %u backends", name, owner, d->n_backends);
@@ -238,6 +342,130 @@ static void apply_upsert(struct pass *p, const struct socklb_frontend *fe)
 	if (set_applied(sy, &d->fe, d->affinity_timeout, d->backends, d->n_backends, true))
 		pr_warn("out of memory recording a written frontend; the next pass writes it again");
 	p->res->upserts++;
+}
+
+/* ---- socket termination: backends held for their grace period ------------------------ */
+
+static int frontend_bsearch_cmp(const void *key, const void *item)
+{
+	return frontend_cmp(key, item);
+}
+
+static int endpoint_bsearch_cmp(const void *key, const void *item)
+{
+	return endpoint_cmp(key, item);
+}
+
+static bool applied_has(const struct syncer *sy, const struct socklb_frontend *fe, const struct socklb_endpoint *be)
+{
+	const struct applied_frontend *a = applied_get(sy, fe);
+
+	return a && bsearch(be, a->backends, a->n_backends, sizeof(*be), endpoint_bsearch_cmp);
+}
+
+struct review {
+	struct held_list *held;
+	const char **owners; /* per held backend under review: its frontend's Service, "namespace/name" */
+	struct hashmap *wanted; /* those Services */
+};
+
+#define OWNER_LEN 512
+
+static int review_slice(const cJSON *slice, void *ctx)
+{
+	struct review *r = ctx;
+	const char *svc = k8s_label(slice, K8S_LABEL_SERVICE_NAME);
+	char owner[OWNER_LEN];
+	int len;
+
+	if (!svc)
+		return 0;
+	len = snprintf(owner, sizeof(owner), "%s/%s", k8s_namespace(slice), svc);
+	if (len < 0 || len >= OWNER_LEN || !hashmap_get(r->wanted, owner, (size_t)len))
+		return 0;
+	for (size_t i = 0; i < r->held->n; i++) {
+		struct held_backend *hb = &r->held->items[i];
+
+		if (hb->state == HELD_LEFT && r->owners[i] && strcmp(r->owners[i], owner) == 0 &&
+		    slice_has_serving_terminating(slice, &hb->fe, &hb->be))
+			hb->state = HELD_SERVING_TERMINATING;
+	}
+	return 0;
+}
+
+/*
+ * Look again at the held backends that are new or whose frontend this pass
+ * touched (their Service or its slices changed): back in the frontend, still
+ * serving and terminating in a slice of its Service, or neither. One walk over
+ * the slices, and only when something is held.
+ */
+static int review_held(struct syncer *sy, const struct frontend_list *touched)
+{
+	struct held_list *h = terminator_held(sy->term);
+	struct review r = { .held = h };
+	int err = 0;
+
+	if (!h->n)
+		return 0;
+	r.owners = calloc(h->n, sizeof(*r.owners));
+	r.wanted = hashmap_new();
+	if (!r.owners || !r.wanted) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < h->n && !err; i++) {
+		struct held_backend *hb = &h->items[i];
+
+		if (!hb->review && touched->n)
+			hb->review = bsearch(&hb->fe, touched->items, touched->n, sizeof(*touched->items),
+					     frontend_bsearch_cmp) != NULL;
+		if (!hb->review)
+			continue;
+		if (applied_has(sy, &hb->fe, &hb->be)) {
+			hb->state = HELD_BACK;
+			continue;
+		}
+		hb->state = HELD_LEFT;
+		desired_state_lookup(sy->desired, &hb->fe, &r.owners[i]);
+		if (r.owners[i])
+			err = hashmap_put(r.wanted, r.owners[i], strlen(r.owners[i]), (void *)1, NULL);
+	}
+	if (!err && hashmap_count(r.wanted)) {
+		store_lock(sy->store);
+		err = store_foreach(sy->store, K8S_ENDPOINTSLICE, review_slice, &r);
+		store_unlock(sy->store);
+	}
+out:
+	/* Not knowing is no reason to cut sockets early: then only the deadline counts. */
+	for (size_t i = 0; err && i < h->n; i++)
+		h->items[i].state = HELD_NOT_CHECKED;
+	if (err)
+		pr_warn("socket termination: cannot look at the held backends' endpoints: %s", strerror(-err));
+	hashmap_free(r.wanted, NULL);
+	free(r.owners);
+	return err;
+}
+
+/* Run the batch, after the writes that took its backends out; its time is not the sync's. */
+static void terminate(struct syncer *sy, struct sync_result *res)
+{
+	double start;
+
+	if (!terminator_pending(sy->term))
+		return;
+	start = now_seconds(CLOCK_MONOTONIC);
+	terminator_run(sy->term);
+	res->terminate_seconds += now_seconds(CLOCK_MONOTONIC) - start;
+}
+
+/* A new frontend may take the id a delete of this pass freed. */
+static bool creates_frontends(const struct syncer *sy, const struct frontend_list *touched)
+{
+	for (size_t i = 0; i < touched->n; i++) {
+		if (!applied_get(sy, &touched->items[i]) && desired_state_lookup(sy->desired, &touched->items[i], NULL))
+			return true;
+	}
+	return false;
 }
 
 static int collect_desired(const struct desired_frontend *df, void *ctx)
@@ -433,10 +661,19 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	if (err)
 		goto out;
 	dedupe(&u.touched);
+	p.now_ms = now_ms();
 	for (size_t i = 0; i < u.touched.n; i++)
 		apply_delete(&p, &u.touched.items[i]);
+	/* Terminations name service ids: those of deleted frontends go before an upsert can reuse one. */
+	if (sy->term && terminator_pending(sy->term) && creates_frontends(sy, &u.touched))
+		terminate(sy, res);
 	for (size_t i = 0; i < u.touched.n; i++)
 		apply_upsert(&p, &u.touched.items[i]);
+	if (sy->term) {
+		review_held(sy, &u.touched);
+		terminator_settle(sy->term, p.now_ms);
+		terminate(sy, res);
+	}
 	if (want_ns) {
 		ns_errors = res->errors;
 		err = sync_namespaces(sy, want_ns, &p);
@@ -456,7 +693,7 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 			sy->applied_backends);
 	}
 	sy->converged = sy->full_pass_done && res->errors == 0;
-	res->seconds = now_seconds(CLOCK_MONOTONIC) - start;
+	res->seconds = now_seconds(CLOCK_MONOTONIC) - start - res->terminate_seconds;
 	if (sy->metrics) {
 		metrics_observe_sync(sy->metrics, res->seconds);
 		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
@@ -470,6 +707,19 @@ out:
 	desired_update_release(&u);
 	hashmap_free(want_ns, NULL);
 	return err;
+}
+
+long long syncer_next_termination_ms(const struct syncer *sy)
+{
+	return sy->term ? terminator_next_deadline_ms(sy->term, now_ms()) : -1;
+}
+
+void syncer_terminate_due(struct syncer *sy)
+{
+	if (!sy->term)
+		return;
+	terminator_settle(sy->term, now_ms());
+	terminator_run(sy->term);
 }
 
 bool syncer_pending_retries(const struct syncer *sy)

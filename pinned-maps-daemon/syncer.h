@@ -5,7 +5,8 @@
  * whose backends or affinity differ, deletes nothing until every kind has been
  * listed (DESIGN.md invariant 2), and publishes the opted-in namespaces.
  * A failed write (a full map) is logged, counted and retried; the rest of
- * the sync goes on.
+ * the sync goes on. With a terminator, the backends a pass takes out of
+ * frontends have their client sockets terminated after the pass's writes.
  */
 #ifndef SOCKLB_SYNCER_H
 #define SOCKLB_SYNCER_H
@@ -26,7 +27,8 @@ struct sync_result {
 	size_t errors; /* writes that failed this pass */
 	size_t retranslated; /* services translated again */
 	bool complete; /* the store had every kind listed: deletes were allowed */
-	double seconds;
+	double seconds; /* the sync itself: desired state and map writes */
+	double terminate_seconds; /* socket termination after the writes, not part of seconds */
 };
 
 /* cfg's strings, the store, the maps and metrics (may be NULL) must outlive the syncer. */
@@ -38,6 +40,18 @@ void syncer_free(struct syncer *sy);
 int syncer_adopt(struct syncer *sy);
 /* One pass: bring the maps up to date with the store. 0, or a negative errno when it could not run at all. */
 int syncer_sync(struct syncer *sy, struct sync_result *res);
+/*
+ * Socket termination (bpf/README-terminate.md) for the backends passes take
+ * out of frontends, with t's settings; NULL (the default) turns it off. t
+ * must outlive the syncer.
+ */
+struct terminator;
+void syncer_set_terminator(struct syncer *sy, struct terminator *t);
+/* Milliseconds until a held backend's grace period ends (0: now), -1 when none is held. */
+long long syncer_next_termination_ms(const struct syncer *sy);
+/* Terminate the sockets of the held backends whose grace period ended. */
+void syncer_terminate_due(struct syncer *sy);
+
 /* Failed writes are waiting for a retry. */
 bool syncer_pending_retries(const struct syncer *sy);
 /* A pass ran with the store complete and no write failed since. */

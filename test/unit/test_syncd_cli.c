@@ -39,6 +39,8 @@ static void test_defaults(void **state)
 	assert_null(o.node_name);
 	assert_false(o.once);
 	assert_false(o.verbose);
+	assert_false(o.terminate_tcp);
+	assert_int_equal(o.terminate_grace_ms, 0);
 }
 
 static void test_every_flag(void **state)
@@ -63,6 +65,10 @@ static void test_every_flag(void **state)
 	assert_true(o.verbose);
 	assert_int_equal(o.max_services, 1000);
 	assert_int_equal(o.max_backends, 5000);
+	/* the termination flags are the running daemon's (not --once's) */
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--terminate-tcp", "--terminate-grace", "5s"), 0);
+	assert_true(o.terminate_tcp);
+	assert_int_equal(o.terminate_grace_ms, 5000);
 }
 
 static void test_dump(void **state)
@@ -106,6 +112,16 @@ static void test_errors(void **state)
 		{ { "--source", "kubernetes", "--max-services", "0" }, "--max-services \"0\": expected a count" },
 		{ { "--source", "kubernetes", "--max-backends", "-5" }, "--max-backends \"-5\": expected a count" },
 		{ { "--source", "kubernetes", "--max-backends", "1k" }, "--max-backends \"1k\": expected a count" },
+		{ { "--source", "kubernetes", "--terminate-grace", "5" },
+		  "--terminate-grace \"5\": expected a duration" },
+		{ { "--source", "kubernetes", "--terminate-grace", "-1s" }, "expected a duration such as 5s" },
+		{ { "--source", "kubernetes", "--terminate-grace" }, "--terminate-grace needs a value" },
+		{ { "--source", "kubernetes", "--terminate-tcp=yes" }, "--terminate-tcp takes no value" },
+		{ { "--source", "file:x", "--once", "--terminate-tcp" },
+		  "--terminate-tcp applies to the running daemon" },
+		{ { "--source", "file:x", "--once", "--terminate-grace", "1s" },
+		  "--terminate-grace applies to the running daemon, not to --once" },
+		{ { "dump", "--terminate-tcp" }, "--terminate-tcp does not apply to dump" },
 	};
 
 	(void)state;
@@ -120,6 +136,30 @@ static void test_errors(void **state)
 		assert_int_equal(cli_parse(argc, argv, &o, err, sizeof(err)), -EINVAL);
 		if (!strstr(err, cases[i].message))
 			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err, cases[i].message);
+	}
+}
+
+static void test_duration(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned int ms;
+	} good[] = {
+		{ "0", 0 }, { "0s", 0 }, { "500ms", 500 }, { "5s", 5000 }, { "2m", 120000 }, { "1440m", 86400000 }
+	};
+	static const char *const bad[] = { "",	  "5",	 "s",	 "5 s",	  "5h",		"1.5s",
+					   "-5s", "+5s", "5sec", "1441m", "86400001ms", "99999999999999999999s" };
+	unsigned int ms;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ms = 12345;
+		if (cli_duration_parse(good[i].text, &ms) || ms != good[i].ms)
+			fail_msg("\"%s\": got %u, want %u", good[i].text, ms, good[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (cli_duration_parse(bad[i], &ms) != -EINVAL)
+			fail_msg("\"%s\" was accepted", bad[i]);
 	}
 }
 
@@ -139,7 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
-		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_help),
+		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_duration),   cmocka_unit_test(test_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,458 @@
+#!/usr/bin/env bash
+# Socket termination driven by the real socklb-syncd with a file source: edit
+# the JSON (Services and EndpointSlices as kubectl prints them) so that a
+# backend leaves a Service, and exactly the client sockets connected to it
+# through that Service's VIP are destroyed: connected UDP always, TCP with
+# --terminate-tcp; unconnected UDP, direct pod-IP sockets and another
+# Service's sockets stay. A DNS-style client loop across a backend removal
+# prints the gap "file written -> answers flow again" as "# gap N ms" lines;
+# --terminate-grace keeps a serving+terminating endpoint's sockets until it
+# stops serving or the grace period ends; a deleted Service's sockets go with
+# it; a daemon that may not load the iterators syncs without termination.
+source "$(dirname "$0")/../lib.sh"
+tl_init
+tl_bridge
+
+SYNCD=$TL_BUILD/socklb-syncd
+T=$TL_TOOLS/slb-term
+CTL=$TL_TOOLS/slb-testctl
+ROOT=$TL_BPFFS
+SRC=$TL_TMP/cluster.json
+GRACE_MS=2500
+
+tl_pod client 10.244.0.2/24
+for i in 1 2 3; do
+	tl_pod dns$i 10.244.0.2$i/24
+	tl_bg_in_pod dns$i "$T" server 0.0.0.0 5353 dns$i
+done
+
+now_ms() { date +%s%3N; }
+
+# ---------------------------------------------------------------- the cluster
+# Endpoint specs: dnsN (ready), dnsN:terminating (serving, terminating, not
+# ready: a pod in its graceful shutdown), dnsN:stopped (terminating, not serving).
+endpoints() {
+	local first=1 spec name state ready serving terminating
+	for spec in "$@"; do
+		name=${spec%%:*}
+		state=ready
+		[ "$spec" != "$name" ] && state=${spec#*:}
+		case $state in
+		ready) ready=true serving=true terminating=false ;;
+		terminating) ready=false serving=true terminating=true ;;
+		stopped) ready=false serving=false terminating=true ;;
+		esac
+		[ $first = 1 ] || printf ','
+		first=0
+		printf '{"addresses":["10.244.0.2%s"],"conditions":{"ready":%s,"serving":%s,"terminating":%s},"nodeName":"node-a","targetRef":{"kind":"Pod","namespace":"demo","name":"%s"}}' \
+			"${name#dns}" "$ready" "$serving" "$terminating" "$name"
+	done
+}
+service() { # name ip udp|udp+tcp
+	local ports='{"name":"dns","port":53,"protocol":"UDP","targetPort":5353}'
+	[ "$3" = udp+tcp ] && ports="$ports"',{"name":"dns-tcp","port":53,"protocol":"TCP","targetPort":5353}'
+	printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"demo"},"spec":{"type":"ClusterIP","clusterIP":"%s","clusterIPs":["%s"],"ipFamilies":["IPv4"],"ports":[%s]}}' \
+		"$1" "$2" "$2" "$ports"
+}
+slice() { # service udp|udp+tcp endpoint-specs...
+	local svc=$1 ports='{"name":"dns","port":5353,"protocol":"UDP"}'
+	[ "$2" = udp+tcp ] && ports="$ports"',{"name":"dns-tcp","port":5353,"protocol":"TCP"}'
+	shift 2
+	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"%s-abcde","namespace":"demo","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":[%s],"endpoints":[%s]}' \
+		"$svc" "$svc" "$ports" "$(endpoints "$@")"
+}
+# The endpoints of each Service, as space-separated specs.
+DNS="dns1" DNS_B="dns1" LOOP="dns3" GRACE="dns2"
+# write_cluster: the file, replaced atomically (as kubectl and config tools write);
+# prints CLOCK_MONOTONIC and CLOCK_REALTIME (ns) just before the rename.
+write_cluster() {
+	# shellcheck disable=SC2086
+	{
+		printf '{"apiVersion":"v1","kind":"List","items":[\n'
+		printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"demo"}},\n'
+		service dns 10.96.0.53 udp+tcp
+		printf ',\n'
+		slice dns udp+tcp $DNS
+		printf ',\n'
+		service dns-b 10.96.0.54 udp
+		printf ',\n'
+		slice dns-b udp $DNS_B
+		printf ',\n'
+		service loop 10.96.0.55 udp
+		printf ',\n'
+		slice loop udp $LOOP
+		printf ',\n'
+		service grace 10.96.0.56 udp
+		printf ',\n'
+		slice grace udp $GRACE
+		printf '\n]}\n'
+	} >"$SRC.tmp"
+	python3 -c 'import os, sys, time
+m, r = time.clock_gettime_ns(time.CLOCK_MONOTONIC), time.time_ns()
+os.rename(sys.argv[1], sys.argv[2])
+print(m, r)' "$SRC.tmp" "$SRC"
+}
+
+# backends FRONTEND PROTO: the backends in the maps, comma-separated.
+backends() {
+	"$SYNCD" dump --bpffs-root "$ROOT" --json 2>/dev/null | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["services"]:
+    if s["frontend"] == sys.argv[1] and s["protocol"] == sys.argv[2]:
+        print(",".join(s["backends"]))' "$1" "$2"
+}
+# wait_backends FRONTEND PROTO EXPECTED: up to 3 s.
+wait_backends() {
+	local i
+	for i in $(seq 300); do
+		[ "$(backends "$1" "$2")" = "$3" ] && return 0
+		sleep 0.01
+	done
+	echo "$1/$2 has backends \"$(backends "$1" "$2")\", want \"$3\""
+	return 1
+}
+
+# ----------------------------------------------------------------- the daemon
+DAEMON_PID=
+PORT=$((20000 + RANDOM % 20000))
+start_daemon() { # LOG [flags]
+	local log=$1
+	shift
+	"$SYNCD" --source "file:$SRC" --bpffs-root "$ROOT" --node-name node-a --metrics-addr "127.0.0.1:$PORT" "$@" \
+		2>"$log" &
+	DAEMON_PID=$!
+	TL_PIDS+=("$DAEMON_PID")
+}
+stop_daemon() {
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+}
+metrics() { curl -s -m 2 "http://127.0.0.1:$PORT/metrics"; }
+# destroyed_lines LOG: the library's line per termination batch that destroyed sockets.
+destroyed_lines() { grep -c "socket termination: [0-9]* sockets destroyed" "$1"; }
+# wait_destroyed_lines LOG N: up to 3 s.
+wait_destroyed_lines() {
+	local i
+	for i in $(seq 300); do
+		[ "$(destroyed_lines "$1")" -ge "$2" ] && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
+# ---------------------------------------------------------- client sockets
+# A client process holding sockets runs commands from a FIFO; sockets_cmd
+# ID [COMMAND] runs one (none: the opening) and prints what it printed.
+declare -A SOCK_FD
+sockets_start() { # ID LABEL KIND ADDR PORT ...
+	local id=$1 fd
+	shift
+	mkfifo "$TL_TMP/$id.ctl"
+	: >"$TL_TMP/$id.out"
+	exec {fd}<>"$TL_TMP/$id.ctl"
+	SOCK_FD[$id]=$fd
+	tl_in_pod client "$T" sockets "$@" <"$TL_TMP/$id.ctl" >"$TL_TMP/$id.out" 2>&1 &
+	TL_PIDS+=($!)
+}
+sockets_cmd() {
+	local id=$1 out=$TL_TMP/$1.out i from
+	shift
+	from=$(($(grep -c '^done$' "$out") + 1))
+	[ $# -gt 0 ] && echo "$*" >&"${SOCK_FD[$id]}"
+	for i in $(seq 400); do
+		[ "$(grep -c '^done$' "$out")" -ge "$from" ] && break
+		sleep 0.01
+	done
+	awk -v n="$from" '/^done$/ { d++; next } d == n - 1' "$out"
+}
+# sees TEXT REGEXP...: every extended regexp matches a whole line of TEXT.
+sees() {
+	local text=$1 re
+	shift
+	for re; do
+		grep -Eqx "$re" <<<"$text" || { echo "no line matching: $re"; return 1; }
+	done
+}
+
+wait_server() {
+	local i
+	for i in $(seq 50); do
+		tl_in_netns_only client "$T" sockets w tcp "$1" 5353 </dev/null 2>/dev/null | grep -q "^w reply" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+for i in 1 2 3; do
+	wait_server 10.244.0.2$i || tl_not_ok "server dns$i did not start"
+done
+
+# ============================================ daemon 1: the defaults (UDP only)
+write_cluster >/dev/null
+LOG1=$TL_TMP/syncd-1.log
+start_daemon "$LOG1"
+tl_check "the daemon writes the Services" wait_backends 10.96.0.53:53 UDP 10.244.0.21:5353
+if grep -q "socket termination unavailable" "$LOG1"; then
+	tl_ok "# SKIP kernel $(uname -r) lacks bpf_sock_destroy (needs 6.5): the daemon runs without termination"
+	tl_finish
+fi
+tl_check "the daemon turns socket termination on (connected UDP, no grace)" \
+	grep -q "socket termination: connected UDP sockets of removed backends, grace period 0 ms" "$LOG1"
+tl_check "programs load under the daemon's root" "$CTL" load "$ROOT"
+tl_check "links attach to the client pod's cgroup" "$CTL" attach "$ROOT" "$(tl_pod_cgroup client)" client
+
+sockets_start main \
+	a udpc 10.96.0.53 53 \
+	b udp 10.96.0.53 53 \
+	c tcp 10.96.0.53 53 \
+	d udpc 10.244.0.21 5353 \
+	g udpc 10.96.0.54 53
+s=$(sockets_cmd main)
+tl_diag "$s"
+tl_check "before: every socket reaches dns1 (through the VIPs and directly)" \
+	test "$(grep -c "^[abcdg] reply dns1 " <<<"$s")" = 5
+
+DNS="dns1 dns2 dns3"
+write_cluster >/dev/null
+tl_check "dns gets three backends; the sockets keep theirs" \
+	wait_backends 10.96.0.53:53 UDP 10.244.0.21:5353,10.244.0.22:5353,10.244.0.23:5353
+
+# dns1 is deleted from dns's slice (its pod stays up, and in dns-b).
+DNS="dns2 dns3"
+write_cluster >/dev/null
+tl_check "dns1 leaves dns (UDP and TCP) in the maps" wait_backends 10.96.0.53:53 TCP 10.244.0.22:5353,10.244.0.23:5353
+tl_check "the daemon terminates once" wait_destroyed_lines "$LOG1" 1
+sleep 0.2
+s=$(sockets_cmd main check)
+tl_diag "$s"
+tl_check "(a) connected UDP through the VIP: destroyed (ECONNABORTED, then EDESTADDRREQ)" \
+	sees "$s" "a pending ECONNABORTED" "a error send EDESTADDRREQ"
+tl_check "(b) unconnected UDP: intact, its next sendto reaches a live backend from the VIP" \
+	sees "$s" "b pending none" "b reply dns[23] from 10\.96\.0\.53:53"
+tl_check "(c) TCP through the VIP: intact without --terminate-tcp" \
+	sees "$s" "c pending none" "c reply dns1 peer 10\.96\.0\.53:53"
+tl_check "(d) connected UDP to dns1's pod IP directly: intact" \
+	sees "$s" "d pending none" "d reply dns1 from 10\.244\.0\.21:5353 peer 10\.244\.0\.21:5353"
+tl_check "(g) another Service that still has dns1: intact" \
+	sees "$s" "g pending none" "g reply dns1 from 10\.96\.0\.54:53 peer 10\.96\.0\.54:53"
+s=$(sockets_cmd main reconnect a)
+tl_check "(a) the client's retry through the VIP reaches a live backend ($s)" \
+	sees "$s" "a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53"
+tl_check "one log line for the batch, naming the backend" \
+	test "$(grep -c "socket termination: 1 sockets destroyed (0 failed) for 1 removed backends.*(10.244.0.21:5353 1)" "$LOG1")" = 1
+tl_check "no other termination line (no double line per batch)" test "$(destroyed_lines "$LOG1")" = 1
+M=$(metrics)
+tl_check "/metrics: socklb_service_sockets_destroyed_total counts the UDP socket for its frontend" \
+	grep -qx 'socklb_service_sockets_destroyed_total{frontend="10.96.0.53:53",protocol="UDP"} 1' <<<"$M"
+tl_check "/metrics: nothing counted for the TCP frontend" \
+	bash -c "! grep -q 'socklb_service_sockets_destroyed_total{frontend=\"10.96.0.53:53\",protocol=\"TCP\"}' <<<'$M'"
+tl_check "/metrics: socklb_socket_termination_enabled 1" grep -qx 'socklb_socket_termination_enabled 1' <<<"$M"
+
+# ------------------------------------------------------ DNS-style loop, gaps
+# The loop's backend is first the only one (so the loop lands on it), then
+# one of three; its pod vanishes (link down: no answer, no ICMP), then the
+# file says it stopped (terminating, not serving). Gap: the file written ->
+# the first answer from a live backend.
+GAPS=() SEEN=()
+loop_backends() { # EXPECTED: wait_backends for loop, its complaint as a comment
+	wait_backends 10.96.0.55:53 UDP "$1" >"$TL_TMP/loop-wait.out" && return 0
+	sed 's/^/# /' "$TL_TMP/loop-wait.out"
+	return 1
+}
+gap_round() { # BACKEND (dnsN)
+	local b=$1 out=$TL_TMP/loop-$1.out pid written written_rt first last seen i
+	LOOP=$b
+	write_cluster >/dev/null
+	loop_backends "10.244.0.2${b#dns}:5353" || return 1
+	# Long enough for a loaded machine; stopped once answers flow again.
+	tl_bg_in_pod client "$T" dnsloop 10.96.0.55 53 30000 >"$out" 2>&1
+	pid=${TL_PIDS[-1]}
+	for i in $(seq 100); do
+		grep -q "^answer .* $b$" "$out" && break
+		sleep 0.02
+	done
+	LOOP="dns1 dns2 dns3"
+	write_cluster >/dev/null
+	loop_backends 10.244.0.21:5353,10.244.0.22:5353,10.244.0.23:5353 || return 1
+	sleep 0.3
+	ip -n "$(tl_pod_ns "$b")" link set eth0 down
+	sleep 0.3
+	LOOP="$b:stopped"
+	for i in 1 2 3; do
+		[ "dns$i" != "$b" ] && LOOP="$LOOP dns$i"
+	done
+	read -r written written_rt < <(write_cluster)
+	for i in $(seq 300); do
+		first=$(awk -v w="$written" -v b="$b" '$1 == "answer" && $2 > w && $3 != b { print $2; exit }' "$out")
+		[ -n "$first" ] && break
+		sleep 0.01
+	done
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	ip -n "$(tl_pod_ns "$b")" link set eth0 up
+	last=$(awk -v b="$b" '$1 == "answer" && $3 == b { t = $2 } END { print t }' "$out")
+	grep -Eq "^error .* (recv ECONNABORTED|send EDESTADDRREQ)$" "$out" || {
+		echo "# the loop's socket was not destroyed; the file was written at $(((written - $(awk '$1 == "connected" { print $2; exit }' "$out")) / 1000000)) ms of the loop"
+		awk '$1 == "answer" { n[$3]++; next } { print "# " $0 } END { for (b in n) printf "# %d answers from %s\n", n[b], b }' "$out"
+		sed 's/^/# daemon: /' "$LOG1" | tail -5
+		return 1
+	}
+	[ -n "$first" ] || { echo "# no answer from a live backend after the removal"; return 1; }
+	GAPS+=($(((first - written) / 1000000)))
+	# The daemon's log stamps (ms, realtime) tell when it had read the file.
+	seen=$(python3 -c '
+import datetime, sys
+written_rt, first, written = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for line in open(sys.argv[1]):
+    if " info: loaded " not in line:
+        continue
+    t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    ms = int(t.timestamp() * 1000)
+    if ms >= written_rt // 1000000:
+        print(first // 1000000 - (written + (ms * 1000000 - written_rt)) // 1000000)
+        break' "$LOG1" "$written_rt" "$first" "$written")
+	SEEN+=("${seen:-?}")
+	echo "# gap $(((first - written) / 1000000)) ms: file written -> answers from a live backend" \
+		"(${seen:-?} ms after the daemon had read the file; $b silent $(((first - last) / 1000000)) ms in all)"
+}
+# Not through tl_check: GAPS must survive (tl_check runs its command in a subshell).
+for b in dns3 dns1 dns2 dns3 dns1; do
+	if gap_round "$b" >"$TL_TMP/gap.diag" 2>&1; then
+		tl_ok "DNS loop across the removal of $b: destroyed, reconnected, answers from a live backend"
+	else
+		tl_not_ok "DNS loop across the removal of $b: destroyed, reconnected, answers from a live backend"
+	fi
+	cat "$TL_TMP/gap.diag"
+done
+under_1s() {
+	local g
+	[ ${#GAPS[@]} -gt 0 ] || return 1
+	for g in "${GAPS[@]}"; do
+		[ "$g" -lt 1000 ] || return 1
+	done
+}
+tl_check "DNS loop: every gap under a sane bound of 1 s (goal: 100 ms after the daemon sees the change)" under_1s
+stop_daemon
+
+# ============================= daemon 2: --terminate-tcp --terminate-grace
+LOG2=$TL_TMP/syncd-2.log
+start_daemon "$LOG2" --terminate-tcp --terminate-grace ${GRACE_MS}ms
+tl_check "daemon 2 logs its settings" bash -c "for i in \$(seq 300); do grep -q 'connected UDP and TCP sockets of removed backends, grace period $GRACE_MS ms' '$LOG2' && exit 0; sleep 0.01; done; exit 1"
+
+# (c) is still connected to dns1 through the TCP VIP: dns1 comes back, then leaves again.
+DNS="dns1 dns2 dns3"
+write_cluster >/dev/null
+wait_backends 10.96.0.53:53 TCP 10.244.0.21:5353,10.244.0.22:5353,10.244.0.23:5353 >/dev/null
+DNS="dns2 dns3"
+write_cluster >/dev/null
+tl_check "with --terminate-tcp and a grace period: a deleted endpoint is not held, the daemon terminates" \
+	wait_destroyed_lines "$LOG2" 1
+s=$(sockets_cmd main check)
+tl_diag "$s"
+tl_check "(c) TCP through the VIP: destroyed with --terminate-tcp (ECONNABORTED)" sees "$s" "c pending ECONNABORTED"
+tl_check "(a) reconnected, (b), (d), (g): intact" \
+	sees "$s" "a pending none" "b pending none" "d pending none" "g pending none" \
+	"a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53" "b reply dns[23] from 10\.96\.0\.53:53" \
+	"d reply dns1 from 10\.244\.0\.21:5353 peer 10\.244\.0\.21:5353" "g reply dns1 from 10\.96\.0\.54:53 peer 10\.96\.0\.54:53"
+s=$(sockets_cmd main reconnect c)
+tl_check "(c) the retry through the VIP reaches a live backend ($s)" sees "$s" "c reply dns[23] peer 10\.96\.0\.53:53"
+tl_check "/metrics: the TCP socket is counted for the TCP frontend" \
+	grep -qx 'socklb_service_sockets_destroyed_total{frontend="10.96.0.53:53",protocol="TCP"} 1' <<<"$(metrics)"
+
+# --------------------------------------------------------------- grace period
+# h connects through grace's VIP while dns2 is its only backend.
+sockets_start grace h udpc 10.96.0.56 53
+s=$(sockets_cmd grace)
+tl_check "(h) connected UDP through the VIP reaches dns2" sees "$s" "h reply dns2 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+GRACE="dns2 dns3"
+write_cluster >/dev/null
+wait_backends 10.96.0.56:53 UDP 10.244.0.22:5353,10.244.0.23:5353 >/dev/null
+# dns2 turns serving+terminating: it leaves the maps (dns3 is ready), its sockets stay for the grace period.
+GRACE="dns2:terminating dns3"
+write_cluster >/dev/null
+t0=$(now_ms)
+tl_check "a serving+terminating endpoint leaves the maps when a ready one exists" \
+	wait_backends 10.96.0.56:53 UDP 10.244.0.23:5353
+sleep 0.3
+s=$(sockets_cmd grace check)
+tl_check "(h) during the grace period: intact, still answered by dns2 ($s)" \
+	sees "$s" "h pending none" "h reply dns2 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+destroyed_at=
+for i in $(seq 60); do
+	s=$(sockets_cmd grace check)
+	if grep -q "^h pending ECONNABORTED" <<<"$s"; then
+		destroyed_at=$(now_ms)
+		break
+	fi
+	sleep 0.05
+done
+tl_diag "serving+terminating dns2: its socket destroyed $((${destroyed_at:-0} - t0)) ms after the file was written (grace ${GRACE_MS} ms; polled)"
+tl_check "(h) destroyed once the grace period ends (not before ${GRACE_MS} ms, within 1 s after)" \
+	test -n "$destroyed_at" -a $((${destroyed_at:-0} - t0)) -ge $((GRACE_MS - 100)) -a $((${destroyed_at:-0} - t0)) -lt $((GRACE_MS + 1000))
+s=$(sockets_cmd grace reconnect h)
+tl_check "(h) the retry through the VIP reaches dns3 ($s)" sees "$s" "h reply dns3 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+
+# dns3 turns serving+terminating, then stops serving before the grace period ends: destroyed at once.
+GRACE="dns3 dns1"
+write_cluster >/dev/null
+wait_backends 10.96.0.56:53 UDP 10.244.0.21:5353,10.244.0.23:5353 >/dev/null
+GRACE="dns3:terminating dns1"
+write_cluster >/dev/null
+t0=$(now_ms)
+wait_backends 10.96.0.56:53 UDP 10.244.0.21:5353 >/dev/null
+sleep 0.3
+s=$(sockets_cmd grace check)
+tl_check "(h) serving+terminating dns3 keeps its socket ($s)" \
+	sees "$s" "h pending none" "h reply dns3 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+GRACE="dns3:stopped dns1"
+lines=$(destroyed_lines "$LOG2")
+write_cluster >/dev/null
+wait_destroyed_lines "$LOG2" $((lines + 1))
+left_ms=$(($(now_ms) - t0))
+s=$(sockets_cmd grace check)
+tl_diag "dns3 stopped serving: its socket destroyed at most ${left_ms} ms after it left the maps (polled)"
+tl_check "(h) destroyed as soon as dns3 stops serving, before the grace period ends" \
+	bash -c "grep -q '^h pending ECONNABORTED' <<<'$s' && [ $left_ms -lt $GRACE_MS ]"
+tl_check "/metrics: both grace sockets counted for grace's frontend" \
+	grep -qx 'socklb_service_sockets_destroyed_total{frontend="10.96.0.56:53",protocol="UDP"} 2' <<<"$(metrics)"
+
+# A deleted Service: the sockets through its VIP go with it.
+s=$(sockets_cmd grace reconnect h)
+tl_check "(h) reconnects to dns1 ($s)" sees "$s" "h reply dns1 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+lines=$(destroyed_lines "$LOG2")
+python3 - "$SRC" <<'EOF'
+import json, os, sys
+path = sys.argv[1]
+d = json.load(open(path))
+d["items"] = [i for i in d["items"] if i["metadata"]["name"] not in ("grace", "grace-abcde")]
+json.dump(d, open(path + ".tmp", "w"))
+os.rename(path + ".tmp", path)
+EOF
+tl_check "a deleted Service: the daemon terminates its sockets" wait_destroyed_lines "$LOG2" $((lines + 1))
+s=$(sockets_cmd grace check)
+tl_check "(h) destroyed with its Service ($s)" sees "$s" "h pending ECONNABORTED"
+stop_daemon
+
+# ================== daemon 3: without the privileges to load the iterators
+# (CAP_PERFMON and CAP_SYS_ADMIN): it says so, and syncs without termination.
+if command -v capsh >/dev/null; then
+	LOG3=$TL_TMP/syncd-3.log
+	# shellcheck disable=SC2016 # expanded by the inner shell, from its arguments
+	capsh --drop=cap_perfmon,cap_sys_admin -- -c 'exec "$0" --source "file:$1" --bpffs-root "$2" --node-name node-a \
+		--metrics-addr "127.0.0.1:$3"' "$SYNCD" "$SRC" "$ROOT" "$PORT" 2>"$LOG3" &
+	DAEMON_PID=$!
+	TL_PIDS+=("$DAEMON_PID")
+	DNS="dns1 dns2"
+	write_cluster >/dev/null
+	tl_check "without CAP_PERFMON and CAP_SYS_ADMIN: the daemon still syncs" \
+		wait_backends 10.96.0.53:53 UDP 10.244.0.21:5353,10.244.0.22:5353
+	tl_check "... and says it runs without socket termination, and why" \
+		grep -q "running without socket termination (Operation not permitted)" "$LOG3"
+	tl_check "... and /metrics says socklb_socket_termination_enabled 0" \
+		grep -qx 'socklb_socket_termination_enabled 0' <<<"$(metrics)"
+	stop_daemon
+else
+	tl_ok "# SKIP capsh is not installed: the unprivileged daemon is not tried"
+fi
+
+tl_diag "gaps (ms), file written -> answers again: ${GAPS[*]:-none}; daemon read the file -> answers again: ${SEEN[*]:-none}"
+tl_finish
