@@ -41,7 +41,7 @@ int syncer_adopt(struct syncer *sy);
 /* One pass: bring the maps up to date with the store. 0, or a negative errno when it could not run at all. */
 int syncer_sync(struct syncer *sy, struct sync_result *res);
 /*
- * Socket termination (bpf/README-terminate.md) for the backends passes take
+ * Socket termination (README: "Socket termination") for the backends passes take
  * out of frontends, with t's settings; NULL (the default) turns it off. t
  * must outlive the syncer.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The daemon's side of socket termination (bpf/README-terminate.md). The
+ * The daemon's side of socket termination (README: "Socket termination"). The
  * syncer reports every backend a map write took out of a frontend, with the
  * frontend's service id read before the write; the terminator gathers them
  * into one batch per sync pass for the library, holds back the backends of
