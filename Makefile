@@ -34,7 +34,7 @@ LIB := $(BUILD)/libsocklb.a
 PLUGIN_LIB := $(BUILD)/libplugin.a
 SYNCD_LIB := $(BUILD)/libsyncd.a
 
-.PHONY: all deps test demo bench lint format clean tests-build
+.PHONY: all deps test demo bench fuzz stress lint format clean tests-build
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/socklb $(BUILD)/socklb-syncd
@@ -107,6 +107,17 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	@bash hack/bench.sh
+
+# Reliability: long fuzzing (hack/fuzz.sh builds the fuzzers itself into
+# build/fuzz/; make test runs them briefly through fuzz_smoke.sh) and stress.
+FUZZ_SECONDS ?= 600
+
+fuzz: deps
+	@bash hack/fuzz.sh $(FUZZ_SECONDS)
+
+stress: deps
+	@$(MAKE) --no-print-directory tests-build
+	@BUILD=$(BUILD) bash hack/stress.sh
 
 # Lint -------------------------------------------------------------------------
 C_SOURCES = $(shell git ls-files '*.c' '*.h')

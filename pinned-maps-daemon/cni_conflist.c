@@ -21,6 +21,25 @@ static int parse_json(const char *what, const char *text, cJSON **doc, struct cn
 	const char *end = NULL;
 	size_t line = 1, column = 1;
 
+	/*
+	 * JSON's whitespace is space, tab, CR and LF; cJSON skips any control
+	 * byte. Refuse the others, as libcni does, so that the text editing
+	 * below never meets a byte the parser skipped.
+	 */
+	for (const char *p = text; *p; p++) {
+		if ((unsigned char)*p < 0x20 && !strchr("\t\r\n", *p)) {
+			for (const char *q = text; q < p; q++) {
+				if (*q == '\n') {
+					line++;
+					column = 1;
+				} else {
+					column++;
+				}
+			}
+			return cni_error(err, -EINVAL, "%s: control character 0x%02x at line %zu, column %zu", what,
+					 (unsigned char)*p, line, column);
+		}
+	}
 	*doc = cJSON_ParseWithOpts(text, &end, true);
 	if (*doc)
 		return 0;

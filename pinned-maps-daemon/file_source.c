@@ -83,6 +83,7 @@ int file_source_new(const char *path, struct store *s, struct metrics *metrics, 
 	/* A directory is watched itself; a file through its directory, which survives renames over the file. */
 	fs->watch_dir = strdup(stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : dirname(copy));
 	free(copy);
+	copy = NULL;
 	if (!fs->watch_dir)
 		goto nomem;
 	fs->store = s;

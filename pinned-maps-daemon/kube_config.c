@@ -77,6 +77,10 @@ int kube_conn_set_server(struct kube_conn *c, const char *server, const char *wh
 	}
 	while (len > 8 && server[len - 1] == '/')
 		len--;
+	if (len == 8) {
+		pr_err("%s: server \"%s\" names no host", what, server);
+		return -EINVAL;
+	}
 	copy = strndup(server, len);
 	if (!copy)
 		return -ENOMEM;

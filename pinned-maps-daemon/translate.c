@@ -392,8 +392,10 @@ static int parse_slices(const cJSON *const *slices, size_t n, const char *node_n
 	if (!sorted)
 		return -ENOMEM;
 	/* Slice order decides which copy of a duplicated endpoint wins: make it stable. */
-	memcpy(sorted, slices, n * sizeof(const cJSON *));
-	qsort(sorted, n, sizeof(const cJSON *), slice_cmp);
+	if (n) {
+		memcpy(sorted, slices, n * sizeof(const cJSON *));
+		qsort(sorted, n, sizeof(const cJSON *), slice_cmp);
+	}
 	for (size_t i = 0; i < n && !err; i++)
 		err = endpoint_slice_parse(sorted[i], node_name, &out[i]);
 	free(sorted);

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# A plugin upgrade with pods running. A second plugin is built (into this
+# test's temp dir, the source tree untouched) from a BPF object that differs
+# only in its debug info, so it has another datapath id and loads its own
+# programs beside the old ones. While a pod linked by the old plugin connects
+# to a ClusterIP in a loop:
+#   - ADD through the new plugin links a new pod to the new programs;
+#   - the old pods keep their links to the old programs, and keep working;
+#   - both reach the service (the maps are shared);
+#   - DEL through the new plugin removes an old pod's links;
+#   - zero failed connections throughout.
+source "$(dirname "$0")/../lib.sh"
+tl_init
+tl_bridge
+
+P=$TL_TOOLS/slb-probe
+CTL=$TL_TOOLS/slb-testctl
+V1=$TL_BUILD/socklb
+V2_BUILD=$TL_TMP/build-v2
+V2=$V2_BUILD/socklb
+VIP=10.96.0.10
+LOOP_MS=${FAULT_LOOP_MS:-15000}
+
+t0=$(date +%s)
+BPF_CFLAGS=$(make -s -C "$TL_ROOT" -pn 2>/dev/null | sed -n 's/^BPF_CFLAGS := //p' | head -1)
+if make -s -C "$TL_ROOT" BUILD="$V2_BUILD" BPF_CFLAGS="$BPF_CFLAGS -grecord-command-line -DSOCKLB_UPGRADE_TEST" \
+	"$V2" >"$TL_TMP/build-v2.log" 2>&1; then
+	tl_ok "a second plugin with another BPF object builds ($(($(date +%s) - t0)) s)"
+else
+	tl_not_ok "building the second plugin"
+	tail -5 "$TL_TMP/build-v2.log" | sed 's/^/#   /'
+	tl_finish
+fi
+
+tl_pod old1 10.244.0.2/24
+tl_pod old2 10.244.0.3/24
+tl_pod new1 10.244.0.4/24
+for i in 1 2; do
+	tl_pod web$i 10.244.0.1$i/24
+	tl_bg_in_pod web$i "$P" server tcp 0.0.0.0 8080 web$i
+done
+
+# cni PLUGIN VERB POD: the plugin as a runtime calls it, for a pod made by tl_pod.
+cni() {
+	local plugin=$1 verb=$2 pod=$3 prev=''
+	[ "$verb" != DEL ] && prev=', "prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "10.244.0.9/24"}]}'
+	printf '{"cniVersion": "1.0.0", "name": "socklb-upgrade", "type": "socklb", "bpffsRoot": "%s",
+	 "runtimeConfig": {"cgroupPath": "%s",
+	  "io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}%s}' \
+		"$TL_BPFFS" "${TL_CG#"$TL_CGROOT"}/$pod" "$prev" |
+		env -i PATH="$PATH" CNI_COMMAND="$verb" CNI_CONTAINERID="up-$TL_ID-$pod" \
+			CNI_NETNS="/var/run/netns/$(tl_pod_ns "$pod")" CNI_IFNAME=eth0 \
+			CNI_ARGS="K8S_POD_NAMESPACE=upgrade;K8S_POD_NAME=$pod" "$plugin" 2>>"$TL_TMP/plugin.log"
+}
+# The plugin names the directory after the container id and interface.
+links_of() { ls -d "$TL_BPFFS/links/up-$TL_ID-$1"*eth0 2>/dev/null || echo "$TL_BPFFS/links/up-$TL_ID-$1-none"; }
+# The program ids pinned under one datapath's directory.
+prog_ids_of() {
+	local p
+	for p in "$1"/*; do
+		bpftool prog show pinned "$p" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+	done | sort -n | tr '\n' ' '
+}
+# The program ids a pod's pinned links run.
+link_prog_ids() {
+	local p
+	for p in "$(links_of "$1")"/*; do
+		bpftool link show pinned "$p" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])'
+	done | sort -n | tr '\n' ' '
+}
+
+cni "$V1" ADD old1 >/dev/null
+cni "$V1" ADD old2 >/dev/null
+tl_check "old plugin: ADD old1 and old2" test -d "$(links_of old1)" -a -d "$(links_of old2)"
+OLD_DIR=$(ls -d "$TL_BPFFS"/prog/*/ | head -1)
+OLD_DIR=${OLD_DIR%/}
+OLD_PROGS=$(prog_ids_of "$OLD_DIR")
+"$CTL" svc "$TL_BPFFS" "$VIP" 80 tcp 0 10.244.0.11:8080 10.244.0.12:8080
+tl_wait_tcp old1 10.244.0.12 8080 || tl_not_ok "backends did not start"
+out=$(tl_in_pod old1 "$P" tcp "$VIP" 80)
+tl_check "old1 reaches the service through the old programs ($out)" grep -q '^reply web' <<<"$out"
+
+tl_in_pod old1 "$P" loop "$VIP" 80 "$LOOP_MS" >"$TL_TMP/loop" 2>"$TL_TMP/loop.err" &
+LOOP=$!
+TL_PIDS+=("$LOOP")
+sleep 1
+
+cni "$V2" ADD new1 >/dev/null
+tl_check "new plugin: ADD new1 succeeds" test -d "$(links_of new1)"
+NEW_DIR=
+for d in "$TL_BPFFS"/prog/*; do
+	[ "$d" != "$OLD_DIR" ] && NEW_DIR=$d
+done
+tl_diag "datapaths: old $(basename "$OLD_DIR"), new $(basename "${NEW_DIR:-none}")"
+tl_check "the new plugin loaded its own programs beside the old ones" test -n "$NEW_DIR"
+NEW_PROGS=$(prog_ids_of "$NEW_DIR")
+tl_check "new1's links run the new programs" test "$(link_prog_ids new1)" = "$NEW_PROGS"
+# The new programs must use the maps pinned under the root, nothing else.
+map_ids_of_root() {
+	local m
+	for m in "$TL_BPFFS"/socklb_*; do
+		bpftool map show pinned "$m" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+	done | sort -n | tr '\n' ' '
+}
+prog_map_ids() {
+	bpftool prog show pinned "$1" -j | python3 -c 'import json,sys; print(" ".join(map(str, sorted(json.load(sys.stdin).get("map_ids", [])))))'
+}
+maps_of_root_only() {
+	local root_maps id
+	root_maps=" $(map_ids_of_root)"
+	for id in $(prog_map_ids "$NEW_DIR/socklb_connect4"); do
+		# internal maps (.rodata, .bss) are the program's own
+		bpftool map show id "$id" | grep -q ' name socklb_' || continue
+		[[ "$root_maps" == *" $id "* ]] || {
+			echo "map id $id of the new programs is not pinned under the root (root: $root_maps)"
+			return 1
+		}
+	done
+}
+tl_check "the new programs use the maps pinned under the root" maps_of_root_only
+# libbpf pins maps declared LIBBPF_PIN_BY_NAME under /sys/fs/bpf unless told otherwise.
+stray=$(find /sys/fs/bpf -maxdepth 1 -name 'socklb_*' ! -type d | tr '\n' ' ')
+tl_check "nothing pinned outside the bpffs root (${stray:-none at the top of /sys/fs/bpf})" test -z "$stray"
+tl_check "old1's links still run the old programs" test "$(link_prog_ids old1)" = "$OLD_PROGS"
+out=$(tl_in_pod new1 "$P" tcp "$VIP" 80)
+tl_check "new1 reaches the service through the new programs ($out)" grep -q '^reply web' <<<"$out"
+out=$(tl_in_pod old2 "$P" tcp "$VIP" 80)
+tl_check "old2 still reaches the service ($out)" grep -q '^reply web' <<<"$out"
+
+cni "$V2" CHECK old2 >"$TL_TMP/check.out"
+rc=$?
+tl_diag "new plugin CHECK of an old pod: exit status $rc $(tr -d '\n\t' <"$TL_TMP/check.out" | cut -c1-200)"
+
+cni "$V2" DEL old2 >/dev/null
+tl_check "new plugin: DEL of old2 succeeds and removes its links" test ! -e "$(links_of old2)"
+old_links=$(bpftool link show -j | python3 -c '
+import json, sys
+ours = set(int(x) for x in sys.argv[1:])
+print(sum(1 for l in json.load(sys.stdin) if l.get("prog_id") in ours))' $OLD_PROGS)
+tl_check "the kernel runs the old programs for old1 only ($old_links links)" test "$old_links" = 8
+out=$(tl_in_pod old2 "$P" tcp "$VIP" 80 2>&1)
+tl_check "old2 is no longer translated ($out)" grep -q '^error' <<<"$out"
+
+wait "$LOOP"
+read -r _ attempts _ failures <"$TL_TMP/loop"
+rate=$((attempts * 1000 / LOOP_MS))
+tl_diag "client old1 during the upgrade: $attempts connections attempted, $failures failed, $rate per second"
+tl_check "zero failed connections during the upgrade ($attempts attempted)" test "$failures" = 0
+tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
+
+cni "$V2" DEL old1 >/dev/null
+cni "$V2" DEL new1 >/dev/null
+tl_check "new plugin: DEL of old1 and new1 leaves no attachment" test -z "$(ls -A "$TL_BPFFS/links")"
+tl_diag "program directories left pinned after every pod is gone: $(ls "$TL_BPFFS/prog" | tr '\n' ' ')"
+tl_finish
