@@ -133,7 +133,8 @@ int dump_maps(const char *bpffs_root, bool json, FILE *out)
 		pr_err("reading the services pinned under %s: %s", bpffs_root, strerror(-err));
 		goto out;
 	}
-	qsort(d.items, d.n, sizeof(*d.items), entry_cmp);
+	if (d.n)
+		qsort(d.items, d.n, sizeof(*d.items), entry_cmp);
 	if (json)
 		err = print_json(&d, out);
 	else

@@ -608,6 +608,8 @@ static void dedupe(struct frontend_list *l)
 {
 	size_t k = 0;
 
+	if (!l->n)
+		return;
 	qsort(l->items, l->n, sizeof(*l->items), frontend_qsort_cmp);
 	for (size_t i = 0; i < l->n; i++) {
 		if (!k || frontend_cmp(&l->items[k - 1], &l->items[i]) != 0)
