@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# make bench: socklb against the direct pod-to-pod path and kube-proxy-style
+# nftables and iptables rules, side by side in one run, on one machine.
+#
+# A private node (hack/node.sh): 12 backend pods and one client pod per path
+# on one bridge, made through the real CNI chain (bridge + host-local, then
+# the socklb plugin); the real socklb-syncd installs the services from a
+# Services/EndpointSlices JSON file, and the nftables/iptables rules are
+# generated from the same file (hack/bench/gen_*.py). Data plane:
+# hack/bench/dataplane.sh; control plane: hack/bench/controlplane.sh; table
+# and plot: hack/bench/report.py. Everything is removed on every exit path.
+#
+# Settings (environment variables, defaults in brackets):
+#   BENCH_SECONDS [1.2] BENCH_WARMUP [0.2] seconds per measurement and its warm-up
+#   BENCH_REPS [5]                        repetitions (paths interleaved in each)
+#   BENCH_SCALES ["1 1000 10000"]         services installed in every path
+#   BENCH_LOADS ["crr1 crr32 udp1 udp32 stream"]
+#   BENCH_CP_SERVICES [10000]             services for the control-plane timings
+#   BENCH_INSTALL_REPS [3] BENCH_NFT_INSTALL_REPS [1]
+#   BENCH_EP_ROUNDS [100]                 endpoint changes timed (socklb, one file per namespace)
+#   BENCH_EP_ROUNDS_SLOW [20]             the same for the slow ones (socklb on one file, nft, iptables)
+#   BENCH_CNI_ADDS [200]                  CNI ADDs timed per variant
+#   BENCH_OUT [bench/results/DATE]        results directory
+set -euo pipefail
+BENCH_T0=${EPOCHREALTIME/./}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/node.sh
+source "$REPO/hack/node.sh"
+# shellcheck source=hack/bench/dataplane.sh
+source "$REPO/hack/bench/dataplane.sh"
+# shellcheck source=hack/bench/controlplane.sh
+source "$REPO/hack/bench/controlplane.sh"
+
+# Many short interleaved runs rather than a few long ones: interference from
+# other work on the machine comes in bursts, and a median over more runs
+# shrugs more of it off.
+BENCH_SECONDS=${BENCH_SECONDS:-1.2}
+BENCH_WARMUP=${BENCH_WARMUP:-0.2}
+BENCH_REPS=${BENCH_REPS:-5}
+BENCH_SCALES=${BENCH_SCALES:-"1 1000 10000"}
+BENCH_LOADS=${BENCH_LOADS:-"crr1 crr32 udp1 udp32 stream"}
+BENCH_CP_SERVICES=${BENCH_CP_SERVICES:-10000}
+BENCH_INSTALL_REPS=${BENCH_INSTALL_REPS:-3}
+BENCH_NFT_INSTALL_REPS=${BENCH_NFT_INSTALL_REPS:-1}
+BENCH_EP_ROUNDS=${BENCH_EP_ROUNDS:-100}
+BENCH_EP_ROUNDS_SLOW=${BENCH_EP_ROUNDS_SLOW:-20}
+BENCH_CNI_ADDS=${BENCH_CNI_ADDS:-200}
+BENCH_OUT=${BENCH_OUT:-$REPO/bench/results/$(date +%Y-%m-%d-%H%M%S)}
+BENCH_TOOLS=$NODE_BUILD/test/tools
+SYNCD=$NODE_BUILD/socklb-syncd
+PYTHON=python3
+[ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3 # the distribution's, not a shim that costs 0.1 s a call
+# Scratch network namespaces and bpffs roots, removed by bench_cleanup.
+BENCH_NETNS=()
+BENCH_BPFFS_ROOTS=()
+# The load generator gets CPU 0, every server CPU 1: client, servers and the
+# kernel work each does (softirq runs where the packet was sent) never fight
+# for one CPU at random.
+LOADGEN_CPU=0
+SERVER_CPU=1
+
+# Elapsed seconds since the start, for progress lines.
+bench_elapsed() {
+	echo $(((${EPOCHREALTIME/./} - BENCH_T0) / 1000000))
+}
+
+say() {
+	printf '[%4ss] %s\n' "$(bench_elapsed)" "$*"
+}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+bench_cleanup() {
+	local ns root
+	set +e
+	cp_cleanup
+	for ns in "${BENCH_NETNS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	for root in "${BENCH_BPFFS_ROOTS[@]}"; do
+		rm -rf "$root"
+	done
+	node_cleanup
+	[ -n "${BENCH_WORK:-}" ] && rm -rf "$BENCH_WORK"
+}
+
+# Percent of CPU time idle over one second: other work on the machine makes every figure noisy.
+bench_idle_percent() {
+	local a b i total=0 idle
+	read -r -a a < <(head -1 /proc/stat)
+	sleep 1
+	read -r -a b < <(head -1 /proc/stat)
+	idle=$((b[4] + b[5] - a[4] - a[5]))
+	for i in 1 2 3 4 5 6 7 8; do
+		total=$((total + b[i] - a[i]))
+	done
+	echo $((total ? 100 * idle / total : 100))
+}
+
+bench_describe_machine() {
+	local cpu virt idle
+	idle=$(bench_idle_percent)
+	[ "$idle" -ge 90 ] || echo "bench: the machine is busy (only $idle% idle before the run): expect noisy figures" >&2
+	cpu=$(lscpu | awk -F: '/^Model name/ { gsub(/^ +/, "", $2); print $2; exit }')
+	virt=$(lscpu | awk -F: '/^Hypervisor vendor/ { gsub(/^ +/, "", $2); print $2; exit }')
+	{
+		echo "- CPU: $(nproc) × ${cpu:-unknown}${virt:+ (virtual machine, $virt hypervisor)}"
+		echo "- memory: $(free -g | awk '/^Mem:/ { print $2 }') GiB; kernel $(uname -r);" \
+			"Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
+		echo "- $(nft --version | head -1); $(iptables --version | head -1)"
+		echo "- socklb $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" \
+			status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
+		echo "- load generator pinned to CPU $LOADGEN_CPU, all 12 servers to CPU $SERVER_CPU (taskset)"
+		echo "- $BENCH_REPS repetitions × ${BENCH_SECONDS} s per measurement (+${BENCH_WARMUP} s warm-up), paths interleaved (each repetition starts with the next path)"
+		echo "- CPU idle in the second before the run: $idle%"
+	} >"$BENCH_OUT/machine.md"
+	echo "cp_services=$BENCH_CP_SERVICES" >"$BENCH_OUT/params.txt"
+}
+
+main() {
+	[ "$(id -u)" -eq 0 ] || die "make bench needs root (network namespaces, cgroups, BPF)"
+	local t
+	for t in "$NODE_BUILD/socklb" "$SYNCD" "$BENCH_TOOLS/slb-bench" "$BENCH_TOOLS/slb-bench-server" \
+		"$BENCH_TOOLS/slb-bench-mapwait"; do
+		[ -x "$t" ] || die "$t is missing: run make bench (it builds everything first)"
+	done
+	command -v gnuplot >/dev/null || die "gnuplot is missing: run make deps"
+	if [ "$(nproc)" -lt 2 ]; then
+		echo "bench: only one CPU: the load generator and the servers share it" >&2
+		SERVER_CPU=0
+	fi
+	mkdir -p "$BENCH_OUT"
+	BENCH_WORK=$(mktemp -d /tmp/socklb-bench.XXXX)
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+	bench_describe_machine
+
+	say "private node: bpffs root, kubelet-style cgroups, conflist [bridge + host-local, socklb]"
+	node_init "bn$$" "10.244.$((RANDOM % 200 + 20))"
+	dp_make_pods
+	say "pods: 12 backends; clients: direct (not opted in), socklb (opted in)," \
+		"nftables and iptables (rules in their netns)"
+
+	local scale
+	for scale in $BENCH_SCALES; do
+		dp_run_scale "$scale"
+	done
+	cp_run "$BENCH_CP_SERVICES"
+
+	"$PYTHON" "$REPO/hack/bench/report.py" "$BENCH_OUT"
+	say "results in $BENCH_OUT (results.md, dataplane.csv, controlplane.csv, plot.png)"
+}
+
+main "$@"

@@ -1,0 +1,171 @@
+# shellcheck shell=bash
+# The data-plane half of make bench (sourced by hack/bench.sh, which sets the
+# BENCH_* settings and the node): pods and servers, the services of one scale
+# installed in every path, and the interleaved measurements.
+#
+# Paths, each with its own client pod so that they never share state:
+#   direct    connects to the backend pods' IPs itself (round robin): the limit
+#   socklb    opted in (pod annotation): the real plugin linked its cgroup
+#   nftables  not opted in; kube-proxy's nftables rules in its netns (nat output)
+#   iptables  not opted in; kube-proxy's iptables rules in its netns (nat OUTPUT)
+
+BENCH_PATHS=(direct socklb nftables iptables)
+declare -gA BENCH_CLIENT=([direct]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt)
+BENCH_VIP=10.96.0.10
+BENCH_BACKENDS=()
+
+dp_netns() {
+	echo "socklb-$NODE_ID-$1"
+}
+
+# kube-proxy's rules need the service range to pass the routing lookup at
+# connect() (a real pod has a default route); nat OUTPUT then DNATs and
+# re-routes to the backend. The range is made on-link on eth0: a packet that
+# no rule DNATs asks the private bridge for the VIP's address, gets no
+# answer, and is dropped without ever leaving the machine.
+dp_route_services_on_link() {
+	local ns ip
+	ns=$(dp_netns "$1")
+	ip=$(node_pod_ip "$1")
+	ip -n "$ns" route replace "$NODE_VIP_RANGE" dev eth0 src "$ip"
+}
+
+dp_make_pods() {
+	local i ip
+	for i in $(seq -w 1 12); do
+		node_pod "be$i" bench burstable ""
+		BENCH_BACKENDS+=("$(node_pod_ip "be$i")")
+	done
+	node_pod cdirect bench burstable ""
+	node_pod csocklb bench burstable true
+	node_pod cnft bench burstable ""
+	node_pod cipt bench burstable ""
+	[ -n "$(ls -A "$NODE_BPFFS/links" 2>/dev/null)" ] ||
+		die "the socklb plugin linked no pod: see $NODE_TMP/socklb-cni.log"
+	dp_route_services_on_link cnft
+	dp_route_services_on_link cipt
+	for i in $(seq -w 1 12); do
+		node_bg "be$i" taskset -c "$SERVER_CPU" "$BENCH_TOOLS/slb-bench-server" "be$i" --rr 8080 --sink 5201 --udp 5353
+	done
+	for ip in "${BENCH_BACKENDS[@]}"; do
+		for i in $(seq 50); do
+			ip netns exec "$(dp_netns cdirect)" "$BENCH_TOOLS/slb-bench" spread --target "$ip:8080" --count 1 \
+				>/dev/null 2>&1 && break
+			[ "$i" -lt 50 ] || die "backend $ip:8080 does not answer"
+			sleep 0.1
+		done
+	done
+}
+
+# dp_target PATH PORT(service) TARGET_PORT
+dp_target() {
+	local path=$1 port=$2 target_port=$3 ip out=""
+	if [ "$path" = direct ]; then
+		for ip in "${BENCH_BACKENDS[@]}"; do
+			out+="${out:+,}$ip:$target_port"
+		done
+		echo "$out"
+	else
+		echo "$BENCH_VIP:$port"
+	fi
+}
+
+# The load's slb-bench arguments and ports: "MODE CONC PORT TARGET_PORT".
+dp_load() {
+	case "$1" in
+	crr1) echo "crr 1 80 8080" ;;
+	crr32) echo "crr 32 80 8080" ;;
+	udp1) echo "udp 1 53 5353" ;;
+	udp32) echo "udp 32 53 5353" ;;
+	stream) echo "stream 1 5201 5201" ;;
+	*) die "unknown load $1 (crr1 crr32 udp1 udp32 stream)" ;;
+	esac
+}
+
+dp_install() {
+	local scale=$1 json=$BENCH_WORK/cluster-$1.json backends f
+	backends=$(
+		IFS=,
+		echo "${BENCH_BACKENDS[*]}"
+	)
+	"$PYTHON" "$REPO/hack/bench/gen_cluster.py" --services "$scale" --backends "$backends" >"$json"
+	"$SYNCD" --once --source "file:$json" --bpffs-root "$NODE_BPFFS" --node-name bench-node --metrics-addr "" \
+		>>"$BENCH_WORK/syncd.log" 2>&1 || die "socklb-syncd --once failed at $scale services: see $BENCH_WORK/syncd.log"
+	# Set-up only (the control-plane part times kube-proxy's single transaction): a few transactions
+	# avoid the kernel's quadratic commit of thousands of anonymous vmaps in one.
+	rm -f "$BENCH_WORK"/nft-setup-*.nft
+	"$PYTHON" "$REPO/hack/bench/gen_nft.py" "$json" --split 1000 --out-prefix "$BENCH_WORK/nft-setup"
+	for f in "$BENCH_WORK"/nft-setup-*.nft; do
+		ip netns exec "$(dp_netns cnft)" nft -f "$f" || die "nft -f $f failed in the nftables client pod"
+	done
+	"$PYTHON" "$REPO/hack/bench/gen_iptables.py" "$json" >"$BENCH_WORK/iptables-$scale.rules"
+	ip netns exec "$(dp_netns cipt)" iptables-restore <"$BENCH_WORK/iptables-$scale.rules" ||
+		die "iptables-restore failed in the iptables client pod"
+}
+
+# Every path must reach all 12 backends before anything is measured.
+dp_check_paths() {
+	local path out names
+	for path in "${BENCH_PATHS[@]}"; do
+		out=$(node_run "${BENCH_CLIENT[$path]}" "$BENCH_TOOLS/slb-bench" spread --count 240 \
+			--target "$(dp_target "$path" 80 8080)" 2>&1) || true
+		names=$(grep -c '^be' <<<"$out" || true)
+		if [ "$names" -ne 12 ] || ! grep -qx 'errors 0' <<<"$out"; then
+			die "path $path reaches $names of 12 backends at $1 services: $(tr '\n' ' ' <<<"$out")"
+		fi
+	done
+}
+
+# dp_field KEY "key=value ..."
+dp_field() {
+	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
+}
+
+# dp_measure SCALE REP LOAD PATH: one measurement, one CSV row.
+dp_measure() {
+	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors
+	read -r mode conc port tport <<<"$(dp_load "$load")"
+	out=$(node_run "${BENCH_CLIENT[$path]}" taskset -c "$LOADGEN_CPU" "$BENCH_TOOLS/slb-bench" "$mode" \
+		--conc "$conc" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" \
+		--target "$(dp_target "$path" "$port" "$tport")" 2>>"$BENCH_WORK/slb-bench.err") || true
+	ct=$(ip netns exec "$(dp_netns "${BENCH_CLIENT[$path]}")" cat /proc/sys/net/netfilter/nf_conntrack_count \
+		2>/dev/null || echo 0)
+	ops=$(dp_field ops "$out")
+	rate=$(dp_field rate "$out")
+	p50=$(dp_field p50_us "$out")
+	p99=$(dp_field p99_us "$out")
+	errors=$(dp_field errors "$out")
+	if [ -z "$rate" ]; then
+		echo "bench: $path $load at $scale services produced no result (see $BENCH_WORK/slb-bench.err)" >&2
+		ops=0 rate=0 p50=0 p99=0 errors=-1
+	elif [ "$errors" != 0 ]; then
+		echo "bench: $path $load at $scale services: $errors failed operations" >&2
+	fi
+	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct" >>"$BENCH_OUT/dataplane.csv"
+	if [ "$mode" = stream ]; then
+		awk -v r="$rate" 'BEGIN { printf "%.2f Gbit/s", r * 8 / 1e9 }'
+	else
+		printf '%s/s p99 %s µs' "$rate" "$p99"
+	fi
+}
+
+# Paths are interleaved in every repetition; each repetition starts with the
+# next path, so none always runs first (right after the set-up) or last.
+dp_run_scale() {
+	local scale=$1 rep load path line i n=${#BENCH_PATHS[@]}
+	say "$scale services: generating the cluster, socklb-syncd --once, nft -f, iptables-restore"
+	dp_install "$scale"
+	dp_check_paths "$scale"
+	[ -f "$BENCH_OUT/dataplane.csv" ] ||
+		echo "services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack" >"$BENCH_OUT/dataplane.csv"
+	for rep in $(seq "$BENCH_REPS"); do
+		for load in $BENCH_LOADS; do
+			line=""
+			for ((i = 0; i < n; i++)); do
+				path=${BENCH_PATHS[$(((rep - 1 + i) % n))]}
+				line+="  $path $(dp_measure "$scale" "$rep" "$load" "$path")"
+			done
+			say "$scale services, run $rep/$BENCH_REPS, $load:$line"
+		done
+	done
+}
