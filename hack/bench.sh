@@ -140,7 +140,7 @@ main() {
 	bench_describe_machine
 
 	say "private node: bpffs root, kubelet-style cgroups, conflist [bridge + host-local, socklb]"
-	node_init "bn$$" "10.244.$((RANDOM % 200 + 20))"
+	node_init "${BENCH_ID:-bn$$}" "10.244.$((RANDOM % 200 + 20))"
 	dp_make_pods
 	say "pods: 12 backends; clients: direct (not opted in), socklb (opted in)," \
 		"nftables and iptables (rules in their netns)"

@@ -44,10 +44,12 @@ tl_check "iptables: every endpoint of the cluster still has its jump ($seps)" \
 	test "$seps" -eq "$(grep -c -- '^-A KUBE-SVC-.* -j KUBE-SEP-' "$TL_TMP/full.iptables")"
 
 # What a bench run must leave as it found it.
+# This run's node id: other benchmark runs on the machine do not count.
+export BENCH_ID=bns$$
 leftovers() {
-	ip netns list | awk '{ print $1 }' | grep '^socklb-bn' | sort
-	find /sys/fs/bpf -maxdepth 1 -name 'socklb-bn*' | sort
-	ip -o link show | awk -F': ' '{ print $2 }' | grep '^slbbn' | sort
+	ip netns list | awk '{ print $1 }' | grep "^socklb-$BENCH_ID-" | sort
+	find /sys/fs/bpf -maxdepth 1 -name "socklb-$BENCH_ID" | sort
+	ip -o link show | awk -F': ' '{ print $2 }' | grep "^slb${BENCH_ID:0:10}" | sort
 }
 before=$(leftovers)
 host_rules=$(nft list ruleset | md5sum)

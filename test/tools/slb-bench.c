@@ -8,15 +8,17 @@
  *   slb-bench stream --target T [--seconds S] [--warmup S]
  *   slb-bench spread --target T [--count N]
  *
- * T is ADDR:PORT, or several separated by commas: connections and requests
- * go to them in turn (the direct path spreads over the backend pods itself).
+ * T is ADDR:PORT, or several separated by commas: the direct path spreads
+ * over the backend pods itself (connections go to them in turn).
  *
  *   crr     short TCP connections, N at a time: socket, connect, request,
  *           reply, the server's close, close. Latency is socket() to the
  *           end of the reply (EOF).
  *   udp     N unconnected UDP sockets, each with one request in flight
- *           (sendto/recvfrom with the source address). Latency is send to
- *           reply.
+ *           (sendto/recvfrom with the source address). Socket i talks to
+ *           target number i modulo the number of targets only: behind a
+ *           VIP a socket keeps one backend (socklb, conntrack), so the
+ *           direct path does the same. Latency is send to reply.
  *   stream  one TCP connection writing 128 KiB at a time.
  *   spread  COUNT sequential crr connections; prints how many replies came
  *           from each backend name (a check that a path balances).
@@ -304,16 +306,16 @@ out:
 
 struct udp_slot {
 	uint64_t t0;
+	const struct sockaddr_in *target;
 	int fd;
 	bool in_flight;
 };
 
-static int udp_send(const struct options *o, struct udp_slot *s, const char *req, unsigned *next_target)
+static int udp_send(const struct options *o, struct udp_slot *s, const char *req)
 {
-	const struct sockaddr_in *t = &o->targets[(*next_target)++ % o->ntargets];
-
 	s->t0 = now_ns();
-	s->in_flight = sendto(s->fd, req, o->request, 0, (const struct sockaddr *)t, sizeof(*t)) == o->request;
+	s->in_flight =
+		sendto(s->fd, req, o->request, 0, (const struct sockaddr *)s->target, sizeof(*s->target)) == o->request;
 	return s->in_flight ? 0 : -1;
 }
 
@@ -323,7 +325,6 @@ static int run_udp(const struct options *o, struct result *res)
 	static char req[MAX_REQUEST], buf[65536];
 	struct epoll_event events[MAX_CONC];
 	uint64_t t, window_start, window_end;
-	unsigned next_target = 0;
 	int epoll_fd, i, n;
 
 	memset(req, 'q', o->request);
@@ -335,6 +336,8 @@ static int run_udp(const struct options *o, struct result *res)
 	for (i = 0; i < o->conc; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &slots[i] };
 
+		/* Each socket keeps one peer, as it keeps one backend behind a VIP (socklb, conntrack). */
+		slots[i].target = &o->targets[i % o->ntargets];
 		slots[i].fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (slots[i].fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, slots[i].fd, &ev)) {
 			perror("slb-bench: udp socket");
@@ -345,7 +348,7 @@ static int run_udp(const struct options *o, struct result *res)
 	window_start = t + (uint64_t)(o->warmup * 1e9);
 	window_end = window_start + (uint64_t)(o->seconds * 1e9);
 	for (i = 0; i < o->conc; i++)
-		udp_send(o, &slots[i], req, &next_target);
+		udp_send(o, &slots[i], req);
 	while (now_ns() < window_end) {
 		n = epoll_wait(epoll_fd, events, MAX_CONC, 10);
 		if (n < 0 && errno != EINTR) {
@@ -368,7 +371,7 @@ static int run_udp(const struct options *o, struct result *res)
 					if (samples_add(&res->lat, t - s->t0))
 						res->errors++;
 				}
-				if (udp_send(o, s, req, &next_target) && t >= window_start)
+				if (udp_send(o, s, req) && t >= window_start)
 					res->errors++;
 			}
 		}
@@ -378,7 +381,7 @@ static int run_udp(const struct options *o, struct result *res)
 				continue;
 			if (t >= window_start)
 				res->errors++; /* lost (or never sent): send again */
-			udp_send(o, &slots[i], req, &next_target);
+			udp_send(o, &slots[i], req);
 		}
 	}
 	for (i = 0; i < o->conc; i++)
