@@ -10,7 +10,7 @@ PACKAGES=(
 	iproute2 nftables iptables containernetworking-plugins
 	golang-go dpkg-dev golang-github-appc-cni-dev python3-yaml
 	clang-format clang-tidy cppcheck valgrind
-	openssl python3 gnuplot-nox
+	openssl python3 gnuplot-nox curl util-linux
 )
 
 missing=()
