@@ -24,52 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int parse_addr(const char *host, const char *port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	char *end;
-	long p = strtol(port, &end, 10);
-
-	if (*end || p < 0 || p > 65535) {
-		fprintf(stderr, "bad port %s\n", port);
-		return -1;
-	}
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((unsigned short)p);
-		*len = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((unsigned short)p);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	fprintf(stderr, "bad address %s\n", host);
-	return -1;
-}
-
-static const char *fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &in4->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(in4->sin_port));
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a,
-			 ntohs(in6->sin6_port)); /* NOLINT(clang-analyzer-core.CallAndMessage): filled by the kernel */
-	}
-	return buf;
-}
+#include "sockaddr_text.h"
 
 static const char *errname(int e)
 {
@@ -113,7 +68,7 @@ static int server(const char *proto, const char *host, const char *port, const c
 	char buf[512];
 	int fd, c, one = 1;
 
-	if (parse_addr(host, port, &ss, &len))
+	if (parse_sockaddr(host, port, &ss, &len))
 		return 2;
 	fd = socket(ss.ss_family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -158,7 +113,7 @@ static int tcp_once(const struct sockaddr_storage *ss, socklen_t len, char *name
 	}
 	if (peer) {
 		if (getpeername(fd, (struct sockaddr *)&p, &pl) == 0)
-			fmt_addr(&p, peer, plen);
+			fmt_sockaddr(&p, peer, plen);
 		else
 			snprintf(peer, plen, "?");
 	}
@@ -223,7 +178,7 @@ static int client_udp(const struct sockaddr_storage *ss, socklen_t len, int coun
 			continue;
 		}
 		name[n] = '\0';
-		fmt_addr(&from, froms, sizeof(froms));
+		fmt_sockaddr(&from, froms, sizeof(froms));
 		if (connected) {
 			pl = sizeof(p);
 			if (getpeername(fd, (struct sockaddr *)&p, &pl)) {
@@ -231,7 +186,7 @@ static int client_udp(const struct sockaddr_storage *ss, socklen_t len, int coun
 				failed++;
 				continue;
 			}
-			printf("reply %s from %s peer %s\n", name, froms, fmt_addr(&p, peers, sizeof(peers)));
+			printf("reply %s from %s peer %s\n", name, froms, fmt_sockaddr(&p, peers, sizeof(peers)));
 		} else {
 			printf("reply %s from %s\n", name, froms);
 		}
@@ -316,7 +271,7 @@ int main(int argc, char **argv)
 		return server(argv[2], argv[3], argv[4], argv[5]);
 	if (argc < 4 || argc > 5)
 		return usage();
-	if (parse_addr(argv[2], argv[3], &ss, &len))
+	if (parse_sockaddr(argv[2], argv[3], &ss, &len))
 		return 2;
 	n = argc == 5 ? atoi(argv[4]) : 1;
 	if (strcmp(argv[1], "tcp") == 0)
