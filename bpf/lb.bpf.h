@@ -101,6 +101,13 @@ static __always_inline void lb_count(const struct socklb_svc *svc, bool translat
 		s->no_backend++;
 }
 
+/* A uniformly random slot in [0, count), without a division. */
+static __always_inline struct socklb_backend *lb_pick(const struct socklb_svc *svc, __u32 *slot)
+{
+	*slot = (__u32)(((__u64)bpf_get_prandom_u32() * svc->count) >> 32);
+	return lb_backend_at(svc, *slot);
+}
+
 /*
  * Choose the backend for one connect (connected = true) or one unconnected
  * datagram, and remember it in the socket's storage `st` (may be NULL).
@@ -109,9 +116,11 @@ static __always_inline void lb_count(const struct socklb_svc *svc, bool translat
  * the client pod's affinity entry, then uniform random.
  */
 static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, const struct socklb_sockaddr *vip,
-						 __u64 netns_cookie, struct socklb_sock *st, bool connected,
-						 struct socklb_sockaddr *out)
+						 __u8 proto, __u64 netns_cookie, struct socklb_sock *st,
+						 bool connected, struct socklb_sockaddr *out)
 {
+	const struct socklb_svc *fresh;
+	const __u32 flags = svc->flags;
 	struct socklb_affinity_key akey = {};
 	struct socklb_affinity *aff = NULL;
 	struct socklb_peer *peer = NULL;
@@ -134,7 +143,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 		}
 	}
 
-	if (!be && (svc->flags & SOCKLB_SVC_F_AFFINITY)) {
+	if (!be && (flags & SOCKLB_SVC_F_AFFINITY)) {
 		now = bpf_ktime_get_ns();
 		akey.netns_cookie = netns_cookie;
 		akey.svc_id = svc->id;
@@ -147,16 +156,28 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 	}
 
 	if (!be) {
-		/* Uniform in [0, count) without a division. */
-		slot = (__u32)(((__u64)bpf_get_prandom_u32() * svc->count) >> 32);
-		be = lb_backend_at(svc, slot);
+		be = lb_pick(svc, &slot);
+		/*
+		 * The daemon shrinks a set by publishing the smaller count
+		 * first and deleting the tail slots after, so a count read
+		 * just before may name a slot that is already gone. The
+		 * service's current value has a count that matches its slots:
+		 * choose again from that (same service, same id).
+		 */
+		if (!be) {
+			fresh = lb_service_lookup(vip, proto);
+			if (fresh && fresh->id == svc->id && fresh->count) {
+				svc = fresh;
+				be = lb_pick(svc, &slot);
+			}
+		}
 		if (!be) {
 			lb_count(svc, false);
 			return LB_REFUSE;
 		}
 	}
 
-	if (svc->flags & SOCKLB_SVC_F_AFFINITY) {
+	if (flags & SOCKLB_SVC_F_AFFINITY) {
 		if (aff && aff->slot == slot && aff->backend.port == be->port && addr_eq(aff->backend.addr, be->addr)) {
 			aff->last_used_ns = now;
 		} else {

@@ -76,7 +76,7 @@ static __always_inline int sock_forward(struct bpf_sock_addr *ctx, bool v6, bool
 	if (svc->flags & SOCKLB_SVC_F_AFFINITY)
 		cookie = bpf_get_netns_cookie(ctx);
 
-	if (lb_select(svc, &vip, cookie, st, connected, &be) == LB_TRANSLATED && ctx_store(ctx, v6, &be))
+	if (lb_select(svc, &vip, proto, cookie, st, connected, &be) == LB_TRANSLATED && ctx_store(ctx, v6, &be))
 		return SYS_PROCEED;
 	return sys_refuse();
 }

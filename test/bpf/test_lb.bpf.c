@@ -22,7 +22,7 @@ int lb_test(struct xdp_md *ctx)
 	struct lb_test_io *io = data;
 	struct socklb_sockaddr addr, out = {};
 	struct socklb_sock *st = NULL;
-	struct socklb_svc *svc;
+	struct socklb_svc *svc, stale;
 	__u32 zero = 0;
 	bool connected;
 
@@ -37,7 +37,13 @@ int lb_test(struct xdp_md *ctx)
 	case LB_TEST_SENDMSG:
 		connected = io->op == LB_TEST_CONNECT;
 		svc = lb_service_lookup(&addr, io->proto);
-		io->verdict = svc ? lb_select(svc, &addr, io->netns_cookie, st, connected, &out) : LB_PASS;
+		if (svc && io->stale_count) {
+			/* The value a program read an instant before the daemon's update. */
+			stale = *svc;
+			stale.count = io->stale_count;
+			svc = &stale;
+		}
+		io->verdict = svc ? lb_select(svc, &addr, io->proto, io->netns_cookie, st, connected, &out) : LB_PASS;
 		__builtin_memcpy(&io->out, &out, sizeof(out));
 		break;
 	case LB_TEST_RECVMSG:

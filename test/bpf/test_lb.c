@@ -98,10 +98,8 @@ static struct socklb_frontend fe(const char *addr, __u16 port, __u8 proto)
 }
 
 /* Run the harness once; returns the verdict and the output address. */
-static __u32 run(__u32 op, __u8 proto, struct socklb_sockaddr in, __u64 cookie, bool storage,
-		 struct socklb_sockaddr *out)
+static __u32 run_io(struct lb_test_io io, struct socklb_sockaddr *out)
 {
-	struct lb_test_io io = { .op = op, .proto = proto, .netns_cookie = cookie, .use_storage = storage, .in = in };
 	struct lb_test_io res = {};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &io, .data_size_in = sizeof(io), .data_out = &res,
 		    .data_size_out = sizeof(res), .repeat = 1);
@@ -111,6 +109,14 @@ static __u32 run(__u32 op, __u8 proto, struct socklb_sockaddr in, __u64 cookie, 
 	if (out)
 		*out = res.out;
 	return res.verdict;
+}
+
+static __u32 run(__u32 op, __u8 proto, struct socklb_sockaddr in, __u64 cookie, bool storage,
+		 struct socklb_sockaddr *out)
+{
+	struct lb_test_io io = { .op = op, .proto = proto, .netns_cookie = cookie, .use_storage = storage, .in = in };
+
+	return run_io(io, out);
 }
 
 static bool same(struct socklb_sockaddr a, struct socklb_sockaddr b)
@@ -327,6 +333,63 @@ static void test_v6_service_and_v4_mapped_key(void **state)
 	assert_int_equal(socklb_service_delete(&fx.maps, &f4), 0);
 }
 
+/*
+ * A program that read the service's count just before the daemon shrank the
+ * set picks slots that are already deleted: it must choose again from the
+ * current count, never refuse a service that has backends.
+ */
+static void test_stale_count_after_shrink_still_translates(void **state)
+{
+	struct socklb_frontend f = fe("10.96.0.40", 80, SOCKLB_PROTO_TCP);
+	struct socklb_endpoint b[] = { ep("10.244.0.11", 80), ep("10.244.0.12", 80), ep("10.244.0.13", 80) };
+	struct lb_test_io io = { .op = LB_TEST_CONNECT, .proto = SOCKLB_PROTO_TCP, .netns_cookie = 1 };
+	struct socklb_endpoint b6[3], *cur;
+	struct socklb_sockaddr out;
+	struct socklb_stats st;
+	struct socklb_svc svc;
+	__u32 n;
+	int i;
+
+	(void)state;
+	io.in = sa("10.96.0.40", 80);
+	io.stale_count = 3;
+	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b, 3, 0), 0);
+	/* 3 -> 1: slots 1 and 2 are gone; a stale count of 3 names them 2 times in 3 */
+	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b, 1, 0), 0);
+	for (i = 0; i < 300; i++) {
+		assert_int_equal(run_io(io, &out), TRANSLATED);
+		assert_int_equal(backend_index(out, b, 1), 0);
+	}
+	/* the same with session affinity, then for unconnected UDP */
+	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b, 3, 60), 0);
+	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b, 1, 60), 0);
+	for (i = 0; i < 300; i++) {
+		io.netns_cookie = 100 + i;
+		assert_int_equal(run_io(io, &out), TRANSLATED);
+		assert_int_equal(backend_index(out, b, 1), 0);
+	}
+	assert_int_equal(socklb_service_get(&fx.maps, &f, &svc, &cur, &n), 0);
+	free(cur);
+	assert_int_equal(socklb_service_stats(&fx.maps, svc.id, &st), 0);
+	assert_int_equal(st.no_backend, 0);
+	assert_int_equal(socklb_service_delete(&fx.maps, &f), 0);
+
+	f = fe("fd00:96::40", 53, SOCKLB_PROTO_UDP);
+	b6[0] = ep("fd00:244::11", 53);
+	b6[1] = ep("fd00:244::12", 53);
+	b6[2] = ep("fd00:244::13", 53);
+	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b6, 3, 0), 0);
+	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b6, 1, 0), 0);
+	io = (struct lb_test_io){ .op = LB_TEST_SENDMSG, .proto = SOCKLB_PROTO_UDP, .netns_cookie = 1,
+				  .use_storage = 1, .in = sa("fd00:96::40", 53), .stale_count = 3 };
+	for (i = 0; i < 300; i++) {
+		reset_socket();
+		assert_int_equal(run_io(io, &out), TRANSLATED);
+		assert_int_equal(backend_index(out, b6, 1), 0);
+	}
+	assert_int_equal(socklb_service_delete(&fx.maps, &f), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_reverse_restores_the_right_vip),
 		cmocka_unit_test(test_peer_table_evicts_least_recently_used),
 		cmocka_unit_test(test_v6_service_and_v4_mapped_key),
+		cmocka_unit_test(test_stale_count_after_shrink_still_translates),
 	};
 
 	return cmocka_run_group_tests_name("bpf_translation", tests, setup, teardown);

@@ -16,6 +16,8 @@ struct lb_test_io {
 	__u64 netns_cookie;
 	__u32 use_storage; /* pass the fake socket storage (else NULL) */
 	__u32 verdict; /* out: enum lb_verdict, or 1 when lb_reverse rewrote */
+	__u32 stale_count; /* nonzero: lb_select sees this count, as if read before the daemon shrank the set */
+	__u32 pad;
 	struct socklb_sockaddr in;
 	struct socklb_sockaddr out;
 };
