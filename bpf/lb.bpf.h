@@ -116,8 +116,8 @@ static __always_inline struct socklb_backend *lb_pick(const struct socklb_svc *s
  * the client pod's affinity entry, then uniform random.
  */
 static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, const struct socklb_sockaddr *vip,
-						 __u8 proto, __u64 netns_cookie, struct socklb_sock *st,
-						 bool connected, struct socklb_sockaddr *out)
+						 __u8 proto, __u64 netns_cookie, struct socklb_sock *st, bool connected,
+						 struct socklb_sockaddr *out)
 {
 	const struct socklb_svc *fresh;
 	const __u32 flags = svc->flags;

@@ -380,8 +380,12 @@ static void test_stale_count_after_shrink_still_translates(void **state)
 	b6[2] = ep("fd00:244::13", 53);
 	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b6, 3, 0), 0);
 	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b6, 1, 0), 0);
-	io = (struct lb_test_io){ .op = LB_TEST_SENDMSG, .proto = SOCKLB_PROTO_UDP, .netns_cookie = 1,
-				  .use_storage = 1, .in = sa("fd00:96::40", 53), .stale_count = 3 };
+	io = (struct lb_test_io){ .op = LB_TEST_SENDMSG,
+				  .proto = SOCKLB_PROTO_UDP,
+				  .netns_cookie = 1,
+				  .use_storage = 1,
+				  .in = sa("fd00:96::40", 53),
+				  .stale_count = 3 };
 	for (i = 0; i < 300; i++) {
 		reset_socket();
 		assert_int_equal(run_io(io, &out), TRANSLATED);
