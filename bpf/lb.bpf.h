@@ -61,13 +61,13 @@ static __always_inline struct socklb_backend *lb_backend_at(const struct socklb_
 	return bpf_map_lookup_elem(&socklb_be_v1, &key);
 }
 
-/* A remembered choice is used only while that backend is still in the service. */
-static __always_inline bool lb_backend_still_at(const struct socklb_svc *svc, __u32 slot, const __be32 *addr,
-						__be16 port)
+/* A remembered choice is used only while that backend is still in the service: it, or NULL. */
+static __always_inline struct socklb_backend *lb_backend_still_at(const struct socklb_svc *svc, __u32 slot,
+								  const __be32 *addr, __be16 port)
 {
 	struct socklb_backend *be = lb_backend_at(svc, slot);
 
-	return be && be->port == port && addr_eq(be->addr, addr);
+	return be && be->port == port && addr_eq(be->addr, addr) ? be : NULL;
 }
 
 /* The unconnected-UDP entry for this VIP, or the least recently used one to reuse. */
@@ -136,10 +136,9 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 	if (st) {
 		peer = connected ? &st->connected : lb_sock_peer(st, vip);
 		if (!connected && peer->seq && peer->svc_id == svc->id && peer->vip_port == vip->port &&
-		    addr_eq(peer->vip, vip->addr) &&
-		    lb_backend_still_at(svc, peer->slot, peer->backend, peer->backend_port)) {
+		    addr_eq(peer->vip, vip->addr)) {
 			slot = peer->slot;
-			be = lb_backend_at(svc, slot);
+			be = lb_backend_still_at(svc, slot, peer->backend, peer->backend_port);
 		}
 	}
 
@@ -148,10 +147,9 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 		akey.netns_cookie = netns_cookie;
 		akey.svc_id = svc->id;
 		aff = bpf_map_lookup_elem(&socklb_aff_v1, &akey);
-		if (aff && now - aff->last_used_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC &&
-		    lb_backend_still_at(svc, aff->slot, aff->backend.addr, aff->backend.port)) {
+		if (aff && now - aff->last_used_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
 			slot = aff->slot;
-			be = lb_backend_at(svc, slot);
+			be = lb_backend_still_at(svc, slot, aff->backend.addr, aff->backend.port);
 		}
 	}
 
