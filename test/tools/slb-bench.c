@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_util.h"
+
 #define MAX_TARGETS 64
 #define MAX_CONC 1024
 #define MAX_REQUEST 65000
@@ -429,12 +431,6 @@ static int run_stream(const struct options *o, struct result *res)
 
 /* ---- spread: which backends a path reaches ------------------------------------------------------------------------ */
 
-struct tally {
-	char name[64];
-	int n;
-};
-
-/* One blocking request; the reply's first line is the backend's name. */
 static int spread_once(const struct options *o, const struct sockaddr_in *t, char *name, size_t len)
 {
 	char buf[MAX_REQUEST], *nl;
@@ -466,29 +462,21 @@ static int spread_once(const struct options *o, const struct sockaddr_in *t, cha
 
 static int run_spread(const struct options *o)
 {
-	struct tally t[MAX_TARGETS] = {};
-	int i, j, nt = 0, errors = 0, err;
+	struct tally t = {};
 	char name[64];
+	int i, err;
 
 	for (i = 0; i < o->count; i++) {
 		err = spread_once(o, &o->targets[i % o->ntargets], name, sizeof(name));
 		if (err) {
-			if (!errors)
+			if (!t.errors)
 				fprintf(stderr, "slb-bench: spread: %s\n", strerror(-err));
-			errors++;
+			t.errors++;
 			continue;
 		}
-		for (j = 0; j < nt && strcmp(t[j].name, name) != 0; j++)
-			;
-		if (j == nt && nt < MAX_TARGETS)
-			snprintf(t[nt++].name, sizeof(t[0].name), "%s", name);
-		if (j < MAX_TARGETS)
-			t[j].n++;
+		tally_add(&t, name);
 	}
-	for (j = 0; j < nt; j++)
-		printf("%s %d\n", t[j].name, t[j].n);
-	printf("errors %d\n", errors);
-	return errors ? 1 : 0;
+	return tally_print(&t);
 }
 
 /* ---- main ----------------------------------------------------------------------------------------------------------- */

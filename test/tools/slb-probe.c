@@ -25,40 +25,7 @@
 #include <unistd.h>
 
 #include "sockaddr_text.h"
-
-static const char *errname(int e)
-{
-	switch (e) {
-	case ECONNREFUSED:
-		return "ECONNREFUSED";
-	case EPERM:
-		return "EPERM";
-	case ENETUNREACH:
-		return "ENETUNREACH";
-	case EHOSTUNREACH:
-		return "EHOSTUNREACH";
-	case ETIMEDOUT:
-		return "ETIMEDOUT";
-	case ECONNABORTED:
-		return "ECONNABORTED";
-	case EAGAIN:
-		return "EAGAIN";
-	default:
-		return strerror(e);
-	}
-}
-
-static int wait_readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int r = poll(&p, 1, ms);
-
-	if (r == 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return r < 0 ? -1 : 0;
-}
+#include "tool_util.h"
 
 static int server(const char *proto, const char *host, const char *port, const char *name)
 {
@@ -221,34 +188,19 @@ static int client_loop(const struct sockaddr_storage *ss, socklen_t len, int ms)
 	return failures ? 1 : 0;
 }
 
-struct tally {
-	char name[64];
-	int n;
-};
-
 static int client_spread(const struct sockaddr_storage *ss, socklen_t len, int count)
 {
-	struct tally t[64] = {};
-	int i, j, nt = 0, errors = 0, err;
+	struct tally t = {};
 	char name[256];
+	int i;
 
 	for (i = 0; i < count; i++) {
-		err = tcp_once(ss, len, name, sizeof(name), NULL, 0);
-		if (err) {
-			errors++;
-			continue;
-		}
-		for (j = 0; j < nt && strcmp(t[j].name, name) != 0; j++)
-			;
-		if (j == nt && nt < 64)
-			snprintf(t[nt++].name, sizeof(t[0].name), "%s", name);
-		if (j < 64)
-			t[j].n++;
+		if (tcp_once(ss, len, name, sizeof(name), NULL, 0))
+			t.errors++;
+		else
+			tally_add(&t, name);
 	}
-	for (j = 0; j < nt; j++)
-		printf("%s %d\n", t[j].name, t[j].n);
-	printf("errors %d\n", errors);
-	return errors ? 1 : 0;
+	return tally_print(&t);
 }
 
 static int usage(void)

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "sockaddr_text.h"
+#include "tool_util.h"
 
 #include "lbmap.h"
 #include "log.h"
@@ -54,42 +55,6 @@ static long long now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static const char *errname(int e)
-{
-	switch (e) {
-	case ECONNABORTED:
-		return "ECONNABORTED";
-	case EDESTADDRREQ:
-		return "EDESTADDRREQ";
-	case ECONNREFUSED:
-		return "ECONNREFUSED";
-	case ECONNRESET:
-		return "ECONNRESET";
-	case EPIPE:
-		return "EPIPE";
-	case ENOTCONN:
-		return "ENOTCONN";
-	case ETIMEDOUT:
-		return "ETIMEDOUT";
-	case EAGAIN:
-		return "EAGAIN";
-	default:
-		return strerror(e);
-	}
-}
-
-static int wait_readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int r = poll(&p, 1, ms);
-
-	if (r == 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return r < 0 ? -1 : 0;
 }
 
 /* ---- server ------------------------------------------------------------------- */
@@ -332,22 +297,6 @@ static int dns_loop(const struct sockaddr_storage *dst, socklen_t len, int ms)
 }
 
 /* ---- the daemon's code path ------------------------------------------------- */
-
-/* "1.2.3.4:80" or "[fd00::1]:80" */
-static int parse_endpoint(const char *s, struct socklb_endpoint *ep)
-{
-	char buf[128], *colon;
-
-	snprintf(buf, sizeof(buf), "%s", s[0] == '[' ? s + 1 : s);
-	colon = strrchr(buf, ':');
-	if (!colon)
-		return -EINVAL;
-	*colon = '\0';
-	if (colon > buf && colon[-1] == ']')
-		colon[-1] = '\0';
-	ep->port = (__u16)atoi(colon + 1);
-	return socklb_addr_parse(buf, ep->addr);
-}
 
 static int parse_protocols(const char *s, __u8 *protocols)
 {

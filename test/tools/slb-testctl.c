@@ -22,6 +22,7 @@
 #include "datapath.h"
 #include "lbmap.h"
 #include "log.h"
+#include "tool_util.h"
 
 static int parse_frontend(char **argv, struct socklb_frontend *fe)
 {
@@ -35,22 +36,6 @@ static int parse_frontend(char **argv, struct socklb_frontend *fe)
 	fe->port = (__u16)atoi(argv[1]);
 	fe->proto = (__u8)proto;
 	return 0;
-}
-
-/* "1.2.3.4:80" or "[fd00::1]:80" */
-static int parse_endpoint(const char *s, struct socklb_endpoint *ep)
-{
-	char buf[128], *colon;
-
-	snprintf(buf, sizeof(buf), "%s", s[0] == '[' ? s + 1 : s);
-	colon = strrchr(buf, ':');
-	if (!colon)
-		return -EINVAL;
-	*colon = '\0';
-	if (colon > buf && colon[-1] == ']')
-		colon[-1] = '\0';
-	ep->port = (__u16)atoi(colon + 1);
-	return socklb_addr_parse(buf, ep->addr);
 }
 
 static int parse_endpoints(int n, char **argv, struct socklb_endpoint *eps)
