@@ -174,7 +174,7 @@ tl_in_netns_only() {
 	ip netns exec "$(tl_pod_ns "$name")" "$@"
 }
 
-# tl_wait_port POD PROTO ADDR PORT: wait until a server answers (max 5 s).
+# tl_wait_tcp POD ADDR PORT: wait until a TCP server answers there (max 5 s).
 tl_wait_tcp() {
 	local pod=$1 addr=$2 port=$3 i
 	for i in $(seq 50); do
@@ -182,4 +182,51 @@ tl_wait_tcp() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# slb-term "sockets" clients: a process in POD holds labelled sockets and runs
+# the commands it reads from a FIFO (a background job's stdin is /dev/null
+# unless the job itself redirects it, hence the FIFO opened here).
+declare -A TL_SOCK_FD
+# tl_sockets_start ID POD LABEL KIND ADDR PORT [LABEL KIND ADDR PORT]...
+tl_sockets_start() {
+	local id=$1 pod=$2 fd
+	shift 2
+	mkfifo "$TL_TMP/$id.ctl"
+	: >"$TL_TMP/$id.out"
+	exec {fd}<>"$TL_TMP/$id.ctl"
+	TL_SOCK_FD[$id]=$fd
+	tl_in_pod "$pod" "$TL_TOOLS/slb-term" sockets "$@" <"$TL_TMP/$id.ctl" >"$TL_TMP/$id.out" 2>&1 &
+	TL_PIDS+=($!)
+}
+
+# tl_sockets_cmd ID [COMMAND]: run COMMAND in client ID (none: wait for the
+# opening) and print the lines it answered (max 20 s).
+tl_sockets_cmd() {
+	local id=$1 out=$TL_TMP/$1.out i from
+	shift
+	from=$(($(grep -c '^done$' "$out") + 1))
+	[ $# -gt 0 ] && echo "$*" >&"${TL_SOCK_FD[$id]}"
+	for i in $(seq 2000); do
+		[ "$(grep -c '^done$' "$out")" -ge "$from" ] && break
+		sleep 0.01
+	done
+	awk -v n="$from" '/^done$/ { d++; next } d == n - 1' "$out"
+}
+
+# tl_sees TEXT LINE...: TEXT has every LINE, exactly; tl_sees_re TEXT
+# REGEXP...: every extended regexp matches a whole line of TEXT.
+tl_sees() {
+	local text=$1 line
+	shift
+	for line; do
+		grep -Fqx "$line" <<<"$text" || { echo "no line: $line"; return 1; }
+	done
+}
+tl_sees_re() {
+	local text=$1 re
+	shift
+	for re; do
+		grep -Eqx "$re" <<<"$text" || { echo "no line matching: $re"; return 1; }
+	done
 }

@@ -57,57 +57,22 @@ case $? in
 	;;
 esac
 
-# The client pod's sockets, held by one process that runs commands from a FIFO
-# (started here, not with tl_bg_in_pod: a background job's stdin is /dev/null
-# unless the job itself redirects it).
-ctl_fifo=$TL_TMP/sockets.ctl
-out=$TL_TMP/sockets.out
-mkfifo "$ctl_fifo"
-: >"$out"
-exec 9<>"$ctl_fifo"
-tl_in_pod client "$T" sockets \
+# The client pod's sockets, held by one process that runs commands.
+tl_sockets_start main client \
 	a udpc 10.96.0.53 53 \
 	b udp 10.96.0.53 53 \
 	c tcp 10.96.0.53 53 \
 	d udpc 10.244.0.21 5353 \
 	e udpc ::ffff:10.96.0.53 53 \
 	f udpc fd00:96::53 53 \
-	g udpc 10.96.0.54 53 <"$ctl_fifo" >"$out" 2>&1 &
-TL_PIDS+=($!)
-# sockets_cmd [COMMAND]: run a command in the client (none: the opening), print what it printed.
-sockets_cmd() {
-	local i from
-	from=$(($(grep -c '^done$' "$out") + 1))
-	[ $# -gt 0 ] && echo "$*" >&9
-	for i in $(seq 400); do
-		[ "$(grep -c '^done$' "$out")" -ge "$from" ] && break
-		sleep 0.05
-	done
-	# the lines between the previous "done" and this one
-	awk -v n="$from" '/^done$/ { d++; next } d == n - 1' "$out"
-}
-# sees TEXT LINE...: TEXT has every LINE (exactly); sees_re: every extended regexp.
-sees() {
-	local text=$1 line
-	shift
-	for line; do
-		grep -Fqx "$line" <<<"$text" || { echo "no line: $line"; return 1; }
-	done
-}
-sees_re() {
-	local text=$1 re
-	shift
-	for re; do
-		grep -Eqx "$re" <<<"$text" || { echo "no line matching: $re"; return 1; }
-	done
-}
+	g udpc 10.96.0.54 53
 
-s=$(sockets_cmd)
+s=$(tl_sockets_cmd main)
 tl_diag "$s"
 tl_check "before: every socket reaches dns1 (through the VIPs and directly)" \
 	test "$(grep -c "^[a-g] reply dns1 " <<<"$s")" = 7
 tl_check "before: connected UDP through the VIP sees the VIP as peer" \
-	sees "$s" "a reply dns1 from 10.96.0.53:53 peer 10.96.0.53:53"
+	tl_sees "$s" "a reply dns1 from 10.96.0.53:53 peer 10.96.0.53:53"
 
 # Now the services have three backends; the sockets keep theirs.
 # shellcheck disable=SC2086
@@ -130,41 +95,41 @@ r=$("$T" remove "$ROOT" 10.96.0.53 53 tcp "$B1" udp 2>/dev/null)
 tl_check "removing dns1 from the TCP service, TCP termination off: nothing destroyed ($r)" \
 	grep -q "^destroyed 0 failed 0 " <<<"$r"
 
-s=$(sockets_cmd check)
+s=$(tl_sockets_cmd main check)
 tl_diag "$s"
-tl_check "(a) connected UDP through the VIP: next recv fails with ECONNABORTED" sees "$s" "a pending ECONNABORTED"
-tl_check "(a) then send fails with EDESTADDRREQ" sees "$s" "a error send EDESTADDRREQ"
-tl_check "v4-mapped connected UDP on a dual-stack socket: destroyed" sees "$s" "e pending ECONNABORTED"
-tl_check "IPv6 connected UDP through the VIP: destroyed" sees "$s" "f pending ECONNABORTED"
+tl_check "(a) connected UDP through the VIP: next recv fails with ECONNABORTED" tl_sees "$s" "a pending ECONNABORTED"
+tl_check "(a) then send fails with EDESTADDRREQ" tl_sees "$s" "a error send EDESTADDRREQ"
+tl_check "v4-mapped connected UDP on a dual-stack socket: destroyed" tl_sees "$s" "e pending ECONNABORTED"
+tl_check "IPv6 connected UDP through the VIP: destroyed" tl_sees "$s" "f pending ECONNABORTED"
 tl_check "(b) unconnected UDP: no error, its next sendto reaches a live backend, reply from the VIP" \
-	sees_re "$s" "b pending none" "b reply dns[23] from 10\.96\.0\.53:53"
+	tl_sees_re "$s" "b pending none" "b reply dns[23] from 10\.96\.0\.53:53"
 tl_check "(c) TCP through the VIP: intact while TCP termination is off" \
-	sees "$s" "c pending none" "c reply dns1 peer 10.96.0.53:53"
+	tl_sees "$s" "c pending none" "c reply dns1 peer 10.96.0.53:53"
 tl_check "(d) connected UDP to dns1's pod IP directly: intact" \
-	sees "$s" "d pending none" "d reply dns1 from 10.244.0.21:5353 peer 10.244.0.21:5353"
+	tl_sees "$s" "d pending none" "d reply dns1 from 10.244.0.21:5353 peer 10.244.0.21:5353"
 tl_check "another service that still has dns1: its socket is intact" \
-	sees "$s" "g pending none" "g reply dns1 from 10.96.0.54:53 peer 10.96.0.54:53"
+	tl_sees "$s" "g pending none" "g reply dns1 from 10.96.0.54:53 peer 10.96.0.54:53"
 
-s=$(sockets_cmd reconnect a)
+s=$(tl_sockets_cmd main reconnect a)
 tl_check "(a) reconnecting through the VIP reaches a live backend ($s)" \
-	sees_re "$s" "a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53"
-s=$(sockets_cmd reconnect f)
+	tl_sees_re "$s" "a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53"
+s=$(tl_sockets_cmd main reconnect f)
 tl_check "IPv6: reconnecting through the VIP reaches a live backend ($s)" \
-	sees_re "$s" "f reply dns[23] from \[fd00:96::53\]:53 peer \[fd00:96::53\]:53"
+	tl_sees_re "$s" "f reply dns[23] from \[fd00:96::53\]:53 peer \[fd00:96::53\]:53"
 
 # TCP termination on: the TCP socket still on dns1 goes, nothing else.
 r=$("$T" terminate "$ROOT" 10.96.0.53 53 tcp "$B1" tcp 2>/dev/null)
 tl_check "TCP termination for dns1: destroys the 1 TCP socket ($r)" grep -q "^destroyed 1 failed 0 " <<<"$r"
-s=$(sockets_cmd check)
+s=$(tl_sockets_cmd main check)
 tl_diag "$s"
-tl_check "(c) TCP: next recv fails with ECONNABORTED" sees "$s" "c pending ECONNABORTED"
+tl_check "(c) TCP: next recv fails with ECONNABORTED" tl_sees "$s" "c pending ECONNABORTED"
 tl_check "after TCP termination: (a) reconnected, (b), (d) and the other service intact" \
-	sees_re "$s" "a pending none" "b pending none" "d pending none" "g pending none" "a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53" \
+	tl_sees_re "$s" "a pending none" "b pending none" "d pending none" "g pending none" "a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53" \
 	"b reply dns[23] from 10\.96\.0\.53:53" "d reply dns1 from 10\.244\.0\.21:5353 peer 10\.244\.0\.21:5353" \
 	"g reply dns1 from 10\.96\.0\.54:53 peer 10\.96\.0\.54:53"
-s=$(sockets_cmd reconnect c)
+s=$(tl_sockets_cmd main reconnect c)
 tl_check "(c) reconnecting through the VIP reaches a live backend ($s)" \
-	sees_re "$s" "c reply dns[23] peer 10\.96\.0\.53:53"
+	tl_sees_re "$s" "c reply dns[23] peer 10\.96\.0\.53:53"
 r=$("$T" terminate "$ROOT" 10.96.0.53 53 udp "$B1" udp,tcp 2>/dev/null)
 tl_check "terminating again finds nothing: destroyed sockets no longer point at dns1 ($r)" \
 	grep -q "^destroyed 0 failed 0 " <<<"$r"

@@ -140,39 +140,6 @@ wait_destroyed_lines() {
 	return 1
 }
 
-# ---------------------------------------------------------- client sockets
-# A client process holding sockets runs commands from a FIFO; sockets_cmd
-# ID [COMMAND] runs one (none: the opening) and prints what it printed.
-declare -A SOCK_FD
-sockets_start() { # ID LABEL KIND ADDR PORT ...
-	local id=$1 fd
-	shift
-	mkfifo "$TL_TMP/$id.ctl"
-	: >"$TL_TMP/$id.out"
-	exec {fd}<>"$TL_TMP/$id.ctl"
-	SOCK_FD[$id]=$fd
-	tl_in_pod client "$T" sockets "$@" <"$TL_TMP/$id.ctl" >"$TL_TMP/$id.out" 2>&1 &
-	TL_PIDS+=($!)
-}
-sockets_cmd() {
-	local id=$1 out=$TL_TMP/$1.out i from
-	shift
-	from=$(($(grep -c '^done$' "$out") + 1))
-	[ $# -gt 0 ] && echo "$*" >&"${SOCK_FD[$id]}"
-	for i in $(seq 400); do
-		[ "$(grep -c '^done$' "$out")" -ge "$from" ] && break
-		sleep 0.01
-	done
-	awk -v n="$from" '/^done$/ { d++; next } d == n - 1' "$out"
-}
-# sees TEXT REGEXP...: every extended regexp matches a whole line of TEXT.
-sees() {
-	local text=$1 re
-	shift
-	for re; do
-		grep -Eqx "$re" <<<"$text" || { echo "no line matching: $re"; return 1; }
-	done
-}
 
 wait_server() {
 	local i
@@ -200,13 +167,13 @@ tl_check "the daemon turns socket termination on (connected UDP, no grace)" \
 tl_check "programs load under the daemon's root" "$CTL" load "$ROOT"
 tl_check "links attach to the client pod's cgroup" "$CTL" attach "$ROOT" "$(tl_pod_cgroup client)" client
 
-sockets_start main \
+tl_sockets_start main client \
 	a udpc 10.96.0.53 53 \
 	b udp 10.96.0.53 53 \
 	c tcp 10.96.0.53 53 \
 	d udpc 10.244.0.21 5353 \
 	g udpc 10.96.0.54 53
-s=$(sockets_cmd main)
+s=$(tl_sockets_cmd main)
 tl_diag "$s"
 tl_check "before: every socket reaches dns1 (through the VIPs and directly)" \
 	test "$(grep -c "^[abcdg] reply dns1 " <<<"$s")" = 5
@@ -222,21 +189,21 @@ write_cluster >/dev/null
 tl_check "dns1 leaves dns (UDP and TCP) in the maps" wait_backends 10.96.0.53:53 TCP 10.244.0.22:5353,10.244.0.23:5353
 tl_check "the daemon terminates once" wait_destroyed_lines "$LOG1" 1
 sleep 0.2
-s=$(sockets_cmd main check)
+s=$(tl_sockets_cmd main check)
 tl_diag "$s"
 tl_check "(a) connected UDP through the VIP: destroyed (ECONNABORTED, then EDESTADDRREQ)" \
-	sees "$s" "a pending ECONNABORTED" "a error send EDESTADDRREQ"
+	tl_sees_re "$s" "a pending ECONNABORTED" "a error send EDESTADDRREQ"
 tl_check "(b) unconnected UDP: intact, its next sendto reaches a live backend from the VIP" \
-	sees "$s" "b pending none" "b reply dns[23] from 10\.96\.0\.53:53"
+	tl_sees_re "$s" "b pending none" "b reply dns[23] from 10\.96\.0\.53:53"
 tl_check "(c) TCP through the VIP: intact without --terminate-tcp" \
-	sees "$s" "c pending none" "c reply dns1 peer 10\.96\.0\.53:53"
+	tl_sees_re "$s" "c pending none" "c reply dns1 peer 10\.96\.0\.53:53"
 tl_check "(d) connected UDP to dns1's pod IP directly: intact" \
-	sees "$s" "d pending none" "d reply dns1 from 10\.244\.0\.21:5353 peer 10\.244\.0\.21:5353"
+	tl_sees_re "$s" "d pending none" "d reply dns1 from 10\.244\.0\.21:5353 peer 10\.244\.0\.21:5353"
 tl_check "(g) another Service that still has dns1: intact" \
-	sees "$s" "g pending none" "g reply dns1 from 10\.96\.0\.54:53 peer 10\.96\.0\.54:53"
-s=$(sockets_cmd main reconnect a)
+	tl_sees_re "$s" "g pending none" "g reply dns1 from 10\.96\.0\.54:53 peer 10\.96\.0\.54:53"
+s=$(tl_sockets_cmd main reconnect a)
 tl_check "(a) the client's retry through the VIP reaches a live backend ($s)" \
-	sees "$s" "a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53"
+	tl_sees_re "$s" "a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53"
 tl_check "one log line for the batch, naming the backend" \
 	test "$(grep -c "socket termination: 1 sockets destroyed (0 failed) for 1 removed backends.*(10.244.0.21:5353 1)" "$LOG1")" = 1
 tl_check "no other termination line (no double line per batch)" test "$(destroyed_lines "$LOG1")" = 1
@@ -346,23 +313,23 @@ DNS="dns2 dns3"
 write_cluster >/dev/null
 tl_check "with --terminate-tcp and a grace period: a deleted endpoint is not held, the daemon terminates" \
 	wait_destroyed_lines "$LOG2" 1
-s=$(sockets_cmd main check)
+s=$(tl_sockets_cmd main check)
 tl_diag "$s"
-tl_check "(c) TCP through the VIP: destroyed with --terminate-tcp (ECONNABORTED)" sees "$s" "c pending ECONNABORTED"
+tl_check "(c) TCP through the VIP: destroyed with --terminate-tcp (ECONNABORTED)" tl_sees_re "$s" "c pending ECONNABORTED"
 tl_check "(a) reconnected, (b), (d), (g): intact" \
-	sees "$s" "a pending none" "b pending none" "d pending none" "g pending none" \
+	tl_sees_re "$s" "a pending none" "b pending none" "d pending none" "g pending none" \
 	"a reply dns[23] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53" "b reply dns[23] from 10\.96\.0\.53:53" \
 	"d reply dns1 from 10\.244\.0\.21:5353 peer 10\.244\.0\.21:5353" "g reply dns1 from 10\.96\.0\.54:53 peer 10\.96\.0\.54:53"
-s=$(sockets_cmd main reconnect c)
-tl_check "(c) the retry through the VIP reaches a live backend ($s)" sees "$s" "c reply dns[23] peer 10\.96\.0\.53:53"
+s=$(tl_sockets_cmd main reconnect c)
+tl_check "(c) the retry through the VIP reaches a live backend ($s)" tl_sees_re "$s" "c reply dns[23] peer 10\.96\.0\.53:53"
 tl_check "/metrics: the TCP socket is counted for the TCP frontend" \
 	grep -qx 'socklb_service_sockets_destroyed_total{frontend="10.96.0.53:53",protocol="TCP"} 1' <<<"$(metrics)"
 
 # --------------------------------------------------------------- grace period
 # h connects through grace's VIP while dns2 is its only backend.
-sockets_start grace h udpc 10.96.0.56 53
-s=$(sockets_cmd grace)
-tl_check "(h) connected UDP through the VIP reaches dns2" sees "$s" "h reply dns2 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+tl_sockets_start grace client h udpc 10.96.0.56 53
+s=$(tl_sockets_cmd grace)
+tl_check "(h) connected UDP through the VIP reaches dns2" tl_sees_re "$s" "h reply dns2 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
 GRACE="dns2 dns3"
 write_cluster >/dev/null
 wait_backends 10.96.0.56:53 UDP 10.244.0.22:5353,10.244.0.23:5353 >/dev/null
@@ -373,12 +340,12 @@ t0=$(now_ms)
 tl_check "a serving+terminating endpoint leaves the maps when a ready one exists" \
 	wait_backends 10.96.0.56:53 UDP 10.244.0.23:5353
 sleep 0.3
-s=$(sockets_cmd grace check)
+s=$(tl_sockets_cmd grace check)
 tl_check "(h) during the grace period: intact, still answered by dns2 ($s)" \
-	sees "$s" "h pending none" "h reply dns2 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+	tl_sees_re "$s" "h pending none" "h reply dns2 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
 destroyed_at=
 for i in $(seq 60); do
-	s=$(sockets_cmd grace check)
+	s=$(tl_sockets_cmd grace check)
 	if grep -q "^h pending ECONNABORTED" <<<"$s"; then
 		destroyed_at=$(now_ms)
 		break
@@ -388,8 +355,8 @@ done
 tl_diag "serving+terminating dns2: its socket destroyed $((${destroyed_at:-0} - t0)) ms after the file was written (grace ${GRACE_MS} ms; polled)"
 tl_check "(h) destroyed once the grace period ends (not before ${GRACE_MS} ms, within 1 s after)" \
 	test -n "$destroyed_at" -a $((${destroyed_at:-0} - t0)) -ge $((GRACE_MS - 100)) -a $((${destroyed_at:-0} - t0)) -lt $((GRACE_MS + 1000))
-s=$(sockets_cmd grace reconnect h)
-tl_check "(h) the retry through the VIP reaches dns3 ($s)" sees "$s" "h reply dns3 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+s=$(tl_sockets_cmd grace reconnect h)
+tl_check "(h) the retry through the VIP reaches dns3 ($s)" tl_sees_re "$s" "h reply dns3 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
 
 # dns3 turns serving+terminating, then stops serving before the grace period ends: destroyed at once.
 GRACE="dns3 dns1"
@@ -400,15 +367,15 @@ write_cluster >/dev/null
 t0=$(now_ms)
 wait_backends 10.96.0.56:53 UDP 10.244.0.21:5353 >/dev/null
 sleep 0.3
-s=$(sockets_cmd grace check)
+s=$(tl_sockets_cmd grace check)
 tl_check "(h) serving+terminating dns3 keeps its socket ($s)" \
-	sees "$s" "h pending none" "h reply dns3 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+	tl_sees_re "$s" "h pending none" "h reply dns3 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
 GRACE="dns3:stopped dns1"
 lines=$(destroyed_lines "$LOG2")
 write_cluster >/dev/null
 wait_destroyed_lines "$LOG2" $((lines + 1))
 left_ms=$(($(now_ms) - t0))
-s=$(sockets_cmd grace check)
+s=$(tl_sockets_cmd grace check)
 tl_diag "dns3 stopped serving: its socket destroyed at most ${left_ms} ms after it left the maps (polled)"
 tl_check "(h) destroyed as soon as dns3 stops serving, before the grace period ends" \
 	bash -c "grep -q '^h pending ECONNABORTED' <<<'$s' && [ $left_ms -lt $GRACE_MS ]"
@@ -416,8 +383,8 @@ tl_check "/metrics: both grace sockets counted for grace's frontend" \
 	grep -qx 'socklb_service_sockets_destroyed_total{frontend="10.96.0.56:53",protocol="UDP"} 2' <<<"$(metrics)"
 
 # A deleted Service: the sockets through its VIP go with it.
-s=$(sockets_cmd grace reconnect h)
-tl_check "(h) reconnects to dns1 ($s)" sees "$s" "h reply dns1 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
+s=$(tl_sockets_cmd grace reconnect h)
+tl_check "(h) reconnects to dns1 ($s)" tl_sees_re "$s" "h reply dns1 from 10\.96\.0\.56:53 peer 10\.96\.0\.56:53"
 lines=$(destroyed_lines "$LOG2")
 python3 - "$SRC" <<'EOF'
 import json, os, sys
@@ -428,8 +395,8 @@ json.dump(d, open(path + ".tmp", "w"))
 os.rename(path + ".tmp", path)
 EOF
 tl_check "a deleted Service: the daemon terminates its sockets" wait_destroyed_lines "$LOG2" $((lines + 1))
-s=$(sockets_cmd grace check)
-tl_check "(h) destroyed with its Service ($s)" sees "$s" "h pending ECONNABORTED"
+s=$(tl_sockets_cmd grace check)
+tl_check "(h) destroyed with its Service ($s)" tl_sees_re "$s" "h pending ECONNABORTED"
 stop_daemon
 
 # ================== daemon 3: without the privileges to load the iterators
