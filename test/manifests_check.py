@@ -37,7 +37,7 @@ except ImportError:
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMESPACE = "kube-system"
-READ_VERBS = {"get", "list", "watch"}
+READ_VERBS = {"list", "watch"}  # the daemon never GETs one object
 RBAC_WANT = {("", r, v) for r in ("services", "namespaces", "nodes") for v in READ_VERBS} | {
     ("discovery.k8s.io", "endpointslices", v) for v in READ_VERBS
 }
