@@ -21,12 +21,27 @@ fi
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '   %s\n' "$*"; }
 
+# show WHAT TEXT REGEXP: print TEXT; the demo fails at the end unless every
+# line of TEXT matches REGEXP, i.e. if what it shows is not what it says.
+FAILED=()
+show() {
+	printf '%s\n' "$2" | sed 's/^/   /'
+	[ -n "$2" ] && ! grep -Evq -- "$3" <<<"$2" && return 0
+	say "!! not as described: $1"
+	FAILED+=("$1")
+}
+
 cleanup() {
+	local rc=$?
 	set +e
 	[ -n "${SYNCD_PID:-}" ] && kill "$SYNCD_PID" 2>/dev/null && wait "$SYNCD_PID" 2>/dev/null
 	node_cleanup
 	printf '\nCleaned up. The demo took %d.%01d s.\n' $((($(date +%s%N) - START) / 1000000000)) \
 		$((($(date +%s%N) - START) / 100000000 % 10))
+	if [ "$rc" -eq 0 ] && [ ${#FAILED[@]} -gt 0 ]; then
+		printf 'The demo did not show what it says (%d): %s\n' ${#FAILED[@]} "$(IFS=';'; echo "${FAILED[*]}")" >&2
+		exit 1
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -114,25 +129,30 @@ spread() { # pod vip port count
 }
 
 bold "The client pod connects 300 times to web 10.96.0.10:80: the connections spread over 3 backends"
-say "$(spread client 10.96.0.10 80 300)"
+show "300 connects reach all 3 web backends" "$(spread client 10.96.0.10 80 300)" \
+	'^web-1=[0-9]+  web-2=[0-9]+  web-3=[0-9]+  errors=0$'
 
 bold "What the application sees: getpeername() is the ClusterIP, not the pod it reached"
-node_run client "$PROBE" tcp 10.96.0.10 80 3 | sed 's/^/   /'
+show "getpeername is the ClusterIP" "$(node_run client "$PROBE" tcp 10.96.0.10 80 3)" \
+	'^reply web-[123] peer 10\.96\.0\.10:80$'
 
 bold "UDP to dns 10.96.0.53:53: replies arrive from the ClusterIP"
 say "unconnected socket (sendto/recvfrom):"
-node_run client "$PROBE" udp 10.96.0.53 53 3 | sed 's/^/     /'
+show "unconnected UDP replies come from the ClusterIP" "$(node_run client "$PROBE" udp 10.96.0.53 53 3)" \
+	'^reply dns-[12] from 10\.96\.0\.53:53$'
 say "connected socket (connect/send/recv):"
-node_run client "$PROBE" udpc 10.96.0.53 53 2 | sed 's/^/     /'
+show "connected UDP: source and peer are the ClusterIP" "$(node_run client "$PROBE" udpc 10.96.0.53 53 2)" \
+	'^reply dns-[12] from 10\.96\.0\.53:53 peer 10\.96\.0\.53:53$'
 
 bold "sessionAffinity: ClientIP on web-sticky 10.96.0.20:80 pins the client pod to one backend"
-say "$(spread client 10.96.0.20 80 50)"
+show "affinity: 50 connects, one backend" "$(spread client 10.96.0.20 80 50)" '^web-[123]=50  errors=0$'
 
 bold "A service without endpoints: connect fails at once with ECONNREFUSED (as kube-proxy's REJECT)"
-say "$(node_run client "$PROBE" tcp 10.96.0.30 80 || true)"
+show "no endpoints: ECONNREFUSED" "$(node_run client "$PROBE" tcp 10.96.0.30 80 || true)" '^error ECONNREFUSED$'
 
 bold "The 'outsider' pod opted out (socklb.io/enabled=false): its connect is not translated"
-say "$(node_run outsider "$PROBE" tcp 10.96.0.10 80 || true)   (the VIP range is unreachable in the pod)"
+show "the opted-out pod is not translated" "$(node_run outsider "$PROBE" tcp 10.96.0.10 80 || true)" '^error '
+say "(the VIP range is unreachable in the pod)"
 
 follow() { # expected-names-pattern
 	local t0=$1 pattern=$2 out
@@ -146,8 +166,8 @@ follow() { # expected-names-pattern
 		fi
 		sleep 0.01
 	done
-	say "traffic did not follow within 1 s: $out"
-	return 1
+	show "traffic follows the endpoint change" "$out" "$pattern"
+	say "traffic had not followed $(((($(date +%s%N) - t0) / 1000000))) ms after the file was written"
 }
 
 bold "Scale web to 1 endpoint: edit the JSON file (atomic rename); the daemon reloads it"
@@ -158,8 +178,9 @@ follow "$t0" '^web-1=20  errors=0$'
 bold "And back to 3 endpoints"
 t0=$(date +%s%N)
 write_cluster web-1 web-2 web-3
-follow "$t0" 'web-2=.*web-3='
-say "$(spread client 10.96.0.10 80 300)"
+follow "$t0" 'web-2=.*web-3=.*errors=0$'
+show "300 connects reach all 3 web backends again" "$(spread client 10.96.0.10 80 300)" \
+	'^web-1=[0-9]+  web-2=[0-9]+  web-3=[0-9]+  errors=0$'
 
 bold "socklb-syncd dump (reads the pinned maps; the daemon need not run)"
 "$SYNCD" dump --bpffs-root "$NODE_BPFFS" | sed 's/^/   /'
