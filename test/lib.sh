@@ -167,6 +167,13 @@ tl_bg_in_pod() {
 	TL_PIDS+=($!)
 }
 
+# tl_stop PID: SIGTERM to the program a background `tl_in_pod ... &` runs (the
+# job is a subshell whose child it is), then wait for the job to end.
+tl_stop() {
+	pkill -TERM -P "$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 # Run in the pod's netns but outside its cgroup (a process the LB must not see).
 tl_in_netns_only() {
 	local name=$1

@@ -7,9 +7,13 @@
 # every DEL once more at the end. Every call must succeed (except the CHECKs
 # of the defunct ones), and nothing may be left: no pins, no bpf_link in the
 # kernel running our programs, no program on any pod cgroup.
+# All along, a real client pod attached through the same plugin and bpffs root
+# connects to a ClusterIP in a loop: the other pods' calls (and GC) must never
+# disturb it (zero failed connects).
 # shellcheck disable=SC2046 # lists of pod indexes and program ids are meant to split
 source "$(dirname "$0")/../lib.sh"
 tl_init
+tl_bridge
 
 PLUGIN=$TL_BUILD/socklb
 N=${FAULT_PODS:-100}
@@ -92,13 +96,48 @@ for i in $(seq_all); do
 	mkdir -p "$(pod_cgroup "$i")"
 done
 
+# The live client pod: ADDed through the plugin (its cgroup by runtimeConfig.cgroupPath),
+# a backend pod behind 10.96.0.10:80, and a connect loop until the end.
+P=$TL_TOOLS/slb-probe
+VIP=10.96.0.10
+tl_pod client 10.244.0.2/24
+tl_pod web 10.244.0.11/24
+tl_bg_in_pod web "$P" server tcp 0.0.0.0 8080 web
+client_cni() {
+	local prev='"prevResult": {"cniVersion": "1.1.0", "ips": [{"address": "10.244.0.2/24"}]},'
+	[ "$1" = ADD ] || prev=
+	printf '{"cniVersion": "1.1.0", "name": "socklb-fault", "type": "socklb", "bpffsRoot": "%s", "cgroupRoot": "%s", %s
+ "runtimeConfig": {"cgroupPath": "/client", "io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}}' \
+		"$TL_BPFFS" "$TL_CG" "$prev" |
+		env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="client-$TL_ID" CNI_IFNAME=eth0 \
+			CNI_NETNS="/var/run/netns/$(tl_pod_ns client)" \
+			CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=fault;K8S_POD_NAME=client" "$PLUGIN" >/dev/null
+}
+tl_check "the client pod is ADDed through the plugin" client_cni ADD
+tl_check "a ClusterIP with the backend pod" "$TL_TOOLS/slb-testctl" svc "$TL_BPFFS" "$VIP" 80 tcp 0 10.244.0.11:8080
+reaches_vip() {
+	local _
+	for _ in $(seq 50); do
+		tl_in_pod client "$P" tcp "$VIP" 80 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+tl_check "the client reaches it through the ClusterIP" reaches_vip
+tl_in_pod client "$P" loop "$VIP" 80 300000 >"$TL_TMP/loop" 2>"$TL_TMP/loop.err" &
+LOOP=$!
+TL_PIDS+=("$LOOP")
+LOOP_T0=$(date +%s%3N)
+CLIENT_PINS=9 CLIENT_LINKS=8
+
 # ADD: every pod, and the first 20 a second time in the same burst.
 calls ADD a $(seq_all) $(seq 0 19)
 tl_check "every ADD succeeded, also the 20 repeated at once ($(failed ADD a) failed)" test "$(failed ADD a)" = 0
-tl_check "$N attachments of 8 links each ($(pins) pins)" test "$(pins)" = $((N * 9))
-tl_check "8 programs on each pod cgroup, never 16 ($(progs_on_cgroups) in all)" test "$(progs_on_cgroups)" = $((N * 8))
+tl_check "$N attachments of 8 links each, and the client's ($(pins) pins)" test "$(pins)" = $((N * 9 + CLIENT_PINS))
+tl_check "8 programs on each pod cgroup, never 16 ($(progs_on_cgroups) in all)" \
+	test "$(progs_on_cgroups)" = $((N * 8 + CLIENT_LINKS))
 PROG_IDS=$(prog_ids | tr '\n' ' ')
-tl_check "the kernel has one link per hook and pod ($(kernel_links))" test "$(kernel_links)" = $((N * 8))
+tl_check "the kernel has one link per hook and pod ($(kernel_links))" test "$(kernel_links)" = $((N * 8 + CLIENT_LINKS))
 
 calls CHECK a $(seq_all)
 tl_check "CHECK of every pod succeeds" test "$(failed CHECK a)" = 0
@@ -113,7 +152,8 @@ tl_check "... and it is those 10" bash -c "for i in \$(seq 0 9); do grep -qv '^0
 codes=$(cat "$RESULTS"/CHECK-[0-9]-b | sort | uniq -c | tr -s ' \n' ' ')
 tl_diag "CHECK of a pod whose cgroup is gone: exit status and CNI code: $codes"
 
-keep=$(for i in $(seq 10 $((N - 1))); do printf '{"containerID": "%s", "ifname": "eth0"},' "$(cid "$i")"; done)
+keep=$(for i in $(seq 10 $((N - 1))); do printf '{"containerID": "%s", "ifname": "eth0"},' "$(cid "$i")"; done
+	printf '{"containerID": "client-%s", "ifname": "eth0"},' "$TL_ID")
 printf '{"cniVersion": "1.1.0", "name": "socklb-fault", "type": "socklb", "bpffsRoot": "%s", "cgroupRoot": "%s",
  "cni.dev/valid-attachments": [%s]}' "$TL_BPFFS" "$TL_CG" "${keep%,}" |
 	env -i PATH="$PATH" CNI_COMMAND=GC "$PLUGIN" >"$TL_TMP/gc.out" 2>>"$RESULTS/stderr"
@@ -121,10 +161,12 @@ tl_check "GC with the $((N - 10)) live attachments succeeds" test "$?" = 0
 gone=0
 for i in $(seq 0 9); do [ -e "$(links_of "$i")" ] || gone=$((gone + 1)); done
 tl_check "GC removed the 10 defunct attachments ($gone)" test "$gone" = 10
-tl_check "GC kept the $((N - 10)) live ones whole ($(pins) pins)" test "$(pins)" = $(((N - 10) * 9))
+tl_check "GC kept the $((N - 10)) live ones and the client's whole ($(pins) pins)" \
+	test "$(pins)" = $(((N - 10) * 9 + CLIENT_PINS))
 calls CHECK c $(seq 10 $((N - 1)))
 tl_check "CHECK agrees with GC: every kept pod still checks out" test "$(failed CHECK c)" = 0
-tl_check "the kernel freed the defunct pods' links ($(kernel_links) left)" test "$(kernel_links)" = $(((N - 10) * 8))
+tl_check "the kernel freed the defunct pods' links ($(kernel_links) left)" \
+	test "$(kernel_links)" = $(((N - 10) * 8 + CLIENT_LINKS))
 
 # Pods 10-29: kubelet removes the cgroup before the runtime's DEL.
 for i in $(seq 10 29); do
@@ -135,6 +177,16 @@ tl_check "every DEL succeeded: twice at once, after GC, after the cgroup was rem
 	test "$(failed DEL a)" = 0
 calls DEL b $(seq_all)
 tl_check "DEL once more for every pod succeeds" test "$(failed DEL b)" = 0
+
+tl_stop "$LOOP"
+ms=$(($(date +%s%3N) - LOOP_T0))
+read -r _ attempts _ failures <"$TL_TMP/loop"
+rate=$((attempts * 1000 / (ms > 0 ? ms : 1)))
+tl_diag "client: $attempts connections attempted over $ms ms of concurrent ADD/CHECK/GC/DEL, $failures failed, $rate per second"
+head -3 "$TL_TMP/loop.err" | sed 's/^/# /'
+tl_check "zero failed connects from the live pod meanwhile ($attempts attempted)" test "${failures:-x}" = 0
+tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
+tl_check "the client pod's DEL succeeds" client_cni DEL
 tl_check "no pin left under links/" test "$(pins)" = 0
 left=$(bpftool link show -j | python3 -c '
 import json, sys

@@ -9,22 +9,31 @@
 #     socklb_sync_errors_total and shown in socklb_last_error; every frontend
 #     that was in the maps before stays, with its backends;
 #   - back to a set that fits: the maps converge and the errors stop.
+# All along, a client pod connects in a loop to a live service that was in
+# the maps before they filled up: not one connect may fail.
 source "$(dirname "$0")/../lib.sh"
 tl_init
+tl_bridge
 
 SYNCD=$TL_BUILD/socklb-syncd
 MKMAPS=$TL_TOOLS/slb-mkmaps
 GEN=(python3 "$TL_ROOT/test/integration/syncd_gen.py")
-SRC=$TL_TMP/src.json
+P=$TL_TOOLS/slb-probe
+CTL=$TL_TOOLS/slb-testctl
+SRCDIR=$TL_TMP/src # the daemon's source: gen.json (the generated services) and live.json
+SRC=$SRCDIR/gen.json
 LOG=$TL_TMP/syncd.log
 PORT=$((20000 + RANDOM % 20000))
+LIVE_VIP=10.111.0.10
+mkdir -p "$SRCDIR"
 
-# frontends ROOT: "frontend backends" per line, sorted
+# frontends ROOT: "frontend backends" per line, sorted; the live service left out
 frontends() {
 	"$SYNCD" dump --json --bpffs-root "$1" | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["services"]:
-    print(s["frontend"], ",".join(sorted(s["backends"])))' | sort
+    if s["frontend"] != sys.argv[1]:
+        print(s["frontend"], ",".join(sorted(s["backends"])))' "$LIVE_VIP:80" | sort
 }
 metric() {
 	curl -s -m 2 "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'
@@ -59,13 +68,33 @@ n=$(frontends "$ROOT_ONCE" | wc -l)
 tl_check "--once wrote what fit ($n of 20)" test "$n" -eq 8
 
 # the daemon: fits, then too many services ----------------------------------------
+# The live service: one real backend pod; a client pod linked to the programs.
+tl_pod client 10.244.0.2/24
+tl_pod web 10.244.0.11/24
+tl_bg_in_pod web "$P" server tcp 0.0.0.0 8080 web
+tl_check "programs load (on the small maps), links attach to the client pod" bash -c \
+	"'$CTL' load '$TL_BPFFS' && '$CTL' attach '$TL_BPFFS' '$(tl_pod_cgroup client)' client"
+cat >"$SRCDIR/live.json" <<EOF
+{"kind": "List", "apiVersion": "v1", "items": [
+ {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "live", "namespace": "default"},
+  "spec": {"clusterIP": "$LIVE_VIP", "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}},
+ {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+  "metadata": {"name": "live-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "live"}},
+  "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+  "endpoints": [{"addresses": ["10.244.0.11"], "conditions": {"ready": true}}]}]}
+EOF
 "${GEN[@]}" "$SRC" 5 2
-"$SYNCD" --source "file:$SRC" --bpffs-root "$TL_BPFFS" --node-name node-a --metrics-addr "127.0.0.1:$PORT" \
+"$SYNCD" --source "file:$SRCDIR" --bpffs-root "$TL_BPFFS" --node-name node-a --metrics-addr "127.0.0.1:$PORT" \
 	2>"$LOG" &
 DAEMON=$!
 TL_PIDS+=("$DAEMON")
 five_synced() { [ "$(frontends "$TL_BPFFS" | wc -l)" -eq 5 ]; }
 tl_check "5 services x 2 endpoints fit" wait_for five_synced
+tl_check "the live service answers through its ClusterIP" wait_for tl_in_pod client "$P" tcp "$LIVE_VIP" 80
+tl_in_pod client "$P" loop "$LIVE_VIP" 80 120000 >"$TL_TMP/loop" 2>"$TL_TMP/loop.err" &
+LOOP=$!
+TL_PIDS+=("$LOOP")
+LOOP_T0=$(date +%s%3N)
 frontends "$TL_BPFFS" >"$TL_TMP/before"
 errors0=$(metric socklb_sync_errors_total)
 
@@ -109,6 +138,16 @@ tl_check "a set that fits again (4 x 3) converges" wait_for four_synced
 errors2=$(metric socklb_sync_errors_total)
 sleep 1
 tl_check "and the errors stop ($errors2 in all)" test "$(metric socklb_sync_errors_total)" = "$errors2"
+
+tl_stop "$LOOP"
+ms=$(($(date +%s%3N) - LOOP_T0))
+read -r _ attempts _ failures <"$TL_TMP/loop"
+rate=$((attempts * 1000 / (ms > 0 ? ms : 1)))
+tl_diag "client: $attempts connections attempted over $ms ms while the maps filled up, $failures failed, $rate per second"
+head -3 "$TL_TMP/loop.err" | sed 's/^/# /'
+tl_check "zero failed connects to the live service while the maps filled up ($attempts attempted)" \
+	test "${failures:-x}" = 0
+tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
 kill "$DAEMON"
 wait "$DAEMON" 2>/dev/null
 tl_finish

@@ -8,7 +8,8 @@
  *   slb-probe tcp ADDR PORT [COUNT]        connect, read the name, print name and getpeername
  *   slb-probe udp ADDR PORT [COUNT]        unconnected sendto/recvfrom, print name and source
  *   slb-probe udpc ADDR PORT [COUNT]       connected UDP, print name, getpeername and source
- *   slb-probe loop ADDR PORT MILLISECONDS  TCP connects in a loop; print attempts and failures
+ *   slb-probe loop ADDR PORT MILLISECONDS  TCP connects in a loop, for MILLISECONDS or until
+ *                                         SIGTERM; print attempts and failures
  *   slb-probe spread ADDR PORT COUNT       TCP connects; print how many reached each name
  */
 #include <arpa/inet.h>
@@ -170,15 +171,29 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+static volatile sig_atomic_t loop_stopped;
+
+static void loop_stop(int sig)
+{
+	(void)sig;
+	loop_stopped = 1;
+}
+
+/* Until ms have passed or SIGTERM/SIGINT came: the counts are printed either way. */
 static int client_loop(const struct sockaddr_storage *ss, socklen_t len, int ms)
 {
+	struct sigaction sa = { .sa_handler = loop_stop };
 	long long end = now_ms() + ms, attempts = 0, failures = 0;
 	char name[256];
 	int err;
 
-	while (now_ms() < end) {
-		attempts++;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!loop_stopped && now_ms() < end) {
 		err = tcp_once(ss, len, name, sizeof(name), NULL, 0);
+		if (err == -EINTR && loop_stopped)
+			break; /* the signal cut this attempt short: not a failure */
+		attempts++;
 		if (err) {
 			failures++;
 			fprintf(stderr, "connect %lld failed: %s\n", attempts, errname(-err));
