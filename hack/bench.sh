@@ -73,9 +73,24 @@ die() {
 	exit 1
 }
 
+# The host gets a blackhole route for the service range while the bench runs
+# (unless it already routes that exact prefix): whatever a rule fails to
+# rewrite is dropped here rather than sent to the default route. The pods have
+# no route out anyway (node.sh); this covers the host's own lookups.
+BENCH_BLACKHOLE=""
+bench_blackhole_services() {
+	if [ -n "$(ip route show exact "$NODE_VIP_RANGE" 2>/dev/null)" ]; then
+		echo "bench: the host already routes $NODE_VIP_RANGE; left as it is" >&2
+		return 0
+	fi
+	ip route add blackhole "$NODE_VIP_RANGE" || die "cannot add a blackhole route for $NODE_VIP_RANGE"
+	BENCH_BLACKHOLE=$NODE_VIP_RANGE
+}
+
 bench_cleanup() {
 	local ns root
 	set +e
+	[ -n "$BENCH_BLACKHOLE" ] && ip route del blackhole "$BENCH_BLACKHOLE"
 	cp_cleanup
 	for ns in "${BENCH_NETNS[@]}"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -141,6 +156,7 @@ main() {
 
 	say "private node: bpffs root, kubelet-style cgroups, conflist [bridge + host-local, socklb]"
 	node_init "${BENCH_ID:-bn$$}" "10.244.$((RANDOM % 200 + 20))"
+	bench_blackhole_services
 	dp_make_pods
 	say "pods: 12 backends; clients: direct (not opted in), socklb (opted in)," \
 		"nftables and iptables (rules in their netns)"
