@@ -142,7 +142,15 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 		}
 	}
 
-	if (!be && (flags & SOCKLB_SVC_F_AFFINITY)) {
+	/*
+	 * A datagram that keeps its socket's backend is one more packet of an
+	 * existing flow: like a conntrack hit under kube-proxy, it neither
+	 * consults nor refreshes the client's affinity.
+	 */
+	if (be)
+		goto chosen;
+
+	if (flags & SOCKLB_SVC_F_AFFINITY) {
 		now = bpf_ktime_get_ns();
 		akey.netns_cookie = netns_cookie;
 		akey.svc_id = svc->id;
@@ -187,6 +195,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 		}
 	}
 
+chosen:
 	addr_copy(out->addr, be->addr);
 	out->port = be->port;
 

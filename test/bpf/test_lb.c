@@ -256,6 +256,80 @@ static void test_unconnected_udp_keeps_backend_until_it_leaves(void **state)
 	assert_int_equal(socklb_service_delete(&fx.maps, &f), 0);
 }
 
+/* The affinity entries of the map, and whether one has a zero key (netns cookie 0). */
+static int affinity_entries(bool *zero_key)
+{
+	struct socklb_affinity_key key, next;
+	void *prev = NULL;
+	int n = 0;
+
+	*zero_key = false;
+	while (bpf_map_get_next_key(fx.maps.affinity, prev, &next) == 0) {
+		n++;
+		if (next.netns_cookie == 0)
+			*zero_key = true;
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
+static void clear_affinity(void)
+{
+	struct socklb_affinity_key key;
+
+	while (bpf_map_get_next_key(fx.maps.affinity, NULL, &key) == 0)
+		assert_int_equal(bpf_map_delete_elem(fx.maps.affinity, &key), 0);
+}
+
+/*
+ * Unconnected UDP to a ClientIP-affinity service: the first datagram of a
+ * socket chooses through the client's affinity entry (and refreshes it); the
+ * next ones keep the socket's backend like a conntrack hit and write no
+ * affinity entry at all (none with a zeroed key, the client's untouched).
+ */
+static void test_unconnected_udp_with_affinity(void **state)
+{
+	struct socklb_frontend f = fe("10.96.0.54", 53, SOCKLB_PROTO_UDP);
+	struct socklb_endpoint b[] = { ep("10.244.0.21", 5353), ep("10.244.0.22", 5353), ep("10.244.0.23", 5353) };
+	struct socklb_affinity_key akey = { .netns_cookie = 77 };
+	struct socklb_affinity a1, a2;
+	struct socklb_sockaddr first, out;
+	struct socklb_endpoint *cur;
+	struct socklb_svc svc;
+	bool zero_key;
+	__u32 n;
+	int i;
+
+	(void)state;
+	clear_affinity();
+	reset_socket();
+	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b, 3, 60), 0);
+	assert_int_equal(socklb_service_get(&fx.maps, &f, &svc, &cur, &n), 0);
+	free(cur);
+	akey.svc_id = svc.id;
+
+	assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.54", 53), 77, true, &first), TRANSLATED);
+	assert_int_equal(bpf_map_lookup_elem(fx.maps.affinity, &akey, &a1), 0);
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.54", 53), 77, true, &out),
+				 TRANSLATED);
+		assert_true(same(out, first));
+	}
+	assert_int_equal(affinity_entries(&zero_key), 1);
+	assert_false(zero_key);
+	assert_int_equal(bpf_map_lookup_elem(fx.maps.affinity, &akey, &a2), 0);
+	assert_true(a2.last_used_ns == a1.last_used_ns);
+
+	/* a new socket of the same pod: the affinity entry chooses, and is refreshed */
+	reset_socket();
+	assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.54", 53), 77, true, &out), TRANSLATED);
+	assert_true(same(out, first));
+	assert_int_equal(bpf_map_lookup_elem(fx.maps.affinity, &akey, &a2), 0);
+	assert_true(a2.last_used_ns > a1.last_used_ns);
+	assert_int_equal(socklb_service_delete(&fx.maps, &f), 0);
+}
+
 static void test_reverse_restores_the_right_vip(void **state)
 {
 	struct socklb_frontend f1 = fe("10.96.0.1", 53, SOCKLB_PROTO_UDP);
@@ -402,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_no_backend_refuses_and_counts),
 		cmocka_unit_test(test_affinity_per_client_and_never_a_removed_backend),
 		cmocka_unit_test(test_unconnected_udp_keeps_backend_until_it_leaves),
+		cmocka_unit_test(test_unconnected_udp_with_affinity),
 		cmocka_unit_test(test_reverse_restores_the_right_vip),
 		cmocka_unit_test(test_peer_table_evicts_least_recently_used),
 		cmocka_unit_test(test_v6_service_and_v4_mapped_key),
