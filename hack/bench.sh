@@ -20,7 +20,7 @@
 #   BENCH_EP_ROUNDS [100]                 endpoint changes timed (socklb, one file per namespace)
 #   BENCH_EP_ROUNDS_SLOW [20]             the same for the slow ones (socklb on one file, nft, iptables)
 #   BENCH_CNI_ADDS [200]                  CNI ADDs timed per variant
-#   BENCH_OUT [bench/results/DATE]        results directory
+#   BENCH_OUT [hack/bench/results/DATE]  results directory
 set -euo pipefail
 BENCH_T0=${EPOCHREALTIME/./}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,7 +45,7 @@ BENCH_NFT_INSTALL_REPS=${BENCH_NFT_INSTALL_REPS:-1}
 BENCH_EP_ROUNDS=${BENCH_EP_ROUNDS:-100}
 BENCH_EP_ROUNDS_SLOW=${BENCH_EP_ROUNDS_SLOW:-20}
 BENCH_CNI_ADDS=${BENCH_CNI_ADDS:-200}
-BENCH_OUT=${BENCH_OUT:-$REPO/bench/results/$(date +%Y-%m-%d-%H%M%S)}
+BENCH_OUT=${BENCH_OUT:-$REPO/hack/bench/results/$(date +%Y-%m-%d-%H%M%S)}
 BENCH_TOOLS=$NODE_BUILD/test/tools
 SYNCD=$NODE_BUILD/socklb-syncd
 PYTHON=python3
