@@ -24,7 +24,6 @@
 #include <bpf/bpf_endian.h>
 
 #include "socklb.h"
-#include "terminate.h"
 
 #define AF_INET 2
 #define AF_INET6 10

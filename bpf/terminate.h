@@ -7,8 +7,8 @@
  * receive (EDESTADDRREQ on its next send on UDP) and reconnects through the
  * VIP to a live backend.
  *
- * The first part is shared with term.bpf.c (fixed-width UAPI types only); the
- * rest is the library the daemon calls. Functions return 0 or a negative errno.
+ * The library the daemon calls (what term.bpf.c shares with it is in socklb.h).
+ * Functions return 0 or a negative errno.
  */
 #ifndef SOCKLB_TERMINATE_H
 #define SOCKLB_TERMINATE_H
@@ -16,30 +16,7 @@
 #include <linux/types.h>
 #include <stddef.h>
 
-/* Which sockets a target terminates: struct socklb_term_target.protocols. */
-#define SOCKLB_TERM_UDP 0x1
-#define SOCKLB_TERM_TCP 0x2
-
-/* Targets per batch (the size of the doomed map); longer lists take several batches. */
-#define SOCKLB_TERM_MAX_TARGETS 4096
-
-/*
- * The "doomed" map, filled by userspace for one run: a socket is destroyed when
- * its translation record names a key present here, for its protocol.
- */
-struct socklb_term_key {
-	__be32 backend[4]; /* IPv4 as ::ffff:a.b.c.d, as in struct socklb_peer */
-	__u32 svc_id;
-	__be16 backend_port;
-	__u16 pad;
-};
-
-struct socklb_term_verdict {
-	__u32 index; /* the target's position in the caller's list: reported per destroyed socket */
-	__u32 protocols; /* SOCKLB_TERM_* */
-};
-
-/* ---- the library (userspace) --------------------------------------------- */
+#include "socklb.h"
 
 /* One backend that left one service. */
 struct socklb_term_target {
