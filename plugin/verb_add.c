@@ -34,13 +34,8 @@ static int attach(const struct cni_request *req, const struct pod_cgroup *cg, st
 	char dir[PATH_MAX];
 	int ret, lock;
 
-	if (request_attachment_dir(req, dir, sizeof(dir), err))
+	if (request_datapath_open(req, &progs, dir, sizeof(dir), err))
 		return -1;
-	ret = socklb_programs_open(root, NULL, &progs);
-	if (ret)
-		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot load the datapath programs",
-				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
-
 	lock = attachments_lock(root, true);
 	if (lock < 0) {
 		cni_fail(err, cni_code_for_errno(lock, SOCKLB_ERR_BPFFS), "cannot lock the attachments", "%s/links: %s",

@@ -13,17 +13,12 @@
 
 static int check_links(const struct cni_request *req, const struct pod_cgroup *cg, struct cni_error *err)
 {
-	const char *root = req->conf.bpffs_root;
 	struct socklb_programs progs;
 	char dir[PATH_MAX], why[256] = "";
 	int ret;
 
-	if (request_attachment_dir(req, dir, sizeof(dir), err))
+	if (request_datapath_open(req, &progs, dir, sizeof(dir), err))
 		return -1;
-	ret = socklb_programs_open(root, NULL, &progs);
-	if (ret)
-		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot open the datapath programs",
-				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
 	ret = socklb_attachment_check(&progs, dir, cg->id, why, sizeof(why));
 	socklb_programs_close(&progs);
 	if (ret)
