@@ -2,6 +2,7 @@
 /* Loading the programs once per node, linking them to pod cgroups: see datapath.h. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -72,6 +73,45 @@ static int programs_open_pins(const char *dir, struct socklb_programs *p)
 		}
 	}
 	return 0;
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+/* The id of the program pinned at path; 0 when there is none. */
+static __u32 pinned_prog_id(const char *path)
+{
+	int fd = bpf_obj_get(path);
+	__u32 id;
+
+	if (fd < 0)
+		return 0;
+	id = prog_id(fd);
+	close(fd);
+	return id;
+}
+
+/* What the link pinned at path is: 0, or the errno of opening or reading it. */
+static int pinned_link_info(const char *path, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd, err = 0;
+
+	memset(info, 0, sizeof(*info));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, info, &len))
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 static int mkdir_0700(const char *path)
@@ -323,51 +363,74 @@ int socklb_detach(const char *dir)
 	return err;
 }
 
-static __u32 prog_id(int fd)
+/* The directory under <root>/prog that pins prog_id as hook h's program, its name in name; -ENOENT when none does. */
+static int pinned_build_of(const char *root, int h, __u32 prog_id, char *name, size_t len)
 {
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	int err = -ENOENT;
+	DIR *d;
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.id;
+	snprintf(dir, sizeof(dir), "%s/prog", root);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, de->d_name, socklb_hooks[h].name);
+		if (pinned_prog_id(path) == prog_id) {
+			snprintf(name, len, "%s", de->d_name);
+			err = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return err;
 }
 
-int socklb_attachment_check(const struct socklb_programs *p, const char *dir, __u64 want_cgroup_id, char *why,
-			    size_t why_len)
+int socklb_attachment_check(const char *root, const struct socklb_programs *p, const char *dir, __u64 want_cgroup_id,
+			    struct socklb_check_report *report)
 {
+	char path[PATH_MAX], build[NAME_MAX + 1];
 	struct bpf_link_info info;
-	char path[PATH_MAX];
-	__u32 len;
-	int h, fd, err = 0;
+	int h, err;
 
-	for (h = 0; h < SOCKLB_HOOK_COUNT && !err; h++) {
+	snprintf(report->datapath, sizeof(report->datapath), "%s", socklb_datapath_id());
+	report->why[0] = '\0';
+	for (h = 0; h < SOCKLB_HOOK_COUNT; h++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, socklb_hooks[h].name);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			snprintf(why, why_len, "link %s is missing", path);
-			return -ENOENT;
+		err = pinned_link_info(path, &info);
+		if (err == -ENOENT) {
+			snprintf(report->why, sizeof(report->why), "link %s is missing", path);
+			return err;
 		}
-		memset(&info, 0, sizeof(info));
-		len = sizeof(info);
-		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			err = -errno;
-			snprintf(why, why_len, "cannot read link %s: %s", path, strerror(-err));
-		} else if (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id == 0) {
-			snprintf(why, why_len, "link %s is defunct: its cgroup is gone", path);
-			err = -ENOLINK;
-		} else if (want_cgroup_id && info.cgroup.cgroup_id != want_cgroup_id) {
-			snprintf(why, why_len, "link %s is attached to cgroup %llu, not the pod's %llu", path,
+		if (err) {
+			snprintf(report->why, sizeof(report->why), "cannot read link %s: %s", path, strerror(-err));
+			return err;
+		}
+		if (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id == 0) {
+			snprintf(report->why, sizeof(report->why), "link %s is defunct: its cgroup is gone", path);
+			return -ENOLINK;
+		}
+		if (want_cgroup_id && info.cgroup.cgroup_id != want_cgroup_id) {
+			snprintf(report->why, sizeof(report->why),
+				 "link %s is attached to cgroup %llu, not the pod's %llu", path,
 				 (unsigned long long)info.cgroup.cgroup_id, (unsigned long long)want_cgroup_id);
-			err = -ENOLINK;
-		} else if (info.prog_id != prog_id(p->fd[h])) {
-			snprintf(why, why_len, "link %s runs program %u, not this build's %s", path, info.prog_id,
-				 socklb_hooks[h].name);
-			err = -EBADSLT;
+			return -ENOLINK;
 		}
-		close(fd);
+		if (info.prog_id == prog_id(p->fd[h]))
+			continue;
+		if (pinned_build_of(root, h, info.prog_id, build, sizeof(build))) {
+			snprintf(report->why, sizeof(report->why),
+				 "link %s runs program %u, which no datapath build under %s/prog pins as %s", path,
+				 info.prog_id, root, socklb_hooks[h].name);
+			return -EBADSLT;
+		}
+		if (strcmp(report->datapath, socklb_datapath_id()) == 0)
+			snprintf(report->datapath, sizeof(report->datapath), "%s", build);
 	}
-	return err;
+	return 0;
 }
 
 int socklb_bpffs_check(const char *root)

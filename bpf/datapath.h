@@ -10,6 +10,7 @@
 #define SOCKLB_DATAPATH_H
 
 #include <bpf/bpf.h>
+#include <limits.h>
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,14 +63,21 @@ int socklb_attach(const struct socklb_programs *p, int cgroup_fd, const char *di
 /* Unpin the links in dir and remove it; 0 when it is already gone. */
 int socklb_detach(const char *dir);
 
+struct socklb_check_report {
+	char datapath[NAME_MAX + 1]; /* success: the datapath id the links run (another build's if any hook does) */
+	char why[256]; /* failure: which link, and what is wrong with it */
+};
+
 /*
  * Verify the attachment in dir: every hook's link pinned, still attached to a
  * live cgroup (cgroup_id != 0, and equal to want_cgroup_id when non-zero),
- * and running this build's program. Returns 0, or -ENOENT (missing),
- * -ENOLINK (defunct), -EBADSLT (other program), with a reason in why.
+ * and running socklb's program for that hook: this build's (p), or the one
+ * of another build still pinned under <root>/prog (a pod attached by an older
+ * plugin keeps that build's programs until its DEL). Returns 0, or -ENOENT
+ * (missing), -ENOLINK (defunct), -EBADSLT (another program).
  */
-int socklb_attachment_check(const struct socklb_programs *p, const char *dir, __u64 want_cgroup_id, char *why,
-			    size_t why_len);
+int socklb_attachment_check(const char *root, const struct socklb_programs *p, const char *dir, __u64 want_cgroup_id,
+			    struct socklb_check_report *report);
 
 /* Probe: 0 when an ADD could be served (bpffs at root's parent, programs load). */
 int socklb_bpffs_check(const char *root);

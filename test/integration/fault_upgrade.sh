@@ -7,6 +7,8 @@
 #   - ADD through the new plugin links a new pod to the new programs;
 #   - the old pods keep their links to the old programs, and keep working;
 #   - both reach the service (the maps are shared);
+#   - CHECK through the new plugin passes for an old pod, and still names a
+#     link that is missing, defunct or runs another program;
 #   - DEL through the new plugin removes an old pod's links;
 #   - zero failed connections throughout.
 source "$(dirname "$0")/../lib.sh"
@@ -52,12 +54,40 @@ cni() {
 			CNI_NETNS="/var/run/netns/$(tl_pod_ns "$pod")" CNI_IFNAME=eth0 \
 			CNI_ARGS="K8S_POD_NAMESPACE=upgrade;K8S_POD_NAME=$pod" "$plugin" 2>>"$TL_TMP/plugin.log"
 }
+# A successful CHECK prints nothing.
+check_ok() {
+	local out
+	if out=$(cni "$1" CHECK "$2") && [ -z "$out" ]; then
+		return 0
+	fi
+	echo "$out"
+	return 1
+}
+# check_fails PLUGIN POD TEXT: error 105 whose details contain TEXT.
+check_fails() {
+	local out
+	if ! out=$(cni "$1" CHECK "$2") && grep -q '"code":[[:space:]]*105' <<<"$out" && grep -qF -- "$3" <<<"$out"; then
+		return 0
+	fi
+	echo "$out"
+	return 1
+}
+# settle CMD...: the kernel frees unpinned links and programs a moment later: retry for up to 2 s.
+settle() {
+	local i
+	for i in $(seq 40); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@"
+}
 # The plugin names the directory after the container id and interface.
 links_of() { ls -d "$TL_BPFFS/links/up-$TL_ID-$1"*eth0 2>/dev/null || echo "$TL_BPFFS/links/up-$TL_ID-$1-none"; }
 # The program ids pinned under one datapath's directory.
 prog_ids_of() {
 	local p
 	for p in "$1"/*; do
+		[ -e "$p" ] || continue
 		bpftool prog show pinned "$p" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 	done | sort -n | tr '\n' ' '
 }
@@ -127,17 +157,36 @@ tl_check "new1 reaches the service through the new programs ($out)" grep -q '^re
 out=$(tl_in_pod old2 "$P" tcp "$VIP" 80)
 tl_check "old2 still reaches the service ($out)" grep -q '^reply web' <<<"$out"
 
-cni "$V2" CHECK old2 >"$TL_TMP/check.out"
-rc=$?
-tl_diag "new plugin CHECK of an old pod: exit status $rc $(tr -d '\n\t' <"$TL_TMP/check.out" | cut -c1-200)"
+log_lines=$(wc -l <"$TL_TMP/plugin.log")
+tl_check "new plugin: CHECK of old2 (attached by the old plugin) succeeds" check_ok "$V2" old2
+tl_check "new plugin: ... and logs that old2 runs the old datapath $(basename "$OLD_DIR")" \
+	grep -q "up-$TL_ID-old2.*intact.*runs datapath $(basename "$OLD_DIR")" <(tail -n +$((log_lines + 1)) "$TL_TMP/plugin.log")
+tl_check "old plugin: CHECK of old2 succeeds" check_ok "$V1" old2
+tl_check "old plugin: CHECK of new1 (attached by the new plugin) succeeds" check_ok "$V1" new1
+# Damage old2 hook by hook, from the last one checked to the first: each CHECK names the newest damage.
+rm "$(links_of old2)/socklb_getpeer6"
+tl_check "new plugin: CHECK of old2 with a link removed: 105 naming it" \
+	check_fails "$V2" old2 "socklb_getpeer6 is missing"
+bpftool link detach pinned "$(links_of old2)/socklb_recvmsg6"
+tl_check "new plugin: CHECK of old2 with a link detached: 105 naming it" \
+	check_fails "$V2" old2 "socklb_recvmsg6 is defunct"
+# old2's recvmsg4 link (checked after sendmsg6) pinned in sendmsg6's place: live, on old2's cgroup, the wrong program.
+mv "$(links_of old2)/socklb_recvmsg4" "$(links_of old2)/socklb_sendmsg6"
+tl_check "new plugin: CHECK of old2 with a link running another hook's program: 105 naming it" \
+	check_fails "$V2" old2 "socklb_sendmsg6 runs program"
 
 cni "$V2" DEL old2 >/dev/null
 tl_check "new plugin: DEL of old2 succeeds and removes its links" test ! -e "$(links_of old2)"
-old_links=$(bpftool link show -j | python3 -c '
+# links_running N IDS...: the kernel has N links running one of these programs.
+links_running() {
+	bpftool link show -j | python3 -c '
 import json, sys
-ours = set(int(x) for x in sys.argv[1:])
-print(sum(1 for l in json.load(sys.stdin) if l.get("prog_id") in ours))' $OLD_PROGS)
-tl_check "the kernel runs the old programs for old1 only ($old_links links)" test "$old_links" = 8
+ours = set(int(x) for x in sys.argv[2:])
+n = sum(1 for l in json.load(sys.stdin) if l.get("prog_id") in ours)
+sys.exit(0 if n == int(sys.argv[1]) else f"{n} links run them")' "$@"
+}
+# shellcheck disable=SC2086 # the id list is meant to split
+tl_check "the kernel runs the old programs for old1 only (8 links)" settle links_running 8 $OLD_PROGS
 out=$(tl_in_pod old2 "$P" tcp "$VIP" 80 2>&1)
 tl_check "old2 is no longer translated ($out)" grep -q '^error' <<<"$out"
 

@@ -3,7 +3,9 @@
 # on stdin, result or error JSON on stdout), for every supported cniVersion:
 # VERSION, ADD pass-through, ADD without prevResult, bad JSON, bad config,
 # CHECK (intact and with a link removed), DEL twice and without a netns, GC,
-# STATUS. Private bpffs root and cgroup subtree; nothing else is touched.
+# STATUS; then an upgrade simulated beside this build's programs moved aside
+# (CHECK of the older build's pod).
+# Private bpffs root and cgroup subtree; nothing else is touched.
 source "$(dirname "$0")/../lib.sh"
 tl_init
 
@@ -284,8 +286,14 @@ for m in "$TL_BPFFS"/socklb_*; do
 	fi
 done
 POD_ARGS="K8S_POD_NAMESPACE=up;K8S_POD_NAME=old;K8S_POD_UID=${cg_old##*/pod}"
+log_lines=$(wc -l <"$STDERR_LOG")
 plugin CHECK "old-$TL_ID" "$(config "$v" "$OPT_IN" "$prev")"
-tl_check "upgrade: CHECK of the running pod says it runs another build's programs (105)" is_error 105 "not this build"
+tl_check "upgrade: CHECK of the running pod (older build's programs) succeeds" is_silent_success
+tl_check "upgrade: ... and logs that it runs the older build v0-previousbuild" \
+	grep -q "old-$TL_ID.*intact.*runs datapath v0-previousbuild" <(tail -n +$((log_lines + 1)) "$STDERR_LOG")
+rm "$(links_of "old-$TL_ID")/socklb_recvmsg6"
+plugin CHECK "old-$TL_ID" "$(config "$v" "$OPT_IN" "$prev")"
+tl_check "upgrade: CHECK of the running pod with a link removed: 105 naming it" is_error 105 "socklb_recvmsg6 is missing"
 plugin DEL "old-$TL_ID" "$(config "$v")"
 tl_check "upgrade: DEL of the running pod detaches the old programs" progs_settle "$cg_old" 0
 POD_ARGS="K8S_POD_NAMESPACE=up;K8S_POD_NAME=new;K8S_POD_UID=$uid"
