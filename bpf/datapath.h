@@ -5,6 +5,14 @@
  *   <root>/socklb_*_v<ABI>          maps (see lbmap.h)
  *   <root>/prog/<datapath id>/<hook> programs, one directory per datapath build
  *   <root>/links/<attachment>/<hook> one bpf_link per hook and pod attachment
+ * A program directory is published whole (renamed into place) and removed
+ * whole (renamed away first), never changed in place. After an upgrade the
+ * old build's directory stays while a pod's link runs one of its programs.
+ *
+ * Locks: <root>/links (the attachments lock, plugin/attachments.h) orders
+ * pinning and unpinning links and pruning programs; <root> (the root lock,
+ * lbmap.h) orders loading and pruning programs. Whoever needs both takes
+ * <root>/links first.
  */
 #ifndef SOCKLB_DATAPATH_H
 #define SOCKLB_DATAPATH_H
@@ -51,6 +59,27 @@ struct socklb_programs {
  */
 int socklb_programs_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_programs *p);
 void socklb_programs_close(struct socklb_programs *p);
+
+/*
+ * With the attachments lock held, before linking p: make sure p are still the
+ * programs pinned for this build, opening them again (loading them, with the
+ * maps' default sizes) when a prune by another build removed them since
+ * socklb_programs_open(). A link made from unpinned programs would run
+ * programs that no CHECK recognises and no prune accounts for.
+ */
+int socklb_programs_revalidate(const char *root, struct socklb_programs *p);
+
+/*
+ * With the attachments lock held: remove every program directory under
+ * <root>/prog that is not this build's and whose programs no link pinned
+ * under <root>/links runs, so an upgrade's old programs (and the maps only
+ * they hold) go with their last pod. Takes the root lock. Costs one
+ * directory listing when this build's is the only directory. Returns how many
+ * directories it removed, or a negative errno, logged with the directory or
+ * link it could not read or remove (a link it cannot read keeps every
+ * directory).
+ */
+int socklb_programs_prune(const char *root);
 
 /* "<root>/links/<name>": one directory name per (container id, ifname), see datapath.c. */
 int socklb_attachment_dir(const char *root, const char *container_id, const char *ifname, char *buf, size_t len);
