@@ -144,8 +144,13 @@ int attachments_gc(const char *root, const struct attachment_ref *keep, size_t k
 		attachments_unlock(lock);
 		return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "listing the attachments to keep");
 	}
-	ret = sweep(root, names, keep_count, err);
+	sweep(root, names, keep_count, err);
 	free_names(names, keep_count);
+	/* With the stale links gone, so go the older datapath builds no remaining link runs. */
+	ret = socklb_programs_prune(root);
+	if (ret < 0)
+		cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_DETACH), "cannot remove unused datapath programs",
+			 "older datapath builds under %s/prog: %s", root, strerror(-ret));
 	attachments_unlock(lock);
-	return ret;
+	return err->code ? -1 : 0;
 }

@@ -16,7 +16,7 @@
  *   101  the bpffs root is unusable                      ADD, DEL, CHECK, GC
  *   102  the datapath programs could not be loaded       ADD, CHECK
  *   103  linking the programs to the pod cgroup failed   ADD
- *   104  removing an attachment failed                   DEL, GC
+ *   104  removing an attachment (or old programs) failed  DEL, GC
  *   105  the attachment is missing, defunct or foreign   CHECK
  *   106  the namespace opt-in map could not be read      ADD, CHECK
  *   107  internal error (out of memory)                  any verb

@@ -65,6 +65,21 @@ int request_attachment_dir(const struct cni_request *req, char *buf, size_t len,
 	return 0;
 }
 
+int request_datapath_open(const struct cni_request *req, struct socklb_programs *progs, char *dir, size_t len,
+			  struct cni_error *err)
+{
+	const char *root = req->conf.bpffs_root;
+	int ret;
+
+	if (request_attachment_dir(req, dir, len, err))
+		return -1;
+	ret = socklb_programs_open(root, NULL, progs);
+	if (ret)
+		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot load the datapath programs",
+				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
+	return 0;
+}
+
 int request_prev_result_json(const struct cni_request *req, char **out, struct cni_error *err)
 {
 	const cJSON *item;

@@ -12,6 +12,7 @@
 #include "cni_env.h"
 #include "cni_error.h"
 #include "config.h"
+#include "datapath.h"
 #include "optin.h"
 
 struct cni_request {
@@ -30,6 +31,14 @@ int request_opt_in(const struct cni_request *req, struct optin_decision *d, stru
 
 /* This attachment's directory under the bpffs root; error 7 when the name does not fit. */
 int request_attachment_dir(const struct cni_request *req, char *buf, size_t len, struct cni_error *err);
+
+/*
+ * The start of ADD and CHECK: this attachment's directory in dir, and this
+ * build's programs opened (loaded and pinned by the node's first use); error
+ * 7 or 102. Close progs with socklb_programs_close().
+ */
+int request_datapath_open(const struct cni_request *req, struct socklb_programs *progs, char *dir, size_t len,
+			  struct cni_error *err);
 
 /* prevResult with cniVersion set to the request's version, newline-terminated; error 107 when out of memory. */
 int request_prev_result_json(const struct cni_request *req, char **out, struct cni_error *err);

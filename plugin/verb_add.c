@@ -2,7 +2,8 @@
 /*
  * ADD: link the datapath to the pod's cgroup when the pod opted in, and pass
  * the previous plugin's result through unchanged. All hooks or none: a
- * failure leaves nothing attached.
+ * failure leaves nothing attached. After an upgrade, it also removes the
+ * programs of older datapath builds once no pod runs them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,29 +35,37 @@ static int attach(const struct cni_request *req, const struct pod_cgroup *cg, st
 	char dir[PATH_MAX];
 	int ret, lock;
 
-	if (request_attachment_dir(req, dir, sizeof(dir), err))
+	if (request_datapath_open(req, &progs, dir, sizeof(dir), err))
 		return -1;
-	ret = socklb_programs_open(root, NULL, &progs);
-	if (ret)
-		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot load the datapath programs",
-				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
-
 	lock = attachments_lock(root, true);
 	if (lock < 0) {
 		cni_fail(err, cni_code_for_errno(lock, SOCKLB_ERR_BPFFS), "cannot lock the attachments", "%s/links: %s",
 			 root, strerror(-lock));
 		goto out;
 	}
+	ret = socklb_programs_revalidate(root, &progs);
+	if (ret) {
+		cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot load the datapath programs",
+			 "datapath %s under %s, pruned meanwhile: %s", socklb_datapath_id(), root, strerror(-ret));
+		goto unlock;
+	}
 	ret = socklb_attach(&progs, cg->fd, dir);
-	attachments_unlock(lock);
 	if (ret) {
 		cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_ATTACH), "cannot attach to the pod cgroup",
 			 "linking datapath %s to %s (pins in %s): %s%s", socklb_datapath_id(), cg->path, dir,
 			 strerror(-ret), attach_hint(ret));
-		goto out;
+		goto unlock;
 	}
 	pr_info("ADD %s (%s): attached datapath %s to %s, links in %s", req->env.container_id, request_pod(req),
 		socklb_datapath_id(), cg->path, dir);
+	/* After an upgrade, ADDs remove older builds' programs once no pod runs them; this pod is attached anyway. */
+	ret = socklb_programs_prune(root);
+	if (ret < 0)
+		pr_warn("ADD %s (%s): cannot remove the unused programs of older datapath builds under %s/prog: %s "
+			"(the next ADD or GC tries again)",
+			req->env.container_id, request_pod(req), root, strerror(-ret));
+unlock:
+	attachments_unlock(lock);
 out:
 	socklb_programs_close(&progs);
 	return err->code ? -1 : 0;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * CHECK: an opted-in pod must still have every link pinned, attached to its
- * (live) cgroup and running this build's programs.
+ * (live) cgroup and running socklb's program for its hook: this build's, or
+ * an older build's that a pod attached before an upgrade keeps until DEL.
  */
 #include <limits.h>
 #include <string.h>
@@ -13,22 +14,26 @@
 
 static int check_links(const struct cni_request *req, const struct pod_cgroup *cg, struct cni_error *err)
 {
-	const char *root = req->conf.bpffs_root;
+	struct socklb_check_report report;
 	struct socklb_programs progs;
-	char dir[PATH_MAX], why[256] = "";
+	char dir[PATH_MAX];
 	int ret;
 
-	if (request_attachment_dir(req, dir, sizeof(dir), err))
+	if (request_datapath_open(req, &progs, dir, sizeof(dir), err))
 		return -1;
-	ret = socklb_programs_open(root, NULL, &progs);
-	if (ret)
-		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot open the datapath programs",
-				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
-	ret = socklb_attachment_check(&progs, dir, cg->id, why, sizeof(why));
+	ret = socklb_attachment_check(req->conf.bpffs_root, &progs, dir, cg->id, &report);
 	socklb_programs_close(&progs);
 	if (ret)
 		return cni_fail(err, SOCKLB_ERR_CHECK, "the pod's socklb attachment is broken",
-				"%s (cgroup %s): %s: %s", dir, cg->path, strerror(-ret), why[0] ? why : "no detail");
+				"%s (cgroup %s): %s: %s", dir, cg->path, strerror(-ret),
+				report.why[0] ? report.why : "no detail");
+	if (strcmp(report.datapath, socklb_datapath_id()) != 0)
+		pr_info("CHECK %s (%s): attachment intact; it runs datapath %s, which an older plugin attached, not "
+			"this "
+			"plugin's %s (re-creating the pod moves it)",
+			req->env.container_id, request_pod(req), report.datapath, socklb_datapath_id());
+	else
+		pr_debug("CHECK %s (%s): attachment intact", req->env.container_id, request_pod(req));
 	return 0;
 }
 
@@ -53,7 +58,5 @@ int verb_check(const struct cni_request *req, char **out, struct cni_error *err)
 		return -1;
 	ret = check_links(req, &cg, err);
 	pod_cgroup_close(&cg);
-	if (!ret)
-		pr_debug("CHECK %s (%s): attachment intact", req->env.container_id, request_pod(req));
 	return ret;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * GC (spec 1.1.0): remove every attachment the runtime does not list in
- * cni.dev/valid-attachments; pods it forgot to DEL stop holding links.
+ * cni.dev/valid-attachments; pods it forgot to DEL stop holding links. Then
+ * the programs of older datapath builds no remaining link runs go too.
  */
 #include "attachments.h"
 #include "log.h"

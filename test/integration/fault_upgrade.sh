@@ -7,8 +7,13 @@
 #   - ADD through the new plugin links a new pod to the new programs;
 #   - the old pods keep their links to the old programs, and keep working;
 #   - both reach the service (the maps are shared);
+#   - CHECK through the new plugin passes for an old pod, and still names a
+#     link that is missing, defunct or runs another program;
 #   - DEL through the new plugin removes an old pod's links;
 #   - zero failed connections throughout.
+# Then the old build's programs: kept by GC while a pod runs them, removed
+# by the GC after the last one's DEL; and an ADD by the old build that opened
+# its programs just before a prune removed them opens them again.
 source "$(dirname "$0")/../lib.sh"
 tl_init
 tl_bridge
@@ -35,6 +40,7 @@ fi
 tl_pod old1 10.244.0.2/24
 tl_pod old2 10.244.0.3/24
 tl_pod new1 10.244.0.4/24
+tl_pod old3 10.244.0.5/24
 for i in 1 2; do
 	tl_pod web$i 10.244.0.1$i/24
 	tl_bg_in_pod web$i "$P" server tcp 0.0.0.0 8080 web$i
@@ -52,12 +58,51 @@ cni() {
 			CNI_NETNS="/var/run/netns/$(tl_pod_ns "$pod")" CNI_IFNAME=eth0 \
 			CNI_ARGS="K8S_POD_NAMESPACE=upgrade;K8S_POD_NAME=$pod" "$plugin" 2>>"$TL_TMP/plugin.log"
 }
+# gc PLUGIN POD...: CNI GC keeping the attachments of these pods.
+gc() {
+	local plugin=$1 pod keep=
+	shift
+	for pod in "$@"; do
+		keep+=$(printf '{"containerID": "up-%s-%s", "ifname": "eth0"},' "$TL_ID" "$pod")
+	done
+	printf '{"cniVersion": "1.1.0", "name": "socklb-upgrade", "type": "socklb", "bpffsRoot": "%s",
+	 "cni.dev/valid-attachments": [%s]}' "$TL_BPFFS" "${keep%,}" |
+		env -i PATH="$PATH" CNI_COMMAND=GC "$plugin" 2>>"$TL_TMP/plugin.log"
+}
+# A successful CHECK prints nothing.
+check_ok() {
+	local out
+	if out=$(cni "$1" CHECK "$2") && [ -z "$out" ]; then
+		return 0
+	fi
+	echo "$out"
+	return 1
+}
+# check_fails PLUGIN POD TEXT: error 105 whose details contain TEXT.
+check_fails() {
+	local out
+	if ! out=$(cni "$1" CHECK "$2") && grep -q '"code":[[:space:]]*105' <<<"$out" && grep -qF -- "$3" <<<"$out"; then
+		return 0
+	fi
+	echo "$out"
+	return 1
+}
+# settle CMD...: the kernel frees unpinned links and programs a moment later: retry for up to 2 s.
+settle() {
+	local i
+	for i in $(seq 40); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@"
+}
 # The plugin names the directory after the container id and interface.
 links_of() { ls -d "$TL_BPFFS/links/up-$TL_ID-$1"*eth0 2>/dev/null || echo "$TL_BPFFS/links/up-$TL_ID-$1-none"; }
 # The program ids pinned under one datapath's directory.
 prog_ids_of() {
 	local p
 	for p in "$1"/*; do
+		[ -e "$p" ] || continue
 		bpftool prog show pinned "$p" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 	done | sort -n | tr '\n' ' '
 }
@@ -127,17 +172,36 @@ tl_check "new1 reaches the service through the new programs ($out)" grep -q '^re
 out=$(tl_in_pod old2 "$P" tcp "$VIP" 80)
 tl_check "old2 still reaches the service ($out)" grep -q '^reply web' <<<"$out"
 
-cni "$V2" CHECK old2 >"$TL_TMP/check.out"
-rc=$?
-tl_diag "new plugin CHECK of an old pod: exit status $rc $(tr -d '\n\t' <"$TL_TMP/check.out" | cut -c1-200)"
+log_lines=$(wc -l <"$TL_TMP/plugin.log")
+tl_check "new plugin: CHECK of old2 (attached by the old plugin) succeeds" check_ok "$V2" old2
+tl_check "new plugin: ... and logs that old2 runs the old datapath $(basename "$OLD_DIR")" \
+	grep -q "up-$TL_ID-old2.*intact.*runs datapath $(basename "$OLD_DIR")" <(tail -n +$((log_lines + 1)) "$TL_TMP/plugin.log")
+tl_check "old plugin: CHECK of old2 succeeds" check_ok "$V1" old2
+tl_check "old plugin: CHECK of new1 (attached by the new plugin) succeeds" check_ok "$V1" new1
+# Damage old2 hook by hook, from the last one checked to the first: each CHECK names the newest damage.
+rm "$(links_of old2)/socklb_getpeer6"
+tl_check "new plugin: CHECK of old2 with a link removed: 105 naming it" \
+	check_fails "$V2" old2 "socklb_getpeer6 is missing"
+bpftool link detach pinned "$(links_of old2)/socklb_recvmsg6"
+tl_check "new plugin: CHECK of old2 with a link detached: 105 naming it" \
+	check_fails "$V2" old2 "socklb_recvmsg6 is defunct"
+# old2's recvmsg4 link (checked after sendmsg6) pinned in sendmsg6's place: live, on old2's cgroup, the wrong program.
+mv "$(links_of old2)/socklb_recvmsg4" "$(links_of old2)/socklb_sendmsg6"
+tl_check "new plugin: CHECK of old2 with a link running another hook's program: 105 naming it" \
+	check_fails "$V2" old2 "socklb_sendmsg6 runs program"
 
 cni "$V2" DEL old2 >/dev/null
 tl_check "new plugin: DEL of old2 succeeds and removes its links" test ! -e "$(links_of old2)"
-old_links=$(bpftool link show -j | python3 -c '
+# links_running N IDS...: the kernel has N links running one of these programs.
+links_running() {
+	bpftool link show -j | python3 -c '
 import json, sys
-ours = set(int(x) for x in sys.argv[1:])
-print(sum(1 for l in json.load(sys.stdin) if l.get("prog_id") in ours))' $OLD_PROGS)
-tl_check "the kernel runs the old programs for old1 only ($old_links links)" test "$old_links" = 8
+ours = set(int(x) for x in sys.argv[2:])
+n = sum(1 for l in json.load(sys.stdin) if l.get("prog_id") in ours)
+sys.exit(0 if n == int(sys.argv[1]) else f"{n} links run them")' "$@"
+}
+# shellcheck disable=SC2086 # the id list is meant to split
+tl_check "the kernel runs the old programs for old1 only (8 links)" settle links_running 8 $OLD_PROGS
 out=$(tl_in_pod old2 "$P" tcp "$VIP" 80 2>&1)
 tl_check "old2 is no longer translated ($out)" grep -q '^error' <<<"$out"
 
@@ -148,8 +212,63 @@ tl_diag "client old1 during the upgrade: $attempts connections attempted, $failu
 tl_check "zero failed connections during the upgrade ($attempts attempted)" test "$failures" = 0
 tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
 
+# The old programs go with their last pod, never before.
+pins_in() { find "$1" -mindepth 1 2>/dev/null | wc -l; }
+gc "$V2" old1 new1 >"$TL_TMP/gc.out"
+rc=$?
+tl_check "new plugin: GC while old1 runs the old programs succeeds and keeps them" \
+	test "$rc:$(pins_in "$OLD_DIR"):$(link_prog_ids old1)" = "0:8:$OLD_PROGS"
 cni "$V2" DEL old1 >/dev/null
+gc "$V2" new1 >"$TL_TMP/gc.out"
+rc=$?
+tl_check "new plugin: GC after old1's DEL removes the old programs (left: $(ls "$TL_BPFFS/prog" | tr '\n' ' '))" \
+	test "$rc:$(ls "$TL_BPFFS/prog")" = "0:$(basename "$NEW_DIR")"
+tl_check "... and keeps the new ones, which new1 runs" test "$(link_prog_ids new1)" = "$NEW_PROGS"
+# no_prog_left IDS...: none of these programs exists in the kernel any more.
+no_prog_left() {
+	local id
+	for id in "$@"; do
+		bpftool prog show id "$id" >/dev/null 2>&1 && return 1
+	done
+	return 0
+}
+# shellcheck disable=SC2086 # the id list is meant to split
+tl_check "the kernel freed the old programs" settle no_prog_left $OLD_PROGS
+tl_check "new plugin: CHECK of new1 succeeds" check_ok "$V2" new1
+out=$(tl_in_pod new1 "$P" tcp "$VIP" 80)
+tl_check "new1 still reaches the service ($out)" grep -q '^reply web' <<<"$out"
+
+# An old-build ADD opens its programs (loading them again: they were pruned),
+# then waits for the attachments lock. Meanwhile a prune by the new build sees
+# no link running them and removes them: done here by hand while this test
+# holds the lock. The ADD must link programs that are pinned, not the ones it
+# opened before the prune.
+links_ino=$(stat -c %i "$TL_BPFFS/links")
+waits_for_links_lock() { grep -q -- "-> FLOCK .*:$links_ino " /proc/locks; }
+exec {lock_fd}<"$TL_BPFFS/links"
+flock -x "$lock_fd"
+cni "$V1" ADD old3 {lock_fd}<&- >/dev/null &
+add_pid=$!
+for _ in $(seq 200); do
+	waits_for_links_lock && break
+	sleep 0.05
+done
+if waits_for_links_lock; then
+	mv "$OLD_DIR" "$TL_BPFFS/prog/pruned-by-test"
+	rm "$TL_BPFFS/prog/pruned-by-test"/*
+	rmdir "$TL_BPFFS/prog/pruned-by-test"
+else
+	tl_not_ok "the old plugin's ADD never waited for the attachments lock"
+fi
+flock -u "$lock_fd"
+exec {lock_fd}<&-
+wait "$add_pid"
+tl_check "old plugin: ADD of old3 racing a prune succeeds" test "$?" = 0
+tl_check "old3's links run the old build's programs pinned under $(basename "$OLD_DIR")" \
+	test "$(link_prog_ids old3)" = "$(prog_ids_of "$OLD_DIR")"
+tl_check "new plugin: CHECK of old3 succeeds" check_ok "$V2" old3
+
+cni "$V2" DEL old3 >/dev/null
 cni "$V2" DEL new1 >/dev/null
-tl_check "new plugin: DEL of old1 and new1 leaves no attachment" test -z "$(ls -A "$TL_BPFFS/links")"
-tl_diag "program directories left pinned after every pod is gone: $(ls "$TL_BPFFS/prog" | tr '\n' ' ')"
+tl_check "new plugin: DEL of old3 and new1 leaves no attachment" test -z "$(ls -A "$TL_BPFFS/links")"
 tl_finish

@@ -3,7 +3,9 @@
 # on stdin, result or error JSON on stdout), for every supported cniVersion:
 # VERSION, ADD pass-through, ADD without prevResult, bad JSON, bad config,
 # CHECK (intact and with a link removed), DEL twice and without a netns, GC,
-# STATUS. Private bpffs root and cgroup subtree; nothing else is touched.
+# STATUS; then an upgrade simulated beside this build's programs moved aside
+# (CHECK of the older build's pod, its programs pruned after its DEL).
+# Private bpffs root and cgroup subtree; nothing else is touched.
 source "$(dirname "$0")/../lib.sh"
 tl_init
 
@@ -284,13 +286,30 @@ for m in "$TL_BPFFS"/socklb_*; do
 	fi
 done
 POD_ARGS="K8S_POD_NAMESPACE=up;K8S_POD_NAME=old;K8S_POD_UID=${cg_old##*/pod}"
+log_lines=$(wc -l <"$STDERR_LOG")
 plugin CHECK "old-$TL_ID" "$(config "$v" "$OPT_IN" "$prev")"
-tl_check "upgrade: CHECK of the running pod says it runs another build's programs (105)" is_error 105 "not this build"
+tl_check "upgrade: CHECK of the running pod (older build's programs) succeeds" is_silent_success
+tl_check "upgrade: ... and logs that it runs the older build v0-previousbuild" \
+	grep -q "old-$TL_ID.*intact.*runs datapath v0-previousbuild" <(tail -n +$((log_lines + 1)) "$STDERR_LOG")
+both_attached="{\"containerID\": \"old-$TL_ID\", \"ifname\": \"eth0\"}, {\"containerID\": \"new-$TL_ID\", \"ifname\": \"eth0\"}"
+plugin GC "" "$(config 1.1.0 "\"cni.dev/valid-attachments\": [$both_attached]")"
+tl_check "upgrade: GC while the old pod runs the older build keeps its programs" \
+	test "$RC:$(pins_in "$TL_BPFFS/prog/v0-previousbuild")" = 0:8
+rm "$(links_of "old-$TL_ID")/socklb_recvmsg6"
+plugin CHECK "old-$TL_ID" "$(config "$v" "$OPT_IN" "$prev")"
+tl_check "upgrade: CHECK of the running pod with a link removed: 105 naming it" is_error 105 "socklb_recvmsg6 is missing"
 plugin DEL "old-$TL_ID" "$(config "$v")"
 tl_check "upgrade: DEL of the running pod detaches the old programs" progs_settle "$cg_old" 0
 POD_ARGS="K8S_POD_NAMESPACE=up;K8S_POD_NAME=new;K8S_POD_UID=$uid"
 plugin CHECK "new-$TL_ID" "$(config "$v" "$OPT_IN" "$prev")"
 tl_check "upgrade: the new pod's CHECK passes" is_silent_success
+before=$(ls "$TL_BPFFS/prog" | tr '\n' ' ')
+plugin ADD "new-$TL_ID" "$(config "$v" "$OPT_IN" "$prev")"
+tl_check "upgrade: the next ADD removes the older build's programs, no pod runs them any more" \
+	test "$before-> $RC:$(ls "$TL_BPFFS/prog")" = "v0-previousbuild ${id_dir##*/} -> 0:${id_dir##*/}"
+tl_check "upgrade: ... and keeps this build's" test "$(pins_in "$id_dir")" = 8
+plugin CHECK "new-$TL_ID" "$(config "$v" "$OPT_IN" "$prev")"
+tl_check "upgrade: the new pod's CHECK still passes" is_silent_success
 plugin DEL "new-$TL_ID" "$(config "$v")"
 
 # The example conflists: each socklb entry is a valid configuration for the plugin
