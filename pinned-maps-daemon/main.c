@@ -250,6 +250,19 @@ static int run_loop(struct daemon *d)
 	}
 }
 
+static int say_invalid(const char *service, const struct invalid_object *o, void *ctx)
+{
+	char why[INVALID_NAME_LEN + INVALID_WHY_LEN + 32];
+
+	(void)ctx;
+	invalid_format(o, why, sizeof(why));
+	if (o->kind == K8S_SERVICE)
+		pr_err("--once: %s", why);
+	else
+		pr_err("--once: %s (Service %s)", why, service);
+	return 0;
+}
+
 static int run_once(struct daemon *d)
 {
 	struct timespec start, now;
@@ -278,11 +291,17 @@ static int run_once(struct daemon *d)
 		return err;
 	}
 	log_pass(&r);
+	if (r.invalid) {
+		syncer_invalid_foreach(d->syncer, say_invalid, NULL);
+		pr_err("--once: %zu invalid objects; the maps keep the %zu pinned frontends their Services may own",
+		       r.invalid, r.kept);
+		err = -EINVAL;
+	}
 	if (!syncer_converged(d->syncer)) {
 		pr_err("--once: %zu writes failed; the maps are not fully in sync", r.errors);
-		return -EIO;
+		err = -EIO;
 	}
-	return 0;
+	return err;
 }
 
 static void stop(struct daemon *d)
