@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cni_install.h"
 #include "cni_watch.h"
+#include "datapath.h"
 #include "dump.h"
 #include "file_source.h"
 #include "kube.h"
@@ -322,6 +323,19 @@ static void stop(struct daemon *d)
 		close(d->signal_fd);
 }
 
+static int check_bpffs_root(const char *root)
+{
+	int err = socklb_bpffs_check(root);
+
+	if (err == -ENOTSUP)
+		pr_err("--bpffs-root %s is not on a bpffs mount: mount one (mount -t bpf bpf /sys/fs/bpf) or choose "
+		       "a directory on one",
+		       root);
+	else if (err)
+		pr_err("--bpffs-root %s: %s", root, strerror(-err));
+	return err;
+}
+
 static int run(struct syncd_options *o)
 {
 	struct translate_config tc = { .node_name = o->node_name, .service_proxy_name = o->service_proxy_name };
@@ -348,6 +362,12 @@ static int run(struct syncd_options *o)
 		pr_err("cannot set up the daemon: %s", strerror(errno));
 		goto out;
 	}
+	/* Nothing is created or adopted under the root before the root and the source are known to be usable. */
+	err = check_bpffs_root(o->bpffs_root);
+	if (!err)
+		err = start_source(&d);
+	if (err)
+		goto out;
 	err = socklb_maps_open(o->bpffs_root, &sizes, &d.maps);
 	if (err) {
 		pr_err("cannot open or create the maps under %s: %s", o->bpffs_root, strerror(-err));
@@ -369,8 +389,6 @@ static int run(struct syncd_options *o)
 	err = syncer_adopt(d.syncer);
 	if (!err)
 		err = start_metrics(&d);
-	if (!err)
-		err = start_source(&d);
 	if (!err && o->cni_conf_dir && !o->once) {
 		struct cni_install_opts co;
 
