@@ -160,6 +160,7 @@ int frontend_scope_build(const cJSON *svc, const struct node_view *node, struct 
 	struct scope_reader r = { .out = out, .node = node };
 	const char *type, *cluster_ip;
 	const cJSON *port;
+	int n_addrs;
 
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(spec)) {
@@ -175,11 +176,11 @@ int frontend_scope_build(const cJSON *svc, const struct node_view *node, struct 
 		return 0;
 	/* An unknown type may have been meant as NodePort or LoadBalancer. */
 	r.node_ports = strcmp(type, "ClusterIP") != 0;
-	r.addrs = calloc(
-		cJSON_GetArraySize(k8s_field(spec, "clusterIPs")) + cJSON_GetArraySize(k8s_field(spec, "externalIPs")) +
-			cJSON_GetArraySize(k8s_field(k8s_field(k8s_field(svc, "status"), "loadBalancer"), "ingress")) +
-			1,
-		sizeof(*r.addrs));
+	/* Room for every address field's entries, and the one clusterIP. */
+	n_addrs = cJSON_GetArraySize(k8s_field(spec, "clusterIPs")) +
+		  cJSON_GetArraySize(k8s_field(spec, "externalIPs")) +
+		  cJSON_GetArraySize(k8s_field(k8s_field(k8s_field(svc, "status"), "loadBalancer"), "ingress")) + 1;
+	r.addrs = calloc((size_t)n_addrs, sizeof(*r.addrs));
 	if (!r.addrs)
 		return -ENOMEM;
 	read_cluster_ips(&r, spec);
