@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube_url.h"
 #include "lbmap.h"
 #include "metrics_server.h"
 
@@ -162,6 +163,11 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 		snprintf(err, err_len, "--bpffs-root must not be empty");
 		return -EINVAL;
 	}
+	if (o->bpffs_root[0] != '/') {
+		snprintf(err, err_len, "--bpffs-root \"%s\": must be an absolute path (a directory on a bpffs mount)",
+			 o->bpffs_root);
+		return -EINVAL;
+	}
 	if (o->command == SYNCD_DUMP)
 		return 0;
 	if (!o->source) {
@@ -184,6 +190,21 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 	}
 	if (o->node_name && !*o->node_name) {
 		snprintf(err, err_len, "--node-name must not be empty");
+		return -EINVAL;
+	}
+	/* The file source matches these names as the API would: refuse what the API would refuse. */
+	if (o->node_name && !kube_node_name_valid(o->node_name)) {
+		snprintf(err, err_len,
+			 "--node-name \"%s\": not a valid Node name (lowercase RFC 1123 subdomain: a-z, 0-9, '-' and "
+			 "'.', at most 253)",
+			 o->node_name);
+		return -EINVAL;
+	}
+	if (!kube_label_value_valid(o->service_proxy_name)) {
+		snprintf(err, err_len,
+			 "--service-proxy-name \"%s\": not a valid label value (at most 63 of A-Z a-z 0-9 - _ ., "
+			 "alphanumeric at both ends)",
+			 o->service_proxy_name);
 		return -EINVAL;
 	}
 	if (parse_size("--max-services", o->max_services_arg, &o->max_services, err, err_len) ||

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend_scope.h"
 #include "hashmap.h"
 #include "k8s_object.h"
 #include "log.h"
@@ -13,6 +14,9 @@
 struct service_entry {
 	char *key; /* "namespace/name" */
 	bool bad; /* the current objects are malformed: result is the last good one */
+	bool was_good; /* translated valid since we started: result is all it may own */
+	struct invalid_list invalid; /* while bad: the objects at fault */
+	struct frontend_scope scope; /* while bad and never good: the frontends it may own */
 	struct service_frontends result;
 };
 
@@ -35,7 +39,9 @@ struct desired_state {
 	struct hashmap *claims; /* frontend key → struct claim list */
 	struct hashmap *slice_owner; /* slice "namespace/name" → service "namespace/name" (char *) */
 	struct hashmap *service_slices; /* service "namespace/name" → struct slice_set */
+	struct hashmap *invalid; /* "namespace/name" → struct service_entry of services, while bad */
 	bool rebuild; /* the change stream was lost: rebuild the index and translate everything */
+	bool node_missing; /* the Nodes were listed and ours is not among them */
 };
 
 #define KEY_LEN 512
@@ -71,6 +77,7 @@ void frontend_list_release(struct frontend_list *l)
 void desired_update_release(struct desired_update *u)
 {
 	frontend_list_release(&u->touched);
+	invalid_list_release(&u->rejected);
 	free(u->trigger_times);
 	memset(u, 0, sizeof(*u));
 }
@@ -80,6 +87,8 @@ static void service_entry_free(void *value)
 	struct service_entry *e = value;
 
 	service_frontends_release(&e->result);
+	invalid_list_release(&e->invalid);
+	frontend_scope_release(&e->scope);
 	free(e->key);
 	free(e);
 }
@@ -117,7 +126,8 @@ struct desired_state *desired_state_new(const struct translate_config *cfg)
 	d->claims = hashmap_new();
 	d->slice_owner = hashmap_new();
 	d->service_slices = hashmap_new();
-	if (!d->services || !d->claims || !d->slice_owner || !d->service_slices) {
+	d->invalid = hashmap_new();
+	if (!d->services || !d->claims || !d->slice_owner || !d->service_slices || !d->invalid) {
 		desired_state_free(d);
 		return NULL;
 	}
@@ -128,6 +138,7 @@ void desired_state_free(struct desired_state *d)
 {
 	if (!d)
 		return;
+	hashmap_free(d->invalid, NULL);
 	hashmap_free(d->service_slices, slice_set_free);
 	hashmap_free(d->slice_owner, free);
 	hashmap_free(d->claims, claims_free);
@@ -448,9 +459,41 @@ static void service_gone(struct update_ctx *uc, const char *key, size_t len)
 
 	if (!e)
 		return;
+	hashmap_remove(uc->d->invalid, key, len);
 	if (unclaim(uc->d, e, &uc->u->touched))
 		uc->err = -ENOMEM;
 	service_entry_free(e);
+}
+
+/*
+ * A bad edit must not take down what was working: e keeps serving its last
+ * good frontends. Never valid since we started, it has none; the frontends
+ * it may own are then read from its readable fields, so that the syncer keeps
+ * them in the maps (it cannot tell them from stale ones).
+ */
+static int service_invalid(struct update_ctx *uc, struct service_entry *e, const cJSON *svc,
+			   struct invalid_list *invalid)
+{
+	struct invalid_list *rejected = &uc->u->rejected;
+	int err = 0;
+
+	for (size_t i = 0; i < invalid->n && !err; i++) {
+		if (!invalid_list_has(&e->invalid, &invalid->items[i]))
+			err = invalid_list_add(rejected, &invalid->items[i]);
+	}
+	invalid_list_release(&e->invalid);
+	e->invalid = *invalid;
+	memset(invalid, 0, sizeof(*invalid));
+	e->bad = true;
+	if (!err)
+		err = hashmap_put(uc->d->invalid, e->key, strlen(e->key), e, NULL);
+	if (e->result.n)
+		pr_warn("Service %s: keeping its %zu last good frontends until its objects are valid again", e->key,
+			e->result.n);
+	if (e->was_good || err)
+		return err;
+	frontend_scope_release(&e->scope);
+	return frontend_scope_build(svc, uc->node, &e->scope);
 }
 
 static int update_service(const void *k, size_t len, void *value, void *ctx)
@@ -495,18 +538,20 @@ static int update_service(const void *k, size_t len, void *value, void *ctx)
 	ret = e ? translate_service(svc, slices, n, uc->node, &d->cfg, &result) : -ENOMEM;
 	free(slices);
 	if (ret == -EINVAL) {
-		/* A bad edit must not take down what was working: keep serving the last good frontends. */
-		if (e->result.n)
-			pr_warn("Service %s: keeping its %zu last good frontends until its objects are valid again",
-				key, e->result.n);
-		e->bad = true;
-		return 0;
+		ret = service_invalid(uc, e, svc, &result.invalid);
+		service_frontends_release(&result);
+		return ret ? (uc->err = ret) : 0;
 	}
 	if (ret)
 		return uc->err = ret;
-	if (e->bad)
+	if (e->bad) {
 		pr_info("Service %s: valid again", key);
+		hashmap_remove(d->invalid, key, len);
+		invalid_list_release(&e->invalid);
+		frontend_scope_release(&e->scope);
+	}
 	e->bad = false;
+	e->was_good = true;
 	ret = unclaim(d, e, &uc->u->touched);
 	service_frontends_release(&e->result);
 	e->result = result;
@@ -517,9 +562,27 @@ static int update_service(const void *k, size_t len, void *value, void *ctx)
 	return uc->err;
 }
 
+/*
+ * Without its Node the daemon cannot tell which endpoints are local nor
+ * which zone it is in, and has no address for node ports: say so once, and
+ * once more when it appears.
+ */
+static void note_node(struct desired_state *d, bool present)
+{
+	if (!present && !d->node_missing)
+		pr_warn("Node %s (--node-name) is not in the input: Services with internalTrafficPolicy: Local get no "
+			"endpoints (their connects are refused), node ports are not programmed and topology hints are "
+			"off until it appears",
+			d->cfg.node_name);
+	else if (present && d->node_missing)
+		pr_info("Node %s appeared: local endpoints, node ports and topology hints apply", d->cfg.node_name);
+	d->node_missing = !present;
+}
+
 int desired_state_update(struct desired_state *d, struct store *s, struct desired_update *u)
 {
 	struct update_ctx uc = { .d = d, .store = s, .u = u };
+	const cJSON *node_obj;
 	struct node_view node;
 	int err;
 
@@ -540,7 +603,10 @@ int desired_state_update(struct desired_state *d, struct store *s, struct desire
 		store_foreach(s, K8S_SERVICE, dirty_service, &uc);
 		hashmap_foreach(d->services, dirty_cached, &uc);
 	}
-	err = node_view_init(&node, store_get(s, K8S_NODE, "", d->cfg.node_name));
+	node_obj = d->cfg.node_name ? store_get(s, K8S_NODE, "", d->cfg.node_name) : NULL;
+	if (d->cfg.node_name && store_listed(s, K8S_NODE))
+		note_node(d, node_obj != NULL);
+	err = node_view_init(&node, node_obj);
 	if (!err) {
 		uc.node = &node;
 		hashmap_foreach(uc.dirty, update_service, &uc);
@@ -553,4 +619,63 @@ int desired_state_update(struct desired_state *d, struct store *s, struct desire
 out:
 	hashmap_free(uc.dirty, NULL);
 	return err;
+}
+
+bool desired_state_node_missing(const struct desired_state *d)
+{
+	return d->node_missing;
+}
+
+struct owner_search {
+	const struct socklb_frontend *fe;
+	const struct service_entry *found;
+};
+
+static int search_owner(const void *key, size_t key_len, void *value, void *ctx)
+{
+	const struct service_entry *e = value;
+	struct owner_search *os = ctx;
+
+	(void)key;
+	(void)key_len;
+	/* The first in namespace/name order, as for claims: the same frontend always names the same owner. */
+	if (frontend_scope_has(&e->scope, os->fe) && (!os->found || strcmp(e->key, os->found->key) < 0))
+		os->found = e;
+	return 0;
+}
+
+const char *desired_state_possible_owner(const struct desired_state *d, const struct socklb_frontend *fe,
+					 const struct invalid_list **invalid)
+{
+	struct owner_search os = { .fe = fe };
+
+	hashmap_foreach(d->invalid, search_owner, &os);
+	if (invalid)
+		*invalid = os.found ? &os.found->invalid : NULL;
+	return os.found ? os.found->key : NULL;
+}
+
+struct invalid_visit {
+	invalid_visit_cb cb;
+	void *ctx;
+};
+
+static int visit_invalid(const void *key, size_t key_len, void *value, void *ctx)
+{
+	const struct service_entry *e = value;
+	const struct invalid_visit *v = ctx;
+	int err = 0;
+
+	(void)key;
+	(void)key_len;
+	for (size_t i = 0; i < e->invalid.n && !err; i++)
+		err = v->cb(e->key, &e->invalid.items[i], v->ctx);
+	return err;
+}
+
+int desired_state_invalid_foreach(const struct desired_state *d, invalid_visit_cb cb, void *ctx)
+{
+	struct invalid_visit v = { .cb = cb, .ctx = ctx };
+
+	return hashmap_foreach(d->invalid, visit_invalid, &v);
 }

@@ -28,6 +28,7 @@ void frontend_list_release(struct frontend_list *l);
 
 struct desired_update {
 	struct frontend_list touched; /* frontends whose desired value may have changed */
+	struct invalid_list rejected; /* objects found invalid by this update that were not already */
 	double *trigger_times; /* last-change-trigger-time of EndpointSlices changed since the last update */
 	size_t n_trigger_times;
 	size_t retranslated; /* services translated again */
@@ -52,5 +53,20 @@ const struct desired_frontend *desired_state_lookup(const struct desired_state *
 typedef int (*desired_visit_cb)(const struct desired_frontend *df, void *ctx);
 int desired_state_foreach(const struct desired_state *d, desired_visit_cb cb, void *ctx);
 size_t desired_state_count(const struct desired_state *d);
+
+/*
+ * A frontend no valid Service claims may still be owned by a Service whose
+ * objects are invalid and that was never valid since we started (so its last
+ * good frontends are not known): its "namespace/name" when its readable
+ * fields say it may own fe (frontend_scope.h), and in *invalid (may be NULL)
+ * the objects at fault. NULL when none may.
+ */
+const char *desired_state_possible_owner(const struct desired_state *d, const struct socklb_frontend *fe,
+					 const struct invalid_list **invalid);
+/* Every object currently rejected, with the Service it belongs to ("namespace/name"); stops at a non-zero return. */
+typedef int (*invalid_visit_cb)(const char *service, const struct invalid_object *o, void *ctx);
+int desired_state_invalid_foreach(const struct desired_state *d, invalid_visit_cb cb, void *ctx);
+/* The Nodes have been listed and the daemon's (translate_config.node_name) is not among them. */
+bool desired_state_node_missing(const struct desired_state *d);
 
 #endif /* SOCKLB_DESIRED_STATE_H */

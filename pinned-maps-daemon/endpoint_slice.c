@@ -5,15 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invalid_object.h"
 #include "json_value.h"
 #include "k8s_object.h"
 #include "log.h"
 #include "translate.h"
 
-#define bad_slice(slice, fmt, ...) \
-	pr_warn("invalid EndpointSlice %s/%s: " fmt, k8s_namespace(slice), k8s_name(slice), ##__VA_ARGS__)
+#define bad_slice(invalid, slice, fmt, ...) invalid_report(invalid, K8S_ENDPOINTSLICE, slice, fmt, ##__VA_ARGS__)
 
-static int parse_ports(const cJSON *slice, struct parsed_slice *ps)
+static int parse_ports(const cJSON *slice, struct parsed_slice *ps, struct invalid_list *invalid)
 {
 	const cJSON *ports = k8s_field(slice, "ports");
 	const cJSON *p;
@@ -21,10 +21,8 @@ static int parse_ports(const cJSON *slice, struct parsed_slice *ps)
 
 	if (!ports)
 		return 0;
-	if (!cJSON_IsArray(ports)) {
-		bad_slice(slice, "ports is not a list");
-		return -EINVAL;
-	}
+	if (!cJSON_IsArray(ports))
+		return bad_slice(invalid, slice, "ports is not a list");
 	ps->ports = calloc(cJSON_GetArraySize(ports) + 1, sizeof(*ps->ports));
 	if (!ps->ports)
 		return -ENOMEM;
@@ -36,22 +34,16 @@ static int parse_ports(const cJSON *slice, struct parsed_slice *ps)
 		long num;
 		int ret;
 
-		if (!cJSON_IsObject(p)) {
-			bad_slice(slice, "ports[%zu] is not an object", i);
-			return -EINVAL;
-		}
-		if ((k8s_field(p, "name") && !name) || (k8s_field(p, "protocol") && !proto)) {
-			bad_slice(slice, "ports[%zu]: name and protocol must be strings", i);
-			return -EINVAL;
-		}
+		if (!cJSON_IsObject(p))
+			return bad_slice(invalid, slice, "ports[%zu] is not an object", i);
+		if ((k8s_field(p, "name") && !name) || (k8s_field(p, "protocol") && !proto))
+			return bad_slice(invalid, slice, "ports[%zu]: name and protocol must be strings", i);
 		i++;
 		/* A nil port means "all ports": kube-proxy has nothing to program for it. */
 		if (!port)
 			continue;
-		if (!json_int_in_range(port, 1, 65535, &num)) {
-			bad_slice(slice, "ports[%zu].port is not a port number (1-65535)", i - 1);
-			return -EINVAL;
-		}
+		if (!json_int_in_range(port, 1, 65535, &num))
+			return bad_slice(invalid, slice, "ports[%zu].port is not a port number (1-65535)", i - 1);
 		ret = socklb_proto_parse(proto ? proto : "TCP");
 		if (ret < 0) {
 			/* SCTP and friends: valid, but the socket LB only translates TCP and UDP. */
@@ -72,7 +64,8 @@ static bool has_zone_hints(const cJSON *for_zones)
 	return cJSON_IsArray(for_zones) && cJSON_GetArraySize(for_zones) > 0;
 }
 
-static int parse_endpoint(const cJSON *slice, const cJSON *ep, size_t i, const char *node_name, struct parsed_slice *ps)
+static int parse_endpoint(const cJSON *slice, const cJSON *ep, size_t i, const char *node_name, struct parsed_slice *ps,
+			  struct invalid_list *invalid)
 {
 	const cJSON *addresses = k8s_field(ep, "addresses");
 	const cJSON *conditions = k8s_field(ep, "conditions");
@@ -81,49 +74,34 @@ static int parse_endpoint(const cJSON *slice, const cJSON *ep, size_t i, const c
 	struct slice_endpoint *se = &ps->endpoints[ps->n_endpoints];
 	const cJSON *first;
 
-	if (!cJSON_IsObject(ep)) {
-		bad_slice(slice, "endpoints[%zu] is not an object", i);
-		return -EINVAL;
-	}
+	if (!cJSON_IsObject(ep))
+		return bad_slice(invalid, slice, "endpoints[%zu] is not an object", i);
 	first = cJSON_IsArray(addresses) ? cJSON_GetArrayItem(addresses, 0) : NULL;
-	if (!first || !cJSON_IsString(first)) {
-		bad_slice(slice, "endpoints[%zu].addresses must be a non-empty list of addresses", i);
-		return -EINVAL;
-	}
-	if (socklb_addr_parse(first->valuestring, se->addr) < 0 || socklb_addr_is_v4(se->addr) != (ps->family == 4)) {
-		bad_slice(slice, "endpoints[%zu].addresses[0] \"%s\" is not an IPv%d address", i, first->valuestring,
-			  ps->family);
-		return -EINVAL;
-	}
-	if (conditions && !cJSON_IsObject(conditions)) {
-		bad_slice(slice, "endpoints[%zu].conditions is not an object", i);
-		return -EINVAL;
-	}
+	if (!first || !cJSON_IsString(first))
+		return bad_slice(invalid, slice, "endpoints[%zu].addresses must be a non-empty list of addresses", i);
+	if (socklb_addr_parse(first->valuestring, se->addr) < 0 || socklb_addr_is_v4(se->addr) != (ps->family == 4))
+		return bad_slice(invalid, slice, "endpoints[%zu].addresses[0] \"%s\" is not an IPv%d address", i,
+				 first->valuestring, ps->family);
+	if (conditions && !cJSON_IsObject(conditions))
+		return bad_slice(invalid, slice, "endpoints[%zu].conditions is not an object", i);
 	/* Absent conditions mean ready, serving and not terminating (discovery/v1). */
 	if (json_bool_or(k8s_field(conditions, "ready"), true, &se->ready) ||
 	    json_bool_or(k8s_field(conditions, "serving"), true, &se->serving) ||
-	    json_bool_or(k8s_field(conditions, "terminating"), false, &se->terminating)) {
-		bad_slice(slice, "endpoints[%zu].conditions: ready, serving and terminating must be booleans", i);
-		return -EINVAL;
-	}
-	if (k8s_field(ep, "nodeName") && !node) {
-		bad_slice(slice, "endpoints[%zu].nodeName is not a string", i);
-		return -EINVAL;
-	}
+	    json_bool_or(k8s_field(conditions, "terminating"), false, &se->terminating))
+		return bad_slice(invalid, slice,
+				 "endpoints[%zu].conditions: ready, serving and terminating must be booleans", i);
+	if (k8s_field(ep, "nodeName") && !node)
+		return bad_slice(invalid, slice, "endpoints[%zu].nodeName is not a string", i);
 	se->local = node && node_name && strcmp(node, node_name) == 0;
 	if (hints) {
 		const cJSON *for_zones = k8s_field(hints, "forZones");
 		const cJSON *z;
 
-		if (for_zones && !cJSON_IsArray(for_zones)) {
-			bad_slice(slice, "endpoints[%zu].hints.forZones is not a list", i);
-			return -EINVAL;
-		}
+		if (for_zones && !cJSON_IsArray(for_zones))
+			return bad_slice(invalid, slice, "endpoints[%zu].hints.forZones is not a list", i);
 		cJSON_ArrayForEach(z, for_zones) {
-			if (!k8s_string(z, "name")) {
-				bad_slice(slice, "endpoints[%zu].hints.forZones[] needs a name", i);
-				return -EINVAL;
-			}
+			if (!k8s_string(z, "name"))
+				return bad_slice(invalid, slice, "endpoints[%zu].hints.forZones[] needs a name", i);
 		}
 		se->zone_hints = has_zone_hints(for_zones) ? for_zones : NULL;
 	}
@@ -131,7 +109,8 @@ static int parse_endpoint(const cJSON *slice, const cJSON *ep, size_t i, const c
 	return 0;
 }
 
-int endpoint_slice_parse(const cJSON *slice, const char *node_name, struct parsed_slice *out)
+int endpoint_slice_parse(const cJSON *slice, const char *node_name, struct parsed_slice *out,
+			 struct invalid_list *invalid)
 {
 	const char *type = k8s_string(slice, "addressType");
 	const cJSON *endpoints = k8s_field(slice, "endpoints");
@@ -141,10 +120,8 @@ int endpoint_slice_parse(const cJSON *slice, const char *node_name, struct parse
 
 	memset(out, 0, sizeof(*out));
 	out->obj = slice;
-	if (!type) {
-		bad_slice(slice, "addressType is missing");
-		return -EINVAL;
-	}
+	if (!type)
+		return bad_slice(invalid, slice, "addressType is missing");
 	if (strcmp(type, "IPv4") == 0) {
 		out->family = 4;
 	} else if (strcmp(type, "IPv6") == 0) {
@@ -154,12 +131,11 @@ int endpoint_slice_parse(const cJSON *slice, const char *node_name, struct parse
 		pr_debug("EndpointSlice %s/%s: ignoring addressType %s", k8s_namespace(slice), k8s_name(slice), type);
 		return 0;
 	}
-	err = parse_ports(slice, out);
+	err = parse_ports(slice, out, invalid);
 	if (err)
 		goto err;
 	if (endpoints && !cJSON_IsArray(endpoints)) {
-		bad_slice(slice, "endpoints is not a list");
-		err = -EINVAL;
+		err = bad_slice(invalid, slice, "endpoints is not a list");
 		goto err;
 	}
 	out->endpoints = calloc(cJSON_GetArraySize(endpoints) + 1, sizeof(*out->endpoints));
@@ -168,7 +144,7 @@ int endpoint_slice_parse(const cJSON *slice, const char *node_name, struct parse
 		goto err;
 	}
 	cJSON_ArrayForEach(ep, endpoints) {
-		err = parse_endpoint(slice, ep, i++, node_name, out);
+		err = parse_endpoint(slice, ep, i++, node_name, out, invalid);
 		if (err)
 			goto err;
 	}

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "invalid_object.h"
 #include "lbmap.h"
 
 struct slice_port {
@@ -38,8 +39,12 @@ struct parsed_slice {
 	struct slice_endpoint *endpoints;
 };
 
-/* Parse and validate one slice; -EINVAL (logged with the field) when malformed. */
-int endpoint_slice_parse(const cJSON *slice, const char *node_name, struct parsed_slice *out);
+/*
+ * Parse and validate one slice; -EINVAL when malformed, logged with the field
+ * and added to invalid (may be NULL).
+ */
+int endpoint_slice_parse(const cJSON *slice, const char *node_name, struct parsed_slice *out,
+			 struct invalid_list *invalid);
 void endpoint_slice_release(struct parsed_slice *ps);
 
 enum traffic_policy {

@@ -43,8 +43,7 @@ bool kube_label_value_valid(const char *value)
 	return true;
 }
 
-/* A DNS subdomain (RFC 1123), as Node names are. */
-static bool node_name_valid(const char *name)
+bool kube_node_name_valid(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -86,7 +85,7 @@ int kube_selectors_build(enum k8s_kind kind, const char *service_proxy_name, con
 	case K8S_NAMESPACE:
 		break;
 	case K8S_NODE:
-		if (!node_name || !node_name_valid(node_name)) {
+		if (!node_name || !kube_node_name_valid(node_name)) {
 			pr_err("node name \"%s\" is not a valid Kubernetes node name (lowercase RFC 1123 subdomain)",
 			       node_name ? node_name : "");
 			return -EINVAL;

@@ -19,6 +19,8 @@ struct kube_selectors {
 const char *kube_resource_path(enum k8s_kind kind);
 /* A label value as the API accepts it: ≤63 of [A-Za-z0-9-_.], alphanumeric at both ends, or empty. */
 bool kube_label_value_valid(const char *value);
+/* A Node name as the API accepts it: a DNS subdomain (RFC 1123), ≤253 of [a-z0-9-.], alphanumeric at both ends. */
+bool kube_node_name_valid(const char *name);
 /*
  * The selectors for watching kind: Services skip headless ones and those of
  * another proxy (service_proxy_name "" or NULL = only unlabelled services),

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cni_install.h"
 #include "cni_watch.h"
+#include "datapath.h"
 #include "dump.h"
 #include "file_source.h"
 #include "kube.h"
@@ -250,6 +251,19 @@ static int run_loop(struct daemon *d)
 	}
 }
 
+static int say_invalid(const char *service, const struct invalid_object *o, void *ctx)
+{
+	char why[INVALID_NAME_LEN + INVALID_WHY_LEN + 32];
+
+	(void)ctx;
+	invalid_format(o, why, sizeof(why));
+	if (o->kind == K8S_SERVICE)
+		pr_err("--once: %s", why);
+	else
+		pr_err("--once: %s (Service %s)", why, service);
+	return 0;
+}
+
 static int run_once(struct daemon *d)
 {
 	struct timespec start, now;
@@ -278,11 +292,17 @@ static int run_once(struct daemon *d)
 		return err;
 	}
 	log_pass(&r);
+	if (r.invalid) {
+		syncer_invalid_foreach(d->syncer, say_invalid, NULL);
+		pr_err("--once: %zu invalid objects; the maps keep the %zu pinned frontends their Services may own",
+		       r.invalid, r.kept);
+		err = -EINVAL;
+	}
 	if (!syncer_converged(d->syncer)) {
 		pr_err("--once: %zu writes failed; the maps are not fully in sync", r.errors);
-		return -EIO;
+		err = -EIO;
 	}
-	return 0;
+	return err;
 }
 
 static void stop(struct daemon *d)
@@ -301,6 +321,19 @@ static void stop(struct daemon *d)
 	metrics_free(d->metrics);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
+}
+
+static int check_bpffs_root(const char *root)
+{
+	int err = socklb_bpffs_check(root);
+
+	if (err == -ENOTSUP)
+		pr_err("--bpffs-root %s is not on a bpffs mount: mount one (mount -t bpf bpf /sys/fs/bpf) or choose "
+		       "a directory on one",
+		       root);
+	else if (err)
+		pr_err("--bpffs-root %s: %s", root, strerror(-err));
+	return err;
 }
 
 static int run(struct syncd_options *o)
@@ -329,6 +362,12 @@ static int run(struct syncd_options *o)
 		pr_err("cannot set up the daemon: %s", strerror(errno));
 		goto out;
 	}
+	/* Nothing is created or adopted under the root before the root and the source are known to be usable. */
+	err = check_bpffs_root(o->bpffs_root);
+	if (!err)
+		err = start_source(&d);
+	if (err)
+		goto out;
 	err = socklb_maps_open(o->bpffs_root, &sizes, &d.maps);
 	if (err) {
 		pr_err("cannot open or create the maps under %s: %s", o->bpffs_root, strerror(-err));
@@ -350,8 +389,6 @@ static int run(struct syncd_options *o)
 	err = syncer_adopt(d.syncer);
 	if (!err)
 		err = start_metrics(&d);
-	if (!err)
-		err = start_source(&d);
 	if (!err && o->cni_conf_dir && !o->once) {
 		struct cni_install_opts co;
 

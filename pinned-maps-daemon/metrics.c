@@ -33,6 +33,9 @@ struct metrics {
 	size_t services;
 	size_t backends;
 	unsigned long long sync_errors;
+	size_t invalid_services;
+	size_t invalid_endpoint_slices;
+	bool node_missing;
 	char last_error[LAST_ERROR_LEN];
 	double last_error_time;
 	bool synced;
@@ -125,6 +128,21 @@ void metrics_sync_error(struct metrics *m, const char *message)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_set_invalid_objects(struct metrics *m, size_t services, size_t endpoint_slices)
+{
+	pthread_mutex_lock(&m->lock);
+	m->invalid_services = services;
+	m->invalid_endpoint_slices = endpoint_slices;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_node_missing(struct metrics *m, bool missing)
+{
+	pthread_mutex_lock(&m->lock);
+	m->node_missing = missing;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_set_synced(struct metrics *m)
 {
 	pthread_mutex_lock(&m->lock);
@@ -197,9 +215,18 @@ static void render_own(FILE *out, const struct metrics *m)
 		"# TYPE socklb_services gauge\nsocklb_services %zu\n"
 		"# HELP socklb_backends Backends of all frontends in the pinned maps.\n"
 		"# TYPE socklb_backends gauge\nsocklb_backends %zu\n"
-		"# HELP socklb_sync_errors_total Map writes and source loads that failed.\n"
-		"# TYPE socklb_sync_errors_total counter\nsocklb_sync_errors_total %llu\n",
-		m->services, m->backends, m->sync_errors);
+		"# HELP socklb_sync_errors_total Map writes and source loads that failed, and objects rejected as "
+		"invalid.\n"
+		"# TYPE socklb_sync_errors_total counter\nsocklb_sync_errors_total %llu\n"
+		"# HELP socklb_invalid_objects Objects rejected as invalid now: their Services keep their last good "
+		"frontends.\n"
+		"# TYPE socklb_invalid_objects gauge\n"
+		"socklb_invalid_objects{kind=\"Service\"} %zu\nsocklb_invalid_objects{kind=\"EndpointSlice\"} %zu\n"
+		"# HELP socklb_node_missing 1 when the Node named by --node-name is not in the input: no local "
+		"endpoints, no node ports, no topology hints.\n"
+		"# TYPE socklb_node_missing gauge\nsocklb_node_missing %d\n",
+		m->services, m->backends, m->sync_errors, m->invalid_services, m->invalid_endpoint_slices,
+		m->node_missing ? 1 : 0);
 	metrics_escape_label(m->last_error, escaped, sizeof(escaped));
 	fprintf(out,
 		"# HELP socklb_last_error The last error (message label); value: its Unix time, 0 when none.\n"

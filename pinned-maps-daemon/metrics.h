@@ -23,6 +23,10 @@ void metrics_observe_programming(struct metrics *m, double seconds);
 void metrics_set_programmed(struct metrics *m, size_t services, size_t backends);
 /* Count one error and remember it as the last one. */
 void metrics_sync_error(struct metrics *m, const char *message);
+/* Objects the translation rejects now (socklb_invalid_objects{kind}). */
+void metrics_set_invalid_objects(struct metrics *m, size_t services, size_t endpoint_slices);
+/* The daemon's Node is not in the input (socklb_node_missing). */
+void metrics_set_node_missing(struct metrics *m, bool missing);
 /* The first complete sync is done: /healthz turns 200. */
 void metrics_set_synced(struct metrics *m);
 bool metrics_synced(struct metrics *m);

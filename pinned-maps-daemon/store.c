@@ -318,6 +318,11 @@ bool store_complete(const struct store *s)
 	return __atomic_load_n(&s->listed, __ATOMIC_ACQUIRE) == (1U << K8S_KIND_COUNT) - 1;
 }
 
+bool store_listed(const struct store *s, enum k8s_kind kind)
+{
+	return (__atomic_load_n(&s->listed, __ATOMIC_ACQUIRE) & (1U << kind)) != 0;
+}
+
 int store_event_fd(const struct store *s)
 {
 	return s->event_fd;

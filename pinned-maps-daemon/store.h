@@ -43,6 +43,8 @@ int store_delete(struct store *s, enum k8s_kind kind, const char *ns, const char
 int store_replace(struct store *s, enum k8s_kind kind, cJSON *items);
 /* True once every kind has been listed at least once (DESIGN.md invariant 2). */
 bool store_complete(const struct store *s);
+/* True once kind has been listed at least once: its absent objects are known to be absent. */
+bool store_listed(const struct store *s, enum k8s_kind kind);
 /* Becomes readable after any change; the syncer drains it with store_drain_events(). */
 int store_event_fd(const struct store *s);
 void store_drain_events(struct store *s);

@@ -30,6 +30,8 @@ struct syncer {
 	struct hashmap *applied; /* frontend key → struct applied_frontend */
 	struct hashmap *namespaces; /* opted-in namespace names in the map → (void *)1 */
 	struct frontend_list retry; /* writes that failed; tried again on the next pass */
+	struct frontend_list kept; /* pinned, claimed by no valid Service, kept for an invalid one that may own them */
+	char *kept_said; /* the last log line about them: said again only when it changes */
 	struct terminator *term; /* NULL: no socket termination */
 	size_t applied_backends;
 	bool full_pass_done; /* deletes ran once with a complete store */
@@ -87,6 +89,8 @@ void syncer_free(struct syncer *sy)
 	if (!sy)
 		return;
 	frontend_list_release(&sy->retry);
+	frontend_list_release(&sy->kept);
+	free(sy->kept_said);
 	hashmap_free(sy->namespaces, NULL);
 	hashmap_free(sy->applied, free);
 	desired_state_free(sy->desired);
@@ -183,6 +187,7 @@ struct pass {
 	struct syncer *sy;
 	struct sync_result *res;
 	struct frontend_list failed;
+	struct frontend_list kept;
 	long long now_ms;
 };
 
@@ -271,6 +276,12 @@ static void apply_delete(struct pass *p, const struct socklb_frontend *fe)
 	a = applied_get(sy, fe);
 	if (!a)
 		return;
+	/* It may be an invalid Service's, whose last good frontends we never saw: not ours to delete yet. */
+	if (desired_state_possible_owner(sy->desired, fe, NULL)) {
+		if (frontend_list_add(&p->kept, fe))
+			pr_warn("out of memory: a kept frontend is looked at again only when its owner changes");
+		return;
+	}
 	terminate = sy->term && terminator_wants(sy->term, fe->proto) && frontend_svc_id(sy, fe, &svc_id);
 	err = socklb_service_delete(sy->maps, fe);
 	if (err) {
@@ -590,6 +601,126 @@ static int sync_namespaces(struct syncer *sy, struct hashmap *want, struct pass 
 	return err;
 }
 
+/* ---- invalid objects: the frontends kept for them, metrics ------------------------------- */
+
+#define KEPT_OWNERS_NAMED 4
+
+struct kept_owner {
+	const char *service;
+	const struct invalid_list *invalid;
+	size_t frontends;
+};
+
+static void describe_owner(FILE *out, const struct kept_owner *o)
+{
+	const struct invalid_object *first = &o->invalid->items[0];
+	char why[INVALID_NAME_LEN + INVALID_WHY_LEN + 32];
+
+	invalid_format(first, why, sizeof(why));
+	if (first->kind == K8S_SERVICE)
+		fprintf(out, "%s", why);
+	else
+		fprintf(out, "Service %s (%s)", o->service, why);
+	if (o->invalid->n > 1)
+		fprintf(out, " and %zu more invalid objects", o->invalid->n - 1);
+	fprintf(out, " (may own %zu)", o->frontends);
+}
+
+/*
+ * One line for a pass that kept frontends (README "Semantics"): how many, and
+ * which invalid objects hold their deletion back. Said when it changes; the
+ * same again is for debug logs only.
+ */
+static void say_kept(struct syncer *sy)
+{
+	struct kept_owner owners[KEPT_OWNERS_NAMED];
+	size_t n_owners = 0, unnamed = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	if (!sy->kept.n) {
+		free(sy->kept_said);
+		sy->kept_said = NULL;
+		return;
+	}
+	for (size_t i = 0; i < sy->kept.n; i++) {
+		const struct invalid_list *invalid;
+		const char *service = desired_state_possible_owner(sy->desired, &sy->kept.items[i], &invalid);
+		size_t k = 0;
+
+		while (k < n_owners && strcmp(owners[k].service, service) != 0)
+			k++;
+		if (k < n_owners) {
+			owners[k].frontends++;
+		} else if (n_owners < KEPT_OWNERS_NAMED && invalid->n) {
+			owners[n_owners++] =
+				(struct kept_owner){ .service = service, .invalid = invalid, .frontends = 1 };
+		} else {
+			unnamed++;
+		}
+	}
+	out = open_memstream(&text, &len);
+	if (!out)
+		return;
+	fprintf(out,
+		"keeping %zu pinned frontends that no valid Service claims until these objects are fixed or deleted: ",
+		sy->kept.n);
+	for (size_t k = 0; k < n_owners; k++) {
+		fprintf(out, "%s", k ? "; " : "");
+		describe_owner(out, &owners[k]);
+	}
+	if (unnamed)
+		fprintf(out, "; other Services with invalid objects may own %zu", unnamed);
+	if (fclose(out)) {
+		free(text);
+		return;
+	}
+	if (sy->kept_said && strcmp(sy->kept_said, text) == 0) {
+		pr_debug("%s", text);
+		free(text);
+		return;
+	}
+	pr_warn("%s", text);
+	free(sy->kept_said);
+	sy->kept_said = text;
+}
+
+struct invalid_count {
+	size_t services;
+	size_t endpoint_slices;
+};
+
+static int count_one(const char *service, const struct invalid_object *o, void *ctx)
+{
+	struct invalid_count *c = ctx;
+
+	(void)service;
+	if (o->kind == K8S_SERVICE)
+		c->services++;
+	else
+		c->endpoint_slices++;
+	return 0;
+}
+
+/* Objects found invalid now: each new one is an error to count and show; all of them a gauge. */
+static size_t count_invalid(struct syncer *sy, const struct desired_update *u)
+{
+	struct invalid_count c = { 0 };
+	char msg[INVALID_NAME_LEN + INVALID_WHY_LEN + 32];
+
+	desired_state_invalid_foreach(sy->desired, count_one, &c);
+	if (!sy->metrics)
+		return c.services + c.endpoint_slices;
+	for (size_t i = 0; i < u->rejected.n; i++) {
+		invalid_format(&u->rejected.items[i], msg, sizeof(msg));
+		metrics_sync_error(sy->metrics, msg);
+	}
+	metrics_set_invalid_objects(sy->metrics, c.services, c.endpoint_slices);
+	metrics_set_node_missing(sy->metrics, desired_state_node_missing(sy->desired));
+	return c.services + c.endpoint_slices;
+}
+
 static void observe_programming(struct syncer *sy, const struct desired_update *u)
 {
 	double now = now_seconds(CLOCK_REALTIME);
@@ -660,12 +791,23 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 		err = full_pass_list(sy, &u.touched);
 	for (size_t i = 0; !err && i < sy->retry.n; i++)
 		err = frontend_list_add(&u.touched, &sy->retry.items[i]);
+	/* Looked at again every pass: their owner may have been fixed or deleted. */
+	for (size_t i = 0; !err && i < sy->kept.n; i++)
+		err = frontend_list_add(&u.touched, &sy->kept.items[i]);
 	if (err)
 		goto out;
 	dedupe(&u.touched);
 	p.now_ms = now_ms();
 	for (size_t i = 0; i < u.touched.n; i++)
 		apply_delete(&p, &u.touched.items[i]);
+	/* Deletes wait for a complete store: until then, nothing was looked at and the kept stay kept. */
+	if (res->complete) {
+		frontend_list_release(&sy->kept);
+		sy->kept = p.kept;
+		memset(&p.kept, 0, sizeof(p.kept));
+		say_kept(sy);
+	}
+	res->kept = sy->kept.n;
 	/* Terminations name service ids: those of deleted frontends go before an upsert can reuse one. */
 	if (sy->term && terminator_pending(sy->term) && creates_frontends(sy, &u.touched))
 		terminate(sy, res);
@@ -696,6 +838,7 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	}
 	sy->converged = sy->full_pass_done && res->errors == 0;
 	res->seconds = now_seconds(CLOCK_MONOTONIC) - start - res->terminate_seconds;
+	res->invalid = count_invalid(sy, &u);
 	if (sy->metrics) {
 		metrics_observe_sync(sy->metrics, res->seconds);
 		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
@@ -706,6 +849,7 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	}
 out:
 	frontend_list_release(&p.failed);
+	frontend_list_release(&p.kept);
 	desired_update_release(&u);
 	hashmap_free(want_ns, NULL);
 	return err;
@@ -732,4 +876,9 @@ bool syncer_pending_retries(const struct syncer *sy)
 bool syncer_converged(const struct syncer *sy)
 {
 	return sy->converged;
+}
+
+int syncer_invalid_foreach(const struct syncer *sy, invalid_visit_cb cb, void *ctx)
+{
+	return desired_state_invalid_foreach(sy->desired, cb, ctx);
 }

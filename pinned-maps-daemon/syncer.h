@@ -7,6 +7,8 @@
  * A failed write (a full map) is logged, counted and retried; the rest of
  * the sync goes on. With a terminator, the backends a pass takes out of
  * frontends have their client sockets terminated after the pass's writes.
+ * A pinned frontend no valid Service claims is kept while a Service with
+ * invalid objects may own it (desired_state_possible_owner()).
  */
 #ifndef SOCKLB_SYNCER_H
 #define SOCKLB_SYNCER_H
@@ -14,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "desired_state.h"
 #include "lbmap.h"
 #include "metrics.h"
 #include "store.h"
@@ -27,6 +30,8 @@ struct sync_result {
 	size_t errors; /* writes that failed this pass */
 	size_t retranslated; /* services translated again */
 	bool complete; /* the store had every kind listed: deletes were allowed */
+	size_t invalid; /* objects the translation rejects now (Services, EndpointSlices) */
+	size_t kept; /* pinned frontends not deleted because a Service with invalid objects may own them */
 	double seconds; /* the sync itself: desired state and map writes */
 	double terminate_seconds; /* socket termination after the writes, not part of seconds */
 };
@@ -56,5 +61,7 @@ void syncer_terminate_due(struct syncer *sy);
 bool syncer_pending_retries(const struct syncer *sy);
 /* A pass ran with the store complete and no write failed since. */
 bool syncer_converged(const struct syncer *sy);
+/* Every object the translation rejects now, with its Service; stops at a non-zero return. */
+int syncer_invalid_foreach(const struct syncer *sy, invalid_visit_cb cb, void *ctx);
 
 #endif /* SOCKLB_SYNCER_H */

@@ -88,7 +88,7 @@ bool slice_has_serving_terminating(const cJSON *slice, const struct socklb_front
 	bool found = false;
 
 	/* Malformed: translation already said so, and does not use the slice either. */
-	if (endpoint_slice_parse(slice, NULL, &ps))
+	if (endpoint_slice_parse(slice, NULL, &ps, NULL))
 		return false;
 	if (slice_has_port(&ps, fe, be->port)) {
 		for (size_t i = 0; i < ps.n_endpoints && !found; i++) {

@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "endpoint_slice.h"
+#include "invalid_object.h"
 #include "json_value.h"
 #include "k8s_object.h"
 #include "log.h"
 
-#define bad_service(svc, fmt, ...) \
-	pr_warn("invalid Service %s/%s: " fmt, k8s_namespace(svc), k8s_name(svc), ##__VA_ARGS__)
+#define bad_service(sp, fmt, ...) invalid_report((sp)->invalid, K8S_SERVICE, (sp)->obj, fmt, ##__VA_ARGS__)
 
 int frontend_cmp(const struct socklb_frontend *a, const struct socklb_frontend *b)
 {
@@ -97,17 +97,26 @@ void node_view_release(struct node_view *node)
 	memset(node, 0, sizeof(*node));
 }
 
-void service_frontends_release(struct service_frontends *sf)
+static void release_items(struct service_frontends *sf)
 {
 	for (size_t i = 0; i < sf->n; i++)
 		free(sf->items[i].backends);
 	free(sf->items);
-	memset(sf, 0, sizeof(*sf));
+	sf->items = NULL;
+	sf->n = 0;
+	sf->cap = 0;
+}
+
+void service_frontends_release(struct service_frontends *sf)
+{
+	release_items(sf);
+	invalid_list_release(&sf->invalid);
 }
 
 /* Everything a Service says about its frontends, validated once for all its ports. */
 struct service_spec {
 	const cJSON *obj;
+	struct invalid_list *invalid; /* what is wrong with it goes here */
 	const cJSON *ports;
 	bool node_ports; /* type NodePort or LoadBalancer */
 	enum traffic_policy internal_policy;
@@ -125,36 +134,36 @@ static void service_spec_release(struct service_spec *sp)
 	free(sp->external);
 }
 
-static int parse_ip(const cJSON *svc, const char *field, size_t i, const char *value, __be32 addr[4])
+static int parse_ip(const struct service_spec *sp, const char *field, size_t i, const char *value, __be32 addr[4])
 {
 	if (value && socklb_addr_parse(value, addr) == 0)
 		return 0;
-	bad_service(svc, "%s[%zu] \"%s\" is not an IP address", field, i, value ? value : "");
-	return -EINVAL;
+	return bad_service(sp, "%s[%zu] \"%s\" is not an IP address", field, i, value ? value : "");
 }
 
-static int parse_cluster_ips(const cJSON *svc, const cJSON *spec, struct service_spec *sp)
+static int parse_cluster_ips(const cJSON *spec, struct service_spec *sp)
 {
 	const cJSON *ips = k8s_field(spec, "clusterIPs");
 	const char *ip = k8s_string(spec, "clusterIP");
 	const cJSON *item;
 	size_t i = 0;
+	int err;
 
-	if (ips && !cJSON_IsArray(ips)) {
-		bad_service(svc, "spec.clusterIPs is not a list");
-		return -EINVAL;
-	}
+	if (ips && !cJSON_IsArray(ips))
+		return bad_service(sp, "spec.clusterIPs is not a list");
 	sp->cluster = calloc(cJSON_GetArraySize(ips) + 1, sizeof(*sp->cluster));
 	if (!sp->cluster)
 		return -ENOMEM;
 	if (!ips || cJSON_GetArraySize(ips) == 0) {
-		if (parse_ip(svc, "spec.clusterIP", 0, ip, sp->cluster[0]))
-			return -EINVAL;
+		err = parse_ip(sp, "spec.clusterIP", 0, ip, sp->cluster[0]);
+		if (err)
+			return err;
 		sp->n_cluster = 1;
 	}
 	cJSON_ArrayForEach(item, ips) {
-		if (parse_ip(svc, "spec.clusterIPs", i++, cJSON_GetStringValue(item), sp->cluster[sp->n_cluster]))
-			return -EINVAL;
+		err = parse_ip(sp, "spec.clusterIPs", i++, cJSON_GetStringValue(item), sp->cluster[sp->n_cluster]);
+		if (err)
+			return err;
 		sp->n_cluster++;
 	}
 	for (i = 0; i < sp->n_cluster; i++)
@@ -180,18 +189,18 @@ static int parse_external_ips(const cJSON *svc, const cJSON *spec, const char *t
 	const cJSON *item;
 	size_t i = 0;
 	__be32 addr[4];
+	int err;
 
-	if ((ext && !cJSON_IsArray(ext)) || (ingress && !cJSON_IsArray(ingress))) {
-		bad_service(svc, "%s is not a list",
-			    ext && !cJSON_IsArray(ext) ? "spec.externalIPs" : "status.loadBalancer.ingress");
-		return -EINVAL;
-	}
+	if ((ext && !cJSON_IsArray(ext)) || (ingress && !cJSON_IsArray(ingress)))
+		return bad_service(sp, "%s is not a list",
+				   ext && !cJSON_IsArray(ext) ? "spec.externalIPs" : "status.loadBalancer.ingress");
 	sp->external = calloc(cJSON_GetArraySize(ext) + cJSON_GetArraySize(ingress) + 1, sizeof(*sp->external));
 	if (!sp->external)
 		return -ENOMEM;
 	cJSON_ArrayForEach(item, ext) {
-		if (parse_ip(svc, "spec.externalIPs", i++, cJSON_GetStringValue(item), addr))
-			return -EINVAL;
+		err = parse_ip(sp, "spec.externalIPs", i++, cJSON_GetStringValue(item), addr);
+		if (err)
+			return err;
 		add_external(sp, addr);
 	}
 	/* Ingress status of a Service that is no longer a LoadBalancer is stale: ignore it. */
@@ -206,14 +215,15 @@ static int parse_external_ips(const cJSON *svc, const cJSON *spec, const char *t
 		/* Hostname-only ingress has nothing to program; ipMode Proxy means the LB must see the traffic. */
 		if (!ip || (mode && strcmp(mode, "Proxy") == 0))
 			continue;
-		if (parse_ip(svc, "status.loadBalancer.ingress.ip", i - 1, ip, addr))
-			return -EINVAL;
+		err = parse_ip(sp, "status.loadBalancer.ingress.ip", i - 1, ip, addr);
+		if (err)
+			return err;
 		add_external(sp, addr);
 	}
 	return 0;
 }
 
-static int parse_affinity(const cJSON *svc, const cJSON *spec, struct service_spec *sp)
+static int parse_affinity(const cJSON *spec, struct service_spec *sp)
 {
 	const char *affinity = k8s_string(spec, "sessionAffinity");
 	const cJSON *timeout;
@@ -221,22 +231,19 @@ static int parse_affinity(const cJSON *svc, const cJSON *spec, struct service_sp
 
 	if (!affinity || strcmp(affinity, "None") == 0)
 		return 0;
-	if (strcmp(affinity, "ClientIP") != 0) {
-		bad_service(svc, "spec.sessionAffinity \"%s\" is neither None nor ClientIP", affinity);
-		return -EINVAL;
-	}
+	if (strcmp(affinity, "ClientIP") != 0)
+		return bad_service(sp, "spec.sessionAffinity \"%s\" is neither None nor ClientIP", affinity);
 	timeout = k8s_field(k8s_field(k8s_field(spec, "sessionAffinityConfig"), "clientIP"), "timeoutSeconds");
 	/* The API server accepts 1 second to 1 day. */
-	if (timeout && !json_int_in_range(timeout, 1, 86400, &seconds)) {
-		bad_service(svc, "spec.sessionAffinityConfig.clientIP.timeoutSeconds must be 1-86400");
-		return -EINVAL;
-	}
+	if (timeout && !json_int_in_range(timeout, 1, 86400, &seconds))
+		return bad_service(sp, "spec.sessionAffinityConfig.clientIP.timeoutSeconds must be 1-86400");
 	sp->affinity_timeout = (__u32)seconds;
 	return 0;
 }
 
 /* 1: program it, 0: not ours to program (logged at debug), -EINVAL: malformed. */
-static int parse_service(const cJSON *svc, const struct translate_config *cfg, struct service_spec *sp)
+static int parse_service(const cJSON *svc, const struct translate_config *cfg, struct service_spec *sp,
+			 struct invalid_list *invalid)
 {
 	const char *proxy = k8s_label(svc, K8S_LABEL_SERVICE_PROXY_NAME);
 	const char *want = cfg->service_proxy_name;
@@ -246,6 +253,7 @@ static int parse_service(const cJSON *svc, const struct translate_config *cfg, s
 
 	memset(sp, 0, sizeof(*sp));
 	sp->obj = svc;
+	sp->invalid = invalid;
 	if (k8s_label(svc, K8S_LABEL_HEADLESS))
 		return 0;
 	if (want && *want ? !proxy || strcmp(proxy, want) != 0 : proxy != NULL) {
@@ -253,38 +261,30 @@ static int parse_service(const cJSON *svc, const struct translate_config *cfg, s
 			 proxy ? proxy : "");
 		return 0;
 	}
-	if (!cJSON_IsObject(spec)) {
-		bad_service(svc, "spec is missing");
-		return -EINVAL;
-	}
+	if (!cJSON_IsObject(spec))
+		return bad_service(sp, "spec is missing");
 	type = k8s_string(spec, "type");
 	if (!type)
 		type = "ClusterIP";
 	if (strcmp(type, "ExternalName") == 0)
 		return 0;
-	if (strcmp(type, "ClusterIP") != 0 && strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0) {
-		bad_service(svc, "spec.type \"%s\" is unknown", type);
-		return -EINVAL;
-	}
+	if (strcmp(type, "ClusterIP") != 0 && strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0)
+		return bad_service(sp, "spec.type \"%s\" is unknown", type);
 	sp->node_ports = strcmp(type, "ClusterIP") != 0;
 	cluster_ip = k8s_string(spec, "clusterIP");
 	/* Headless ("None") or not allocated yet: kube-proxy programs nothing. */
 	if (!cluster_ip || !*cluster_ip || strcmp(cluster_ip, "None") == 0)
 		return 0;
 	itp = k8s_string(spec, "internalTrafficPolicy");
-	if (itp && strcmp(itp, "Local") != 0 && strcmp(itp, "Cluster") != 0) {
-		bad_service(svc, "spec.internalTrafficPolicy \"%s\" is neither Cluster nor Local", itp);
-		return -EINVAL;
-	}
+	if (itp && strcmp(itp, "Local") != 0 && strcmp(itp, "Cluster") != 0)
+		return bad_service(sp, "spec.internalTrafficPolicy \"%s\" is neither Cluster nor Local", itp);
 	sp->internal_policy = itp && strcmp(itp, "Local") == 0 ? TRAFFIC_POLICY_LOCAL : TRAFFIC_POLICY_CLUSTER;
 	sp->ports = k8s_field(spec, "ports");
-	if (sp->ports && !cJSON_IsArray(sp->ports)) {
-		bad_service(svc, "spec.ports is not a list");
-		return -EINVAL;
-	}
-	err = parse_affinity(svc, spec, sp);
+	if (sp->ports && !cJSON_IsArray(sp->ports))
+		return bad_service(sp, "spec.ports is not a list");
+	err = parse_affinity(spec, sp);
 	if (!err)
-		err = parse_cluster_ips(svc, spec, sp);
+		err = parse_cluster_ips(spec, sp);
 	if (!err)
 		err = parse_external_ips(svc, spec, type, sp);
 	return err ? err : 1;
@@ -330,14 +330,10 @@ static int add_port_frontends(const struct service_spec *sp, const cJSON *port, 
 	long num, node_port = 0;
 	int ret, err = 0;
 
-	if (!json_int_in_range(k8s_field(port, "port"), 1, 65535, &num)) {
-		bad_service(sp->obj, "spec.ports[%zu].port is not a port number (1-65535)", i);
-		return -EINVAL;
-	}
-	if (k8s_field(port, "nodePort") && !json_int_in_range(k8s_field(port, "nodePort"), 0, 65535, &node_port)) {
-		bad_service(sp->obj, "spec.ports[%zu].nodePort is not a port number", i);
-		return -EINVAL;
-	}
+	if (!json_int_in_range(k8s_field(port, "port"), 1, 65535, &num))
+		return bad_service(sp, "spec.ports[%zu].port is not a port number (1-65535)", i);
+	if (k8s_field(port, "nodePort") && !json_int_in_range(k8s_field(port, "nodePort"), 0, 65535, &node_port))
+		return bad_service(sp, "spec.ports[%zu].nodePort is not a port number", i);
 	ret = socklb_proto_parse(proto ? proto : "TCP");
 	if (ret < 0) {
 		pr_debug("Service %s/%s: ignoring spec.ports[%zu] with protocol %s", k8s_namespace(sp->obj),
@@ -384,7 +380,9 @@ static int slice_cmp(const void *a, const void *b)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
-static int parse_slices(const cJSON *const *slices, size_t n, const char *node_name, struct parsed_slice *out)
+/* Every slice, so that each bad one is named: -EINVAL when one is malformed. */
+static int parse_slices(const cJSON *const *slices, size_t n, const char *node_name, struct parsed_slice *out,
+			struct invalid_list *invalid)
 {
 	const cJSON **sorted = calloc(n + 1, sizeof(const cJSON *));
 	int err = 0;
@@ -396,8 +394,12 @@ static int parse_slices(const cJSON *const *slices, size_t n, const char *node_n
 		memcpy(sorted, slices, n * sizeof(const cJSON *));
 		qsort(sorted, n, sizeof(const cJSON *), slice_cmp);
 	}
-	for (size_t i = 0; i < n && !err; i++)
-		err = endpoint_slice_parse(sorted[i], node_name, &out[i]);
+	for (size_t i = 0; i < n && err != -ENOMEM; i++) {
+		int ret = endpoint_slice_parse(sorted[i], node_name, &out[i], invalid);
+
+		if (ret)
+			err = ret;
+	}
 	free(sorted);
 	return err;
 }
@@ -409,28 +411,40 @@ int translate_service(const cJSON *svc, const cJSON *const *slices, size_t n_sli
 	struct service_spec sp;
 	const cJSON *port;
 	size_t i = 0;
-	int ret;
+	int ret, slices_ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = parse_service(svc, cfg, &sp);
-	if (ret <= 0)
+	ret = parse_service(svc, cfg, &sp, &out->invalid);
+	if (ret == 0 || ret == -ENOMEM)
 		goto out;
 	parsed = calloc(n_slices + 1, sizeof(*parsed));
 	if (!parsed) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = parse_slices(slices, n_slices, cfg->node_name, parsed);
+	/* Every fault is named at once: the slices of a bad Service, and the ports of one with bad slices. */
+	slices_ret = parse_slices(slices, n_slices, cfg->node_name, parsed, &out->invalid);
+	if (ret < 0 || slices_ret == -ENOMEM) {
+		ret = slices_ret == -ENOMEM ? -ENOMEM : ret;
+		goto out;
+	}
+	ret = 0;
 	cJSON_ArrayForEach(port, sp.ports) {
 		if (ret)
 			break;
-		ret = add_port_frontends(&sp, port, i++, parsed, n_slices, node, out);
+		ret = add_port_frontends(&sp, port, i++, parsed, slices_ret ? 0 : n_slices, node, out);
 	}
+	if (!ret)
+		ret = slices_ret;
 out:
 	for (i = 0; parsed && i < n_slices; i++)
 		endpoint_slice_release(&parsed[i]);
 	free(parsed);
 	service_spec_release(&sp);
+	if (ret == -EINVAL) {
+		release_items(out);
+		return ret;
+	}
 	if (ret < 0) {
 		service_frontends_release(out);
 		return ret;

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "invalid_object.h"
 #include "lbmap.h"
 
 #define SOCKLB_DEFAULT_AFFINITY_TIMEOUT 10800 /* seconds; the API server's default */
@@ -40,10 +41,12 @@ struct desired_frontend {
 	struct socklb_endpoint *backends; /* sorted by endpoint_cmp, unique */
 };
 
+/* A Service's frontends or, when its objects are malformed, none and what is wrong with them. */
 struct service_frontends {
 	struct desired_frontend *items;
 	size_t n;
 	size_t cap;
+	struct invalid_list invalid;
 };
 
 void service_frontends_release(struct service_frontends *sf);
@@ -52,7 +55,9 @@ void service_frontends_release(struct service_frontends *sf);
  * Translate one Service with the EndpointSlices that name it. Services this
  * daemon does not handle (headless, ExternalName, another proxy's) give 0
  * and no frontends. A malformed Service or EndpointSlice gives -EINVAL after
- * logging the object and the field; out is then left empty.
+ * logging the object and the field; out then has no frontends, and
+ * out->invalid names the Service (its first bad field) and every malformed
+ * slice.
  */
 int translate_service(const cJSON *svc, const cJSON *const *slices, size_t n_slices, const struct node_view *node,
 		      const struct translate_config *cfg, struct service_frontends *out);

@@ -237,3 +237,18 @@ tl_sees_re() {
 		grep -Eqx "$re" <<<"$text" || { echo "no line matching: $re"; return 1; }
 	done
 }
+
+# tl_log_pause STOP_AT PATTERN PAUSED_FILE: copy stdin (a daemon's log, through a FIFO) to stdout;
+# after STOP_AT lines containing PATTERN, create PAUSED_FILE and stop reading. The daemon then
+# blocks on its next log line once the pipe is full (64 KiB later): frozen in the middle of its
+# work, a bounded number of lines past the point. STOP_AT 0: never stop.
+tl_log_pause() {
+	local stop_at=$1 pattern=$2 paused=$3 n=0 line
+	while IFS= read -r line; do
+		printf '%s\n' "$line"
+		if [ "$stop_at" -gt 0 ] && [[ $line == *"$pattern"* ]] && ((++n >= stop_at)); then
+			: >"$paused"
+			exec sleep 600
+		fi
+	done
+}

@@ -268,18 +268,21 @@ wait "$DAEMON_PID" 2>/dev/null
 ROOT4=$TL_BPFFS/restart
 rm -f "$BIG/lat.json"
 LOG4=$TL_TMP/syncd-restart.log
-start_daemon "$ROOT4" "$BIG" "$LOG4" --metrics-addr "" -v
-# Debug logs name every frontend written: kill once a thousand are in.
-wait_until 60000 bash -c "[ \$(grep -c 'wrote frontend' '$LOG4') -ge 1000 ]"
+FIFO=$TL_TMP/syncd-restart.fifo
+mkfifo "$FIFO"
+# Debug logs name every frontend written: the log reader freezes the daemon once a thousand are in.
+tl_log_pause 1000 "wrote frontend" "$TL_TMP/paused" <"$FIFO" >"$LOG4" &
+READER=$!
+TL_PIDS+=("$READER")
+start_daemon "$ROOT4" "$BIG" "$FIFO" --metrics-addr "" -v
+tl_check "the daemon wrote 1000 frontends" wait_until 60000 test -e "$TL_TMP/paused"
 kill -9 "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
+kill "$READER"
+wait "$READER" 2>/dev/null
 PARTIAL=$(frontends "$ROOT4")
-tl_diag "killed -9 with $PARTIAL of $N frontends written"
-if [ "$PARTIAL" -gt 0 ] && [ "$PARTIAL" -lt "$N" ]; then
-	tl_ok "kill -9 landed in the middle of the sync"
-else
-	tl_ok "kill -9 landed at $PARTIAL of $N frontends (not mid-sync this time; restart still checked)"
-fi
+tl_check "kill -9 landed in the middle of the sync: $PARTIAL of $N frontends pinned" \
+	bash -c "[ '$PARTIAL' -gt 0 ] && [ '$PARTIAL' -lt '$N' ]"
 T0=$(now_ms)
 start_daemon "$ROOT4" "$BIG" "$LOG4.2" --metrics-addr ""
 MIN=$PARTIAL

@@ -89,6 +89,22 @@ static inline int load_fixtures(struct store *s, const char *const *names)
 	return err;
 }
 
+/* A fixture object by kind/ns/name, copied, for tests that edit it; NULL when absent. */
+static inline cJSON *fixture_object(const char *file, enum k8s_kind kind, const char *ns, const char *name)
+{
+	const char *const names[] = { file, NULL };
+	struct store *s = store_new();
+	cJSON *copy = NULL;
+
+	if (load_fixtures(s, names) == 0) {
+		store_lock(s);
+		copy = cJSON_Duplicate(store_get(s, kind, ns, name), true);
+		store_unlock(s);
+	}
+	store_free(s);
+	return copy;
+}
+
 struct table {
 	char **lines;
 	size_t n;

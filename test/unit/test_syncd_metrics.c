@@ -67,6 +67,35 @@ static void test_render(void **state)
 	metrics_free(m);
 }
 
+/* Invalid objects and the missing Node: gauges that read 0 until set, and follow what they are set to. */
+static void test_invalid_objects_and_node(void **state)
+{
+	struct metrics *m = metrics_new();
+	char *text;
+
+	(void)state;
+	text = render(m);
+	assert_non_null(strstr(text, "# TYPE socklb_invalid_objects gauge\n"));
+	assert_non_null(strstr(text, "socklb_invalid_objects{kind=\"Service\"} 0\n"));
+	assert_non_null(strstr(text, "socklb_invalid_objects{kind=\"EndpointSlice\"} 0\n"));
+	assert_non_null(strstr(text, "# TYPE socklb_node_missing gauge\nsocklb_node_missing 0\n"));
+	free(text);
+	metrics_set_invalid_objects(m, 2, 3);
+	metrics_set_node_missing(m, true);
+	text = render(m);
+	assert_non_null(strstr(text, "socklb_invalid_objects{kind=\"Service\"} 2\n"));
+	assert_non_null(strstr(text, "socklb_invalid_objects{kind=\"EndpointSlice\"} 3\n"));
+	assert_non_null(strstr(text, "socklb_node_missing 1\n"));
+	free(text);
+	metrics_set_invalid_objects(m, 0, 1);
+	metrics_set_node_missing(m, false);
+	text = render(m);
+	assert_non_null(strstr(text, "socklb_invalid_objects{kind=\"Service\"} 0\n"));
+	assert_non_null(strstr(text, "socklb_node_missing 0\n"));
+	free(text);
+	metrics_free(m);
+}
+
 static void test_addr_parse(void **state)
 {
 	struct sockaddr_storage ss;
@@ -161,6 +190,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_invalid_objects_and_node),
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_server),
 	};

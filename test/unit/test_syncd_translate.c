@@ -225,22 +225,6 @@ static void test_namespace_opt_in(void **state)
 	store_free(s);
 }
 
-/* A fixture object by kind/ns/name, copied, for tests that edit it. */
-static cJSON *fixture_object(const char *file, enum k8s_kind kind, const char *ns, const char *name)
-{
-	const char *const names[] = { file, NULL };
-	struct store *s = store_new();
-	cJSON *copy;
-
-	assert_int_equal(load_fixtures(s, names), 0);
-	store_lock(s);
-	copy = cJSON_Duplicate(store_get(s, kind, ns, name), true);
-	store_unlock(s);
-	store_free(s);
-	assert_non_null(copy);
-	return copy;
-}
-
 static char *update_table(struct desired_state *d, struct store *s, struct desired_update *u)
 {
 	store_lock(s);
