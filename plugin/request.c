@@ -60,8 +60,8 @@ int request_attachment_dir(const struct cni_request *req, char *buf, size_t len,
 
 	if (ret)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "invalid network configuration: bpffsRoot",
-				"bpffsRoot: attachment directory for container %s, interface %s: %s",
-				req->env.container_id, req->env.ifname, strerror(-ret));
+				"attachment directory for container %s, interface %s: %s", req->env.container_id,
+				req->env.ifname, strerror(-ret));
 	return 0;
 }
 

@@ -39,6 +39,10 @@ plugin() {
 	RC=$?
 }
 
+# The error names $1 exactly once in "msg: details", the form the log line shows.
+names_once() {
+	json 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if (d["msg"] + ": " + d.get("details", "")).count(sys.argv[2]) == 1 else 1)' "$OUT" "$1"
+}
 # An error answer: non-zero exit, and stdout is exactly one error JSON with this code.
 is_error() {
 	local code=$1 want_msg=${2:-}
@@ -140,8 +144,10 @@ for i in "${!VERSIONS[@]}"; do
 
 	plugin ADD "$cid-x" "$(BPFFS=relative/root config "$v" "" "$prev")"
 	tl_check "$v bad config (relative bpffsRoot): code 7 naming the key" is_error 7 bpffsRoot
+	tl_check "$v bad config (relative bpffsRoot): the error names the key once" names_once bpffsRoot
 	plugin ADD "$cid-x" "$(config "$v" '"namespaces": "default"' "$prev")"
 	tl_check "$v bad config (namespaces not a list): code 7 naming the key" is_error 7 namespaces
+	tl_check "$v bad config (namespaces not a list): the error names the key once" names_once namespaces
 
 	missing=${uid%-*}-ffffffffffff
 	plugin ADD "$cid-x" "$(config "$v" "$OPT_IN" "$prev")" CNI_ARGS="K8S_POD_UID=$missing"
@@ -208,6 +214,7 @@ for i in "${!VERSIONS[@]}"; do
 	tl_check "$v GC unlinked every program from the cgroup" progs_settle "$cg" 0
 	plugin GC "" "$(config "$v")"
 	tl_check "$v GC without the attachments list: code 7" is_error 7 valid-attachments
+	tl_check "$v GC without the attachments list: the error names the key once" names_once valid-attachments
 
 	plugin STATUS "" "$(config "$v")"
 	tl_check "$v STATUS: available, no output" is_silent_success
