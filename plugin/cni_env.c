@@ -32,12 +32,11 @@ int cni_container_id_validate(const char *id, struct cni_error *err)
 
 	if (!isalnum((unsigned char)id[0]))
 		return cni_fail(err, CNI_ERR_INVALID_ENV, "invalid CNI_CONTAINERID",
-				"CNI_CONTAINERID \"%s\" must start with a letter or digit", id);
+				"\"%s\" must start with a letter or digit", id);
 	for (p = id; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
 			return cni_fail(err, CNI_ERR_INVALID_ENV, "invalid CNI_CONTAINERID",
-					"CNI_CONTAINERID \"%s\" may contain only letters, digits, '_', '.' and '-'",
-					id);
+					"\"%s\" may contain only letters, digits, '_', '.' and '-'", id);
 	return 0;
 }
 
@@ -46,15 +45,14 @@ int cni_ifname_validate(const char *ifname, struct cni_error *err)
 	const char *p;
 
 	if (strlen(ifname) > IFNAME_MAX)
-		return cni_fail(err, CNI_ERR_INVALID_ENV, "invalid CNI_IFNAME",
-				"CNI_IFNAME \"%s\" is longer than %d bytes", ifname, IFNAME_MAX);
+		return cni_fail(err, CNI_ERR_INVALID_ENV, "invalid CNI_IFNAME", "\"%s\" is longer than %d bytes",
+				ifname, IFNAME_MAX);
 	if (strcmp(ifname, ".") == 0 || strcmp(ifname, "..") == 0)
-		return cni_fail(err, CNI_ERR_INVALID_ENV, "invalid CNI_IFNAME", "CNI_IFNAME must not be \"%s\"",
-				ifname);
+		return cni_fail(err, CNI_ERR_INVALID_ENV, "invalid CNI_IFNAME", "must not be \"%s\"", ifname);
 	for (p = ifname; *p; p++)
 		if (*p == '/' || *p == ':' || isspace((unsigned char)*p))
 			return cni_fail(err, CNI_ERR_INVALID_ENV, "invalid CNI_IFNAME",
-					"CNI_IFNAME \"%s\" contains '/', ':' or white space", ifname);
+					"\"%s\" contains '/', ':' or white space", ifname);
 	return 0;
 }
 
@@ -94,7 +92,7 @@ int cni_args_parse(const char *text, struct cni_args *args, struct cni_error *er
 		eq = strchr(pair, '=');
 		if (!eq || eq == pair) {
 			cni_fail(err, CNI_ERR_INVALID_ENV, "invalid CNI_ARGS",
-				 "CNI_ARGS pair \"%s\" is not KEY=VALUE (pairs are separated by ';')", pair);
+				 "pair \"%s\" is not KEY=VALUE (pairs are separated by ';')", pair);
 			goto fail;
 		}
 		*eq = '\0';

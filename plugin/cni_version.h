@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CNI spec versions: which ones the plugin speaks, comparing them, and the
- * VERSION verb's answer. The result format did not change in a way that
- * matters to a pass-through plugin across these versions, so the plugin
- * answers in whatever version the runtime asked for.
+ * VERSION verb's answer. The plugin answers in whatever version the runtime
+ * asked for; ADD's result is prevResult converted to it (cni_result.h).
  */
 #ifndef SOCKLB_PLUGIN_CNI_VERSION_H
 #define SOCKLB_PLUGIN_CNI_VERSION_H

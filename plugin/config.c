@@ -21,12 +21,13 @@
 #define ANNOTATION_KEY_MAX 317
 #define DNS_LABEL_MAX 63
 
+/* The msg names the key, the details say why: "msg: details" names it once. */
 static int invalid(struct cni_error *err, const char *key, const char *why)
 {
 	char msg[CNI_ERROR_MSG_LEN];
 
 	snprintf(msg, sizeof(msg), "invalid network configuration: %s", key);
-	return cni_fail(err, CNI_ERR_INVALID_CONFIG, msg, "%s: %s", key, why);
+	return cni_fail(err, CNI_ERR_INVALID_CONFIG, msg, "%s", why);
 }
 
 /* NULL (absent), or the string; a present non-string is an error naming label. */
@@ -69,7 +70,7 @@ static int check_name(const char *name, struct cni_error *err)
 	const char *p;
 
 	if (!name || !*name)
-		return invalid(err, "name", "missing network name");
+		return invalid(err, "name", "missing");
 	for (p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && (p == name || (*p != '_' && *p != '.' && *p != '-')))
 			return invalid(err, "name",

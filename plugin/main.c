@@ -140,7 +140,7 @@ int main(void)
 	verb = cni_verb_find(req.env.command);
 	if (!verb)
 		cni_fail(&err, CNI_ERR_INVALID_ENV, "unknown CNI_COMMAND",
-			 "CNI_COMMAND \"%s\" is none of ADD, DEL, CHECK, GC, STATUS, VERSION", req.env.command);
+			 "\"%s\" is none of ADD, DEL, CHECK, GC, STATUS, VERSION", req.env.command);
 	else
 		run(&req, verb, &out, &err, &log_file);
 

@@ -142,7 +142,7 @@ static int add_cgroup_path(const struct pod_cgroup_query *q, struct pod_cgroup_c
 
 	if (has_dotdot(rel))
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "invalid network configuration: runtimeConfig.cgroupPath",
-				"runtimeConfig.cgroupPath: \"%s\" must not contain a \"..\" component", rel);
+				"\"%s\" must not contain a \"..\" component", rel);
 	if (!strchr(rel, '/')) {
 		ret = systemd_slice_expand(rel, expanded, sizeof(expanded));
 		if (ret == 0)
@@ -154,7 +154,7 @@ static int add_cgroup_path(const struct pod_cgroup_query *q, struct pod_cgroup_c
 		ret = add_candidate(c, q->mount, rel);
 	if (ret)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "invalid network configuration: runtimeConfig.cgroupPath",
-				"runtimeConfig.cgroupPath: \"%s\": %s", q->cgroup_path, strerror(-ret));
+				"\"%s\": %s", q->cgroup_path, strerror(-ret));
 	return 0;
 }
 

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cni_result.h"
 #include "datapath.h"
 #include "lbmap.h"
+#include "log.h"
 #include "request.h"
 
 const char *request_pod(const struct cni_request *req)
@@ -60,8 +62,8 @@ int request_attachment_dir(const struct cni_request *req, char *buf, size_t len,
 
 	if (ret)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "invalid network configuration: bpffsRoot",
-				"bpffsRoot: attachment directory for container %s, interface %s: %s",
-				req->env.container_id, req->env.ifname, strerror(-ret));
+				"attachment directory for container %s, interface %s: %s", req->env.container_id,
+				req->env.ifname, strerror(-ret));
 	return 0;
 }
 
@@ -82,31 +84,29 @@ int request_datapath_open(const struct cni_request *req, struct socklb_programs 
 
 int request_prev_result_json(const struct cni_request *req, char **out, struct cni_error *err)
 {
-	const cJSON *item;
-	cJSON *result = cJSON_CreateObject(), *copy;
-	char *text = NULL;
+	struct cni_result_conversion conv;
+	cJSON *result;
+	char *text;
 
 	*out = NULL;
-	if (!result || !cJSON_AddStringToObject(result, "cniVersion", req->conf.cni_version))
-		goto oom;
-	cJSON_ArrayForEach(item, req->conf.prev_result) {
-		if (strcmp(item->string, "cniVersion") == 0)
-			continue;
-		copy = cJSON_Duplicate(item, true);
-		if (!copy)
-			goto oom;
-		cJSON_AddItemToObject(result, item->string, copy);
-	}
+	result = cni_result_convert(req->conf.prev_result, req->conf.cni_version, &conv, err);
+	if (!result)
+		return -1;
+	if (conv.removed_count)
+		pr_info("ADD %s (%s): prevResult converted from %s to %s without the %zu field(s) %s does not have: "
+			"%s%s",
+			req->env.container_id, request_pod(req), conv.from, req->conf.cni_version, conv.removed_count,
+			req->conf.cni_version, conv.removed, conv.removed_listed < conv.removed_count ? ", ..." : "");
+	else if (strcmp(conv.from, req->conf.cni_version) != 0)
+		pr_debug("ADD %s (%s): prevResult converted from %s to %s", req->env.container_id, request_pod(req),
+			 conv.from, req->conf.cni_version);
 	text = cJSON_Print(result);
+	cJSON_Delete(result);
 	if (!text || asprintf(out, "%s\n", text) < 0) {
 		*out = NULL;
-		goto oom;
+		cJSON_free(text);
+		return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "formatting the result");
 	}
 	cJSON_free(text);
-	cJSON_Delete(result);
 	return 0;
-oom:
-	cJSON_free(text);
-	cJSON_Delete(result);
-	return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "formatting the result");
 }

@@ -40,7 +40,10 @@ int request_attachment_dir(const struct cni_request *req, char *buf, size_t len,
 int request_datapath_open(const struct cni_request *req, struct socklb_programs *progs, char *dir, size_t len,
 			  struct cni_error *err);
 
-/* prevResult with cniVersion set to the request's version, newline-terminated; error 107 when out of memory. */
+/*
+ * prevResult converted to the request's version (cni_result.h), newline-terminated; logs the fields the
+ * conversion removed. Error 7 when it cannot be converted, 107 when out of memory.
+ */
 int request_prev_result_json(const struct cni_request *req, char **out, struct cni_error *err);
 
 #endif /* SOCKLB_PLUGIN_REQUEST_H */

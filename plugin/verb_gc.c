@@ -16,6 +16,6 @@ int verb_gc(const struct cni_request *req, char **out, struct cni_error *err)
 	/* Without the list, every attachment would look stale: refuse rather than detach every pod. */
 	if (!conf->has_valid_attachments)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "invalid network configuration: cni.dev/valid-attachments",
-				"cni.dev/valid-attachments: missing (GC needs the list of attachments to keep)");
+				"missing (GC needs the list of attachments to keep)");
 	return attachments_gc(conf->bpffs_root, conf->valid_attachments, conf->valid_attachments_count, err);
 }

@@ -12,6 +12,7 @@
  * and no cgroup candidate leaves the cgroup root.
  */
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -62,6 +63,35 @@ static int under(const char *path, const char *base)
 	return 1;
 }
 
+/* ADD's result: prevResult in the request's version, or error 7 when it cannot be converted. */
+static void check_prev_result(const struct cni_request *req)
+{
+	const char *to = req->conf.cni_version;
+	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req->conf.prev_result, "cniVersion"));
+	bool converted = from && from[0] && strcmp(from, to) != 0;
+	const cJSON *ips, *ip;
+	struct cni_error err = { 0 };
+	char *out = NULL;
+	cJSON *doc;
+
+	if (request_prev_result_json(req, &out, &err) != 0) {
+		if (err.code != CNI_ERR_INVALID_CONFIG || out)
+			abort();
+		check_error(&req->conf, &err);
+		return;
+	}
+	doc = cJSON_Parse(out);
+	if (!cJSON_IsObject(doc) || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "cniVersion")) ?: "", to) != 0)
+		abort();
+	/* A converted result has the target's shape: ips[].version in 0.x, none in 1.x. */
+	ips = converted ? cJSON_GetObjectItemCaseSensitive(doc, "ips") : NULL;
+	cJSON_ArrayForEach(ip, ips)
+		if (!cJSON_GetObjectItemCaseSensitive(ip, "version") != cni_version_at_least(to, "1.0.0"))
+			abort();
+	cJSON_Delete(doc);
+	free(out);
+}
+
 static void check_cgroup_candidates(const struct plugin_config *conf)
 {
 	const char *root = conf->cgroup_root ? conf->cgroup_root : MOUNT;
@@ -94,8 +124,6 @@ static void check_parsed(struct cni_request *req)
 	struct optin_decision d;
 	struct cni_error err = { 0 };
 	char dir[PATH_MAX];
-	char *out = NULL;
-	cJSON *doc;
 
 	if (!cni_version_supported(conf->cni_version) || !conf->name || !conf->name[0] || conf->bpffs_root[0] != '/' ||
 	    (conf->cgroup_root && conf->cgroup_root[0] != '/'))
@@ -112,17 +140,8 @@ static void check_parsed(struct cni_request *req)
 		request_attachment_dir(req, dir, sizeof(dir), &err);
 	}
 	check_cgroup_candidates(conf);
-	if (conf->prev_result) {
-		memset(&err, 0, sizeof(err));
-		if (request_prev_result_json(req, &out, &err) != 0)
-			abort();
-		doc = cJSON_Parse(out);
-		if (!cJSON_IsObject(doc) ||
-		    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "cniVersion")) ?: "", conf->cni_version) != 0)
-			abort();
-		cJSON_Delete(doc);
-		free(out);
-	}
+	if (conf->prev_result)
+		check_prev_result(req);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

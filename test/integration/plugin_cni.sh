@@ -3,8 +3,9 @@
 # on stdin, result or error JSON on stdout), for every supported cniVersion:
 # VERSION, ADD pass-through, ADD without prevResult, bad JSON, bad config,
 # CHECK (intact and with a link removed), DEL twice and without a netns, GC,
-# STATUS; then an upgrade simulated beside this build's programs moved aside
-# (CHECK of the older build's pod, its programs pruned after its DEL).
+# STATUS; prevResult converted up and down between versions; then an upgrade
+# simulated beside this build's programs moved aside (CHECK of the older
+# build's pod, its programs pruned after its DEL).
 # Private bpffs root and cgroup subtree; nothing else is touched.
 source "$(dirname "$0")/../lib.sh"
 tl_init
@@ -39,6 +40,10 @@ plugin() {
 	RC=$?
 }
 
+# The error names $1 exactly once in "msg: details", the form the log line shows.
+names_once() {
+	json 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if (d["msg"] + ": " + d.get("details", "")).count(sys.argv[2]) == 1 else 1)' "$OUT" "$1"
+}
 # An error answer: non-zero exit, and stdout is exactly one error JSON with this code.
 is_error() {
 	local code=$1 want_msg=${2:-}
@@ -58,13 +63,23 @@ succeeded_and_gone() {
 	[ "$RC" -eq 0 ] && [ ! -e "$1" ]
 }
 
-# prevResult as the primary plugin would give it at version $1 (0.x results carry ips[].version).
+# prevResult as the primary plugin would give it at version $1: an IPv4 and an IPv6 address
+# (0.x results carry ips[].version); a 1.1.0 result carries some of the fields 1.1.0 added.
 prev_result() {
-	local v=$1 ipver=''
-	[[ $v == 0.* ]] && ipver='"version": "4",'
-	printf '{"cniVersion": "%s", "interfaces": [{"name": "eth0", "mac": "0a:58:0a:f4:01:05", "sandbox": "%s"}],
-	 "ips": [{%s "address": "10.244.1.5/24", "gateway": "10.244.1.1", "interface": 0}],
-	 "routes": [{"dst": "10.244.0.0/16"}], "dns": {"nameservers": ["10.96.0.10"]}}' "$v" "$NETNS_PATH" "$ipver"
+	local v=$1 v4='' v6='' if11='' rt11=''
+	if [[ $v == 0.* ]]; then
+		v4='"version": "4",'
+		v6='"version": "6",'
+	fi
+	if [ "$v" = 1.1.0 ]; then
+		if11=', "mtu": 1450'
+		rt11=', "mtu": 1400, "table": 254'
+	fi
+	printf '{"cniVersion": "%s", "interfaces": [{"name": "eth0", "mac": "0a:58:0a:f4:01:05", "sandbox": "%s"%s}],
+	 "ips": [{%s "address": "10.244.1.5/24", "gateway": "10.244.1.1", "interface": 0},
+	         {%s "address": "fd00:10:244:1::5/64", "gateway": "fd00:10:244:1::1", "interface": 0}],
+	 "routes": [{"dst": "10.244.0.0/16"%s}, {"dst": "fd00:10:244::/48"}],
+	 "dns": {"nameservers": ["10.96.0.10"]}}' "$v" "$NETNS_PATH" "$if11" "$v4" "$v6" "$rt11"
 }
 
 # config VERSION [EXTRA_JSON_MEMBERS] [PREV_RESULT]; BPFFS and CGROOT override the roots.
@@ -140,8 +155,10 @@ for i in "${!VERSIONS[@]}"; do
 
 	plugin ADD "$cid-x" "$(BPFFS=relative/root config "$v" "" "$prev")"
 	tl_check "$v bad config (relative bpffsRoot): code 7 naming the key" is_error 7 bpffsRoot
+	tl_check "$v bad config (relative bpffsRoot): the error names the key once" names_once bpffsRoot
 	plugin ADD "$cid-x" "$(config "$v" '"namespaces": "default"' "$prev")"
 	tl_check "$v bad config (namespaces not a list): code 7 naming the key" is_error 7 namespaces
+	tl_check "$v bad config (namespaces not a list): the error names the key once" names_once namespaces
 
 	missing=${uid%-*}-ffffffffffff
 	plugin ADD "$cid-x" "$(config "$v" "$OPT_IN" "$prev")" CNI_ARGS="K8S_POD_UID=$missing"
@@ -208,6 +225,7 @@ for i in "${!VERSIONS[@]}"; do
 	tl_check "$v GC unlinked every program from the cgroup" progs_settle "$cg" 0
 	plugin GC "" "$(config "$v")"
 	tl_check "$v GC without the attachments list: code 7" is_error 7 valid-attachments
+	tl_check "$v GC without the attachments list: the error names the key once" names_once valid-attachments
 
 	plugin STATUS "" "$(config "$v")"
 	tl_check "$v STATUS: available, no output" is_silent_success
@@ -217,6 +235,22 @@ for i in "${!VERSIONS[@]}"; do
 	plugin STATUS "" "$(CGROOT=$TL_TMP config "$v")"
 	tl_check "$v STATUS with cgroupRoot outside cgroup v2: code 50" is_error 50 cgroup
 done
+
+# prevResult in another version than the configuration's is printed converted: ips[].version
+# is removed going up to 1.x and set from the address family going down to 0.x, the 1.1.0
+# fields are removed below 1.1.0 (the log says which).
+POD_ARGS="K8S_POD_NAMESPACE=team-conv;K8S_POD_NAME=conv"
+plugin ADD "conv-$TL_ID" "$(config 1.0.0 "" "$(prev_result 0.4.0)")"
+tl_check "config 1.0.0, prevResult 0.4.0: stdout is the 1.0.0 result (no ips[].version)" \
+	passed_through "$(prev_result 1.0.0)"
+plugin ADD "conv-$TL_ID" "$(config 0.3.1 "" "$(prev_result 1.1.0)")"
+tl_check "config 0.3.1, prevResult 1.1.0: stdout is the 0.3.1 result (ips[].version 4 and 6, no 1.1.0 fields)" \
+	passed_through "$(prev_result 0.3.1)"
+tl_check "config 0.3.1, prevResult 1.1.0: the log names the 1.1.0 fields removed" \
+	grep -q "converted from 1.1.0 to 0.3.1 without the 3 field(s) 0.3.1 does not have: interfaces\[0\].mtu, routes\[0\].mtu, routes\[0\].table" "$STDERR_LOG"
+plugin ADD "conv-$TL_ID" "$(config 0.4.0 "" '{"cniVersion": "1.0.0", "ips": [{"address": "10.244.1.5"}]}')"
+tl_check "config 0.4.0, prevResult 1.0.0 with an address without prefix: code 7 naming the field" \
+	is_error 7 "prevResult.ips[0].address"
 
 # Namespace opt-in: the config's list, and the map the daemon publishes.
 v=1.0.0

@@ -146,6 +146,8 @@ static void test_candidates_from_cgroup_path(void **state)
 	assert_int_equal(pod_cgroup_candidates(&q, c, &err), -1);
 	assert_int_equal(err.code, 7);
 	assert_non_null(strstr(err.msg, "runtimeConfig.cgroupPath"));
+	/* Named once: main logs "msg: details". */
+	assert_null(strstr(err.details, "cgroupPath"));
 	free(c);
 }
 

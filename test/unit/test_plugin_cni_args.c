@@ -76,6 +76,9 @@ static void test_bad_pairs(void **state)
 	assert_int_equal(parse("K8S_POD_NAME=a;garbage", &args, &err), -1);
 	assert_int_equal(err.code, 4);
 	assert_non_null(strstr(err.details, "garbage"));
+	/* The msg names CNI_ARGS; main logs "msg: details", which names it once. */
+	assert_non_null(strstr(err.msg, "CNI_ARGS"));
+	assert_null(strstr(err.details, "CNI_ARGS"));
 	assert_null(args.buf);
 	assert_int_equal(parse("=value", &args, &err), -1);
 	assert_int_equal(err.code, 4);
@@ -104,10 +107,12 @@ static void test_container_id(void **state)
 	assert_int_equal(cni_container_id_validate("cnitool-1a2b_c.d-e", &err), 0);
 	assert_int_equal(cni_container_id_validate("-leading", &err), -1);
 	assert_int_equal(err.code, 4);
+	assert_null(strstr(err.details, "CNI_CONTAINERID"));
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(cni_container_id_validate("a/b", &err), -1);
 	assert_int_equal(err.code, 4);
 	assert_non_null(strstr(err.msg, "CNI_CONTAINERID"));
+	assert_null(strstr(err.details, "CNI_CONTAINERID"));
 }
 
 static void test_ifname(void **state)
@@ -119,13 +124,17 @@ static void test_ifname(void **state)
 	assert_int_equal(cni_ifname_validate("123456789012345", &err), 0);
 	assert_int_equal(cni_ifname_validate("1234567890123456", &err), -1);
 	assert_int_equal(err.code, 4);
+	assert_null(strstr(err.details, "CNI_IFNAME"));
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(cni_ifname_validate("..", &err), -1);
+	assert_null(strstr(err.details, "CNI_IFNAME"));
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(cni_ifname_validate("a/b", &err), -1);
+	assert_null(strstr(err.details, "CNI_IFNAME"));
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(cni_ifname_validate("eth 0", &err), -1);
 	assert_non_null(strstr(err.msg, "CNI_IFNAME"));
+	assert_null(strstr(err.details, "CNI_IFNAME"));
 }
 
 static char *fake_getenv(const char *name)

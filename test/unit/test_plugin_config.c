@@ -18,16 +18,32 @@ static int parse(const char *text, struct plugin_config *conf, struct cni_error 
 	return plugin_config_parse(text, strlen(text), conf, err);
 }
 
-/* Parse text expecting failure with code; msg or details must mention key. */
+static int occurrences(const char *text, const char *word)
+{
+	int n = 0;
+
+	for (; (text = strstr(text, word)); text += strlen(word))
+		n++;
+	return n;
+}
+
+/*
+ * Parse text expecting failure with code; the error must mention key, and a
+ * bad key (7) names it once in "msg: details", the form the log line shows.
+ */
 static void expect_error(const char *text, int code, const char *key)
 {
+	char logged[CNI_ERROR_MSG_LEN + CNI_ERROR_DETAILS_LEN + 2];
 	struct plugin_config conf;
 	struct cni_error err;
 
 	assert_int_equal(parse(text, &conf, &err), -1);
 	assert_int_equal(err.code, code);
-	if (key && !strstr(err.msg, key) && !strstr(err.details, key))
-		fail_msg("error for %s does not name %s: %s / %s", text, key, err.msg, err.details);
+	snprintf(logged, sizeof(logged), "%s: %s", err.msg, err.details);
+	if (key && !strstr(logged, key))
+		fail_msg("error for %s does not name %s: %s", text, key, logged);
+	if (key && code == 7 && occurrences(logged, key) != 1)
+		fail_msg("error for %s names %s more than once: %s", text, key, logged);
 	plugin_config_free(&conf);
 }
 

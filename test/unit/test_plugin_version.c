@@ -112,7 +112,8 @@ static void test_error_json(void **state)
 	cJSON *doc;
 
 	(void)state;
-	assert_int_equal(cni_fail(&err, 7, "invalid network configuration: logLevel", "logLevel: %s", "bad"), -1);
+	assert_int_equal(
+		cni_fail(&err, 7, "invalid network configuration: logLevel", "must be one of %s", "error, warn"), -1);
 	/* The first error wins. */
 	cni_fail(&err, 11, "later", NULL);
 	text = cni_error_json(&err, "0.3.1");
@@ -122,7 +123,8 @@ static void test_error_json(void **state)
 	assert_int_equal(cJSON_GetObjectItemCaseSensitive(doc, "code")->valueint, 7);
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "msg")->valuestring,
 			    "invalid network configuration: logLevel");
-	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "details")->valuestring, "logLevel: bad");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "details")->valuestring,
+			    "must be one of error, warn");
 	cJSON_Delete(doc);
 	free(text);
 
