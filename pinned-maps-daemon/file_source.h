@@ -2,13 +2,17 @@
 /*
  * `--source file:PATH`: Services, EndpointSlices, Namespaces and Nodes from a
  * JSON file (see object_list.h) or from every *.json file of a directory.
- * The first load lists every kind in the store; later loads parse only the
- * files that changed (new inode, size or mtime) and update the store object
- * by object, so one edit costs what it changed. A load that fails
+ * The first load lists every kind in the store. Later loads read only the
+ * files that changed (new inode, size or mtime), and of a list only the items
+ * whose bytes changed: a scan (json_scan.h) cuts the file into its items and
+ * hashes each, and only items with bytes no item of the last load had are
+ * parsed. The store gets the changes a parse of the whole file would give it,
+ * object by object: what changed is upserted, what no item defines any more
+ * is deleted (see providers.h for objects defined twice). So one edit in a
+ * 26 MB file costs a read and a scan of it, not a parse. A load that fails
  * (unreadable file, bad JSON) changes nothing: the maps keep the previous
  * state. The watcher watches the directory, so editors' and tools' atomic
  * renames and ConfigMap-style symlink swaps are seen.
- * An object defined in two files: the one loaded last wins.
  */
 #ifndef SOCKLB_FILE_SOURCE_H
 #define SOCKLB_FILE_SOURCE_H
