@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json_scan.h"
@@ -86,6 +87,7 @@ struct loaded_file {
 struct file_source {
 	char *path;
 	char *watch_dir;
+	char *file_name; /* the file's name in watch_dir; NULL for a directory */
 	struct store *store;
 	struct metrics *metrics;
 	bool loaded; /* one complete load went into the store */
@@ -95,6 +97,10 @@ struct file_source {
 	/* The largest buffer a load after the first read into: a large file is read again without page faults. */
 	char *spare;
 	size_t spare_cap;
+	/* A load writes to the store; the daemon's main thread waits for it to finish (file_source_wait_written). */
+	pthread_mutex_t lock;
+	pthread_cond_t written;
+	bool writing;
 	pthread_t thread;
 	bool running;
 	int stop_fd;
@@ -103,22 +109,32 @@ struct file_source {
 int file_source_new(const char *path, struct store *s, struct metrics *metrics, struct file_source **out)
 {
 	struct file_source *fs = calloc(1, sizeof(*fs));
+	pthread_condattr_t attr;
+	bool is_dir;
 	char *copy = NULL;
 	struct stat st;
 
 	if (!fs)
 		return -ENOMEM;
 	fs->stop_fd = -1;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->written, &attr);
+	pthread_condattr_destroy(&attr);
 	fs->path = strdup(path);
 	copy = strdup(path);
 	fs->providers = providers_new(s);
 	if (!fs->path || !copy || !fs->providers)
 		goto nomem;
 	/* A directory is watched itself; a file through its directory, which survives renames over the file. */
-	fs->watch_dir = strdup(stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : dirname(copy));
+	is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	fs->watch_dir = strdup(is_dir ? path : dirname(copy));
+	strcpy(copy, path);
+	fs->file_name = is_dir ? NULL : strdup(basename(copy));
 	free(copy);
 	copy = NULL;
-	if (!fs->watch_dir)
+	if (!fs->watch_dir || (!is_dir && !fs->file_name))
 		goto nomem;
 	fs->store = s;
 	fs->metrics = metrics;
@@ -618,6 +634,15 @@ static size_t forget_unseen(struct file_source *fs)
 	return gone - k;
 }
 
+static void set_writing(struct file_source *fs, bool writing)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->writing = writing;
+	if (!writing)
+		pthread_cond_broadcast(&fs->written);
+	pthread_mutex_unlock(&fs->lock);
+}
+
 int file_source_load(struct file_source *fs)
 {
 	struct parse_counts parsed = { 0 };
@@ -644,9 +669,11 @@ int file_source_load(struct file_source *fs)
 		changed += fs->files[i].changed;
 		items += fs->files[i].load.n_items;
 	}
+	set_writing(fs, true);
 	err = apply(fs);
 	if (!err && fs->loaded)
 		removed = forget_unseen(fs);
+	set_writing(fs, false);
 	for (size_t i = 0; i < fs->n_files; i++)
 		file_load_release(fs, &fs->files[i].load);
 	if (err) {
@@ -674,23 +701,29 @@ static int add_watch(int ino, const char *dir)
 	return wd;
 }
 
-/* Drain pending events; 1 when the watched directory (watch wd) itself went away. */
-static int drain(int ino, int wd)
+/* What a batch of inotify events says. */
+struct watch_events {
+	bool gone; /* the watched directory itself went away */
+	bool renamed_in; /* the last event renamed the file the source reads into place */
+};
+
+/* Drain pending events (wd: the watched directory). */
+static void drain(const struct file_source *fs, int ino, int wd, struct watch_events *events)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
-	int gone = 0;
 
 	while ((n = read(ino, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			if (ev->wd == wd && (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)))
-				gone = 1;
+				events->gone = true;
+			events->renamed_in = fs->file_name && (ev->mask & IN_MOVED_TO) && ev->len &&
+					     strcmp(ev->name, fs->file_name) == 0;
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	return gone;
 }
 
 static bool stop_requested(const struct file_source *fs, int timeout_ms, int ino)
@@ -701,7 +734,7 @@ static bool stop_requested(const struct file_source *fs, int timeout_ms, int ino
 }
 
 /* Wait until writes have been quiet for SETTLE_MS, at most SETTLE_MAX_MS; false when asked to stop. */
-static bool settle(struct file_source *fs, int ino, int wd, int *gone)
+static bool settle(struct file_source *fs, int ino, int wd, struct watch_events *events)
 {
 	struct pollfd pfd[2] = { { .fd = fs->stop_fd, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
 
@@ -712,7 +745,7 @@ static bool settle(struct file_source *fs, int ino, int wd, int *gone)
 			return false;
 		if (ret <= 0)
 			break;
-		*gone |= drain(ino, wd);
+		drain(fs, ino, wd, events);
 	}
 	return true;
 }
@@ -728,7 +761,7 @@ static void *watch_thread(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		int gone = 0;
+		struct watch_events events = { 0 };
 
 		if (wd < 0) {
 			wd = add_watch(ino, fs->watch_dir);
@@ -742,10 +775,16 @@ static void *watch_thread(void *arg)
 		}
 		if (stop_requested(fs, -1, ino))
 			break;
-		gone = drain(ino, wd);
-		if (!settle(fs, ino, wd, &gone))
+		drain(fs, ino, wd, &events);
+		/*
+		 * A rename puts a complete file in place: read it at once. Anything
+		 * else may be one step of a write in several (a new file, a write
+		 * in place, an editor's backup, one file of a directory a tool
+		 * rewrites), so wait for the writes to settle.
+		 */
+		if (!events.renamed_in && !settle(fs, ino, wd, &events))
 			break;
-		if (gone) {
+		if (events.gone) {
 			pr_warn("%s disappeared; watching for it to come back", fs->watch_dir);
 			inotify_rm_watch(ino, wd);
 			wd = -1;
@@ -755,6 +794,23 @@ static void *watch_thread(void *arg)
 	}
 	close(ino);
 	return NULL;
+}
+
+void file_source_wait_written(struct file_source *fs, int timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&fs->lock);
+	while (fs->writing && pthread_cond_timedwait(&fs->written, &fs->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&fs->lock);
 }
 
 int file_source_watch(struct file_source *fs)
@@ -794,7 +850,10 @@ void file_source_free(struct file_source *fs)
 		loaded_file_release(fs, &fs->files[i]);
 	free(fs->files);
 	providers_free(fs->providers);
+	pthread_cond_destroy(&fs->written);
+	pthread_mutex_destroy(&fs->lock);
 	free(fs->spare);
+	free(fs->file_name);
 	free(fs->watch_dir);
 	free(fs->path);
 	free(fs);

@@ -29,7 +29,16 @@ void file_source_free(struct file_source *fs);
 
 /* Read everything now: 0 when loaded (or unchanged since the last load), negative errno (logged) otherwise. */
 int file_source_load(struct file_source *fs);
-/* Start the watcher thread: it reloads after every change, a few milliseconds after the writes settle. */
+/*
+ * Start the watcher thread: it reloads at once when the file is renamed into
+ * place, otherwise a few milliseconds after the writes settle.
+ */
 int file_source_watch(struct file_source *fs);
+/*
+ * Wait, at most timeout_ms, until no load is writing to the store: a load
+ * writes everything it changed at once, so the changes that woke the caller
+ * are then all in.
+ */
+void file_source_wait_written(struct file_source *fs, int timeout_ms);
 
 #endif /* SOCKLB_FILE_SOURCE_H */
