@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,24 +16,57 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "hashmap.h"
+#include "json_scan.h"
 #include "k8s_object.h"
 #include "log.h"
 #include "object_list.h"
+#include "providers.h"
 
 /* Writes closer together than this are one change; a burst is cut off after the maximum. */
 #define SETTLE_MS 2
 #define SETTLE_MAX_MS 200
 /* How often to look for the watched directory again after it disappeared. */
 #define REWATCH_MS 1000
+/* A load that parsed this much JSON freed trees that large: give the memory back. */
+#define TRIM_AFTER_BYTES (4UL << 20)
+/* list_kind of a document read whole (not a list), or of a file not loaded yet. */
+#define NOT_A_LIST INT_MIN
 
-/* One object a file provided, to delete it when the file stops providing it. */
-struct object_key {
-	enum k8s_kind kind;
-	char *ns;
-	char *name;
+/*
+ * What one item of a file's list provided at the last load (or one object of
+ * a document read whole), so that the next load parses only the items whose
+ * bytes changed.
+ */
+struct item_record {
+	uint64_t hash;
+	size_t len; /* of the item's bytes; 0 for an object of a document read whole: never matched */
+	bool provides; /* key names an object the daemon reads */
+	struct object_key key;
+};
+
+/* An item of the load that runs: the same bytes as a record of the last load, or parsed. */
+struct load_item {
+	struct json_item bytes; /* len 0 for an object of a document read whole */
+	long same_as; /* that record, or -1 */
+	int kind; /* of obj */
+	cJSON *obj; /* parsed (NULL: a kind the daemon does not read), until it goes into the store */
+};
+
+/* A changed file's new content while a load runs, until it is applied or dropped. */
+struct file_load {
+	char *text; /* NUL-terminated (cJSON's error pointer may look one byte past the end) */
+	size_t len;
+	size_t cap;
+	int list_kind; /* the kind its list implies (-1: a List), NOT_A_LIST */
+	size_t n_items;
+	struct load_item *items;
+	bool *kept; /* per record of the last load: an item of this load has its bytes */
+	/* Once applied: the last load's records no item of this load repeats. */
+	size_t n_gone;
+	struct item_record *gone;
 };
 
 /* A file as last loaded: its identity (a rename or a write changes it) and what it provided. */
@@ -42,25 +76,31 @@ struct loaded_file {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
-	size_t n_keys;
-	size_t cap_keys;
-	struct object_key *keys;
-	size_t n_old_keys; /* what it provided before this load */
-	struct object_key *old_keys;
+	int list_kind; /* the kind the last load's list implied, NOT_A_LIST */
+	size_t n_records;
+	struct item_record *records;
 	bool seen; /* still there at this load */
-	bool changed; /* parsed again at this load */
-	struct object_batch batch; /* the new objects, while a load runs */
+	bool changed; /* read again at this load */
+	struct file_load load;
 };
 
 struct file_source {
 	char *path;
 	char *watch_dir;
+	char *file_name; /* the file's name in watch_dir; NULL for a directory */
 	struct store *store;
 	struct metrics *metrics;
 	bool loaded; /* one complete load went into the store */
 	size_t n_files;
 	struct loaded_file *files;
-	struct hashmap *providers; /* "kind/namespace/name" → number of files providing it (size_t) */
+	struct providers *providers;
+	/* The largest buffer a load after the first read into: a large file is read again without page faults. */
+	char *spare;
+	size_t spare_cap;
+	/* A load writes to the store; the daemon's main thread waits for it to finish (file_source_wait_written). */
+	pthread_mutex_t lock;
+	pthread_cond_t written;
+	bool writing;
 	pthread_t thread;
 	bool running;
 	int stop_fd;
@@ -69,22 +109,32 @@ struct file_source {
 int file_source_new(const char *path, struct store *s, struct metrics *metrics, struct file_source **out)
 {
 	struct file_source *fs = calloc(1, sizeof(*fs));
+	pthread_condattr_t attr;
+	bool is_dir;
 	char *copy = NULL;
 	struct stat st;
 
 	if (!fs)
 		return -ENOMEM;
 	fs->stop_fd = -1;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->written, &attr);
+	pthread_condattr_destroy(&attr);
 	fs->path = strdup(path);
 	copy = strdup(path);
-	fs->providers = hashmap_new();
+	fs->providers = providers_new(s);
 	if (!fs->path || !copy || !fs->providers)
 		goto nomem;
 	/* A directory is watched itself; a file through its directory, which survives renames over the file. */
-	fs->watch_dir = strdup(stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : dirname(copy));
+	is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	fs->watch_dir = strdup(is_dir ? path : dirname(copy));
+	strcpy(copy, path);
+	fs->file_name = is_dir ? NULL : strdup(basename(copy));
 	free(copy);
 	copy = NULL;
-	if (!fs->watch_dir)
+	if (!fs->watch_dir || (!is_dir && !fs->file_name))
 		goto nomem;
 	fs->store = s;
 	fs->metrics = metrics;
@@ -96,78 +146,90 @@ nomem:
 	return -ENOMEM;
 }
 
-static int read_file(const char *path, char **text, size_t *len)
+/* The whole file into ld->text, in the spare buffer when it is large enough. */
+static int read_file(struct file_source *fs, const char *path, struct file_load *ld)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	int err = 0;
 
-	if (!f)
+	if (fd < 0)
 		return -errno;
-	for (;;) {
-		size_t got;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	ld->cap = (size_t)st.st_size + 4096;
+	if (fs->spare_cap >= ld->cap) {
+		ld->text = fs->spare;
+		ld->cap = fs->spare_cap;
+		fs->spare = NULL;
+		fs->spare_cap = 0;
+	} else {
+		ld->text = malloc(ld->cap);
+	}
+	ld->len = 0;
+	while (ld->text) {
+		ssize_t got;
 
-		if (n + 1 >= cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			char *nbuf = realloc(buf, ncap);
+		/* The file grew since fstat. */
+		if (ld->len + 1 == ld->cap) {
+			char *bigger = realloc(ld->text, ld->cap * 2);
 
-			if (!nbuf) {
-				err = -ENOMEM;
+			if (!bigger)
 				break;
-			}
-			buf = nbuf;
-			cap = ncap;
+			ld->text = bigger;
+			ld->cap *= 2;
 		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f))
-				err = -EIO;
+		got = read(fd, ld->text + ld->len, ld->cap - ld->len - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			err = got < 0 ? -errno : 0;
 			break;
 		}
+		ld->len += (size_t)got;
 	}
-	fclose(f);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	return 0;
-}
-
-static int parse_file(struct loaded_file *lf)
-{
-	char *text = NULL;
-	size_t len = 0;
-	int err = read_file(lf->path, &text, &len);
-
-	if (err) {
-		pr_err("cannot read %s: %s", lf->path, strerror(-err));
-		return err;
-	}
-	err = object_batch_init(&lf->batch);
-	if (!err)
-		err = object_list_parse(text, len, lf->path, &lf->batch);
-	free(text);
+	close(fd);
+	if (!err && (!ld->text || ld->len + 1 == ld->cap))
+		err = -ENOMEM;
+	if (ld->text)
+		ld->text[ld->len] = '\0';
 	return err;
 }
 
-static void keys_free(struct object_key *keys, size_t n)
+static void keys_free(struct item_record *records, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(keys[i].ns);
-		free(keys[i].name);
+		free(records[i].key.ns);
+		free(records[i].key.name);
 	}
-	free(keys);
+	free(records);
 }
 
-static void loaded_file_release(struct loaded_file *lf)
+static void file_load_release(struct file_source *fs, struct file_load *ld)
 {
-	keys_free(lf->keys, lf->n_keys);
-	object_batch_release(&lf->batch);
+	for (size_t i = 0; i < ld->n_items; i++)
+		cJSON_Delete(ld->items[i].obj);
+	free(ld->items);
+	free(ld->kept);
+	keys_free(ld->gone, ld->n_gone);
+	/* Only a file read again is worth a buffer kept: the first load reads every file once. */
+	if (fs->loaded && ld->cap > fs->spare_cap) {
+		free(fs->spare);
+		fs->spare = ld->text;
+		fs->spare_cap = ld->cap;
+	} else {
+		free(ld->text);
+	}
+	memset(ld, 0, sizeof(*ld));
+}
+
+static void loaded_file_release(struct file_source *fs, struct loaded_file *lf)
+{
+	keys_free(lf->records, lf->n_records);
+	file_load_release(fs, &lf->load);
 	free(lf->path);
 }
 
@@ -188,8 +250,152 @@ static struct loaded_file *find_file(struct file_source *fs, const char *path)
 	return NULL;
 }
 
+/* What a load parsed: items (or objects of documents read whole) and their bytes. */
+struct parse_counts {
+	size_t items;
+	size_t bytes;
+};
+
+/* The last load's records by their bytes, to find the one an item of this load repeats. */
+struct record_index {
+	size_t mask;
+	size_t *slots; /* record index + 1; 0: empty */
+};
+
+static int record_index_build(struct record_index *ix, const struct item_record *records, size_t n)
+{
+	size_t size = 16;
+
+	while (size < 2 * n)
+		size *= 2;
+	ix->mask = size - 1;
+	ix->slots = calloc(size, sizeof(*ix->slots));
+	if (!ix->slots)
+		return -ENOMEM;
+	for (size_t r = 0; r < n; r++) {
+		size_t i = records[r].hash & ix->mask;
+
+		if (!records[r].len)
+			continue;
+		while (ix->slots[i])
+			i = (i + 1) & ix->mask;
+		ix->slots[i] = r + 1;
+	}
+	return 0;
+}
+
+/* The first record not yet taken with the item's bytes (hash and length), or -1. */
+static long record_index_take(const struct record_index *ix, const struct item_record *records, bool *kept,
+			      const struct json_item *item)
+{
+	for (size_t i = item->hash & ix->mask; ix->slots[i]; i = (i + 1) & ix->mask) {
+		size_t r = ix->slots[i] - 1;
+
+		if (!kept[r] && records[r].hash == item->hash && records[r].len == item->len) {
+			kept[r] = true;
+			return (long)r;
+		}
+	}
+	return -1;
+}
+
+/*
+ * A list: items with the bytes of one the last load parsed are that item
+ * again; only the others are parsed. The same bytes under another kind of
+ * list are another object, so a list of another kind is parsed whole.
+ */
+static int load_list(struct loaded_file *lf, const struct json_list *list, int implied, struct parse_counts *parsed)
+{
+	struct file_load *ld = &lf->load;
+	struct record_index ix = { 0 };
+	bool match = lf->list_kind == implied && lf->n_records;
+	int err = 0;
+
+	ld->list_kind = implied;
+	ld->items = calloc(list->n_items + 1, sizeof(*ld->items));
+	ld->kept = calloc(lf->n_records + 1, sizeof(*ld->kept));
+	if (!ld->items || !ld->kept || (match && record_index_build(&ix, lf->records, lf->n_records)))
+		err = -ENOMEM;
+	for (size_t i = 0; i < list->n_items && !err; i++) {
+		struct load_item *li = &ld->items[ld->n_items++];
+
+		li->bytes = list->items[i];
+		li->same_as = match ? record_index_take(&ix, lf->records, ld->kept, &li->bytes) : -1;
+		if (li->same_as >= 0)
+			continue;
+		err = object_list_parse_item(ld->text, &li->bytes, i, implied, lf->path, &li->obj, &li->kind);
+		parsed->items++;
+		parsed->bytes += li->bytes.len;
+	}
+	free(ix.slots);
+	return err;
+}
+
+/* Anything but a list is parsed whole: its objects match nothing of the last load. */
+static int load_document(struct loaded_file *lf, struct parse_counts *parsed)
+{
+	struct file_load *ld = &lf->load;
+	struct object_batch b;
+	size_t n = 0;
+	int err = object_batch_init(&b);
+
+	if (!err)
+		err = object_list_parse(ld->text, ld->len, lf->path, &b);
+	for (int k = 0; k < K8S_KIND_COUNT && !err; k++)
+		n += (size_t)cJSON_GetArraySize(b.items[k]);
+	ld->list_kind = NOT_A_LIST;
+	ld->items = calloc(n + 1, sizeof(*ld->items));
+	ld->kept = calloc(lf->n_records + 1, sizeof(*ld->kept));
+	if (!err && (!ld->items || !ld->kept))
+		err = -ENOMEM;
+	for (int k = 0; k < K8S_KIND_COUNT && !err; k++) {
+		cJSON *obj;
+
+		while ((obj = b.items[k]->child)) {
+			struct load_item *li = &ld->items[ld->n_items++];
+
+			li->same_as = -1;
+			li->kind = k;
+			li->obj = cJSON_DetachItemViaPointer(b.items[k], obj);
+		}
+	}
+	object_batch_release(&b);
+	parsed->items += ld->n_items;
+	parsed->bytes += ld->len;
+	return err;
+}
+
+/* Read a changed file and parse what changed in it; nothing is applied yet. */
+static int parse_file(struct file_source *fs, struct loaded_file *lf, struct parse_counts *parsed)
+{
+	struct file_load *ld = &lf->load;
+	struct json_scan_error where;
+	struct json_list list;
+	int implied, is_list, err;
+
+	err = read_file(fs, lf->path, ld);
+	if (err) {
+		pr_err("cannot read %s: %s", lf->path, strerror(-err));
+		return err;
+	}
+	err = json_scan_list(ld->text, ld->len, &list, &where);
+	if (err == -EINVAL)
+		object_list_report_invalid(lf->path, ld->text, where.offset, where.item, where.what);
+	if (err)
+		return err;
+	is_list = list.found ? object_list_header(ld->text, ld->len, &list, lf->path, &implied) : 0;
+	if (is_list < 0)
+		err = is_list;
+	else if (is_list)
+		err = load_list(lf, &list, implied, parsed);
+	else
+		err = load_document(lf, parsed);
+	json_list_release(&list);
+	return err;
+}
+
 /* Note one file of this load: known and unchanged, changed, or new. */
-static int visit_file(struct file_source *fs, const char *path)
+static int visit_file(struct file_source *fs, const char *path, struct parse_counts *parsed)
 {
 	struct loaded_file *lf = find_file(fs, path);
 	struct stat st;
@@ -208,13 +414,14 @@ static int visit_file(struct file_source *fs, const char *path)
 		fs->files = files;
 		lf = &fs->files[fs->n_files];
 		memset(lf, 0, sizeof(*lf));
+		lf->list_kind = NOT_A_LIST;
 		lf->path = strdup(path);
 		if (!lf->path)
 			return -ENOMEM;
 		fs->n_files++;
 	}
 	lf->seen = true;
-	/* A rename gives a new inode, a write a new size or mtime: only then is the file parsed again. */
+	/* A rename gives a new inode, a write a new size or mtime: only then is the file read again. */
 	lf->changed = !fs->loaded || lf->dev != st.st_dev || lf->ino != st.st_ino || lf->size != st.st_size ||
 		      lf->mtime.tv_sec != st.st_mtim.tv_sec || lf->mtime.tv_nsec != st.st_mtim.tv_nsec;
 	if (!lf->changed)
@@ -223,10 +430,13 @@ static int visit_file(struct file_source *fs, const char *path)
 	lf->ino = st.st_ino;
 	lf->size = st.st_size;
 	lf->mtime = st.st_mtim;
-	return parse_file(lf);
+	/* Until a load went into the store, what the records say is not in it: parse everything. */
+	if (!fs->loaded)
+		lf->list_kind = NOT_A_LIST;
+	return parse_file(fs, lf, parsed);
 }
 
-static int visit_files(struct file_source *fs)
+static int visit_files(struct file_source *fs, struct parse_counts *parsed)
 {
 	struct dirent **names;
 	struct stat st;
@@ -238,7 +448,7 @@ static int visit_files(struct file_source *fs)
 		return err;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return visit_file(fs, fs->path);
+		return visit_file(fs, fs->path, parsed);
 	n = scandir(fs->path, &names, json_file, alphasort);
 	if (n < 0) {
 		err = -errno;
@@ -250,135 +460,153 @@ static int visit_files(struct file_source *fs)
 
 		snprintf(path, sizeof(path), "%s/%s", fs->path, names[i]->d_name);
 		if (!err)
-			err = visit_file(fs, path);
+			err = visit_file(fs, path, parsed);
 		free(names[i]);
 	}
 	free(names);
 	return err;
 }
 
-static int provider_key(char *buf, size_t len, enum k8s_kind kind, const char *ns, const char *name)
+/* The record of an item parsed at this load: the object it defines, counted. */
+static int record_parsed(struct file_source *fs, struct item_record *rec, const struct load_item *li)
 {
-	int n = snprintf(buf, len, "%d/%s/%s", (int)kind, ns, name);
+	const char *name = li->obj ? k8s_name(li->obj) : NULL;
+	int err;
 
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
-}
-
-/* Count one more file providing the object; record it among the file's keys. */
-static int add_key(struct file_source *fs, struct loaded_file *lf, enum k8s_kind kind, const cJSON *obj)
-{
-	const char *ns = k8s_namespace(obj), *name = k8s_name(obj);
-	struct object_key *keys;
-	size_t *count;
-	char key[600];
-	int len;
-
-	if (!name || (len = provider_key(key, sizeof(key), kind, ns, name)) < 0)
+	rec->hash = li->bytes.hash;
+	rec->len = li->bytes.len;
+	if (!name)
 		return 0;
-	if (lf->n_keys == lf->cap_keys) {
-		size_t cap = lf->cap_keys ? lf->cap_keys * 2 : 16;
-
-		keys = realloc(lf->keys, cap * sizeof(*keys));
-		if (!keys)
-			return -ENOMEM;
-		lf->keys = keys;
-		lf->cap_keys = cap;
-	}
-	keys = &lf->keys[lf->n_keys];
-	*keys = (struct object_key){ .kind = kind, .ns = strdup(ns), .name = strdup(name) };
-	if (!keys->ns || !keys->name) {
-		free(keys->ns);
-		free(keys->name);
+	rec->key = (struct object_key){ .kind = (enum k8s_kind)li->kind,
+					.ns = strdup(k8s_namespace(li->obj)),
+					.name = strdup(name) };
+	if (!rec->key.ns || !rec->key.name)
 		return -ENOMEM;
-	}
-	lf->n_keys++;
-	count = hashmap_get(fs->providers, key, len);
-	if (!count) {
-		count = calloc(1, sizeof(*count));
-		if (!count || hashmap_put(fs->providers, key, len, count, NULL)) {
-			free(count);
-			return -ENOMEM;
-		}
-	}
-	(*count)++;
-	return 0;
-}
-
-/* One file less provides these objects; those no file provides any more leave the store. */
-static void drop_keys(struct file_source *fs, struct object_key *keys, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char key[600];
-		int len = provider_key(key, sizeof(key), keys[i].kind, keys[i].ns, keys[i].name);
-		size_t *count;
-
-		if (len < 0)
-			continue;
-		count = hashmap_get(fs->providers, key, len);
-		if (count && --*count > 0)
-			continue;
-		free(hashmap_remove(fs->providers, key, len));
-		store_delete(fs->store, keys[i].kind, keys[i].ns, keys[i].name);
-	}
-}
-
-/* Move a changed file's objects to the store (or to the first load's lists) and count them as its keys. */
-static int take_objects(struct file_source *fs, struct loaded_file *lf, struct object_batch *all)
-{
-	int err = 0;
-
-	for (int k = 0; k < K8S_KIND_COUNT && !err; k++) {
-		cJSON *item;
-
-		while (!err && (item = lf->batch.items[k]->child)) {
-			cJSON_DetachItemViaPointer(lf->batch.items[k], item);
-			err = add_key(fs, lf, (enum k8s_kind)k, item);
-			if (all)
-				cJSON_AddItemToArray(all->items[k], item);
-			else
-				store_upsert(fs->store, (enum k8s_kind)k, item);
-		}
-	}
+	err = providers_add(fs->providers, &rec->key);
+	rec->provides = !err;
 	return err;
 }
 
 /*
- * Objects of changed files go into the store one by one (the store ignores
+ * A changed file's new records: those of the last load its items repeat,
+ * and those of the items parsed, whose objects are counted. The last load's
+ * records no item repeats wait in load.gone.
+ */
+static int count_file(struct file_source *fs, struct loaded_file *lf)
+{
+	struct file_load *ld = &lf->load;
+	struct item_record *records = calloc(ld->n_items + 1, sizeof(*records));
+	int err = 0;
+
+	if (!records)
+		return -ENOMEM;
+	for (size_t i = 0; i < ld->n_items; i++) {
+		const struct load_item *li = &ld->items[i];
+
+		if (li->same_as >= 0) {
+			records[i] = lf->records[li->same_as];
+			lf->records[li->same_as] = (struct item_record){ 0 };
+		} else if (!err) {
+			err = record_parsed(fs, &records[i], li);
+		}
+	}
+	ld->gone = lf->records;
+	ld->n_gone = lf->n_records;
+	lf->records = records;
+	lf->n_records = ld->n_items;
+	lf->list_kind = ld->list_kind;
+	return err;
+}
+
+/*
+ * A changed file's objects into the store (or into the first load's lists,
+ * all), in the file's order: those parsed, and those contested, parsed
+ * again as reading the whole file would have put them in again.
+ */
+static int store_file(struct file_source *fs, struct loaded_file *lf, struct object_batch *all)
+{
+	struct file_load *ld = &lf->load;
+	int err = 0;
+
+	for (size_t i = 0; i < ld->n_items && providers_any_contested(fs->providers) && !err; i++) {
+		struct load_item *li = &ld->items[i];
+		const struct item_record *rec = &lf->records[i];
+
+		if (li->same_as >= 0 && rec->provides && providers_contested(fs->providers, &rec->key)) {
+			err = object_list_parse_item(ld->text, &li->bytes, i, ld->list_kind, lf->path, &li->obj,
+						     &li->kind);
+			if (!err)
+				providers_stored(fs->providers, &rec->key);
+		}
+	}
+	for (size_t i = 0; i < ld->n_items && !err; i++) {
+		struct load_item *li = &ld->items[i];
+
+		if (!li->obj)
+			continue;
+		if (all)
+			cJSON_AddItemToArray(all->items[li->kind], li->obj);
+		else
+			store_upsert(fs->store, (enum k8s_kind)li->kind, li->obj);
+		li->obj = NULL;
+	}
+	return err;
+}
+
+/* Definitions that went away; with unused, the objects no item defines any more leave the store. */
+static void release_records(struct file_source *fs, const struct item_record *records, size_t n, bool unused)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!records[i].provides)
+			continue;
+		if (unused)
+			providers_forget_unused(fs->providers, &records[i].key);
+		else
+			providers_release(fs->providers, &records[i].key);
+	}
+}
+
+/*
+ * What changed goes into the store object by object (the store ignores
  * identical ones): a change costs what changed, not the whole input. Every
- * addition comes before any removal, so an object moving between files never
- * leaves the store. The first load is a complete list of every kind instead.
+ * file's definitions are counted before any object is stored, so that the
+ * contested ones are known, and every addition comes before any removal, so
+ * an object moving between files never leaves the store. The first load is
+ * a complete list of every kind instead.
  */
 static int apply(struct file_source *fs)
 {
-	struct object_batch all;
+	struct object_batch all = { 0 };
+	bool first = !fs->loaded;
 	int err = 0;
 
-	if (!fs->loaded) {
+	if (first) {
 		err = object_batch_init(&all);
 		if (err)
 			return err;
 	}
-	for (size_t f = 0; f < fs->n_files && !err; f++) {
+	for (size_t f = 0; f < fs->n_files; f++) {
 		struct loaded_file *lf = &fs->files[f];
 
-		if (!lf->changed)
-			continue;
-		lf->old_keys = lf->keys;
-		lf->n_old_keys = lf->n_keys;
-		lf->keys = NULL;
-		lf->n_keys = 0;
-		lf->cap_keys = 0;
-		err = take_objects(fs, lf, fs->loaded ? NULL : &all);
+		if (lf->changed && count_file(fs, lf) && !err)
+			err = -ENOMEM;
+		release_records(fs, lf->load.gone, lf->load.n_gone, false);
+	}
+	for (size_t f = 0; f < fs->n_files && !err; f++) {
+		if (fs->files[f].changed)
+			err = store_file(fs, &fs->files[f], first ? &all : NULL);
 	}
 	for (size_t f = 0; f < fs->n_files; f++) {
 		struct loaded_file *lf = &fs->files[f];
 
-		drop_keys(fs, lf->old_keys, lf->n_old_keys);
-		keys_free(lf->old_keys, lf->n_old_keys);
-		lf->old_keys = NULL;
-		lf->n_old_keys = 0;
+		release_records(fs, lf->load.gone, lf->load.n_gone, true);
+		/* After a failure the records may not match the store: the next load parses the files whole. */
+		if (err && lf->changed) {
+			lf->list_kind = NOT_A_LIST;
+			lf->ino = 0;
+		}
 	}
-	if (fs->loaded)
+	if (!first)
 		return err;
 	for (int k = 0; k < K8S_KIND_COUNT && !err; k++)
 		store_replace(fs->store, (enum k8s_kind)k, all.items[k]);
@@ -398,49 +626,67 @@ static size_t forget_unseen(struct file_source *fs)
 			fs->files[k++] = *lf;
 			continue;
 		}
-		drop_keys(fs, lf->keys, lf->n_keys);
-		loaded_file_release(lf);
+		release_records(fs, lf->records, lf->n_records, false);
+		release_records(fs, lf->records, lf->n_records, true);
+		loaded_file_release(fs, lf);
 	}
 	fs->n_files = k;
 	return gone - k;
 }
 
+static void set_writing(struct file_source *fs, bool writing)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->writing = writing;
+	if (!writing)
+		pthread_cond_broadcast(&fs->written);
+	pthread_mutex_unlock(&fs->lock);
+}
+
 int file_source_load(struct file_source *fs)
 {
-	size_t changed = 0, removed = 0;
+	struct parse_counts parsed = { 0 };
+	size_t changed = 0, removed = 0, items = 0;
 	int err;
 
+	providers_next_load(fs->providers);
 	for (size_t i = 0; i < fs->n_files; i++)
 		fs->files[i].seen = fs->files[i].changed = false;
-	err = visit_files(fs);
+	err = visit_files(fs, &parsed);
 	if (err) {
-		/* Nothing parsed so far is applied: the next load reads those files again. */
+		/* Nothing read so far is applied: the next load reads those files again. */
 		for (size_t i = 0; i < fs->n_files; i++) {
 			if (fs->files[i].changed)
 				fs->files[i].ino = 0;
-			object_batch_release(&fs->files[i].batch);
+			file_load_release(fs, &fs->files[i].load);
 		}
 		if (fs->metrics)
 			metrics_sync_error(fs->metrics, "loading the file source failed; keeping the previous state");
 		pr_warn("%s: keeping the previous state", fs->path);
 		return err;
 	}
-	for (size_t i = 0; i < fs->n_files; i++)
+	for (size_t i = 0; i < fs->n_files; i++) {
 		changed += fs->files[i].changed;
+		items += fs->files[i].load.n_items;
+	}
+	set_writing(fs, true);
 	err = apply(fs);
 	if (!err && fs->loaded)
 		removed = forget_unseen(fs);
+	set_writing(fs, false);
 	for (size_t i = 0; i < fs->n_files; i++)
-		object_batch_release(&fs->files[i].batch);
+		file_load_release(fs, &fs->files[i].load);
 	if (err) {
 		pr_err("%s: loading failed: %s", fs->path, strerror(-err));
 		return err;
 	}
 	if (!fs->loaded || changed || removed)
-		pr_info("loaded %s (%zu of %zu files changed, %zu removed)", fs->path, changed, fs->n_files, removed);
+		pr_info("loaded %s (%zu of %zu files changed, %zu removed; %zu of their %zu items parsed)", fs->path,
+			changed, fs->n_files, removed, parsed.items, items);
 	fs->loaded = true;
-	/* Parsing freed large buffers: give them back rather than keep the peak. */
-	malloc_trim(0);
+	/* Parsing much freed large trees: give them back rather than keep the peak. */
+	if (parsed.bytes >= TRIM_AFTER_BYTES)
+		malloc_trim(0);
 	return 0;
 }
 
@@ -455,23 +701,29 @@ static int add_watch(int ino, const char *dir)
 	return wd;
 }
 
-/* Drain pending events; 1 when the watched directory (watch wd) itself went away. */
-static int drain(int ino, int wd)
+/* What a batch of inotify events says. */
+struct watch_events {
+	bool gone; /* the watched directory itself went away */
+	bool renamed_in; /* the last event renamed the file the source reads into place */
+};
+
+/* Drain pending events (wd: the watched directory). */
+static void drain(const struct file_source *fs, int ino, int wd, struct watch_events *events)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
-	int gone = 0;
 
 	while ((n = read(ino, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			if (ev->wd == wd && (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)))
-				gone = 1;
+				events->gone = true;
+			events->renamed_in = fs->file_name && (ev->mask & IN_MOVED_TO) && ev->len &&
+					     strcmp(ev->name, fs->file_name) == 0;
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	return gone;
 }
 
 static bool stop_requested(const struct file_source *fs, int timeout_ms, int ino)
@@ -482,7 +734,7 @@ static bool stop_requested(const struct file_source *fs, int timeout_ms, int ino
 }
 
 /* Wait until writes have been quiet for SETTLE_MS, at most SETTLE_MAX_MS; false when asked to stop. */
-static bool settle(struct file_source *fs, int ino, int wd, int *gone)
+static bool settle(struct file_source *fs, int ino, int wd, struct watch_events *events)
 {
 	struct pollfd pfd[2] = { { .fd = fs->stop_fd, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
 
@@ -493,7 +745,7 @@ static bool settle(struct file_source *fs, int ino, int wd, int *gone)
 			return false;
 		if (ret <= 0)
 			break;
-		*gone |= drain(ino, wd);
+		drain(fs, ino, wd, events);
 	}
 	return true;
 }
@@ -509,7 +761,7 @@ static void *watch_thread(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		int gone = 0;
+		struct watch_events events = { 0 };
 
 		if (wd < 0) {
 			wd = add_watch(ino, fs->watch_dir);
@@ -523,10 +775,16 @@ static void *watch_thread(void *arg)
 		}
 		if (stop_requested(fs, -1, ino))
 			break;
-		gone = drain(ino, wd);
-		if (!settle(fs, ino, wd, &gone))
+		drain(fs, ino, wd, &events);
+		/*
+		 * A rename puts a complete file in place: read it at once. Anything
+		 * else may be one step of a write in several (a new file, a write
+		 * in place, an editor's backup, one file of a directory a tool
+		 * rewrites), so wait for the writes to settle.
+		 */
+		if (!events.renamed_in && !settle(fs, ino, wd, &events))
 			break;
-		if (gone) {
+		if (events.gone) {
 			pr_warn("%s disappeared; watching for it to come back", fs->watch_dir);
 			inotify_rm_watch(ino, wd);
 			wd = -1;
@@ -536,6 +794,23 @@ static void *watch_thread(void *arg)
 	}
 	close(ino);
 	return NULL;
+}
+
+void file_source_wait_written(struct file_source *fs, int timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&fs->lock);
+	while (fs->writing && pthread_cond_timedwait(&fs->written, &fs->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&fs->lock);
 }
 
 int file_source_watch(struct file_source *fs)
@@ -572,9 +847,13 @@ void file_source_free(struct file_source *fs)
 	if (fs->stop_fd >= 0)
 		close(fs->stop_fd);
 	for (size_t i = 0; i < fs->n_files; i++)
-		loaded_file_release(&fs->files[i]);
+		loaded_file_release(fs, &fs->files[i]);
 	free(fs->files);
-	hashmap_free(fs->providers, free);
+	providers_free(fs->providers);
+	pthread_cond_destroy(&fs->written);
+	pthread_mutex_destroy(&fs->lock);
+	free(fs->spare);
+	free(fs->file_name);
 	free(fs->watch_dir);
 	free(fs->path);
 	free(fs);

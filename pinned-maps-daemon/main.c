@@ -186,11 +186,20 @@ static int wait_for(struct daemon *d, int timeout_ms, bool *changed)
 	return 0;
 }
 
-/* Let a burst of changes land so that it costs one pass, without holding a lone change back. */
+/*
+ * Let a burst of changes land so that it costs one pass, without holding a
+ * lone change back. A file load writes everything it changed at once: the
+ * burst ends when the load is done writing, no quiet period needed.
+ */
 static void settle(struct daemon *d)
 {
 	struct pollfd pfd = { .fd = store_event_fd(d->store), .events = POLLIN };
 
+	if (d->file) {
+		file_source_wait_written(d->file, BATCH_MAX_MS);
+		store_drain_events(d->store);
+		return;
+	}
 	for (int waited = 0; waited < BATCH_MAX_MS; waited += BATCH_QUIET_MS) {
 		store_drain_events(d->store);
 		if (poll(&pfd, 1, BATCH_QUIET_MS) <= 0)

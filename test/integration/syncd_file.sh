@@ -232,34 +232,71 @@ print(json.dumps({"kind": "List", "items": [
   "addressType": "IPv4", "ports": [{"port": 8080, "protocol": "TCP"}],
   "endpoints": [{"addresses": ["10.250.0.%d" % (i + 1)]} for i in range(n)]}]}))' "$1"
 }
-lat_json 10 >"$BIG/.lat.tmp"
-mv "$BIG/.lat.tmp" "$BIG/lat.json"
 WROTE_ONE="sync: 1 frontends written, 0 deleted"
-wait_until 2000 log_has "$LOG3" "$WROTE_ONE"
-SAMPLES=$TL_TMP/latency.txt
-: >"$SAMPLES"
-for i in $(seq 1 60); do
-	lat_json $((9 + (i + 1) % 2)) >"$BIG/.lat.tmp"
-	before=$(grep -c "$WROTE_ONE" "$LOG3")
-	t=$(now_ms)
-	mv "$BIG/.lat.tmp" "$BIG/lat.json"
-	if ! wait_until 2000 bash -c "[ \$(grep -c '$WROTE_ONE' '$LOG3') -gt $before ]"; then
-		break
-	fi
-	stamp=$(grep "$WROTE_ONE" "$LOG3" | tail -1 | cut -d' ' -f1)
-	echo "$t $(date -d "$stamp" +%s%3N)" >>"$SAMPLES"
-done
-tl_check "every endpoint change reached the maps" test "$(wc -l <"$SAMPLES")" -eq 60
-python3 - "$SAMPLES" "$LOG3" <<'EOF' | while read -r line; do tl_diag "$line"; done
+
+# time_changes LOG SAMPLES ROUNDS STAGE TARGET WRITE_CMD...: ROUNDS times, WRITE_CMD ROUND writes
+# the next version of the file to STAGE, which is renamed over TARGET (atomic); "rename_ms
+# map_written_ms" per change goes to SAMPLES.
+time_changes() {
+	local log=$1 samples=$2 rounds=$3 stage=$4 target=$5 i before t stamp
+	shift 5
+	: >"$samples"
+	for i in $(seq 1 "$rounds"); do
+		"$@" "$i" >"$stage"
+		before=$(grep -c "$WROTE_ONE" "$log")
+		t=$(now_ms)
+		mv "$stage" "$target"
+		if ! wait_until 5000 bash -c "[ \$(grep -c '$WROTE_ONE' '$log') -gt $before ]"; then
+			break
+		fi
+		stamp=$(grep "$WROTE_ONE" "$log" | tail -1 | cut -d' ' -f1)
+		echo "$t $(date -d "$stamp" +%s%3N)" >>"$samples"
+	done
+}
+
+# report_changes SAMPLES LOG WHAT: p50/p99 of change -> map written and of the sync passes, as diagnostics.
+report_changes() {
+	python3 - "$@" <<'EOF' | while read -r line; do tl_diag "$line"; done
 import re, sys
 lat = sorted(int(b) - int(a) for a, b in (l.split() for l in open(sys.argv[1])))
 passes = sorted(float(m) for m in re.findall(r"sync: 1 frontends written, 0 deleted, 0 failed \(1 services translated\) in ([0-9.]+) ms", open(sys.argv[2]).read()))
 def pct(v, p):
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))] if v else float("nan")
-print("one endpoint change -> map written (file write to map write, %d samples, beside 10000 services): p50 %d ms, p99 %d ms"
-      % (len(lat), pct(lat, 50), pct(lat, 99)))
+print("one endpoint change -> map written (file write to map write, %d samples, beside 10000 services, %s): p50 %d ms, p99 %d ms"
+      % (len(lat), sys.argv[3], pct(lat, 50), pct(lat, 99)))
 print("  of which the sync pass (store -> maps): p50 %.2f ms, p99 %.2f ms" % (pct(passes, 50), pct(passes, 99)))
 EOF
+}
+
+lat_json 10 >"$BIG/.lat.tmp"
+mv "$BIG/.lat.tmp" "$BIG/lat.json"
+wait_until 2000 log_has "$LOG3" "$WROTE_ONE"
+SAMPLES=$TL_TMP/latency.txt
+lat_version() { lat_json $((9 + ($1 + 1) % 2)); }
+time_changes "$LOG3" "$SAMPLES" 60 "$BIG/.lat.tmp" "$BIG/lat.json" lat_version
+tl_check "every endpoint change reached the maps" test "$(wc -l <"$SAMPLES")" -eq 60
+report_changes "$SAMPLES" "$LOG3" "a small file of the directory changes"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+
+# The same with the whole cluster in one file: service 7's last endpoint
+# turns not ready and ready again in the 26 MB file, which the daemon reads
+# alone.
+ONE=$TL_TMP/one
+mkdir -p "$ONE" "$TL_TMP/one-stage"
+rm -f "$BIG/lat.json"
+cp "$BIG/services.json" "$ONE/ready.json"
+"${GEN[@]}" "$ONE/changed.json" "$N" "$E" --namespace-optin --change 7
+cp "$ONE/ready.json" "$ONE/cluster.json"
+LOG6=$TL_TMP/syncd-onefile.log
+start_daemon "$ROOT3" "$ONE/cluster.json" "$LOG6" --metrics-addr ""
+tl_check "the daemon reads the whole cluster from one file" wait_until 120000 log_has "$LOG6" "initial sync done"
+one_version() { if (($1 % 2)); then cat "$ONE/changed.json"; else cat "$ONE/ready.json"; fi; }
+time_changes "$LOG6" "$SAMPLES" 60 "$TL_TMP/one-stage/cluster.json" "$ONE/cluster.json" one_version
+tl_check "every endpoint change in the one file reached the maps" test "$(wc -l <"$SAMPLES")" -eq 60
+tl_check "after the changes the maps hold the file's $N x $E" check_scale "$ROOT3"
+report_changes "$SAMPLES" "$LOG6" "the whole cluster in one file, one item changes"
+tl_diag "daemon RSS after those changes: $(awk '/VmRSS/ {print $2, $3}' "/proc/$DAEMON_PID/status") (peak: $(awk '/VmHWM/ {print $2, $3}' "/proc/$DAEMON_PID/status"))"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 
