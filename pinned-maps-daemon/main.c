@@ -34,6 +34,13 @@
 /* After a change, wait this long for more before syncing: a burst becomes one pass. */
 #define BATCH_QUIET_MS 2
 #define BATCH_MAX_MS 50
+/*
+ * A file source's load is synced once all of it is in the store, so a new
+ * Service and its EndpointSlices reach the maps in the same pass (never a
+ * frontend without its backends in between). Applying even a whole
+ * 10,000-service file takes well under this; it only bounds a stuck load.
+ */
+#define FILE_LOAD_MAX_MS 5000
 /* Failed writes (a full map) are tried again this often. */
 #define RETRY_MS 10000
 /* --once with the API server: how long the initial lists may take. */
@@ -196,7 +203,7 @@ static void settle(struct daemon *d)
 	struct pollfd pfd = { .fd = store_event_fd(d->store), .events = POLLIN };
 
 	if (d->file) {
-		file_source_wait_written(d->file, BATCH_MAX_MS);
+		file_source_wait_written(d->file, FILE_LOAD_MAX_MS);
 		store_drain_events(d->store);
 		return;
 	}
