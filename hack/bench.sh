@@ -128,7 +128,7 @@ bench_describe_machine() {
 			"Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
 		echo "- $(nft --version | head -1); $(iptables --version | head -1)"
 		echo "- socklb $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" \
-			status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
+			status --porcelain -- . ':!hack/bench/results' 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
 		echo "- load generator pinned to CPU $LOADGEN_CPU, all 12 servers to CPU $SERVER_CPU (taskset)"
 		echo "- $BENCH_REPS repetitions × ${BENCH_SECONDS} s per measurement (+${BENCH_WARMUP} s warm-up), paths interleaved (each repetition starts with the next path)"
 		echo "- CPU idle in the second before the run: $idle%"
