@@ -174,6 +174,33 @@ tl_stop() {
 	wait "$1" 2>/dev/null
 }
 
+# A client's connect loop through a ClusterIP while a fault happens:
+# tl_loop_start POD VIP PORT [MS] starts it (slb-probe loop), for MS or until
+# tl_loop_check WHAT, which waits for it (MS given) or stops it, then checks
+# zero failed connections and at least 500 connections a second.
+tl_loop_start() {
+	TL_LOOP_MS=${4:-}
+	tl_in_pod "$1" "$TL_TOOLS/slb-probe" loop "$2" "$3" "${4:-3600000}" >"$TL_TMP/loop" 2>"$TL_TMP/loop.err" &
+	TL_LOOP=$!
+	TL_PIDS+=("$TL_LOOP")
+	TL_LOOP_T0=$(date +%s%3N)
+}
+tl_loop_check() {
+	local what=$1 ms attempts failures rate
+	if [ -n "$TL_LOOP_MS" ]; then
+		wait "$TL_LOOP"
+	else
+		tl_stop "$TL_LOOP"
+	fi
+	ms=$(($(date +%s%3N) - TL_LOOP_T0))
+	read -r _ attempts _ failures <"$TL_TMP/loop"
+	rate=$((${attempts:-0} * 1000 / (ms > 0 ? ms : 1)))
+	tl_diag "client: ${attempts:-?} connections attempted in $ms ms ($rate/s), ${failures:-?} failed, $what"
+	head -3 "$TL_TMP/loop.err" | sed 's/^/# /'
+	tl_check "zero failed connections $what (${attempts:-?} attempted)" test "${failures:-x}" = 0
+	tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
+}
+
 # Run in the pod's netns but outside its cgroup (a process the LB must not see).
 tl_in_netns_only() {
 	local name=$1

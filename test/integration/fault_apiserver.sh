@@ -151,12 +151,7 @@ converged() {
 tl_check "initial list: the maps hold both services" wait_for 100 mark_is 0
 tl_check "the daemon watches every kind" ctl wait-watching
 tl_wait_tcp client 10.244.0.12 8080 || tl_not_ok "backends did not start"
-# The client connects in 5 s rounds until told to stop, one "attempts N failures M" line a round.
-tl_in_pod client bash -c 'while [ ! -e "$1" ]; do "$2" loop "$3" 80 5000; done' _ "$TL_TMP/stop" "$P" "$VIP" \
-	>"$TL_TMP/loop" 2>"$TL_TMP/loop.err" &
-LOOP=$!
-TL_PIDS+=("$LOOP")
-LOOP_START=$(date +%s)
+tl_loop_start client "$VIP" 80
 
 post /drop '{}'
 next_mark
@@ -221,13 +216,6 @@ relay_up
 converged "server back after ${DOWN_S} s" 250
 tl_check "server back: web follows the change made while it was down" wait_for 100 web_is '10.244.0.12:8080$'
 
-touch "$TL_TMP/stop"
-wait "$LOOP" 2>/dev/null
-secs=$(($(date +%s) - LOOP_START))
-read -r attempts failures < <(awk '{a += $2; f += $4} END {print a + 0, f + 0}' "$TL_TMP/loop")
-tl_diag "client: $attempts connections attempted in $secs s ($((attempts / (secs ? secs : 1)))/s), $failures failed, through 7 API faults"
-head -3 "$TL_TMP/loop.err" | sed 's/^/# /'
-tl_check "zero failed connections through every API fault ($attempts attempted)" test "$failures" = 0
-tl_check "the client connected at least 500 times a second" test "$attempts" -ge $((secs * 500))
+tl_loop_check "through 7 API faults"
 tl_diag "daemon: $(grep -c ' warn: ' "$LOG") warnings, $(grep -c ' error: ' "$LOG") errors logged"
 tl_finish
