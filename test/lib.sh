@@ -64,7 +64,7 @@ tl_require_root() {
 }
 
 tl_cleanup() {
-	local pid ns cg i
+	local pid ns cg i try
 	set +e
 	for pid in "${TL_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
@@ -77,11 +77,17 @@ tl_cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	[ -n "${TL_BR:-}" ] && ip link del "$TL_BR" 2>/dev/null
-	# Deepest cgroups first; a cgroup with processes left cannot go.
+	# Deepest cgroups first. A cgroup with processes left cannot go: whatever
+	# still runs in ours is killed (cgroup.kill), and as a killed process
+	# leaves its cgroup a moment later, the removal is tried again for 2 s.
 	for ((i = ${#TL_CGROUPS[@]} - 1; i >= 0; i--)); do
 		cg=${TL_CGROUPS[$i]}
-		[ -d "$cg" ] || continue
-		find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
+		for try in $(seq 20); do
+			[ -d "$cg" ] || break
+			[ "$try" -gt 1 ] && [ -e "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null
+			find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
+			[ -d "$cg" ] && sleep 0.1
+		done
 	done
 	[ -n "${TL_BPFFS:-}" ] && rm -rf "$TL_BPFFS"
 	[ -n "${TL_TMP:-}" ] && rm -rf "$TL_TMP"
