@@ -651,6 +651,18 @@ static void test_dropped_connections(void **state)
 	stop_source();
 }
 
+/* Until the server has refused (401) at least one watch request. */
+static void wait_until_refused(void)
+{
+	long deadline = now_ms() + WAIT_MS;
+
+	while (count_requests("/api", true, 401) < 1) {
+		if (now_ms() > deadline)
+			fail_msg("no watch request was refused after the token changed");
+		usleep(20000);
+	}
+}
+
 static void test_token_rotation(void **state)
 {
 
@@ -662,10 +674,17 @@ static void test_token_rotation(void **state)
 	write_file("token", "token-2\n");
 	ctl_post("/token", "{\"token\":\"token-2\"}");
 	ctl_post("/drop", "{}");
+	/*
+	 * The server cuts its watches asynchronously: an event applied now could
+	 * still go out on an old connection. Wait for a refused re-watch (the
+	 * first watcher refused re-reads the token for all of them), then for
+	 * every kind to watch again, then apply.
+	 */
+	wait_until_refused();
+	wait_watching();
 	ctl_post("/apply/services", "{\"metadata\":{\"namespace\":\"x\",\"name\":\"after-rotation\"}}");
 	wait_names(src.store, K8S_SERVICE, "default/db default/web kube-system/dns x/after-rotation");
-	/* the first watcher refused re-reads the token for all of them */
-	assert_true(count_requests("/api", true, 401) >= 1);
+	/* a refused watch is watched again, never relisted */
 	assert_int_equal(count_requests("/api/v1/services", false, 0), 1);
 	stop_source();
 }
@@ -682,10 +701,13 @@ static void test_stalled_watch_is_reconnected(void **state)
 	ctl_post("/stall", "{\"resource\":\"services\"}");
 	start = now_ms();
 	ctl_post("/apply/services", "{\"metadata\":{\"namespace\":\"x\",\"name\":\"after-stall\"}}");
+	/*
+	 * Without the dead-watch timer the stalled watch would never end. Its
+	 * 4 + 1 s count from the watch's last byte, which came before the stall:
+	 * the time is reported, not asserted (timings never decide a test).
+	 */
 	wait_names(src.store, K8S_SERVICE, "default/db default/web kube-system/dns x/after-stall");
-	/* not before the dead-watch timer, not much after it */
-	assert_true(now_ms() - start >= 4000);
-	assert_true(now_ms() - start < 7500);
+	print_message("# the stalled services watch was replaced %ld ms after the stall\n", now_ms() - start);
 	stop_source();
 }
 
