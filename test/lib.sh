@@ -240,6 +240,18 @@ tl_sockets_start() {
 	TL_PIDS+=($!)
 }
 
+# tl_wait_term_server POD ADDR PORT: until an slb-term server answers a TCP
+# exchange there, seen from POD's netns untranslated (max 5 s).
+tl_wait_term_server() {
+	local i
+	for i in $(seq 50); do
+		tl_in_netns_only "$1" "$TL_TOOLS/slb-term" sockets w tcp "$2" "$3" </dev/null 2>/dev/null |
+			grep -q "^w reply" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # tl_sockets_cmd ID [COMMAND]: run COMMAND in client ID (none: wait for the
 # opening) and print the lines it answered (max 20 s).
 tl_sockets_cmd() {

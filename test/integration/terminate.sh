@@ -18,17 +18,8 @@ for i in 1 2 3; do
 	tl_bg_in_pod dns$i "$T" server :: 5353 dns$i
 done
 
-# A server is up when a TCP exchange with it works (from the client's netns, untranslated).
-wait_server() {
-	local i
-	for i in $(seq 50); do
-		tl_in_netns_only client "$T" sockets w tcp "$1" 5353 </dev/null 2>/dev/null | grep -q "^w reply" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 for i in 1 2 3; do
-	wait_server 10.244.0.2$i || tl_not_ok "server dns$i did not start"
+	tl_wait_term_server client 10.244.0.2$i 5353 || tl_not_ok "server dns$i did not start"
 done
 
 tl_check "programs load and pin under a private bpffs root" "$CTL" load "$ROOT"

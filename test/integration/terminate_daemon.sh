@@ -140,17 +140,8 @@ wait_destroyed_lines() {
 	return 1
 }
 
-
-wait_server() {
-	local i
-	for i in $(seq 50); do
-		tl_in_netns_only client "$T" sockets w tcp "$1" 5353 </dev/null 2>/dev/null | grep -q "^w reply" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 for i in 1 2 3; do
-	wait_server 10.244.0.2$i || tl_not_ok "server dns$i did not start"
+	tl_wait_term_server client 10.244.0.2$i 5353 || tl_not_ok "server dns$i did not start"
 done
 
 # ============================================ daemon 1: the defaults (UDP only)
