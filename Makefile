@@ -15,17 +15,24 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 endif
 
 CFLAGS ?= -O2 -g
+# Sources are found by directory: a component's sub-folders are its modules,
+# and each folder is on the include path (headers are included by file name).
+LIB_SRCS := $(wildcard bpf/lib/*.c)
+PLUGIN_SRCS := $(filter-out plugin/main.c,$(wildcard plugin/*.c))
+SYNCD_SRCS := $(filter-out pinned-maps-daemon/main.c,$(shell find pinned-maps-daemon -name '*.c' | sort))
+SRC_DIRS := bpf $(sort $(patsubst %/,%,$(dir $(LIB_SRCS) $(PLUGIN_SRCS) $(SYNCD_SRCS))))
+INCLUDES := $(addprefix -I,$(SRC_DIRS)) -I$(BUILD)
+UNIT_SRCS := $(shell find test/unit -name 'test_*.c' | sort)
+TEST_INCLUDES := -Itest -Itest/unit
+
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation -D_GNU_SOURCE \
-	  -Ibpf -I$(BUILD) $(SAN_FLAGS)
+	  $(INCLUDES) $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS)
 LDLIBS += -lbpf -lelf -lz -lcjson -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ibpf \
 	      $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 
-LIB_SRCS := $(filter-out %.bpf.c,$(wildcard bpf/*.c))
-PLUGIN_SRCS := $(filter-out plugin/main.c,$(wildcard plugin/*.c))
-SYNCD_SRCS := $(filter-out pinned-maps-daemon/main.c,$(wildcard pinned-maps-daemon/*.c))
-UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
+UNIT_TESTS := $(addprefix $(BUILD)/test/,$(basename $(notdir $(UNIT_SRCS))))
 TEST_TOOLS := $(patsubst test/tools/%.c,$(BUILD)/test/tools/%,$(wildcard test/tools/*.c))
 BPF_TESTS := $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%,$(wildcard test/bpf/test_*.bpf.c))
 
@@ -55,7 +62,9 @@ $(BUILD)/datapath_id.h: $(BUILD)/socklb.bpf.o
 	@printf '#define SOCKLB_DATAPATH_HASH "%s"\n' "$$(sha256sum $< | cut -c1-12)" > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/obj/%.o: %.c $(SKELETONS) $(BUILD)/datapath_id.h $(wildcard bpf/*.h plugin/*.h pinned-maps-daemon/*.h)
+HEADERS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
+
+$(BUILD)/obj/%.o: %.c $(SKELETONS) $(BUILD)/datapath_id.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -82,17 +91,22 @@ $(BUILD)/test/%.bpf.o: test/bpf/%.bpf.c $(wildcard bpf/*.h)
 $(BUILD)/test/%.skel.h: $(BUILD)/test/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(BUILD)/test/test_%: test/unit/test_%.c $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itest -Iplugin -Ipinned-maps-daemon $< $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $(LDFLAGS) $(LDLIBS) -lcurl -lcmocka -o $@
+# Unit tests mirror the source layout (test/unit/<component>/...); each
+# builds to $(BUILD)/test/<name>.
+define unit_test
+$(BUILD)/test/$(basename $(notdir $(1))): $(1) $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $(wildcard test/unit/*.h $(dir $(1))*.h)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(TEST_INCLUDES) $$< $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $$(LDFLAGS) $$(LDLIBS) -lcurl -lcmocka -o $$@
+endef
+$(foreach src,$(UNIT_SRCS),$(eval $(call unit_test,$(src))))
 
 $(BUILD)/test/test_%: test/bpf/test_%.c $(BUILD)/test/test_%.skel.h $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -I$(BUILD)/test -Itest $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) -I$(BUILD)/test $(TEST_INCLUDES) $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/test/tools/%: test/tools/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itest $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(TEST_INCLUDES) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS)
 
@@ -130,12 +144,16 @@ CPPCHECK_MACROS = "-Dbpf_object__for_each_program(p,o)=for(p=0;p;)" \
 lint: $(SKELETONS) $(BUILD)/datapath_id.h $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%.skel.h,$(wildcard test/bpf/test_*.bpf.c))
 	clang-format --dry-run --Werror $(C_SOURCES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem $(CPPCHECK_MACROS) -Ibpf -I$(BUILD) -I$(BUILD)/test \
-		-Iplugin -Ipinned-maps-daemon -Itest $(USER_SOURCES)
-	clang-tidy --quiet $(USER_SOURCES) -- $(filter-out -Wno-format-truncation,$(CFLAGS)) -Itest -Iplugin -Ipinned-maps-daemon -I$(BUILD)/test
+		--suppress=missingIncludeSystem $(CPPCHECK_MACROS) $(INCLUDES) -I$(BUILD)/test \
+		$(TEST_INCLUDES) $(USER_SOURCES)
+	clang-tidy --quiet $(USER_SOURCES) -- $(filter-out -Wno-format-truncation,$(CFLAGS)) $(TEST_INCLUDES) -I$(BUILD)/test
 
 format:
 	clang-format -i $(C_SOURCES)
 
 clean:
 	rm -rf build build-asan
+
+# For scripts that build outside make (hack/fuzz.sh): `make -s print-INCLUDES`.
+print-%:
+	@echo $($*)

@@ -131,7 +131,7 @@ struct socklb_ns_key {
 	char name[SOCKLB_NS_NAME_LEN];
 };
 
-/* ---- socket termination (term.bpf.c and bpf/terminate.c) ---------------- */
+/* ---- socket termination (term.bpf.c and bpf/lib/terminate.c) ---------------- */
 
 /* Which sockets a target terminates: struct socklb_term_target.protocols. */
 #define SOCKLB_TERM_UDP 0x1

@@ -22,8 +22,12 @@ FUZZ_DIR=$ROOT/test/fuzz
 
 # shellcheck disable=SC2054 # one flag with a comma-separated value
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
-CFLAGS=(-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wno-unused-function
-	-I"$ROOT/bpf" -I"$OUT" -I"$ROOT/plugin" -I"$ROOT/pinned-maps-daemon" -I"$ROOT/test")
+# The project's layout (source folders, include path) comes from the Makefile, its one place.
+make_var() { make -s --no-print-directory -C "$ROOT" BUILD="$OUT" "print-$1"; }
+CFLAGS=(-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wno-unused-function -I"$OUT" -I"$ROOT/test")
+for dir in $(make_var SRC_DIRS); do
+	CFLAGS+=(-I"$ROOT/$dir")
+done
 # Extra compiler flags, e.g. FUZZ_CFLAGS=-DSOMETHING (the objects are rebuilt when they change).
 read -r -a EXTRA <<<"${FUZZ_CFLAGS:-}"
 SAN+=("${EXTRA[@]}")
@@ -48,11 +52,8 @@ all_targets() {
 
 library_sources() {
 	local f
-	for f in "$ROOT"/bpf/*.c "$ROOT"/plugin/*.c "$ROOT"/pinned-maps-daemon/*.c; do
-		case "$f" in
-		*.bpf.c | */main.c) ;;
-		*) [ -f "$f" ] && echo "$f" ;;
-		esac
+	for f in $(make_var LIB_SRCS) $(make_var PLUGIN_SRCS) $(make_var SYNCD_SRCS); do
+		echo "$ROOT/$f"
 	done
 }
 
@@ -74,7 +75,7 @@ object_of() {
 # target that needs it then fails to link, the others still run.
 build_library() {
 	local newest_header src obj running=0
-	newest_header=$(ls -t "$ROOT"/bpf/*.h "$ROOT"/plugin/*.h "$ROOT"/pinned-maps-daemon/*.h "$OUT"/*.h | head -1)
+	newest_header=$(cd "$ROOT" && ls -t $(make_var HEADERS) "$OUT"/*.h | head -1)
 	mkdir -p "$OUT/obj"
 	# Other flags than last time: everything is stale.
 	if [ "$(cat "$OUT/obj/flags" 2>/dev/null)" != "${CFLAGS[*]} ${SAN[*]}" ]; then

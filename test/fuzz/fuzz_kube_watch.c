@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* The watcher itself, for its static stream and list handlers (hack/fuzz.sh links no other copy). */
-#include "../../pinned-maps-daemon/kube_watch.c" // NOLINT(bugprone-suspicious-include)
+#include "../../pinned-maps-daemon/source/kube/kube_watch.c" // NOLINT(bugprone-suspicious-include)
 
 #include "desired_state.h"
 #include "fuzz_common.h"
