@@ -75,7 +75,8 @@ static void check_base64_encode(const struct kube_blob *b)
 	char *text = kube_base64_encode(b->data, b->len);
 	struct kube_blob back = { 0 };
 
-	if (!text || kube_base64_decode(text, &back) != 0 || back.len != b->len || memcmp(back.data, b->data, b->len))
+	if (!text || kube_base64_decode(text, &back) != 0 || back.len != b->len ||
+	    memcmp(back.data, b->data, b->len) != 0)
 		abort();
 	free(back.data);
 	free(text);

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # socklb-syncd --source kubernetes --kubeconfig F, F in YAML as `kubectl config`
 # writes it, against the test API server (test/apiserver/): a token, client
-# certificate files, and exec credential plugins (test/apiserver/exec-credential-helper
-# stands in for a cloud's helper and records each run): v1beta1 returning a
-# client certificate; v1 returning expiring tokens, re-run before they expire
-# and after a 401. Errors name the missing plugin's installHint and an
-# unsupported auth-provider. When kubectl is installed, it must write the same
-# files. Root: real maps.
+# certificate files, a proxy-url (an HTTP CONNECT proxy made here), and exec
+# credential plugins (test/apiserver/exec-credential-helper stands in for a
+# cloud's helper and records each run): v1beta1 returning a client
+# certificate; v1 returning expiring tokens, re-run before they expire and
+# after a 401. Errors name the missing plugin's installHint and an unsupported
+# auth-provider. When kubectl is installed, it must write the same files.
+# Root: real maps.
 source "$(dirname "$0")/../lib.sh"
 tl_init
 
@@ -95,16 +96,18 @@ once() {
 		--metrics-addr "" --once
 }
 
-# write_kubeconfig FILE USER: the kubeconfig `kubectl config set-cluster test --server=$SERVER
-# --certificate-authority=ca.pem; set-credentials socklb-syncd ...; set-context test --cluster=test
-# --user=socklb-syncd; use-context test` writes (kubectl v1.32: keys sorted, lists at the key's
-# indentation), with USER the lines under `user:`. Checked against kubectl itself below when it is installed.
+# write_kubeconfig FILE USER [PROXY]: the kubeconfig `kubectl config set-cluster test --server=$SERVER
+# --certificate-authority=ca.pem [--proxy-url=PROXY]; set-credentials socklb-syncd ...; set-context test
+# --cluster=test --user=socklb-syncd; use-context test` writes (kubectl v1.32: keys sorted, lists at the
+# key's indentation), with USER the lines under `user:`. Checked against kubectl itself below when it is
+# installed.
 write_kubeconfig() {
 	cat >"$PKI/$1" <<EOF
 apiVersion: v1
 clusters:
 - cluster:
-    certificate-authority: ca.pem
+    certificate-authority: ca.pem${3:+
+    proxy-url: $3}
     server: $SERVER
   name: test
 contexts:
@@ -122,14 +125,19 @@ $2
 EOF
 }
 
-# kubectl_kubeconfig FILE CREDENTIAL-FLAGS...: the same file written by kubectl
+# kubectl_kubeconfig FILE [--proxy-url=URL] CREDENTIAL-FLAGS...: the same file written by kubectl
 kubectl_kubeconfig() {
-	local f=$1
+	local f=$1 proxy=()
 	shift
+	case "${1:-}" in --proxy-url=*)
+		proxy=("$1")
+		shift
+		;;
+	esac
 	(
 		cd "$PKI/kubectl" &&
 			KUBECONFIG=/dev/null kubectl config set-cluster test --server="$SERVER" \
-				--certificate-authority=ca.pem --kubeconfig "$f" &&
+				--certificate-authority=ca.pem "${proxy[@]}" --kubeconfig "$f" &&
 			KUBECONFIG=/dev/null kubectl config set-credentials socklb-syncd "$@" --kubeconfig "$f" &&
 			KUBECONFIG=/dev/null kubectl config set-context test --cluster=test --user=socklb-syncd \
 				--kubeconfig "$f" &&
@@ -190,6 +198,36 @@ write_kubeconfig certs.yaml "    client-certificate: client.pem
 write_kubeconfig exec.yaml "$EXEC_V1"
 write_kubeconfig exec-cert.yaml "$EXEC_V1BETA1_CERT"
 
+# An HTTP CONNECT proxy that logs where it was asked to go.
+python3 - "$TL_TMP/proxy.port" "$TL_TMP/proxy.log" <<'PROXY' &
+import os, socket, sys, threading
+port_file, log = sys.argv[1:3]
+srv = socket.create_server(("127.0.0.1", 0))
+open(port_file + ".tmp", "w").write(str(srv.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+def pipe(a, b):
+    while data := a.recv(65536):
+        b.sendall(data)
+    b.shutdown(socket.SHUT_WR)
+def serve(c):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += c.recv(4096) or b"\r\n\r\n"
+    method, target = head.split()[:2]
+    open(log, "a").write("%s %s\n" % (method.decode(), target.decode()))
+    host, port = target.decode().rsplit(":", 1)
+    up = socket.create_connection((host, int(port)))
+    c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    threading.Thread(target=pipe, args=(up, c), daemon=True).start()
+    pipe(c, up)
+while True:
+    threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()
+PROXY
+TL_PIDS+=($!)
+tl_check "start an HTTP CONNECT proxy" wait_for test -s "$TL_TMP/proxy.port"
+PROXY=http://127.0.0.1:$(cat "$TL_TMP/proxy.port")
+write_kubeconfig proxy.yaml "    token: token-1" "$PROXY"
+
 # --- what kubectl writes ---------------------------------------------------------
 if command -v kubectl >/dev/null; then
 	mkdir -p "$PKI/kubectl"
@@ -200,7 +238,8 @@ if command -v kubectl >/dev/null; then
 		--exec-provide-cluster-info=true
 	kubectl_kubeconfig exec-cert.yaml --exec-api-version=client.authentication.k8s.io/v1beta1 \
 		--exec-command="$HELPER" --exec-arg=cert --exec-env=HELPER_DIR="$HELPER_DIR"
-	for f in token.yaml certs.yaml exec.yaml exec-cert.yaml; do
+	kubectl_kubeconfig proxy.yaml --proxy-url="$PROXY" --token=token-1
+	for f in token.yaml certs.yaml exec.yaml exec-cert.yaml proxy.yaml; do
 		tl_check "the test's $f is what kubectl $(kubectl version --client 2>/dev/null | sed -n 's/Client Version: //p') writes" \
 			diff -u "$PKI/kubectl/$f" "$PKI/$f"
 	done
@@ -220,6 +259,11 @@ tl_check "--once with client certificate files (relative to the kubeconfig) sync
 	once "$PKI/certs.yaml"
 tl_check "the maps follow (no services)" wait_maps ""
 tl_check "every request presented the client certificate" only_auth certificate
+
+post /requests/clear
+tl_check "--once through the kubeconfig's proxy-url syncs and exits 0" once "$PKI/proxy.yaml"
+tl_check "the proxy carried the connection to the API server" grep -qx "CONNECT ${SERVER#https://}" "$TL_TMP/proxy.log"
+tl_check "every request through the proxy carried the token" only_auth token
 
 post /replace/services "@$FIXTURES/services.json"
 post /requests/clear
