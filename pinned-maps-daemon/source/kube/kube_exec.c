@@ -378,6 +378,11 @@ int kube_exec_run(const struct kube_exec_config *x, const atomic_bool *stop, str
 
 	memset(out, 0, sizeof(*out));
 	why[0] = '\0';
+	/* the other watchers, waiting for the credential while the daemon stops, start nothing */
+	if (stop && atomic_load(stop)) {
+		snprintf(why, why_len, "stopped before %s ran", x->argv[0]);
+		return -ECANCELED;
+	}
 	err = spawn(&r, why, why_len);
 	if (err)
 		return err;
