@@ -81,7 +81,7 @@ $(BUILD)/socklb: $(BUILD)/obj/plugin/main.o $(PLUGIN_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/socklb-syncd: $(BUILD)/obj/pinned-maps-daemon/main.o $(SYNCD_LIB) $(LIB)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcurl -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcurl -lyaml -o $@
 
 # Tests ----------------------------------------------------------------------
 $(BUILD)/test/%.bpf.o: test/bpf/%.bpf.c $(wildcard bpf/*.h)
@@ -96,7 +96,7 @@ $(BUILD)/test/%.skel.h: $(BUILD)/test/%.bpf.o
 define unit_test
 $(BUILD)/test/$(basename $(notdir $(1))): $(1) $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $(wildcard test/unit/*.h $(dir $(1))*.h)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) $$(TEST_INCLUDES) $$< $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $$(LDFLAGS) $$(LDLIBS) -lcurl -lcmocka -o $$@
+	$$(CC) $$(CFLAGS) $$(TEST_INCLUDES) $$< $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $$(LDFLAGS) $$(LDLIBS) -lcurl -lyaml -lcmocka -o $$@
 endef
 $(foreach src,$(UNIT_SRCS),$(eval $(call unit_test,$(src))))
 

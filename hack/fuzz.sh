@@ -31,7 +31,7 @@ done
 # Extra compiler flags, e.g. FUZZ_CFLAGS=-DSOMETHING (the objects are rebuilt when they change).
 read -r -a EXTRA <<<"${FUZZ_CFLAGS:-}"
 SAN+=("${EXTRA[@]}")
-LIBS=(-lbpf -lelf -lz -lcjson -lcurl -lpthread)
+LIBS=(-lbpf -lelf -lz -lcjson -lcurl -lyaml -lpthread)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

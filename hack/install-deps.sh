@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
 	make gcc clang llvm bpftool pkg-config
-	libbpf-dev libelf-dev zlib1g-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev
+	libbpf-dev libelf-dev zlib1g-dev libcjson-dev libcurl4-openssl-dev libyaml-dev libcmocka-dev
 	libclang-rt-14-dev
 	iproute2 nftables iptables containernetworking-plugins
 	golang-go dpkg-dev golang-github-appc-cni-dev python3-yaml

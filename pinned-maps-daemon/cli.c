@@ -34,6 +34,7 @@ struct flag {
 static const struct flag flags[] = {
 	VALUE("--source", source, FOR_RUN),
 	VALUE("--kubeconfig", kubeconfig, FOR_RUN),
+	VALUE("--context", context, FOR_RUN),
 	VALUE("--api-server", api_server, FOR_RUN),
 	VALUE("--node-name", node_name, FOR_RUN),
 	VALUE("--service-proxy-name", service_proxy_name, FOR_RUN),
@@ -64,7 +65,9 @@ void cli_usage(FILE *out)
 		"  --source file:PATH       a JSON file or directory of *.json (kubectl get -o json format),\n"
 		"                           reloaded on change\n"
 		"  --source kubernetes      the API server: in-cluster, --kubeconfig or --api-server\n"
-		"  --kubeconfig FILE        kubeconfig as JSON (kubectl config view --raw --flatten -o json)\n"
+		"  --kubeconfig FILE        a kubeconfig (YAML or JSON, as kubectl writes it): token, tokenFile,\n"
+		"                           client certificate or exec credential plugin\n"
+		"  --context NAME           the kubeconfig's context to use (default: its current-context)\n"
 		"  --api-server URL         API server URL (overrides the kubeconfig and in-cluster address)\n"
 		"  --node-name NAME         this node's Node object (zone, node ports); default: the hostname\n"
 		"  --service-proxy-name N   handle the Services labelled service.kubernetes.io/service-proxy-name=N;\n"
@@ -183,9 +186,15 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 		snprintf(err, err_len, "--source \"%s\": expected file:PATH or kubernetes", o->source);
 		return -EINVAL;
 	}
-	if (o->source_kind == SOURCE_FILE && (o->kubeconfig || o->api_server)) {
+	if (o->source_kind == SOURCE_FILE && (o->kubeconfig || o->api_server || o->context)) {
 		snprintf(err, err_len, "%s only applies to --source kubernetes",
-			 o->kubeconfig ? "--kubeconfig" : "--api-server");
+			 o->kubeconfig ? "--kubeconfig"
+			 : o->context  ? "--context"
+				       : "--api-server");
+		return -EINVAL;
+	}
+	if (o->context && (!*o->context || !o->kubeconfig)) {
+		snprintf(err, err_len, *o->context ? "--context needs --kubeconfig" : "--context must not be empty");
 		return -EINVAL;
 	}
 	if (o->node_name && !*o->node_name) {

@@ -27,6 +27,7 @@ struct syncd_options {
 	enum syncd_source source_kind;
 	const char *file_path; /* for SOURCE_FILE */
 	const char *kubeconfig;
+	const char *context; /* the kubeconfig's context; NULL: its current-context */
 	const char *api_server;
 	const char *node_name; /* NULL: the hostname */
 	const char *service_proxy_name;

@@ -118,6 +118,7 @@ static int start_source(struct daemon *d)
 	struct kube_source_config kc = {
 		.api_server = o->api_server,
 		.kubeconfig = o->kubeconfig,
+		.context = o->context,
 		.node_name = o->node_name,
 		.service_proxy_name = o->service_proxy_name,
 	};

@@ -4,7 +4,7 @@
 can be installed here). Serves, over HTTPS on 127.0.0.1, the four collections
 socklb-syncd watches with the API's list+watch semantics: resourceVersions,
 paginated LISTs (limit/continue), WATCH from a resourceVersion with bookmarks,
-label and field selectors, bearer-token and client-certificate auth.
+label and field selectors, bearer-token (with expiry) and client-certificate auth.
 
 A plain-HTTP control interface on another 127.0.0.1 port lets a test change
 the objects and misbehave on purpose: split events across chunks, send
@@ -123,7 +123,7 @@ class Cluster:
         self.events = []  # (rv, resource, type, object)
         self.compacted_rv = 0  # watches from an older resourceVersion get 410
         self.gone_mode = "stream"  # how a too-old watch is refused: "stream" ERROR event or "http" 410
-        self.token = token
+        self.tokens = {token: None}  # accepted bearer token → when it stops being accepted (None: never)
         self.watches = set()
         self.split = 0  # 0: each batch of events in one chunk; N: pieces of N bytes regardless of lines
         self.page_cap = 0  # 0: honour limit; N: at most N items per page
@@ -248,7 +248,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         cluster = self.server.cluster
         if auth.startswith("Bearer "):
-            if auth[7:] == cluster.token:
+            with cluster.cond:
+                expires = cluster.tokens.get(auth[7:], 0)
+            if expires is None or expires > time.time():
                 return "token"
             return None
         if self.request.getpeercert():
@@ -477,6 +479,7 @@ Control interface (plain HTTP, JSON bodies), resource = services|endpointslices|
   POST /drop               {"partial"?, "resource"?} kill open watch connections (after half an event)
   POST /stall              {"resource"?}             open watches send nothing any more, connection kept
   POST /token              {"token"}                 the only bearer token accepted from now on
+  POST /tokens/add         {"token", "expires"?}     accept this token too, until the epoch time expires
   POST /split              {"size"}                  watch bytes in chunks of size bytes (0 = per batch)
   POST /page-cap           {"size"}                  at most size items per LIST page (0 = limit)
   POST /fail-continue      {"after"}                 the continue request after `after` more gets 410, once
@@ -558,7 +561,10 @@ class ControlHandler(BaseHTTPRequestHandler):
             if op == "stall":
                 return {"watches": cluster.direct(body.get("resource"), {"op": "stall"})}
             if op == "token":
-                cluster.token = body["token"]
+                cluster.tokens = {body["token"]: None}
+                return {}
+            if op == "tokens" and parts[1:] == ["add"]:
+                cluster.tokens[body["token"]] = float(body["expires"]) if body.get("expires") else None
                 return {}
             if op == "split":
                 cluster.split = int(body["size"])

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The kubeconfig (JSON, as `kubectl config view --raw --flatten -o json`
- * prints it) and the base64 decoder of its "-data" fields. A kubeconfig
- * either fails (logged, nothing kept) or yields an https:// server without a
- * trailing '/' and consistent credentials; base64 that decodes must encode
- * back to the same bits.
+ * The kubeconfig (YAML as kubectl writes it, through libyaml, or JSON) and
+ * the base64 decoder of its "-data" fields. A kubeconfig either fails
+ * (logged, nothing kept) or yields an https:// server without a trailing '/'
+ * and consistent credentials (an exec plugin has a command and its
+ * KUBERNETES_EXEC_INFO); base64 that decodes must encode back to the same
+ * bits, and the encoder's output must decode to the input.
  */
 #include <stdint.h>
 #include <string.h>
@@ -58,8 +59,27 @@ static void check_conn(const struct kube_conn *c)
 	/* a client certificate comes with its key */
 	if ((c->cert_file || c->cert.data) != (c->key_file || c->key.data))
 		abort();
-	if (!c->token && !c->token_file && !c->cert_file && !c->cert.data)
+	if (c->exec &&
+	    (!c->exec->argv || !c->exec->argv[0] || !c->exec->argv[0][0] || !c->exec->exec_info || !c->exec->env))
 		abort();
+	if (c->exec && (c->token || c->token_file || c->cert_file || c->cert.data))
+		abort(); /* given credentials win: the plugin is not kept */
+	if (!c->token && !c->token_file && !c->cert_file && !c->cert.data && !c->exec)
+		abort();
+	if (c->insecure && (c->ca_file || c->ca.data))
+		abort();
+}
+
+static void check_base64_encode(const struct kube_blob *b)
+{
+	char *text = kube_base64_encode(b->data, b->len);
+	struct kube_blob back = { 0 };
+
+	if (!text || kube_base64_decode(text, &back) != 0 || back.len != b->len ||
+	    memcmp(back.data, b->data, b->len) != 0)
+		abort();
+	free(back.data);
+	free(text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -69,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kube_conn c;
 
 	fuzz_logs_quiet();
-	if (kube_conn_from_kubeconfig_json(text, "/nonexistent/kubeconfig.json", &c) == 0) {
+	if (kube_conn_parse_kubeconfig(text, strlen(text), "/nonexistent/kubeconfig", NULL, &c) == 0) {
 		check_conn(&c);
 		if (kube_conn_set_server(&c, "https://127.0.0.1:6443///", "fuzz") != 0 ||
 		    strcmp(c.server, "https://127.0.0.1:6443") != 0)
@@ -79,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (kube_base64_decode(text, &blob) == 0) {
 		check_base64_roundtrip(text, &blob);
+		check_base64_encode(&blob);
 		free(blob.data);
 	}
 	free(text);

@@ -2,9 +2,10 @@
 # The daemon trusts only the API server its configuration names, and keeps
 # its secrets out of its logs. Against the test API server (test/apiserver/,
 # a CA made here):
-#   - a kubeconfig trusting another CA, one trusting no CA (the system's),
-#     and one that says insecure-skip-tls-verify: the daemon refuses the
-#     server's certificate, says so, and writes nothing to the maps;
+#   - a kubeconfig trusting another CA and one trusting no CA (the
+#     system's): the daemon refuses the server's certificate, says so, and
+#     writes nothing to the maps; insecure-skip-tls-verify is honoured only
+#     with a warning, and refused beside a CA;
 #   - an http:// server is refused before any connection;
 #   - with -v, through a 401 and a token rotation, neither token (inline or
 #     from a file) nor the client key appears in its logs or on /metrics.
@@ -79,9 +80,17 @@ tl_check "--once gives up by itself on a refused certificate (status $RC after $
 	test "$RC" -ne 124
 kubeconfig "$TL_TMP/system-ca.json" "{\"server\": \"$API\"}" "$TOKEN_USER"
 refused "no CA configured (the system's CAs)" system-ca
+# insecure-skip-tls-verify is honoured, as kubectl does, but never quietly
 kubeconfig "$TL_TMP/insecure.json" "{\"server\": \"$API\", \"insecure-skip-tls-verify\": true}" "$TOKEN_USER"
-refused "insecure-skip-tls-verify: true" insecure
-tl_check "insecure-skip-tls-verify is named as ignored" grep -q 'insecure-skip-tls-verify is ignored' "$TL_TMP/once.log"
+once "$TL_BPFFS/insecure" "$TL_TMP/insecure.json"
+tl_check "insecure-skip-tls-verify: true: --once syncs without verifying (status $RC)" test "$RC" = 0
+tl_check "insecure-skip-tls-verify: the log warns that the certificate is NOT verified" \
+	grep -q 'warn: .*insecure-skip-tls-verify is true: the API server.s certificate is NOT verified' "$TL_TMP/once.log"
+kubeconfig "$TL_TMP/insecure-ca.json" "{\"server\": \"$API\", \"insecure-skip-tls-verify\": true,
+	\"certificate-authority-data\": \"$(b64 "$PKI/ca.pem")\"}" "$TOKEN_USER"
+once "$TL_BPFFS/insecure-ca" "$TL_TMP/insecure-ca.json"
+tl_check "insecure-skip-tls-verify with a CA is refused, naming both (status $RC)" \
+	grep -q 'has both insecure-skip-tls-verify and certificate-authority-data' "$TL_TMP/once.log"
 
 kubeconfig "$TL_TMP/http.json" "{\"server\": \"${API/https/http}\", \"certificate-authority-data\": \"$(b64 "$PKI/ca.pem")\"}" "$TOKEN_USER"
 once "$TL_BPFFS/http" "$TL_TMP/http.json"

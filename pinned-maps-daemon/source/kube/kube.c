@@ -26,7 +26,7 @@ static int load_conn(const struct kube_source_config *cfg, struct kube_conn *con
 
 	if (!cfg->kubeconfig)
 		return kube_conn_in_cluster(cfg->sa_dir ? cfg->sa_dir : KUBE_DEFAULT_SA_DIR, cfg->api_server, conn);
-	err = kube_conn_from_kubeconfig(cfg->kubeconfig, conn);
+	err = kube_conn_from_kubeconfig(cfg->kubeconfig, cfg->context, conn);
 	if (!err && cfg->api_server)
 		err = kube_conn_set_server(conn, cfg->api_server, "--api-server");
 	if (err)
@@ -38,6 +38,8 @@ static const char *auth_description(const struct kube_conn *c)
 {
 	bool cert = c->cert_file || c->cert.data;
 
+	if (c->exec)
+		return "exec credential plugin";
 	if (c->token_file)
 		return cert ? "client certificate and token file" : "token file";
 	if (c->token)
@@ -57,7 +59,7 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 	err = load_conn(cfg, &ks->conn);
 	if (err)
 		goto err;
-	err = kube_token_init(&ks->token, ks->conn.token, ks->conn.token_file);
+	err = kube_token_init(&ks->token, ks->conn.token, ks->conn.token_file, ks->conn.exec);
 	if (err)
 		goto err;
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {
@@ -83,9 +85,11 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 	ks->env.store = s;
 	ks->env.watch_timeout_s = cfg->watch_timeout_s;
 	ks->env.dead_watch_grace_s = cfg->dead_watch_grace_s;
-	pr_info("kubernetes source: %s, server %s, %s, CA %s", ks->conn.origin, ks->conn.server,
-		auth_description(&ks->conn),
-		ks->conn.ca_file   ? ks->conn.ca_file
+	pr_info("kubernetes source: %s, server %s%s%s, %s%s%s, CA %s", ks->conn.origin, ks->conn.server,
+		ks->conn.proxy_url ? " through proxy " : "", ks->conn.proxy_url ? ks->conn.proxy_url : "",
+		auth_description(&ks->conn), ks->conn.exec ? " " : "", ks->conn.exec ? ks->conn.exec->argv[0] : "",
+		ks->conn.insecure  ? "none: the server's certificate is NOT verified (insecure-skip-tls-verify)"
+		: ks->conn.ca_file ? ks->conn.ca_file
 		: ks->conn.ca.data ? "inline"
 				   : "the system's");
 

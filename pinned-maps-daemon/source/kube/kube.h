@@ -14,7 +14,8 @@
 
 struct kube_source_config {
 	const char *api_server; /* URL override, e.g. https://10.0.0.1:6443; NULL = in-cluster or kubeconfig */
-	const char *kubeconfig; /* JSON kubeconfig path, NULL = in-cluster */
+	const char *kubeconfig; /* kubeconfig path (YAML or JSON), NULL = in-cluster */
+	const char *context; /* its context to use, NULL = its current-context */
 	const char *node_name; /* own Node to watch (fieldSelector), NULL = none */
 	const char *service_proxy_name; /* "" or NULL = services without the label */
 	const char *sa_dir; /* NULL = KUBE_DEFAULT_SA_DIR (tests override) */

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "kube_config.h"
+#include "kube_exec.h"
+#include "kube_yaml.h"
 #include "log.h"
 
 static int base64_value(unsigned char c)
@@ -72,7 +74,7 @@ int kube_conn_set_server(struct kube_conn *c, const char *server, const char *wh
 	char *copy;
 
 	if (strncasecmp(server, "https://", 8) != 0 || len == 8) {
-		pr_err("%s: server \"%s\" must be an https:// URL (TLS is always verified)", what, server);
+		pr_err("%s: server \"%s\" must be an https:// URL", what, server);
 		return -EINVAL;
 	}
 	while (len > 8 && server[len - 1] == '/')
@@ -89,7 +91,56 @@ int kube_conn_set_server(struct kube_conn *c, const char *server, const char *wh
 	return 0;
 }
 
-/* A string member: 0 and *out = NULL when absent, -EINVAL (logged) when not a string. */
+static char *read_file(const char *path, int *err)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f) {
+		*err = -errno;
+		return NULL;
+	}
+	if (getdelim(&buf, &len, '\0', f) < 0 && !feof(f)) {
+		*err = -errno;
+		free(buf);
+		buf = NULL;
+	} else if (!buf) {
+		buf = strdup("");
+		*err = buf ? 0 : -ENOMEM;
+	}
+	fclose(f);
+	return buf;
+}
+
+char *kube_base64_encode(const void *data, size_t len)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *in = data;
+	char *out = malloc((len + 2) / 3 * 4 + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned int v = (unsigned int)in[i] << 16 | (i + 1 < len ? (unsigned int)in[i + 1] << 8 : 0) |
+				 (i + 2 < len ? in[i + 2] : 0);
+
+		*p++ = alphabet[v >> 18 & 63];
+		*p++ = alphabet[v >> 12 & 63];
+		*p++ = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+		*p++ = i + 2 < len ? alphabet[v & 63] : '=';
+	}
+	*p = '\0';
+	return out;
+}
+
+/* A scalar's text: a string, or a YAML number kept as written; NULL otherwise. */
+static const char *scalar_text(const cJSON *item)
+{
+	return cJSON_IsString(item) || cJSON_IsRaw(item) ? item->valuestring : NULL;
+}
+
+/* A string member: 0 and *out = NULL when absent or empty, -EINVAL (logged) when not a string. */
 static int get_string(const cJSON *obj, const char *key, const char *where, const char **out)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -97,11 +148,62 @@ static int get_string(const cJSON *obj, const char *key, const char *where, cons
 	*out = NULL;
 	if (!item || cJSON_IsNull(item))
 		return 0;
-	if (!cJSON_IsString(item)) {
+	if (!scalar_text(item)) {
 		pr_err("%s.%s must be a string", where, key);
 		return -EINVAL;
 	}
 	*out = item->valuestring[0] ? item->valuestring : NULL;
+	return 0;
+}
+
+/* A boolean member: false when absent, -EINVAL (logged) when not true or false. */
+static int get_bool(const cJSON *obj, const char *key, const char *where, bool *out)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = false;
+	if (!item || cJSON_IsNull(item))
+		return 0;
+	if (!cJSON_IsBool(item)) {
+		pr_err("%s.%s must be true or false", where, key);
+		return -EINVAL;
+	}
+	*out = cJSON_IsTrue(item);
+	return 0;
+}
+
+/* A list member (absent or null = empty): -EINVAL (logged) when not a list. */
+static int get_list(const cJSON *obj, const char *key, const char *where, const cJSON **out)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = NULL;
+	if (!item || cJSON_IsNull(item))
+		return 0;
+	if (!cJSON_IsArray(item)) {
+		pr_err("%s.%s must be a list", where, key);
+		return -EINVAL;
+	}
+	*out = item;
+	return 0;
+}
+
+/* What a field we do not implement would have meant: refused rather than silently ignored. */
+struct unsupported {
+	const char *field;
+	const char *why;
+};
+
+static int refuse_unsupported(const cJSON *obj, const struct unsupported *fields, const char *where)
+{
+	for (; fields->field; fields++) {
+		const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, fields->field);
+
+		if (item && !cJSON_IsNull(item) && !(cJSON_IsString(item) && !item->valuestring[0])) {
+			pr_err("%s.%s is not supported: %s", where, fields->field, fields->why);
+			return -EOPNOTSUPP;
+		}
+	}
 	return 0;
 }
 
@@ -112,11 +214,13 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
 	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(root, list);
 	const cJSON *entry;
 
+	if (!cJSON_IsArray(entries))
+		entries = NULL;
 	cJSON_ArrayForEach(entry, entries) {
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(entry, "name");
+		const char *n = scalar_text(cJSON_GetObjectItemCaseSensitive(entry, "name"));
 		const cJSON *obj;
 
-		if (!cJSON_IsString(n) || strcmp(n->valuestring, name) != 0)
+		if (!n || strcmp(n, name) != 0)
 			continue;
 		obj = cJSON_GetObjectItemCaseSensitive(entry, inner);
 		if (!cJSON_IsObject(obj)) {
@@ -129,8 +233,8 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
 	return NULL;
 }
 
-/* A file named in the kubeconfig: relative names are relative to the kubeconfig's directory. */
-static int resolve_file(const char *value, const char *kubeconfig, const char *where, const char *field, char **out)
+/* A name in the kubeconfig: relative names are relative to the kubeconfig's directory, as in client-go. */
+static int resolve_path(const char *value, const char *kubeconfig, char **out)
 {
 	const char *slash = strrchr(kubeconfig, '/');
 	int n;
@@ -143,12 +247,22 @@ static int resolve_file(const char *value, const char *kubeconfig, const char *w
 		*out = NULL;
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* A file named in the kubeconfig, which must be readable. */
+static int resolve_file(const char *value, const char *kubeconfig, const char *where, const char *field, char **out)
+{
+	int err = resolve_path(value, kubeconfig, out);
+
+	if (err)
+		return err;
 	if (access(*out, R_OK) != 0) {
-		n = -errno;
-		pr_err("%s.%s: %s: %s", where, field, *out, strerror(-n));
+		err = -errno;
+		pr_err("%s.%s: %s: %s", where, field, *out, strerror(-err));
 		free(*out);
 		*out = NULL;
-		return n;
+		return err;
 	}
 	return 0;
 }
@@ -181,35 +295,329 @@ static int pem_field(const cJSON *obj, const char *field, const char *where, con
 	return 0;
 }
 
+static int parse_proxy_url(const cJSON *cluster, const char *where, struct kube_conn *c)
+{
+	static const char *const schemes[] = { "http://", "https://", "socks5://", NULL };
+	const char *url;
+	int err = get_string(cluster, "proxy-url", where, &url);
+
+	if (err || !url)
+		return err;
+	for (const char *const *s = schemes; *s; s++) {
+		if (strncasecmp(url, *s, strlen(*s)) == 0) {
+			c->proxy_url = strdup(url);
+			return c->proxy_url ? 0 : -ENOMEM;
+		}
+	}
+	pr_err("%s.proxy-url \"%s\" must be an http://, https:// or socks5:// URL", where, url);
+	return -EINVAL;
+}
+
 static int parse_cluster(const cJSON *cluster, const char *where, const char *path, struct kube_conn *c)
 {
-	const cJSON *insecure = cJSON_GetObjectItemCaseSensitive(cluster, "insecure-skip-tls-verify");
+	static const struct unsupported unsupported[] = {
+		{ "tls-server-name", "the server's certificate must name the host of server" },
+		{ NULL, NULL },
+	};
 	const char *server;
 	int err;
 
-	err = get_string(cluster, "server", where, &server);
+	err = refuse_unsupported(cluster, unsupported, where);
+	if (!err)
+		err = get_string(cluster, "server", where, &server);
+	if (!err && !server) {
+		pr_err("%s.server is missing", where);
+		err = -EINVAL;
+	}
+	if (!err)
+		err = kube_conn_set_server(c, server, where);
+	if (!err)
+		err = get_bool(cluster, "insecure-skip-tls-verify", where, &c->insecure);
+	if (!err)
+		err = get_bool(cluster, "disable-compression", where, &c->no_compression);
+	if (!err)
+		err = parse_proxy_url(cluster, where, c);
+	if (!err)
+		err = pem_field(cluster, "certificate-authority", where, path, &c->ca_file, &c->ca);
 	if (err)
 		return err;
-	if (!server) {
-		pr_err("%s.server is missing", where);
+	if (c->insecure && (c->ca_file || c->ca.data)) {
+		/* client-go refuses this too: which of the two did the author mean? */
+		pr_err("%s has both insecure-skip-tls-verify and certificate-authority%s: remove one", where,
+		       c->ca.data ? "-data" : "");
 		return -EINVAL;
 	}
-	err = kube_conn_set_server(c, server, where);
-	if (err)
-		return err;
-	if (cJSON_IsTrue(insecure))
-		pr_warn("%s.insecure-skip-tls-verify is ignored: the API server's certificate is always verified",
+	if (c->insecure)
+		pr_warn("%s.insecure-skip-tls-verify is true: the API server's certificate is NOT verified; "
+			"whoever can reach this node's traffic can impersonate the API server and redirect every "
+			"Service. Use certificate-authority(-data) instead",
 			where);
-	return pem_field(cluster, "certificate-authority", where, path, &c->ca_file, &c->ca);
+	return 0;
 }
 
-static int parse_user(const cJSON *user, const char *where, const char *path, struct kube_conn *c)
+/* The strings of a list member, NULL-ended ("args"). */
+static int string_list(const cJSON *obj, const char *key, const char *where, char ***out)
 {
-	const char *token, *token_file;
-	bool has_cert, has_key;
+	const cJSON *list, *item;
+	size_t n = 0;
+	int err = get_list(obj, key, where, &list);
+
+	if (err)
+		return err;
+	*out = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	cJSON_ArrayForEach(item, list) {
+		const char *s = scalar_text(item);
+
+		if (!s) {
+			pr_err("%s.%s[%zu] must be a string", where, key, n);
+			return -EINVAL;
+		}
+		(*out)[n] = strdup(s);
+		if (!(*out)[n++])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* exec.env: [{name, value}] as "NAME=value", NULL-ended. */
+static int env_list(const cJSON *exec, const char *where, char ***out)
+{
+	const cJSON *list, *item;
+	size_t n = 0;
+	int err = get_list(exec, "env", where, &list);
+
+	if (err)
+		return err;
+	*out = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	cJSON_ArrayForEach(item, list) {
+		const char *name = scalar_text(cJSON_GetObjectItemCaseSensitive(item, "name"));
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, "value");
+		const char *value = scalar_text(v);
+
+		if (!name || !name[0] || strchr(name, '=')) {
+			pr_err("%s.env[%zu].name must be a variable name", where, n);
+			return -EINVAL;
+		}
+		if (!value && v && !cJSON_IsNull(v)) {
+			pr_err("%s.env[%zu].value must be a string", where, n);
+			return -EINVAL;
+		}
+		if (asprintf(&(*out)[n], "%s=%s", name, value ? value : "") < 0) {
+			(*out)[n] = NULL;
+			return -ENOMEM;
+		}
+		n++;
+	}
+	return 0;
+}
+
+static int exec_api_version(const cJSON *exec, const char *where, const char **out)
+{
+	int err = get_string(exec, "apiVersion", where, out);
+
+	if (err)
+		return err;
+	if (!*out) {
+		pr_err("%s.apiVersion is missing (%s or %s)", where, KUBE_EXEC_V1, KUBE_EXEC_V1BETA1);
+		return -EINVAL;
+	}
+	if (strcmp(*out, KUBE_EXEC_V1) == 0 || strcmp(*out, KUBE_EXEC_V1BETA1) == 0)
+		return 0;
+	pr_err("%s.apiVersion \"%s\" is not supported: %s or %s%s", where, *out, KUBE_EXEC_V1, KUBE_EXEC_V1BETA1,
+	       strcmp(*out, "client.authentication.k8s.io/v1alpha1") == 0
+		       ? " (v1alpha1 was removed in Kubernetes 1.24: update the plugin)"
+		       : "");
+	return -EINVAL;
+}
+
+/* interactiveMode: a daemon has no terminal, so only a plugin that can do without one works. */
+static int exec_interactive_mode(const cJSON *exec, const char *where, const char *api_version)
+{
+	const char *mode;
+	int err = get_string(exec, "interactiveMode", where, &mode);
+
+	if (err)
+		return err;
+	if (!mode && strcmp(api_version, KUBE_EXEC_V1) == 0) {
+		pr_err("%s.interactiveMode is missing (%s requires it; Never or IfAvailable)", where, KUBE_EXEC_V1);
+		return -EINVAL;
+	}
+	if (!mode || strcmp(mode, "Never") == 0 || strcmp(mode, "IfAvailable") == 0)
+		return 0;
+	if (strcmp(mode, "Always") == 0)
+		pr_err("%s.interactiveMode is Always: the plugin needs a terminal, and a daemon has none "
+		       "(configure it to work non-interactively, then set Never)",
+		       where);
+	else
+		pr_err("%s.interactiveMode \"%s\" must be Never, IfAvailable or Always", where, mode);
+	return -EINVAL;
+}
+
+/* The cluster's extension for exec plugins (client-go passes it as spec.cluster.config). */
+static const cJSON *exec_extension(const cJSON *cluster)
+{
+	const cJSON *entry;
+
+	cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(cluster, "extensions")) {
+		const char *name = scalar_text(cJSON_GetObjectItemCaseSensitive(entry, "name"));
+
+		if (name && strcmp(name, "client.authentication.k8s.io/exec") == 0)
+			return cJSON_GetObjectItemCaseSensitive(entry, "extension");
+	}
+	return NULL;
+}
+
+/* spec.cluster of KUBERNETES_EXEC_INFO, as client-go fills it for provideClusterInfo. */
+static int add_cluster_info(cJSON *spec, const cJSON *cluster_obj, const struct kube_conn *c, const char *where)
+{
+	cJSON *info = cJSON_AddObjectToObject(spec, "cluster");
+	const cJSON *config = exec_extension(cluster_obj);
+	struct kube_blob ca = c->ca;
+	char *ca_file = NULL, *b64 = NULL;
+	int err = 0;
+
+	if (!info || !cJSON_AddStringToObject(info, "server", c->server))
+		return -ENOMEM;
+	if (c->ca_file) {
+		ca_file = read_file(c->ca_file, &err);
+		if (!ca_file) {
+			pr_err("%s: reading certificate-authority %s for provideClusterInfo: %s", where, c->ca_file,
+			       strerror(-err));
+			return err;
+		}
+		ca.data = ca_file;
+		ca.len = strlen(ca_file);
+	}
+	if (ca.data) {
+		b64 = kube_base64_encode(ca.data, ca.len);
+		if (!b64 || !cJSON_AddStringToObject(info, "certificate-authority-data", b64))
+			err = -ENOMEM;
+	}
+	if (!err && c->insecure && !cJSON_AddTrueToObject(info, "insecure-skip-tls-verify"))
+		err = -ENOMEM;
+	if (!err && c->proxy_url && !cJSON_AddStringToObject(info, "proxy-url", c->proxy_url))
+		err = -ENOMEM;
+	if (!err && c->no_compression && !cJSON_AddTrueToObject(info, "disable-compression"))
+		err = -ENOMEM;
+	if (!err && config && !cJSON_AddItemToObject(info, "config", cJSON_Duplicate(config, true)))
+		err = -ENOMEM;
+	free(ca_file);
+	free(b64);
+	return err;
+}
+
+/* The ExecCredential a plugin finds in KUBERNETES_EXEC_INFO. */
+static int exec_info(struct kube_exec_config *x, bool provide_cluster_info, const cJSON *cluster_obj,
+		     const struct kube_conn *c, const char *where)
+{
+	cJSON *cred = cJSON_CreateObject(), *spec;
+	int err = -ENOMEM;
+
+	if (!cred || !cJSON_AddStringToObject(cred, "kind", "ExecCredential") ||
+	    !cJSON_AddStringToObject(cred, "apiVersion", x->api_version) ||
+	    !(spec = cJSON_AddObjectToObject(cred, "spec")) || !cJSON_AddFalseToObject(spec, "interactive"))
+		goto out;
+	if (provide_cluster_info) {
+		err = add_cluster_info(spec, cluster_obj, c, where);
+		if (err)
+			goto out;
+	}
+	x->exec_info = cJSON_PrintUnformatted(cred);
+	err = x->exec_info ? 0 : -ENOMEM;
+out:
+	cJSON_Delete(cred);
+	return err;
+}
+
+static int parse_exec(const cJSON *exec, const char *where, const char *path, const cJSON *cluster_obj,
+		      struct kube_conn *c)
+{
+	struct kube_exec_config *x = calloc(1, sizeof(*x));
+	const char *api_version, *command, *hint;
+	bool provide_cluster_info;
+	char **args = NULL;
+	size_t n = 0;
 	int err;
 
-	err = get_string(user, "token", where, &token);
+	if (!x)
+		return -ENOMEM;
+	c->exec = x;
+	err = exec_api_version(exec, where, &api_version);
+	if (!err)
+		err = get_string(exec, "command", where, &command);
+	if (!err && !command) {
+		pr_err("%s.command is missing", where);
+		err = -EINVAL;
+	}
+	if (!err)
+		err = exec_interactive_mode(exec, where, api_version);
+	if (!err)
+		err = get_string(exec, "installHint", where, &hint);
+	if (!err)
+		err = get_bool(exec, "provideClusterInfo", where, &provide_cluster_info);
+	if (!err)
+		err = string_list(exec, "args", where, &args);
+	if (!err)
+		err = env_list(exec, where, &x->env);
+	if (err)
+		goto out;
+	err = -ENOMEM;
+	x->api_version = strdup(api_version);
+	if (!x->api_version || (hint && !(x->install_hint = strdup(hint))))
+		goto out;
+	while (args[n])
+		n++;
+	x->argv = calloc(n + 2, sizeof(*x->argv));
+	if (!x->argv)
+		goto out;
+	/* a bare name is looked up in PATH; a name with a '/' is a file, relative to the kubeconfig */
+	if (strchr(command, '/'))
+		err = resolve_path(command, path, &x->argv[0]);
+	else
+		err = (x->argv[0] = strdup(command)) ? 0 : -ENOMEM;
+	if (err)
+		goto out;
+	memcpy(x->argv + 1, args, n * sizeof(*args));
+	free(args);
+	args = NULL;
+	err = exec_info(x, provide_cluster_info, cluster_obj, c, where);
+out:
+	if (args) {
+		for (size_t i = 0; args[i]; i++)
+			free(args[i]);
+		free(args);
+	}
+	return err;
+}
+
+static int parse_user(const cJSON *user, const char *where, const char *path, const cJSON *cluster_obj,
+		      struct kube_conn *c)
+{
+	static const struct unsupported unsupported[] = {
+		{ "auth-provider",
+		  "its providers (gcp, azure, oidc) were removed from client-go in Kubernetes 1.26; "
+		  "use the provider's exec credential plugin (e.g. gke-gcloud-auth-plugin, kubelogin)" },
+		{ "username", "basic authentication was removed from Kubernetes in 1.19" },
+		{ "password", "basic authentication was removed from Kubernetes in 1.19" },
+		{ "as", "impersonation is not implemented: give this user the daemon's permissions" },
+		{ "as-uid", "impersonation is not implemented: give this user the daemon's permissions" },
+		{ "as-groups", "impersonation is not implemented: give this user the daemon's permissions" },
+		{ "as-user-extra", "impersonation is not implemented: give this user the daemon's permissions" },
+		{ NULL, NULL },
+	};
+	const cJSON *exec = cJSON_GetObjectItemCaseSensitive(user, "exec");
+	const char *token, *token_file;
+	bool has_cert, has_key;
+	char exec_where[600];
+	int err;
+
+	err = refuse_unsupported(user, unsupported, where);
+	if (!err)
+		err = get_string(user, "token", where, &token);
 	if (!err)
 		err = get_string(user, "tokenFile", where, &token_file);
 	if (!err)
@@ -232,51 +640,105 @@ static int parse_user(const cJSON *user, const char *where, const char *path, st
 		if (err)
 			return err;
 	}
+	if (exec && !cJSON_IsNull(exec) && !cJSON_IsObject(exec)) {
+		pr_err("%s.exec must be a mapping", where);
+		return -EINVAL;
+	}
+	if (cJSON_IsObject(exec) && (token || token_file || has_cert)) {
+		/* what kubectl does: credentials given outright win over the plugin */
+		pr_warn("%s.exec is not used: the user has a %s", where, has_cert ? "client certificate" : "token");
+		return 0;
+	}
+	if (cJSON_IsObject(exec)) {
+		snprintf(exec_where, sizeof(exec_where), "%s.exec", where);
+		return parse_exec(exec, exec_where, path, cluster_obj, c);
+	}
 	if (!token && !token_file && !has_cert) {
-		pr_err("%s has no token, tokenFile or client-certificate/client-key "
-		       "(exec, auth-provider and basic auth are not supported)",
-		       where);
+		pr_err("%s has no token, tokenFile, client-certificate/client-key or exec", where);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int kube_conn_from_kubeconfig_json(const char *json, const char *path, struct kube_conn *c)
+/* The context's name: --context, else current-context. */
+static int context_name(const cJSON *root, const char *context, const char *path, const char **out)
 {
-	const cJSON *context, *cluster, *user;
-	const char *current, *cluster_name, *user_name;
+	char where[300];
+	int err;
+
+	*out = context;
+	if (context)
+		return 0;
+	snprintf(where, sizeof(where), "kubeconfig %s", path);
+	err = get_string(root, "current-context", where, out);
+	if (!err && !*out) {
+		pr_err("kubeconfig %s: current-context is not set: choose a context with --context", path);
+		err = -EINVAL;
+	}
+	return err;
+}
+
+/* The kubeconfig as a tree: JSON when it looks like JSON (kubectl -o json), else YAML. */
+static cJSON *parse_document(const char *text, size_t len, const char *path)
+{
+	const char *start = text;
+	char why[300];
+	cJSON *root;
+
+	while (start < text + len && (*start == ' ' || *start == '\t' || *start == '\n' || *start == '\r'))
+		start++;
+	if (start < text + len && *start == '{') {
+		root = cJSON_ParseWithLength(text, len);
+		if (!root) {
+			pr_err("kubeconfig %s: invalid JSON at byte %td", path,
+			       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : (ptrdiff_t)0);
+			return NULL;
+		}
+	} else {
+		root = kube_yaml_parse(text, len, why, sizeof(why));
+		if (!root) {
+			pr_err("kubeconfig %s: %s", path, why);
+			return NULL;
+		}
+	}
+	if (!cJSON_IsObject(root)) {
+		pr_err("kubeconfig %s: not a kubeconfig (a mapping of clusters, contexts and users)", path);
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+int kube_conn_parse_kubeconfig(const char *text, size_t len, const char *path, const char *context, struct kube_conn *c)
+{
+	const cJSON *ctx, *cluster, *user;
+	const char *name, *cluster_name, *user_name;
 	char where[512];
 	cJSON *root;
 	int err = -EINVAL;
 
 	memset(c, 0, sizeof(*c));
-	root = cJSON_Parse(json);
-	if (!root || !cJSON_IsObject(root)) {
-		pr_err("kubeconfig %s: not a JSON object (convert it with `kubectl config view --raw --flatten -o "
-		       "json`)",
-		       path);
+	root = parse_document(text, len, path);
+	if (!root)
+		return -EINVAL;
+	err = context_name(root, context, path, &name);
+	if (err)
 		goto out;
-	}
+	err = -EINVAL;
 	snprintf(where, sizeof(where), "kubeconfig %s", path);
-	if (get_string(root, "current-context", where, &current))
+	ctx = find_named(root, "contexts", name, "context", where, context ? "--context" : "current-context");
+	if (!ctx)
 		goto out;
-	if (!current) {
-		pr_err("kubeconfig %s: current-context is missing", path);
-		goto out;
-	}
-	context = find_named(root, "contexts", current, "context", where, "current-context");
-	if (!context)
-		goto out;
-	snprintf(where, sizeof(where), "kubeconfig %s: contexts[\"%s\"].context", path, current);
-	if (get_string(context, "cluster", where, &cluster_name) || get_string(context, "user", where, &user_name))
+	snprintf(where, sizeof(where), "kubeconfig %s: contexts[\"%s\"].context", path, name);
+	if (get_string(ctx, "cluster", where, &cluster_name) || get_string(ctx, "user", where, &user_name))
 		goto out;
 	if (!cluster_name || !user_name) {
 		pr_err("%s.%s is missing", where, cluster_name ? "user" : "cluster");
 		goto out;
 	}
 	snprintf(where, sizeof(where), "kubeconfig %s", path);
-	cluster = find_named(root, "clusters", cluster_name, "cluster", where, "the current context's cluster");
-	user = find_named(root, "users", user_name, "user", where, "the current context's user");
+	cluster = find_named(root, "clusters", cluster_name, "cluster", where, "the context's cluster");
+	user = find_named(root, "users", user_name, "user", where, "the context's user");
 	if (!cluster || !user)
 		goto out;
 
@@ -285,10 +747,10 @@ int kube_conn_from_kubeconfig_json(const char *json, const char *path, struct ku
 	if (err)
 		goto out;
 	snprintf(where, sizeof(where), "kubeconfig %s: users[\"%s\"].user", path, user_name);
-	err = parse_user(user, where, path, c);
+	err = parse_user(user, where, path, cluster, c);
 	if (err)
 		goto out;
-	if (asprintf(&c->origin, "kubeconfig %s (context %s)", path, current) < 0) {
+	if (asprintf(&c->origin, "kubeconfig %s (context %s)", path, name) < 0) {
 		c->origin = NULL;
 		err = -ENOMEM;
 	}
@@ -299,40 +761,20 @@ out:
 	return err;
 }
 
-static char *read_file(const char *path, int *err)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f) {
-		*err = -errno;
-		return NULL;
-	}
-	if (getdelim(&buf, &len, '\0', f) < 0 && !feof(f)) {
-		*err = -errno;
-		free(buf);
-		buf = NULL;
-	} else if (!buf) {
-		buf = strdup("");
-		*err = buf ? 0 : -ENOMEM;
-	}
-	fclose(f);
-	return buf;
-}
-
-int kube_conn_from_kubeconfig(const char *path, struct kube_conn *c)
+int kube_conn_from_kubeconfig(const char *path, const char *context, struct kube_conn *c)
 {
 	int err = 0;
-	char *json = read_file(path, &err);
+	char *text = read_file(path, &err);
 
 	memset(c, 0, sizeof(*c));
-	if (!json) {
-		pr_err("kubeconfig %s: %s", path, strerror(-err));
+	if (!text) {
+		pr_err("kubeconfig %s: %s%s", path, strerror(-err),
+		       err == -ENOENT && strchr(path, ':') ? " (one file: a KUBECONFIG-style list a:b is not merged)"
+							   : "");
 		return err;
 	}
-	err = kube_conn_from_kubeconfig_json(json, path, c);
-	free(json);
+	err = kube_conn_parse_kubeconfig(text, strlen(text), path, context, c);
+	free(text);
 	return err;
 }
 
@@ -398,6 +840,25 @@ static void blob_free(struct kube_blob *b)
 	b->len = 0;
 }
 
+static void strings_free(char **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		free(list[i]);
+	free(list);
+}
+
+static void exec_free(struct kube_exec_config *x)
+{
+	if (!x)
+		return;
+	free(x->api_version);
+	strings_free(x->argv);
+	strings_free(x->env);
+	free(x->install_hint);
+	free(x->exec_info);
+	free(x);
+}
+
 void kube_conn_free(struct kube_conn *c)
 {
 	free(c->server);
@@ -411,6 +872,8 @@ void kube_conn_free(struct kube_conn *c)
 		explicit_bzero(c->token, strlen(c->token));
 	free(c->token);
 	free(c->token_file);
+	exec_free(c->exec);
+	free(c->proxy_url);
 	free(c->origin);
 	memset(c, 0, sizeof(*c));
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One HTTPS connection to the API server (a libcurl easy handle, one per
- * watcher thread): GET with the bearer token, TLS always verified, the body
+ * watcher thread): GET with the shared credential (kube_token), the body
  * streamed to a callback as it arrives, and two ways out of a transfer that
  * does not end by itself: the stop flag and an idle timer (no byte for N s).
  */
@@ -27,6 +27,7 @@ struct kube_http {
 	CURL *curl;
 	const struct kube_conn *conn;
 	struct kube_token *token;
+	unsigned long generation; /* of the credential the last request presented */
 	const atomic_bool *stop;
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's text for a transport error */
 	char message[512]; /* a non-2xx response's Status message (or body start) */
@@ -46,11 +47,13 @@ int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kub
 		   const atomic_bool *stop);
 void kube_http_free(struct kube_http *h);
 /*
- * GET url; reload_token re-reads the token file first (after a 401).
+ * GET url; reload_token renews the credential first (after a 401 to the
+ * last request: kube_token_get()'s refused).
  * idle_timeout_s 0 = no idle timer. Returns 0 when a response arrived
  * (*status; a non-2xx body is summarised in h->message), cb's non-zero value
  * when it aborted, -ECANCELED when stopped, -ETIMEDOUT when idle for
- * idle_timeout_s, -EIO for a transport error (h->errbuf), -ENOMEM.
+ * idle_timeout_s, -EIO for a transport error (h->errbuf), -ENOKEY when there
+ * is no credential (an exec plugin failed: logged), -ENOMEM.
  */
 int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsigned int idle_timeout_s, kube_body_cb cb,
 		  void *ctx, long *status);

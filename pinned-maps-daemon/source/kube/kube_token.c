@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube_exec.h"
 #include "kube_token.h"
 #include "log.h"
 
@@ -64,12 +65,71 @@ static const char *token_error(int err)
 	return err == -ENODATA ? "the file is empty" : strerror(-err);
 }
 
-int kube_token_init(struct kube_token *t, const char *value, const char *file)
+static void blob_wipe(struct kube_blob *b)
 {
+	if (b->data)
+		explicit_bzero(b->data, b->len);
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+}
+
+static int blob_copy(struct kube_blob *dst, const struct kube_blob *src)
+{
+	if (!src->data)
+		return 0;
+	dst->data = malloc(src->len);
+	if (!dst->data)
+		return -ENOMEM;
+	memcpy(dst->data, src->data, src->len);
+	dst->len = src->len;
+	return 0;
+}
+
+static const char *credential_kind(const struct kube_exec_cred *c)
+{
+	if (c->token && c->cert.data)
+		return "token and client certificate";
+	return c->token ? "token" : "client certificate";
+}
+
+/* Run the plugin; on success its credential replaces ours, on failure ours stays and why says what failed. */
+static int run_plugin(struct kube_token *t, const atomic_bool *stop, char *why, size_t why_len)
+{
+	struct kube_exec_cred cred;
+	char expiry[64] = "does not expire";
+	struct tm tm;
+	int err;
+
+	err = kube_exec_run(t->exec, stop, &cred, why, why_len);
+	if (err)
+		return err;
+	secret_free(t->value);
+	blob_wipe(&t->cert);
+	blob_wipe(&t->key);
+	t->value = cred.token;
+	t->cert = cred.cert;
+	t->key = cred.key;
+	t->expires = cred.expires;
+	t->generation++;
+	if (cred.expires && gmtime_r(&cred.expires, &tm))
+		strftime(expiry, sizeof(expiry), "expires %Y-%m-%dT%H:%M:%SZ", &tm);
+	pr_info("exec credential plugin %s: a new %s, %s", t->exec->argv[0], credential_kind(&cred), expiry);
+	if (cred.expires && cred.expires - time(NULL) <= KUBE_EXEC_RENEW_S)
+		pr_warn("exec credential plugin %s: the credential expires in less than %d s: it is renewed for "
+			"every request",
+			t->exec->argv[0], KUBE_EXEC_RENEW_S);
+	return 0;
+}
+
+int kube_token_init(struct kube_token *t, const char *value, const char *file, const struct kube_exec_config *exec)
+{
+	char why[768];
 	int err;
 
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->lock, NULL);
+	t->generation = 1;
 	if (file) {
 		t->file = strdup(file);
 		err = t->file ? read_token_file(file, &t->value) : -ENOMEM;
@@ -85,11 +145,19 @@ int kube_token_init(struct kube_token *t, const char *value, const char *file)
 			kube_token_free(t);
 			return -ENOMEM;
 		}
+	} else if (exec) {
+		t->exec = exec;
+		err = run_plugin(t, NULL, why, sizeof(why));
+		if (err) {
+			pr_err("exec credential plugin: %s", why);
+			kube_token_free(t);
+			return err;
+		}
 	}
 	return 0;
 }
 
-static void refresh(struct kube_token *t, bool reload)
+static void refresh_file(struct kube_token *t, bool reload)
 {
 	struct timespec now;
 	char *fresh = NULL;
@@ -110,33 +178,79 @@ static void refresh(struct kube_token *t, bool reload)
 		pr_info("bearer token file %s: read a new token", t->file);
 	secret_free(t->value);
 	t->value = fresh;
+	t->generation++;
 }
 
-char *kube_token_header(struct kube_token *t, bool reload, int *err)
+/*
+ * Re-run the plugin when its credential nears expiry or was just refused (and
+ * no other thread has renewed it since). 0 when there is a credential to use.
+ */
+static int refresh_exec(struct kube_token *t, unsigned long refused, const atomic_bool *stop)
 {
-	char *header = NULL;
+	time_t now = time(NULL);
+	bool expiring = t->expires && now >= t->expires - KUBE_EXEC_RENEW_S;
+	bool was_refused = refused && refused == t->generation;
+	char why[768];
+	int err;
 
-	*err = 0;
-	pthread_mutex_lock(&t->lock);
-	if (t->file)
-		refresh(t, reload);
-	if (t->value && asprintf(&header, "Authorization: Bearer %s", t->value) < 0) {
-		header = NULL;
-		*err = -ENOMEM;
+	if (!expiring && !was_refused)
+		return 0;
+	pr_info("exec credential plugin %s: %s; running it again", t->exec->argv[0],
+		was_refused ? "the API server refused the credential (401)" : "the credential is about to expire");
+	err = run_plugin(t, stop, why, sizeof(why));
+	if (!err || err == -ECANCELED)
+		return err;
+	now = time(NULL);
+	if (t->expires && now >= t->expires) {
+		pr_warn("exec credential plugin: %s; the previous credential has expired", why);
+		return -ENOKEY;
 	}
-	pthread_mutex_unlock(&t->lock);
-	return header;
+	pr_warn("exec credential plugin: %s; keeping the previous credential", why);
+	return 0;
 }
 
-void kube_token_header_free(char *header)
+int kube_token_get(struct kube_token *t, unsigned long refused, const atomic_bool *stop, struct kube_credential *out)
 {
-	secret_free(header);
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&t->lock);
+	if (t->exec)
+		err = refresh_exec(t, refused, stop);
+	else if (t->file)
+		refresh_file(t, refused != 0);
+	if (err)
+		goto out;
+	out->generation = t->generation;
+	if (t->value && asprintf(&out->header, "Authorization: Bearer %s", t->value) < 0) {
+		out->header = NULL;
+		err = -ENOMEM;
+	}
+	if (!err)
+		err = blob_copy(&out->cert, &t->cert);
+	if (!err)
+		err = blob_copy(&out->key, &t->key);
+out:
+	pthread_mutex_unlock(&t->lock);
+	if (err)
+		kube_credential_free(out);
+	return err;
+}
+
+void kube_credential_free(struct kube_credential *c)
+{
+	secret_free(c->header);
+	blob_wipe(&c->cert);
+	blob_wipe(&c->key);
+	memset(c, 0, sizeof(*c));
 }
 
 void kube_token_free(struct kube_token *t)
 {
 	secret_free(t->value);
 	free(t->file);
+	blob_wipe(&t->cert);
+	blob_wipe(&t->key);
 	pthread_mutex_destroy(&t->lock);
 	memset(t, 0, sizeof(*t));
 }

@@ -114,6 +114,8 @@ static const char *transfer_error(const struct kube_watcher *w, int err)
 {
 	if (err == -EIO)
 		return w->http.errbuf;
+	if (err == -ENOKEY)
+		return "no credential: the exec credential plugin failed (logged above)";
 	return strerror(-err);
 }
 

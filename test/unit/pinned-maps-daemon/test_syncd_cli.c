@@ -49,13 +49,14 @@ static void test_every_flag(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--kubeconfig", "/k.json",
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--kubeconfig", "/k.json", "--context", "kind-kind",
 			       "--api-server=https://10.0.0.1:6443", "--node-name", "node-a", "--service-proxy-name",
 			       "socklb", "--bpffs-root", "/sys/fs/bpf/x", "--once", "--metrics-addr", "", "-v",
 			       "--max-services", "1000", "--max-backends=5000"),
 			 0);
 	assert_int_equal(o.source_kind, SOURCE_KUBERNETES);
 	assert_string_equal(o.kubeconfig, "/k.json");
+	assert_string_equal(o.context, "kind-kind");
 	assert_string_equal(o.api_server, "https://10.0.0.1:6443");
 	assert_string_equal(o.node_name, "node-a");
 	assert_string_equal(o.service_proxy_name, "socklb");
@@ -100,6 +101,9 @@ static void test_errors(void **state)
 		{ { "--source", "etcd" }, "--source \"etcd\": expected file:PATH or kubernetes" },
 		{ { "--source", "file:" }, "expected file:PATH or kubernetes" },
 		{ { "--source", "file:x", "--kubeconfig", "k" }, "--kubeconfig only applies to --source kubernetes" },
+		{ { "--source", "file:x", "--context", "c" }, "--context only applies to --source kubernetes" },
+		{ { "--source", "kubernetes", "--context", "c" }, "--context needs --kubeconfig" },
+		{ { "--source", "kubernetes", "--kubeconfig", "k", "--context", "" }, "--context must not be empty" },
 		{ { "--source", "file:x", "--metrics-addr", "localhost" },
 		  "--metrics-addr \"localhost\": expected HOST:PORT" },
 		{ { "--source", "file:x", "--metrics-addr", "1.2.3.4:99999" }, "expected HOST:PORT" },
