@@ -27,6 +27,8 @@ PLUGIN_SRCS := $(filter-out plugin/main.c,$(wildcard plugin/*.c))
 SYNCD_SRCS := $(filter-out pinned-maps-daemon/main.c,$(wildcard pinned-maps-daemon/*.c))
 UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
 TEST_TOOLS := $(patsubst test/tools/%.c,$(BUILD)/test/tools/%,$(wildcard test/tools/*.c))
+# Linked static for the test pods' image (test/cri/containerd.sh): no libraries in it.
+STATIC_TEST_TOOLS := $(BUILD)/test/static/slb-pause $(BUILD)/test/static/slb-probe
 BPF_TESTS := $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%,$(wildcard test/bpf/test_*.bpf.c))
 
 SKELETONS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(wildcard bpf/*.bpf.c))
@@ -34,7 +36,7 @@ LIB := $(BUILD)/libsocklb.a
 PLUGIN_LIB := $(BUILD)/libplugin.a
 SYNCD_LIB := $(BUILD)/libsyncd.a
 
-.PHONY: all deps test demo bench fuzz stress lint format clean tests-build
+.PHONY: all deps test demo bench fuzz stress lint format clean tests-build image
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/socklb $(BUILD)/socklb-syncd
@@ -94,7 +96,11 @@ $(BUILD)/test/tools/%: test/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itest $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS)
+$(BUILD)/test/static/%: test/tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -Itest $< $(LIB) -static -lbpf -lelf -lz -o $@
+
+tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS) $(STATIC_TEST_TOOLS)
 
 test: deps
 	@$(MAKE) --no-print-directory tests-build
@@ -107,6 +113,12 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	@bash hack/bench.sh
+
+# The DaemonSet's image (conf/Dockerfile) as an OCI archive, $(BUILD)/socklb-image.tar:
+# root filesystem from Debian packages (mmdebstrap, cached), buildah, no registry.
+image: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash hack/image.sh
 
 # Reliability: long fuzzing (hack/fuzz.sh builds the fuzzers itself into
 # build/fuzz/; make test runs them briefly through fuzz_smoke.sh) and stress.
