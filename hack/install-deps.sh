@@ -12,6 +12,7 @@ PACKAGES=(
 	clang-format clang-tidy cppcheck valgrind
 	openssl python3 gnuplot-nox curl util-linux
 	containerd runc python3-grpcio python3-grpc-tools
+	buildah mmdebstrap
 )
 
 missing=()
