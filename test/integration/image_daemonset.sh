@@ -50,10 +50,12 @@ done
 t0=$(date +%s%N)
 if IMAGE_OUT=$TL_TMP/socklb-image.tar bash "$TL_ROOT/hack/image.sh" >"$TL_TMP/image.log" 2>&1; then
 	tl_ok "hack/image.sh built the image in $((($(date +%s%N) - t0) / 1000000)) ms"
+	sed 's/^/# /' "$TL_TMP/image.log" | tail -5
 else
 	tl_not_ok "hack/image.sh built the image"
+	sed 's/^/#   /' "$TL_TMP/image.log" | tail -20
+	tl_finish
 fi
-sed 's/^/# /' "$TL_TMP/image.log" | tail -5
 tl_check "the image is an OCI archive of $IMAGE_FULL" python3 -c '
 import json, sys, tarfile
 t = tarfile.open(sys.argv[1])
