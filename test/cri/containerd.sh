@@ -3,22 +3,26 @@
 # that play kubelet against a real runtime. Source after test/lib.sh and tl_init:
 #
 #   source "$TL_ROOT/test/cri/containerd.sh"
-#   cri_start CONFLIST_OR_EMPTY     containerd up, its CNI conf dir holding that file
+#   tl_extra_cleanup() { cri_stop; }   lib.sh runs it first on exit
+#   cri_start [CONFLIST]            containerd up, its CNI conf dir holding that file
+#   cri_cni_wrap NAME REAL          a CNI plugin that records each call (CRI_CALLS)
+#   cri_test_image                  the test pods' image (static pause and slb-probe)
 #   cri_import IMAGE.tar            into the k8s.io namespace (CRI's)
-#   cri runp pod.json ...           test/cri/cri.py against it
 #   cri_pod_cgroup QOS UID          kubelet's pod cgroup (cgroupfs driver) in every hierarchy
 #   cri_runp POD.json               RunPodSandbox, the id in CRI_ID
+#   cri COMMAND ARGS...             test/cri/cri.py against it (cri inspectp ID, ...)
+#   cri_in_ns CMD...                a command in containerd's mount namespace
 #
-# Nothing of the host's is used or changed: containerd has its own root, state,
-# sockets, runc root and CNI dirs under $TL_TMP, and runs in a mount namespace of
-# its own (every mount made there rshared, as on a systemd host, so kubelet-style
-# HostToContainer mounts work; nothing propagates back) with a tmpfs on /run: the
-# pod network namespaces, shim sockets and runc state it puts under /run, and
-# the rootfs and shm mounts of its containers, go away with that namespace.
+# containerd has its own root, state, sockets, runc root and CNI dirs under
+# $TL_TMP, and runs in a mount namespace of its own (every mount there rshared,
+# as on a systemd host, so kubelet-style HostToContainer mounts work; nothing
+# propagates back) with a tmpfs on /run: the pod network namespaces, shim
+# sockets and runc state it puts under /run, and the rootfs and shm mounts of
+# its containers, go away with that namespace. The one host path it writes is
+# libcni's result cache (/var/lib/cni/results/<network>-*), which DEL empties.
 # containerd and its shims run in the test's cgroup $TL_CG/containerd, pods
-# under $TL_CG: lib.sh's cleanup kills what is left. cri_stop (from
-# tl_extra_cleanup, the first cleanup step) first stops and removes every pod
-# the test ran, as kubelet would, so that the CNI DELs run.
+# under $TL_CG: lib.sh's cleanup kills what is left. cri_stop first stops and
+# removes every pod the test ran, as kubelet would, so that the CNI DELs run.
 # Variables: CRI_DIR, CRI_SOCK, CRI_CNI_BIN, CRI_CNI_CONF, CRI_PID (containerd),
 # CRI_SANDBOXES (ids cri_runp ran), CRI_CALLS (the CNI calls log, see cri_cni_wrap).
 

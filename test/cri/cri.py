@@ -12,7 +12,7 @@ Usage: cri.py SOCKET COMMAND [ARGS]
   create ID CONTAINER.json POD.json  CreateContainer in sandbox ID; prints the container id
   start CID | rm CID               StartContainer | RemoveContainer
   stop CID [TIMEOUT_S]             StopContainer (default 0: killed at once)
-  inspect CID                      ContainerStatus
+  inspect CID                      ContainerStatus (verbose: with the runtime's info)
   wait CID SECONDS                 until the container has exited; prints its exit code
                                    (exit status 1 when it still runs after SECONDS)
   image NAME                       ImageStatus: exit status 0 when the runtime has it
@@ -66,8 +66,9 @@ def main():
     def show(message):
         print(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=1))
 
-    def status(cid):
-        return rt.ContainerStatus(pb.ContainerStatusRequest(container_id=cid), timeout=CALL_TIMEOUT_S).status
+    def status(cid, verbose=False):
+        return rt.ContainerStatus(pb.ContainerStatusRequest(container_id=cid, verbose=verbose),
+                                  timeout=CALL_TIMEOUT_S)
 
     try:
         if cmd == "version" and not args:
@@ -95,11 +96,11 @@ def main():
         elif cmd == "rm" and len(args) == 1:
             rt.RemoveContainer(pb.RemoveContainerRequest(container_id=args[0]), timeout=CALL_TIMEOUT_S)
         elif cmd == "inspect" and len(args) == 1:
-            show(status(args[0]))
+            show(status(args[0], verbose=True))
         elif cmd == "wait" and len(args) == 2:
             end = time.monotonic() + float(args[1])
             while True:
-                st = status(args[0])
+                st = status(args[0]).status
                 if st.state == pb.CONTAINER_EXITED:
                     print(st.exit_code)
                     return 0
