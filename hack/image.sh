@@ -56,6 +56,11 @@ mapfile -t PACKAGES < <(sed 's/#.*//' "$ROOT/conf/image-packages" | xargs -n1)
 ARCH=$(dpkg --print-architecture)
 KEY=$(printf '%s\n' "$SUITE" "$VARIANT" "$ARCH" "${PACKAGES[@]}" "${DPKG_OPTS[@]}" | sha256sum | cut -c1-16)
 ROOTFS=$CACHE/rootfs-$KEY.tar
+# What an interrupted build leaves: the root filesystem being made, the work directory.
+PARTIAL=$ROOTFS.$$.tmp
+WORK=
+trap 'rm -rf "$PARTIAL" ${WORK:+"$WORK"}' EXIT
+trap 'exit 130' INT TERM
 
 # 1. The root filesystem, from the sources the host's apt uses.
 t0=$(date +%s%N)
@@ -72,12 +77,9 @@ else
 	mmdebstrap --quiet --format=tar --variant="$VARIANT" --architectures="$ARCH" --include="$(
 		IFS=,
 		echo "${PACKAGES[*]}"
-	)" "${DPKG_OPTS[@]}" "$SUITE" "$ROOTFS.tmp" "${sources[@]}" >&2 ||
-		{
-			rm -rf "$ROOTFS.tmp"
-			die "mmdebstrap failed"
-		}
-	mv "$ROOTFS.tmp" "$ROOTFS"
+	)" "${DPKG_OPTS[@]}" "$SUITE" "$PARTIAL" "${sources[@]}" >&2 ||
+		die "mmdebstrap failed"
+	mv "$PARTIAL" "$ROOTFS"
 	# One base at a time: an older package list's tar is of no more use.
 	find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' ! -name "rootfs-$KEY.tar" -delete
 	echo "image: root filesystem built in $(ms_since "$t0") ms" >&2
@@ -85,7 +87,6 @@ fi
 
 # 2. The build context, in a temporary directory with buildah's storage.
 WORK=$(mktemp -d /tmp/socklb-image.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
 CTX=$WORK/context
 mkdir "$CTX"
 ln "$ROOTFS" "$CTX/rootfs.tar" 2>/dev/null || cp "$ROOTFS" "$CTX/rootfs.tar"
