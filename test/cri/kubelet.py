@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Turns the pod template of the DaemonSet in a manifest into the CRI requests
 kubelet would make for it on one node: the sandbox config (hostNetwork,
 hostPID, cgroup parent of its QoS class) and one container config per init
@@ -7,6 +7,7 @@ downward API, hostPath volumes mounted with their readOnly and propagation,
 capabilities, readOnlyRootFilesystem, allowPrivilegeEscalation, seccomp), in
 the CRI's JSON form for test/cri/cri.py.
 
+Run with /usr/bin/python3: Debian's python3-yaml is installed for it.
 Kubelet's own additions are left out: the service account token, /etc/hosts,
 /dev/termination-log, probes and resource limits.
 

@@ -111,7 +111,7 @@ uid=$(printf '%08x-0000-4000-8000-%012x' "$((0x$TL_ID))" "$RANDOM")
 cri_pod_cgroup burstable "$uid"
 mkdir -p "$TL_TMP/logs/ds"
 CNI_CONFIG="{\"bpffsRoot\": \"$ROOT_ON_NODE\", \"cgroupRoot\": \"$TL_CG\", \"logFile\": \"$TL_TMP/socklb-cni.log\"}"
-if ! python3 "$TL_ROOT/test/cri/kubelet.py" "$MANIFEST" "$TL_TMP/ds" --uid "$uid" --node-name node-a \
+if ! /usr/bin/python3 "$TL_ROOT/test/cri/kubelet.py" "$MANIFEST" "$TL_TMP/ds" --uid "$uid" --node-name node-a \
 	--cgroup-parent "$CRI_CGROUP_PARENT" --log-dir "$TL_TMP/logs/ds" \
 	--host-path "/sys/fs/bpf=$TL_BPFFS" --host-path "/sys/fs/cgroup=$TL_CGROOT" \
 	--host-path "/opt/cni/bin=$CRI_CNI_BIN" --host-path "/etc/cni/net.d=$CRI_CNI_CONF" \
