@@ -34,6 +34,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ibpf \
 
 UNIT_TESTS := $(addprefix $(BUILD)/test/,$(basename $(notdir $(UNIT_SRCS))))
 TEST_TOOLS := $(patsubst test/tools/%.c,$(BUILD)/test/tools/%,$(wildcard test/tools/*.c))
+# Linked static for the test pods' image (test/cri/containerd.sh): no libraries in it.
+STATIC_TEST_TOOLS := $(BUILD)/test/static/slb-pause $(BUILD)/test/static/slb-probe
 BPF_TESTS := $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%,$(wildcard test/bpf/test_*.bpf.c))
 
 SKELETONS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(wildcard bpf/*.bpf.c))
@@ -41,7 +43,7 @@ LIB := $(BUILD)/libsocklb.a
 PLUGIN_LIB := $(BUILD)/libplugin.a
 SYNCD_LIB := $(BUILD)/libsyncd.a
 
-.PHONY: all deps test demo bench fuzz stress lint format clean tests-build
+.PHONY: all deps test demo bench fuzz stress lint format clean tests-build image
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/socklb $(BUILD)/socklb-syncd
@@ -108,7 +110,12 @@ $(BUILD)/test/tools/%: test/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TEST_INCLUDES) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS)
+# Without the sanitizers (no static runtime) and without the library (they use none of it).
+$(BUILD)/test/static/%: test/tools/%.c $(wildcard test/tools/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -Itest $< -static -o $@
+
+tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS) $(STATIC_TEST_TOOLS)
 
 test: deps
 	@$(MAKE) --no-print-directory tests-build
@@ -121,6 +128,12 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	@bash hack/bench.sh
+
+# The DaemonSet's image (conf/Dockerfile) as an OCI archive, $(BUILD)/socklb-image.tar:
+# root filesystem from Debian packages (mmdebstrap, cached), buildah, no registry.
+image: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash hack/image.sh
 
 # Reliability: long fuzzing (hack/fuzz.sh builds the fuzzers itself into
 # build/fuzz/; make test runs them briefly through fuzz_smoke.sh) and stress.

@@ -11,6 +11,8 @@ PACKAGES=(
 	golang-go dpkg-dev golang-github-appc-cni-dev python3-yaml
 	clang-format clang-tidy cppcheck valgrind
 	openssl python3 gnuplot-nox curl util-linux
+	containerd runc python3-grpcio python3-grpc-tools
+	buildah mmdebstrap
 )
 
 missing=()

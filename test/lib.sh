@@ -9,6 +9,7 @@
 #   tl_check "description" cmd... / tl_ok / tl_not_ok   (TAP lines)
 # Variables: TL_ROOT (repo), TL_BUILD, TL_TMP, TL_CGROOT (cgroup2 mount),
 # TL_CG (our cgroup subtree), TL_BPFFS (our bpffs root), TL_BR (bridge).
+# A test's own tl_extra_cleanup function, if it defines one, runs first.
 
 set -u
 
@@ -66,6 +67,11 @@ tl_require_root() {
 tl_cleanup() {
 	local pid ns cg i try
 	set +e
+	# The test's own step first, while everything it made is still there
+	# (a runtime stops its pods in order before its processes are killed).
+	if declare -F tl_extra_cleanup >/dev/null; then
+		tl_extra_cleanup
+	fi
 	for pid in "${TL_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
@@ -91,9 +97,6 @@ tl_cleanup() {
 	done
 	[ -n "${TL_BPFFS:-}" ] && rm -rf "$TL_BPFFS"
 	[ -n "${TL_TMP:-}" ] && rm -rf "$TL_TMP"
-	if declare -F tl_extra_cleanup >/dev/null; then
-		tl_extra_cleanup
-	fi
 }
 
 tl_finish() {

@@ -8,7 +8,8 @@
 #      security_apiserver.sh), nor this one, nor
 #      the fuzz smoke test (sanitized already), nor install_manifests.sh
 #      (it checks the release binaries' shared libraries, which the
-#      sanitizer runtimes change); each suite is one line here,
+#      sanitizer runtimes change), nor image_daemonset.sh (its image has
+#      no sanitizer runtimes); each suite is one line here,
 #      its own lines are kept as "# ..." comments when it fails;
 #   3. every ASan/LSan report any process wrote (log_path), also from
 #      processes whose exit status no test looks at (daemons, servers).
@@ -74,7 +75,7 @@ done
 for t in "$TL_ROOT"/test/integration/*.sh; do
 	name=$(basename "$t")
 	case "$name" in
-	sanitizers.sh | fuzz_smoke.sh | install_manifests.sh) continue ;;
+	sanitizers.sh | fuzz_smoke.sh | install_manifests.sh | image_daemonset.sh) continue ;;
 	bench_* | security_apiserver.sh) [ "${SANITIZE_ALL:-0}" = 1 ] || continue ;;
 	esac
 	# The fault tests with shorter loops, fewer pods and a shorter outage than in their
