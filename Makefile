@@ -30,6 +30,21 @@ TEST_TOOLS := $(patsubst test/tools/%.c,$(BUILD)/test/tools/%,$(wildcard test/to
 BPF_TESTS := $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%,$(wildcard test/bpf/test_*.bpf.c))
 
 SKELETONS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(wildcard bpf/*.bpf.c))
+
+# The plugin lands on every node, whatever its userland (DESIGN.md invariant
+# 9): it is linked statically, as a static PIE (still randomised). Debian has
+# libbpf.a, libelf.a and libz.a but no libcjson.a: cJSON.c is compiled from
+# Debian's source package at libcjson-dev's version (hack/cjson-source.sh).
+# ASan does not link statically: the sanitizer build's plugin is dynamic.
+ifeq ($(SANITIZE),1)
+PLUGIN_LDFLAGS := $(LDFLAGS)
+PLUGIN_LDLIBS := $(LDLIBS)
+else
+PLUGIN_CJSON := $(BUILD)/cjson/cJSON.o
+PLUGIN_LDFLAGS := -static-pie $(LDFLAGS)
+PLUGIN_LDLIBS := -lbpf -lelf -lz
+endif
+
 LIB := $(BUILD)/libsocklb.a
 PLUGIN_LIB := $(BUILD)/libplugin.a
 SYNCD_LIB := $(BUILD)/libsyncd.a
@@ -68,8 +83,12 @@ $(PLUGIN_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(PLUGIN_SRCS))
 $(SYNCD_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(SYNCD_SRCS))
 	$(AR) rcs $@ $^
 
-$(BUILD)/socklb: $(BUILD)/obj/plugin/main.o $(PLUGIN_LIB) $(LIB)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/cjson/cJSON.o: $(wildcard /usr/include/cjson/cJSON.h)
+	@mkdir -p $(@D)
+	src=$$(bash hack/cjson-source.sh) && $(CC) -O2 -g -c "$$src/cJSON.c" -o $@
+
+$(BUILD)/socklb: $(BUILD)/obj/plugin/main.o $(PLUGIN_LIB) $(LIB) $(PLUGIN_CJSON)
+	$(CC) $(PLUGIN_LDFLAGS) $^ $(PLUGIN_LDLIBS) -o $@
 
 $(BUILD)/socklb-syncd: $(BUILD)/obj/pinned-maps-daemon/main.o $(SYNCD_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcurl -o $@
@@ -90,11 +109,16 @@ $(BUILD)/test/test_%: test/bpf/test_%.c $(BUILD)/test/test_%.skel.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(BUILD)/test -Itest $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
+# The plugin linked dynamically, for valgrind: it cannot follow a static glibc's malloc.
+$(BUILD)/test/socklb-dynamic: $(BUILD)/obj/plugin/main.o $(PLUGIN_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/test/tools/%: test/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itest $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS)
+tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS) $(BUILD)/test/socklb-dynamic
 
 test: deps
 	@$(MAKE) --no-print-directory tests-build
