@@ -49,7 +49,7 @@ LIB := $(BUILD)/libsocklb.a
 PLUGIN_LIB := $(BUILD)/libplugin.a
 SYNCD_LIB := $(BUILD)/libsyncd.a
 
-.PHONY: all deps test demo bench fuzz stress lint format clean tests-build
+.PHONY: all deps check-deps check-test-deps test demo bench fuzz stress lint format clean tests-build
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/socklb $(BUILD)/socklb-syncd
@@ -57,7 +57,14 @@ all: $(BUILD)/socklb $(BUILD)/socklb-syncd
 deps:
 	@bash hack/install-deps.sh
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h)
+# Before the first compile: what is missing, one line each, instead of a compiler error.
+check-deps:
+	@CC="$(CC)" CLANG="$(CLANG)" BPFTOOL="$(BPFTOOL)" bash hack/check-deps.sh
+
+check-test-deps:
+	@CC="$(CC)" CLANG="$(CLANG)" BPFTOOL="$(BPFTOOL)" bash hack/check-deps.sh tests
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) | check-deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -70,7 +77,7 @@ $(BUILD)/datapath_id.h: $(BUILD)/socklb.bpf.o
 	@printf '#define SOCKLB_DATAPATH_HASH "%s"\n' "$$(sha256sum $< | cut -c1-12)" > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 
-$(BUILD)/obj/%.o: %.c $(SKELETONS) $(BUILD)/datapath_id.h $(wildcard bpf/*.h plugin/*.h pinned-maps-daemon/*.h)
+$(BUILD)/obj/%.o: %.c $(SKELETONS) $(BUILD)/datapath_id.h $(wildcard bpf/*.h plugin/*.h pinned-maps-daemon/*.h) | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -83,7 +90,7 @@ $(PLUGIN_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(PLUGIN_SRCS))
 $(SYNCD_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(SYNCD_SRCS))
 	$(AR) rcs $@ $^
 
-$(BUILD)/cjson/cJSON.o: $(wildcard /usr/include/cjson/cJSON.h)
+$(BUILD)/cjson/cJSON.o: $(wildcard /usr/include/cjson/cJSON.h) | check-deps
 	@mkdir -p $(@D)
 	src=$$(bash hack/cjson-source.sh) && $(CC) -O2 -g -c "$$src/cJSON.c" -o $@
 
@@ -94,14 +101,14 @@ $(BUILD)/socklb-syncd: $(BUILD)/obj/pinned-maps-daemon/main.o $(SYNCD_LIB) $(LIB
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcurl -o $@
 
 # Tests ----------------------------------------------------------------------
-$(BUILD)/test/%.bpf.o: test/bpf/%.bpf.c $(wildcard bpf/*.h)
+$(BUILD)/test/%.bpf.o: test/bpf/%.bpf.c $(wildcard bpf/*.h) | check-test-deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/test/%.skel.h: $(BUILD)/test/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(BUILD)/test/test_%: test/unit/test_%.c $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB)
+$(BUILD)/test/test_%: test/unit/test_%.c $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) | check-test-deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itest -Iplugin -Ipinned-maps-daemon $< $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $(LDFLAGS) $(LDLIBS) -lcurl -lcmocka -o $@
 
