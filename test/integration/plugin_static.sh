@@ -105,7 +105,7 @@ plugin DEL
 tl_check "DEL in the empty root: exit 0, no output" test "$RC:$OUT" = 0:
 settled() {
 	local i
-	for i in $(seq 40); do
+	for _ in $(seq 40); do
 		[ "$(bpftool cgroup show "$(tl_pod_cgroup client)" 2>/dev/null | grep -c socklb_)" = 0 ] && return 0
 		sleep 0.05
 	done

@@ -112,8 +112,9 @@ PREV='{"cniVersion": "1.1.0", "interfaces": [{"name": "eth0", "sandbox": "/var/r
  "ips": [{"address": "10.244.1.5/24", "interface": 0}]}'
 conf() {
 	printf '{"cniVersion": "1.1.0", "name": "socklb-vg", "type": "socklb", "bpffsRoot": "%s", "cgroupRoot": "%s",
-	 "logLevel": "debug", "runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}%s}' \
-		"$TL_BPFFS" "$TL_CG" "$1"
+	 "logLevel": "debug", "failurePolicy": "Fail", "attachFailuresFile": "%s/attach-failures",
+	 "runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}%s}' \
+		"$TL_BPFFS" "$TL_CG" "$TL_TMP" "$1"
 }
 
 # What valgrind cannot know about libbpf's bpf() calls: the kernel fills the
