@@ -39,11 +39,26 @@ STATIC_TEST_TOOLS := $(BUILD)/test/static/slb-pause $(BUILD)/test/static/slb-pro
 BPF_TESTS := $(patsubst test/bpf/%.bpf.c,$(BUILD)/test/%,$(wildcard test/bpf/test_*.bpf.c))
 
 SKELETONS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(wildcard bpf/*.bpf.c))
+
+# The plugin lands on every node, whatever its userland (DESIGN.md invariant
+# 9): it is linked statically, as a static PIE (still randomised). Debian has
+# libbpf.a, libelf.a and libz.a but no libcjson.a: cJSON.c is compiled from
+# Debian's source package at libcjson-dev's version (hack/cjson-source.sh).
+# ASan does not link statically: the sanitizer build's plugin is dynamic.
+ifeq ($(SANITIZE),1)
+PLUGIN_LDFLAGS := $(LDFLAGS)
+PLUGIN_LDLIBS := $(LDLIBS)
+else
+PLUGIN_CJSON := $(BUILD)/cjson/cJSON.o
+PLUGIN_LDFLAGS := -static-pie $(LDFLAGS)
+PLUGIN_LDLIBS := -lbpf -lelf -lz
+endif
+
 LIB := $(BUILD)/libsocklb.a
 PLUGIN_LIB := $(BUILD)/libplugin.a
 SYNCD_LIB := $(BUILD)/libsyncd.a
 
-.PHONY: all deps test demo bench fuzz stress lint format clean tests-build image
+.PHONY: all deps check-deps check-test-deps test demo bench fuzz stress lint format clean tests-build image
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/socklb $(BUILD)/socklb-syncd
@@ -51,7 +66,14 @@ all: $(BUILD)/socklb $(BUILD)/socklb-syncd
 deps:
 	@bash hack/install-deps.sh
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h)
+# Before the first compile: what is missing, one line each, instead of a compiler error.
+check-deps:
+	@CC="$(CC)" CLANG="$(CLANG)" BPFTOOL="$(BPFTOOL)" bash hack/check-deps.sh
+
+check-test-deps:
+	@CC="$(CC)" CLANG="$(CLANG)" BPFTOOL="$(BPFTOOL)" bash hack/check-deps.sh tests
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) | check-deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -66,7 +88,7 @@ $(BUILD)/datapath_id.h: $(BUILD)/socklb.bpf.o
 
 HEADERS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
 
-$(BUILD)/obj/%.o: %.c $(SKELETONS) $(BUILD)/datapath_id.h $(HEADERS)
+$(BUILD)/obj/%.o: %.c $(SKELETONS) $(BUILD)/datapath_id.h $(HEADERS) | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -79,14 +101,18 @@ $(PLUGIN_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(PLUGIN_SRCS))
 $(SYNCD_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(SYNCD_SRCS))
 	$(AR) rcs $@ $^
 
-$(BUILD)/socklb: $(BUILD)/obj/plugin/main.o $(PLUGIN_LIB) $(LIB)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/cjson/cJSON.o: $(wildcard /usr/include/cjson/cJSON.h) | check-deps
+	@mkdir -p $(@D)
+	src=$$(bash hack/cjson-source.sh) && $(CC) -O2 -g -c "$$src/cJSON.c" -o $@
+
+$(BUILD)/socklb: $(BUILD)/obj/plugin/main.o $(PLUGIN_LIB) $(LIB) $(PLUGIN_CJSON)
+	$(CC) $(PLUGIN_LDFLAGS) $^ $(PLUGIN_LDLIBS) -o $@
 
 $(BUILD)/socklb-syncd: $(BUILD)/obj/pinned-maps-daemon/main.o $(SYNCD_LIB) $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcurl -lyaml -o $@
 
 # Tests ----------------------------------------------------------------------
-$(BUILD)/test/%.bpf.o: test/bpf/%.bpf.c $(wildcard bpf/*.h)
+$(BUILD)/test/%.bpf.o: test/bpf/%.bpf.c $(wildcard bpf/*.h) | check-test-deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -96,7 +122,7 @@ $(BUILD)/test/%.skel.h: $(BUILD)/test/%.bpf.o
 # Unit tests mirror the source layout (test/unit/<component>/...); each
 # builds to $(BUILD)/test/<name>.
 define unit_test
-$(BUILD)/test/$(basename $(notdir $(1))): $(1) $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $(wildcard test/unit/*.h $(dir $(1))*.h)
+$(BUILD)/test/$(basename $(notdir $(1))): $(1) $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $(wildcard test/unit/*.h $(dir $(1))*.h) | check-test-deps
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$(TEST_INCLUDES) $$< $(PLUGIN_LIB) $(SYNCD_LIB) $(LIB) $$(LDFLAGS) $$(LDLIBS) -lcurl -lyaml -lcmocka -o $$@
 endef
@@ -105,6 +131,11 @@ $(foreach src,$(UNIT_SRCS),$(eval $(call unit_test,$(src))))
 $(BUILD)/test/test_%: test/bpf/test_%.c $(BUILD)/test/test_%.skel.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(BUILD)/test $(TEST_INCLUDES) $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+
+# The plugin linked dynamically, for valgrind: it cannot follow a static glibc's malloc.
+$(BUILD)/test/socklb-dynamic: $(BUILD)/obj/plugin/main.o $(PLUGIN_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/test/tools/%: test/tools/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -115,7 +146,7 @@ $(BUILD)/test/static/%: test/tools/%.c $(wildcard test/tools/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -Itest $< -static -o $@
 
-tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS) $(STATIC_TEST_TOOLS)
+tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS) $(STATIC_TEST_TOOLS) $(BUILD)/test/socklb-dynamic
 
 test: deps
 	@$(MAKE) --no-print-directory tests-build

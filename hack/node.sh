@@ -66,6 +66,7 @@ node_init() {
       "bpffsRoot": "$NODE_BPFFS",
       "cgroupRoot": "$NODE_CG",
       "logFile": "$NODE_TMP/socklb-cni.log",
+      "attachFailuresFile": "$NODE_TMP/attach-failures",
       "capabilities": { "cgroupPath": true, "io.kubernetes.cri.pod-annotations": true }$extra
     }
   ]

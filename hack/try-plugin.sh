@@ -110,7 +110,7 @@ cat >"$TMP/net.d/$NET.conflist" <<EOF
     { "type": "bridge", "bridge": "$BR", "isGateway": false, "ipMasq": false,
       "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.244.250.0/24" }]], "dataDir": "$TMP/ipam" } },
     { "type": "socklb", "bpffsRoot": "$BPFFS", "cgroupRoot": "$CGROOT", "namespaces": [],
-      "logFile": "$TMP/socklb.log", "logLevel": "info",
+      "logFile": "$TMP/socklb.log", "logLevel": "info", "attachFailuresFile": "$TMP/attach-failures",
       "capabilities": { "cgroupPath": true, "io.kubernetes.cri.pod-annotations": true } }
   ]
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach_failures.h"
 #include "kube_url.h"
 #include "lbmap.h"
 #include "metrics_server.h"
@@ -40,6 +41,7 @@ static const struct flag flags[] = {
 	VALUE("--service-proxy-name", service_proxy_name, FOR_RUN),
 	VALUE("--bpffs-root", bpffs_root, FOR_RUN | FOR_DUMP),
 	VALUE("--metrics-addr", metrics_addr, FOR_RUN),
+	VALUE("--attach-failures-file", attach_failures_file, FOR_RUN),
 	VALUE("--max-services", max_services_arg, FOR_RUN),
 	VALUE("--max-backends", max_backends_arg, FOR_RUN),
 	VALUE("--cni-conf-dir", cni_conf_dir, FOR_RUN),
@@ -75,6 +77,8 @@ void cli_usage(FILE *out)
 		"  --bpffs-root DIR         where the maps are pinned (default %s)\n"
 		"  --once                   one complete sync, then exit (non-zero on any error)\n"
 		"  --metrics-addr HOST:PORT serve /metrics and /healthz (default %s; \"\" disables)\n"
+		"  --attach-failures-file F the CNI plugin's record of pods it could not attach, reported\n"
+		"                           in /metrics (default %s; the plugin's attachFailuresFile)\n"
 		"  --max-services N         frontends the maps hold, when this daemon creates them (default %d)\n"
 		"  --max-backends N         backends of all frontends, likewise (default %d)\n"
 		"  --cni-conf-dir DIR       put the socklb entry back when the primary CNI rewrites its\n"
@@ -88,8 +92,8 @@ void cli_usage(FILE *out)
 		"  -v, --verbose            debug logs\n"
 		"  --json                   (dump) JSON output\n"
 		"  -h, --help               this help\n",
-		SOCKLB_DEFAULT_BPFFS_ROOT, SOCKLB_DEFAULT_METRICS_ADDR, SOCKLB_DEFAULT_MAX_SERVICES,
-		SOCKLB_DEFAULT_MAX_BACKENDS);
+		SOCKLB_DEFAULT_BPFFS_ROOT, SOCKLB_DEFAULT_METRICS_ADDR, SOCKLB_DEFAULT_ATTACH_FAILURES_FILE,
+		SOCKLB_DEFAULT_MAX_SERVICES, SOCKLB_DEFAULT_MAX_BACKENDS);
 }
 
 static const struct flag *find_flag(const char *arg, size_t name_len)
@@ -231,6 +235,11 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 			 o->terminate_tcp ? "--terminate-tcp" : "--terminate-grace");
 		return -EINVAL;
 	}
+	if (o->attach_failures_file[0] != '/') {
+		snprintf(err, err_len, "--attach-failures-file \"%s\": must be an absolute path",
+			 o->attach_failures_file);
+		return -EINVAL;
+	}
 	if (*o->metrics_addr && metrics_addr_parse(o->metrics_addr, &ss, &len)) {
 		snprintf(err, err_len, "--metrics-addr \"%s\": expected HOST:PORT (e.g. 127.0.0.1:9466, [::1]:9466)",
 			 o->metrics_addr);
@@ -246,6 +255,7 @@ int cli_parse(int argc, char **argv, struct syncd_options *o, char *err, size_t 
 	memset(o, 0, sizeof(*o));
 	o->bpffs_root = SOCKLB_DEFAULT_BPFFS_ROOT;
 	o->metrics_addr = SOCKLB_DEFAULT_METRICS_ADDR;
+	o->attach_failures_file = SOCKLB_DEFAULT_ATTACH_FAILURES_FILE;
 	o->service_proxy_name = "";
 	if (argc > 1 && strcmp(argv[1], "dump") == 0) {
 		o->command = SYNCD_DUMP;

@@ -33,6 +33,7 @@ struct syncd_options {
 	const char *service_proxy_name;
 	const char *bpffs_root;
 	const char *metrics_addr; /* "" disables the server */
+	const char *attach_failures_file; /* the CNI plugin's attach-failure record, for the metrics */
 	const char *max_services_arg;
 	const char *max_backends_arg;
 	const char *cni_conf_dir; /* keep the socklb entry in this CNI conf dir; NULL: don't */

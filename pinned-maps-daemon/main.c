@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach_failures.h"
 #include "cli.h"
 #include "cni_install.h"
 #include "cni_watch.h"
@@ -83,6 +84,36 @@ static void collect_termination(FILE *out, void *ctx)
 		d->term ? 1 : 0);
 	if (d->term)
 		terminator_metrics_collect(out, d->term);
+}
+
+/* The CNI plugin counts the opted-in pods it could not attach; the daemon reports them. */
+static void collect_attach_failures(FILE *out, void *ctx)
+{
+	const struct daemon *d = ctx;
+	const char *path = d->opts->attach_failures_file;
+	char pod[2 * SOCKLB_ATTACH_FAILURE_POD_LEN], message[2 * SOCKLB_ATTACH_FAILURE_ERROR_LEN];
+	struct socklb_attach_failures r;
+	int err = socklb_attach_failures_read(path, &r);
+
+	/* No record: the plugin never failed on this node since boot. */
+	if (err) {
+		if (err != -ENOENT)
+			pr_debug("metrics: cannot read the attach-failure record %s: %s", path, strerror(-err));
+		memset(&r, 0, sizeof(r));
+	}
+	metrics_escape_label(r.last_pod, pod, sizeof(pod));
+	metrics_escape_label(r.last_error, message, sizeof(message));
+	fprintf(out,
+		"# HELP socklb_pod_attach_failures_total Opted-in pods the CNI plugin could not attach, by the "
+		"failurePolicy applied: Ignore (the pod started without socklb) or Fail (its ADD returned the error).\n"
+		"# TYPE socklb_pod_attach_failures_total counter\n"
+		"socklb_pod_attach_failures_total{policy=\"Ignore\"} %llu\n"
+		"socklb_pod_attach_failures_total{policy=\"Fail\"} %llu\n"
+		"# HELP socklb_pod_attach_last_failure The CNI plugin's last attach failure (pod and message "
+		"labels); value: its Unix time, 0 when none.\n"
+		"# TYPE socklb_pod_attach_last_failure gauge\n"
+		"socklb_pod_attach_last_failure{pod=\"%s\",message=\"%s\"} %.3f\n",
+		r.ignored, r.failed, pod, message, r.last_time);
 }
 
 /*
@@ -154,6 +185,8 @@ static int start_metrics(struct daemon *d)
 		err = metrics_add_collector(d->metrics, collect_watch_restarts, d);
 	if (!err)
 		err = metrics_add_collector(d->metrics, collect_termination, d);
+	if (!err)
+		err = metrics_add_collector(d->metrics, collect_attach_failures, d);
 	if (!err)
 		err = metrics_server_start(d->opts->metrics_addr, d->metrics, &d->server);
 	return err;

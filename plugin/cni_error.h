@@ -11,15 +11,18 @@
  *     6  stdin is not a JSON object                      any verb but VERSION
  *     7  invalid network configuration (names the key)   any verb but VERSION
  *    11  try again later (a transient kernel error)       ADD, DEL, CHECK, GC
- *    50  plugin not available (cannot serve an ADD)      STATUS
  *   100  the pod cgroup could not be found or opened     ADD, CHECK
  *   101  the bpffs root is unusable                      ADD, DEL, CHECK, GC
  *   102  the datapath programs could not be loaded       ADD, CHECK
  *   103  linking the programs to the pod cgroup failed   ADD
  *   104  removing an attachment (or old programs) failed  DEL, GC
  *   105  the attachment is missing, defunct or foreign   CHECK
- *   106  the namespace opt-in map could not be read      ADD, CHECK
  *   107  internal error (out of memory)                  any verb
+ *
+ * ADD and CHECK return 7 and 100-105 for an opted-in pod only, and only
+ * under failurePolicy Fail (failure_policy.h). STATUS logs what is missing
+ * and never fails (verb_status.c). 106 (the namespace opt-in map could not
+ * be read) is logged, never returned: the pod may not have opted in.
  */
 #ifndef SOCKLB_PLUGIN_CNI_ERROR_H
 #define SOCKLB_PLUGIN_CNI_ERROR_H
@@ -31,7 +34,6 @@ enum cni_code {
 	CNI_ERR_DECODE = 6,
 	CNI_ERR_INVALID_CONFIG = 7,
 	CNI_ERR_TRY_AGAIN = 11,
-	CNI_ERR_NOT_AVAILABLE = 50,
 	SOCKLB_ERR_CGROUP = 100,
 	SOCKLB_ERR_BPFFS = 101,
 	SOCKLB_ERR_PROGRAMS = 102,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach_failures.h"
 #include "cni_version.h"
 #include "config.h"
 #include "lbmap.h"
@@ -132,17 +133,13 @@ static int check_annotation_key(const char *key, struct cni_error *err)
 	return 0;
 }
 
-static int parse_log(const cJSON *doc, struct plugin_config *conf, struct cni_error *err)
+static int parse_log_level(const cJSON *doc, struct plugin_config *conf, struct cni_error *err)
 {
 	const char *level;
 
-	if (get_string(doc, "logFile", &conf->log_file, err))
-		return -1;
-	if (conf->log_file && check_path("logFile", conf->log_file, PATH_MAX, err))
-		return -1;
+	conf->log_level = SOCKLB_LOG_INFO;
 	if (get_string(doc, "logLevel", &level, err))
 		return -1;
-	conf->log_level = SOCKLB_LOG_INFO;
 	if (level) {
 		conf->log_level = socklb_log_level_parse(level);
 		if (conf->log_level < 0)
@@ -166,7 +163,8 @@ static int parse_runtime_config(const cJSON *doc, struct plugin_config *conf, st
 		conf->cgroup_path = NULL;
 
 	annotations = cJSON_GetObjectItemCaseSensitive(rc, ANNOTATIONS_KEY);
-	if (!annotations || cJSON_IsNull(annotations))
+	/* An invalid optInAnnotation names no annotation to read. */
+	if (!annotations || cJSON_IsNull(annotations) || !conf->opt_in_annotation)
 		return 0;
 	if (!cJSON_IsObject(annotations))
 		return invalid(err, "runtimeConfig." ANNOTATIONS_KEY, "must be an object of annotations");
@@ -234,6 +232,71 @@ static int parse_version(const cJSON *doc, struct plugin_config *conf, struct cn
 	return 0;
 }
 
+static int parse_failure_policy(const cJSON *doc, struct plugin_config *conf, struct cni_error *err)
+{
+	const char *policy;
+
+	conf->failure_policy = FAILURE_POLICY_IGNORE;
+	if (get_string(doc, "failurePolicy", &policy, err))
+		return -1;
+	if (!policy || strcmp(policy, "Ignore") == 0)
+		return 0;
+	if (strcmp(policy, "Fail") == 0) {
+		conf->failure_policy = FAILURE_POLICY_FAIL;
+		return 0;
+	}
+	return invalid(err, "failurePolicy", "must be \"Fail\" or \"Ignore\"");
+}
+
+/* A path key of ours: its value, def when absent, NULL when bad (err says why). */
+static const char *path_key(const cJSON *doc, const char *key, const char *def, size_t max, struct cni_error *err)
+{
+	const char *path;
+
+	if (get_string(doc, key, &path, err))
+		return NULL;
+	if (!path)
+		return def;
+	return check_path(key, path, max, err) ? NULL : path;
+}
+
+/* optInAnnotation, the default when absent, NULL when bad. */
+static const char *opt_in_annotation(const cJSON *doc, struct cni_error *err)
+{
+	const char *key;
+
+	if (get_string(doc, "optInAnnotation", &key, err))
+		return NULL;
+	if (!key)
+		return SOCKLB_DEFAULT_OPT_IN_ANNOTATION;
+	return check_annotation_key(key, err) ? NULL : key;
+}
+
+/*
+ * socklb's own keys. A bad one stops nothing: conf->invalid keeps the first
+ * error, and the key decides nothing (left unset: no bpffs root, no
+ * namespaces, no annotation to read) or has its default (logging, the
+ * failure policy, the attach-failure record).
+ */
+static void parse_own_keys(const cJSON *doc, struct plugin_config *conf)
+{
+	struct cni_error *err = &conf->invalid;
+
+	conf->bpffs_root = path_key(doc, "bpffsRoot", SOCKLB_DEFAULT_BPFFS_ROOT, BPFFS_ROOT_MAX, err);
+	conf->cgroup_root = path_key(doc, "cgroupRoot", NULL, BPFFS_ROOT_MAX, err);
+	if (parse_namespaces(doc, conf, err))
+		conf->namespaces_count = 0;
+	conf->opt_in_annotation = opt_in_annotation(doc, err);
+	conf->log_file = path_key(doc, "logFile", NULL, PATH_MAX, err);
+	if (parse_log_level(doc, conf, err))
+		conf->log_level = SOCKLB_LOG_INFO;
+	if (parse_failure_policy(doc, conf, err))
+		conf->failure_policy = FAILURE_POLICY_IGNORE;
+	conf->attach_failures_file =
+		path_key(doc, "attachFailuresFile", SOCKLB_DEFAULT_ATTACH_FAILURES_FILE, PATH_MAX, err)
+			?: SOCKLB_DEFAULT_ATTACH_FAILURES_FILE;
+}
+
 static int parse_keys(const cJSON *doc, struct plugin_config *conf, struct cni_error *err)
 {
 	const cJSON *prev;
@@ -243,29 +306,8 @@ static int parse_keys(const cJSON *doc, struct plugin_config *conf, struct cni_e
 	if (get_string(doc, "name", &conf->name, err) || check_name(conf->name, err))
 		return -1;
 
-	if (get_string(doc, "bpffsRoot", &conf->bpffs_root, err))
-		return -1;
-	if (!conf->bpffs_root)
-		conf->bpffs_root = SOCKLB_DEFAULT_BPFFS_ROOT;
-	else if (check_path("bpffsRoot", conf->bpffs_root, BPFFS_ROOT_MAX, err))
-		return -1;
-
-	if (get_string(doc, "cgroupRoot", &conf->cgroup_root, err))
-		return -1;
-	if (conf->cgroup_root && check_path("cgroupRoot", conf->cgroup_root, BPFFS_ROOT_MAX, err))
-		return -1;
-
-	if (parse_namespaces(doc, conf, err))
-		return -1;
-
-	if (get_string(doc, "optInAnnotation", &conf->opt_in_annotation, err))
-		return -1;
-	if (!conf->opt_in_annotation)
-		conf->opt_in_annotation = SOCKLB_DEFAULT_OPT_IN_ANNOTATION;
-	else if (check_annotation_key(conf->opt_in_annotation, err))
-		return -1;
-
-	if (parse_log(doc, conf, err) || parse_runtime_config(doc, conf, err))
+	parse_own_keys(doc, conf);
+	if (parse_runtime_config(doc, conf, err))
 		return -1;
 
 	prev = cJSON_GetObjectItemCaseSensitive(doc, "prevResult");

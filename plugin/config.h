@@ -2,16 +2,24 @@
 /*
  * The network configuration on stdin: the conflist entry (our keys), what the
  * runtime adds (cniVersion, name, runtimeConfig, prevResult) and, for GC, the
- * attachments to keep. Unknown keys are ignored; a key of ours with a bad
- * value is error 7 naming the key.
+ * attachments to keep. Unknown keys are ignored.
  *
  * Keys (defaults):
- *   bpffsRoot        "/sys/fs/bpf/socklb"  where programs, maps and links are pinned
- *   cgroupRoot       cgroup v2 mount       where kubelet's cgroup hierarchy lives
- *   namespaces       []                    opted-in namespaces, "*" = all
- *   optInAnnotation  "socklb.io/enabled"   the pod annotation that opts in/out
- *   logFile          none                  append logs there instead of stderr
- *   logLevel         "info"                error, warn, info or debug
+ *   bpffsRoot           "/sys/fs/bpf/socklb"           where programs, maps and links are pinned
+ *   cgroupRoot          cgroup v2 mount                where kubelet's cgroup hierarchy lives
+ *   namespaces          []                             opted-in namespaces, "*" = all
+ *   optInAnnotation     "socklb.io/enabled"            the pod annotation that opts in/out
+ *   logFile             none                           append logs there instead of stderr
+ *   logLevel            "info"                         error, warn, info or debug
+ *   failurePolicy       "Ignore"                       an opted-in pod that cannot be attached:
+ *                                                      starts without socklb (Ignore) or fails (Fail)
+ *   attachFailuresFile  "/run/socklb/attach-failures"  the attach-failure record (attach_failures.h)
+ *
+ * The plugin runs for every pod, so a bad value of one of these keys fails
+ * nothing by itself (DESIGN.md invariant 10): it is kept in invalid (error 7
+ * naming the key) and the verbs treat it as a failure of the opted-in pods
+ * only. A bad value of what the runtime sends (cniVersion, name,
+ * runtimeConfig, prevResult, the attachments to keep) is an error.
  */
 #ifndef SOCKLB_PLUGIN_CONFIG_H
 #define SOCKLB_PLUGIN_CONFIG_H
@@ -30,17 +38,26 @@ struct attachment_ref {
 	const char *ifname;
 };
 
+enum failure_policy {
+	FAILURE_POLICY_IGNORE,
+	FAILURE_POLICY_FAIL,
+};
+
 struct plugin_config {
 	cJSON *doc; /* the parsed stdin; owns the strings below */
 	const char *cni_version;
 	const char *name;
-	const char *bpffs_root;
+	/* socklb's own keys; a bad one is in invalid */
+	struct cni_error invalid; /* code 0: every key of ours is valid */
+	const char *bpffs_root; /* NULL: the configured one is invalid */
 	const char *cgroup_root; /* NULL: the cgroup v2 mount */
 	const char **namespaces;
 	size_t namespaces_count;
-	const char *opt_in_annotation;
+	const char *opt_in_annotation; /* NULL: the configured one is invalid */
 	const char *log_file; /* NULL: log to stderr */
 	int log_level; /* enum socklb_log_level */
+	enum failure_policy failure_policy;
+	const char *attach_failures_file;
 	/* runtimeConfig, from the declared capabilities */
 	const char *cgroup_path; /* "cgroupPath"; NULL when not sent */
 	const char *pod_opt_in; /* the opt-in annotation's value; NULL when absent */
@@ -54,7 +71,8 @@ struct plugin_config {
 /*
  * Parse and validate the configuration (len bytes of text, not necessarily
  * NUL-terminated). Errors: 6 when it is not a JSON object, 1 for a cniVersion
- * we do not speak, 7 for a bad key. Whatever the result, release conf with
+ * we do not speak, 7 for a bad key the runtime sends; a bad key of ours is
+ * not an error here (conf->invalid). Whatever the result, release conf with
  * plugin_config_free(); after an error it holds what was parsed before it
  * (cni_version, to answer in the request's version).
  */

@@ -113,6 +113,11 @@ static int run(struct cni_request *req, const struct cni_verb *verb, char **out,
 					"config version %s does not allow %s (it needs %s or later)",
 					req->conf.cni_version, verb->name, verb->since);
 		*log_file = logging_setup(&req->conf);
+		if (req->conf.invalid.code)
+			pr_warn("%s: %s: %s; socklb attaches no pod until it is fixed (an opted-in pod: failurePolicy "
+				"%s)",
+				verb->name, req->conf.invalid.msg, req->conf.invalid.details,
+				req->conf.failure_policy == FAILURE_POLICY_FAIL ? "Fail" : "Ignore");
 		/* CNI_ARGS describe the pod: VERSION has none to read. */
 		if (cni_args_parse(req->env.args, &req->args, err))
 			return -1;

@@ -272,18 +272,19 @@ static int is_cgroup2(int fd)
 }
 
 /* kubelet's root: the config's cgroupRoot, else the cgroup v2 mount (into mount). NULL on error. */
-static const char *kubelet_root(const char *cgroup_root, char *mount, size_t len, struct cni_error *err, int code)
+static const char *kubelet_root(const char *cgroup_root, char *mount, size_t len, struct cni_error *err)
 {
 	int ret = cgroup2_mount_find(MOUNTINFO, mount, len);
 
 	if (ret && ret != -ENOENT) {
-		cni_fail(err, code, "cannot find the cgroup v2 mount", "reading %s: %s", MOUNTINFO, strerror(-ret));
+		cni_fail(err, SOCKLB_ERR_CGROUP, "cannot find the cgroup v2 mount", "reading %s: %s", MOUNTINFO,
+			 strerror(-ret));
 		return NULL;
 	}
 	if (cgroup_root)
 		return cgroup_root;
 	if (!mount[0]) {
-		cni_fail(err, code, "cgroup v2 is not mounted",
+		cni_fail(err, SOCKLB_ERR_CGROUP, "cgroup v2 is not mounted",
 			 "no cgroup2 filesystem in %s (socklb needs cgroup v2; set cgroupRoot if it is elsewhere)",
 			 MOUNTINFO);
 		return NULL;
@@ -299,7 +300,7 @@ int pod_cgroup_open(const char *cgroup_root, const char *cgroup_path, const char
 	int ret;
 
 	cg->fd = -1;
-	q.root = kubelet_root(cgroup_root, mount, sizeof(mount), err, SOCKLB_ERR_CGROUP);
+	q.root = kubelet_root(cgroup_root, mount, sizeof(mount), err);
 	if (!q.root)
 		return -1;
 	q.mount = mount[0] ? mount : NULL;
@@ -340,17 +341,16 @@ int cgroup_root_check(const char *cgroup_root, struct cni_error *err)
 	const char *root;
 	int fd, ret;
 
-	root = kubelet_root(cgroup_root, mount, sizeof(mount), err, CNI_ERR_NOT_AVAILABLE);
+	root = kubelet_root(cgroup_root, mount, sizeof(mount), err);
 	if (!root)
 		return -1;
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return cni_fail(err, CNI_ERR_NOT_AVAILABLE, "the cgroup root is unusable", "%s: %s", root,
-				strerror(errno));
+		return cni_fail(err, SOCKLB_ERR_CGROUP, "the cgroup root is unusable", "%s: %s", root, strerror(errno));
 	ret = is_cgroup2(fd);
 	close(fd);
 	if (ret <= 0)
-		return cni_fail(err, CNI_ERR_NOT_AVAILABLE, "the cgroup root is not on cgroup v2", "%s: %s", root,
+		return cni_fail(err, SOCKLB_ERR_CGROUP, "the cgroup root is not on cgroup v2", "%s: %s", root,
 				ret ? strerror(-ret) : "not a cgroup2 filesystem");
 	return 0;
 }

@@ -66,7 +66,7 @@ int pod_cgroup_open(const char *cgroup_root, const char *cgroup_path, const char
 		    struct cni_error *err);
 void pod_cgroup_close(struct pod_cgroup *cg);
 
-/* Where kubelet's hierarchy lives for this config, for STATUS: error 50 when there is no cgroup v2. */
+/* Where kubelet's hierarchy lives for this config, for STATUS: error 100 when there is no cgroup v2. */
 int cgroup_root_check(const char *cgroup_root, struct cni_error *err);
 
 #endif /* SOCKLB_PLUGIN_POD_CGROUP_H */

@@ -44,7 +44,8 @@ int request_opt_in(const struct cni_request *req, struct optin_decision *d, stru
 		.pod_namespace = req->args.pod_namespace,
 		.config_namespaces = conf->namespaces,
 		.config_namespaces_count = conf->namespaces_count,
-		.namespace_lookup = namespace_map_lookup,
+		/* An invalid bpffsRoot names no map: only the annotation and the list decide. */
+		.namespace_lookup = conf->bpffs_root ? namespace_map_lookup : NULL,
 		.lookup_ctx = (void *)conf->bpffs_root,
 	};
 	int ret = optin_decide(&in, d);
@@ -67,13 +68,25 @@ int request_attachment_dir(const struct cni_request *req, char *buf, size_t len,
 	return 0;
 }
 
+int request_bpffs_check(const struct cni_request *req, struct cni_error *err)
+{
+	const char *root = req->conf.bpffs_root;
+	int ret = socklb_bpffs_check(root);
+
+	if (ret)
+		return cni_fail(err, SOCKLB_ERR_BPFFS, "no bpffs at the bpffs root",
+				"%s: %s (mount bpffs at its parent, or set bpffsRoot)", root,
+				ret == -ENOTSUP ? "not on a bpf filesystem" : strerror(-ret));
+	return 0;
+}
+
 int request_datapath_open(const struct cni_request *req, struct socklb_programs *progs, char *dir, size_t len,
 			  struct cni_error *err)
 {
 	const char *root = req->conf.bpffs_root;
 	int ret;
 
-	if (request_attachment_dir(req, dir, len, err))
+	if (request_attachment_dir(req, dir, len, err) || request_bpffs_check(req, err))
 		return -1;
 	ret = socklb_programs_open(root, NULL, progs);
 	if (ret)

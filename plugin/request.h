@@ -32,10 +32,13 @@ int request_opt_in(const struct cni_request *req, struct optin_decision *d, stru
 /* This attachment's directory under the bpffs root; error 7 when the name does not fit. */
 int request_attachment_dir(const struct cni_request *req, char *buf, size_t len, struct cni_error *err);
 
+/* The bpffs root is on a bpffs (or will be, below its nearest existing ancestor); error 101. */
+int request_bpffs_check(const struct cni_request *req, struct cni_error *err);
+
 /*
  * The start of ADD and CHECK: this attachment's directory in dir, and this
  * build's programs opened (loaded and pinned by the node's first use); error
- * 7 or 102. Close progs with socklb_programs_close().
+ * 7, 101 or 102. Close progs with socklb_programs_close().
  */
 int request_datapath_open(const struct cni_request *req, struct socklb_programs *progs, char *dir, size_t len,
 			  struct cni_error *err);

@@ -2,7 +2,8 @@
 /*
  * ADD: link the datapath to the pod's cgroup when the pod opted in, and pass
  * the previous plugin's result through unchanged. All hooks or none: a
- * failure leaves nothing attached. After an upgrade, it also removes the
+ * failure leaves nothing attached, and failurePolicy decides whether the pod
+ * starts without socklb or fails. After an upgrade, it also removes the
  * programs of older datapath builds once no pod runs them.
  */
 #include <errno.h>
@@ -11,6 +12,7 @@
 
 #include "attachments.h"
 #include "datapath.h"
+#include "failure_policy.h"
 #include "log.h"
 #include "pod_cgroup.h"
 #include "verbs.h"
@@ -71,35 +73,44 @@ out:
 	return err->code ? -1 : 0;
 }
 
+static int attach_pod(const struct cni_request *req, struct cni_error *err)
+{
+	struct pod_cgroup cg;
+	int ret;
+
+	/* A bad key of ours: nothing is attached with a configuration that says something else. */
+	if (req->conf.invalid.code) {
+		*err = req->conf.invalid;
+		return -1;
+	}
+	if (pod_cgroup_open(req->conf.cgroup_root, req->conf.cgroup_path, req->args.pod_uid, &cg, err))
+		return -1;
+	ret = attach(req, &cg, err);
+	pod_cgroup_close(&cg);
+	return ret;
+}
+
 int verb_add(const struct cni_request *req, char **out, struct cni_error *err)
 {
 	struct optin_decision optin;
-	struct pod_cgroup cg;
-	int ret;
 
 	if (!req->conf.prev_result)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "must be called as a chained plugin",
 				"prevResult is missing: list socklb after the primary network plugin in a conflist");
-	if (request_opt_in(req, &optin, err))
-		return -1;
 	/* The result first: nothing can fail after the attachment exists. */
 	if (request_prev_result_json(req, out, err))
 		return -1;
+	if (request_opt_in(req, &optin, err))
+		return failure_policy_undecided(req, "ADD", err);
 	if (!optin.enabled) {
 		pr_info("ADD %s (%s): not attached: %s", req->env.container_id, request_pod(req), optin.why);
 		return 0;
 	}
 	pr_debug("ADD %s (%s): opted in: %s", req->env.container_id, request_pod(req), optin.why);
-
-	if (pod_cgroup_open(req->conf.cgroup_root, req->conf.cgroup_path, req->args.pod_uid, &cg, err))
-		goto fail;
-	ret = attach(req, &cg, err);
-	pod_cgroup_close(&cg);
-	if (ret)
-		goto fail;
+	if (attach_pod(req, err) && failure_policy_add(req, err)) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
-fail:
-	free(*out);
-	*out = NULL;
-	return -1;
 }

@@ -3,11 +3,14 @@
  * CHECK: an opted-in pod must still have every link pinned, attached to its
  * (live) cgroup and running socklb's program for its hook: this build's, or
  * an older build's that a pod attached before an upgrade keeps until DEL.
+ * Under failurePolicy Ignore a pod may run without them: then CHECK logs
+ * what is wrong and succeeds, as its ADD did.
  */
 #include <limits.h>
 #include <string.h>
 
 #include "datapath.h"
+#include "failure_policy.h"
 #include "log.h"
 #include "pod_cgroup.h"
 #include "verbs.h"
@@ -37,21 +40,14 @@ static int check_links(const struct cni_request *req, const struct pod_cgroup *c
 	return 0;
 }
 
-int verb_check(const struct cni_request *req, char **out, struct cni_error *err)
+static int check_pod(const struct cni_request *req, struct cni_error *err)
 {
-	struct optin_decision optin;
 	struct pod_cgroup cg;
 	int ret;
 
-	*out = NULL;
-	if (!req->conf.prev_result)
-		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "must be called as a chained plugin",
-				"prevResult is missing: list socklb after the primary network plugin in a conflist");
-	if (request_opt_in(req, &optin, err))
+	if (req->conf.invalid.code) {
+		*err = req->conf.invalid;
 		return -1;
-	if (!optin.enabled) {
-		pr_debug("CHECK %s (%s): nothing to check: %s", req->env.container_id, request_pod(req), optin.why);
-		return 0;
 	}
 	/* A vanished pod cgroup fails here (error 100): its attachment is defunct. */
 	if (pod_cgroup_open(req->conf.cgroup_root, req->conf.cgroup_path, req->args.pod_uid, &cg, err))
@@ -59,4 +55,23 @@ int verb_check(const struct cni_request *req, char **out, struct cni_error *err)
 	ret = check_links(req, &cg, err);
 	pod_cgroup_close(&cg);
 	return ret;
+}
+
+int verb_check(const struct cni_request *req, char **out, struct cni_error *err)
+{
+	struct optin_decision optin;
+
+	*out = NULL;
+	if (!req->conf.prev_result)
+		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "must be called as a chained plugin",
+				"prevResult is missing: list socklb after the primary network plugin in a conflist");
+	if (request_opt_in(req, &optin, err))
+		return failure_policy_undecided(req, "CHECK", err);
+	if (!optin.enabled) {
+		pr_debug("CHECK %s (%s): nothing to check: %s", req->env.container_id, request_pod(req), optin.why);
+		return 0;
+	}
+	if (check_pod(req, err))
+		return failure_policy_check(req, err);
+	return 0;
 }

@@ -13,6 +13,11 @@ int verb_gc(const struct cni_request *req, char **out, struct cni_error *err)
 	const struct plugin_config *conf = &req->conf;
 
 	*out = NULL;
+	/* No pod waits for GC: with a key of ours invalid it refuses rather than guess which attachments are ours. */
+	if (conf->invalid.code) {
+		*err = conf->invalid;
+		return -1;
+	}
 	/* Without the list, every attachment would look stale: refuse rather than detach every pod. */
 	if (!conf->has_valid_attachments)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "invalid network configuration: cni.dev/valid-attachments",

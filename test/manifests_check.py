@@ -43,7 +43,7 @@ RBAC_WANT = {("", r, v) for r in ("services", "namespaces", "nodes") for v in RE
 }
 # The capabilities conf/socklb.yaml explains, one by one.
 ALLOWED_CAPS = {"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_RESOURCE"}
-HOST_PATHS = {"/sys/fs/bpf", "/sys/fs/cgroup", "/opt/cni/bin", "/etc/cni/net.d"}
+HOST_PATHS = {"/sys/fs/bpf", "/sys/fs/cgroup", "/opt/cni/bin", "/etc/cni/net.d", "/run/socklb"}
 # In every Debian root filesystem, mmdebstrap's "essential" variant included (Essential: yes).
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "zlib1g"}
 FLAG_RE = re.compile(r"(?<![\w$-])(--[a-z][a-z0-9-]*|-[a-zA-Z])(?![\w-])")
@@ -209,6 +209,13 @@ def check_daemonset(t, ds, cm):
         t.check(bpffs_root.startswith(bpffs["mountPath"].rstrip("/") + "/"),
                 f"--bpffs-root {bpffs_root} is inside the bpffs mount {bpffs['mountPath']}")
     t.check(mount_of(daemon, "/sys/fs/cgroup") is not None, "socklb-syncd mounts the node's cgroup v2 root")
+    # The plugin writes its attach-failure record on the node (/run/socklb/attach-failures by default).
+    record_dir = mount_of(daemon, "/run/socklb")
+    record = re.search(r"--attach-failures-file[ =](\S+)", line)
+    t.check(record_dir is not None and record is not None
+            and record.group(1) == record_dir["mountPath"].rstrip("/") + "/attach-failures",
+            "socklb-syncd reads the plugin's attach-failure record through the /run/socklb mount",
+            record.group(1) if record else "no --attach-failures-file")
     for c, host_path in ((installer, "/opt/cni/bin"), (installer, "/etc/cni/net.d"), (daemon, "/etc/cni/net.d")):
         m = mount_of(c, host_path)
         t.check(m is not None and not m.get("readOnly"), f"{c['name']}: mounts {host_path} read-write")

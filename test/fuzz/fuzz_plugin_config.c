@@ -8,8 +8,9 @@
  *
  * Beyond "no crash, no leak", it checks what the code promises: a parse
  * either fails with a CNI error code and message or yields values that were
- * validated (supported cniVersion, absolute paths), every output is JSON,
- * and no cgroup candidate leaves the cgroup root.
+ * validated (supported cniVersion, absolute paths; a bad key of ours is kept
+ * as error 7 and leaves no bpffs root only then), every output is JSON, and
+ * no cgroup candidate leaves the cgroup root.
  */
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -125,11 +126,22 @@ static void check_parsed(struct cni_request *req)
 	struct cni_error err = { 0 };
 	char dir[PATH_MAX];
 
-	if (!cni_version_supported(conf->cni_version) || !conf->name || !conf->name[0] || conf->bpffs_root[0] != '/' ||
-	    (conf->cgroup_root && conf->cgroup_root[0] != '/'))
+	if (!cni_version_supported(conf->cni_version) || !conf->name || !conf->name[0] ||
+	    (conf->bpffs_root && conf->bpffs_root[0] != '/') || (conf->cgroup_root && conf->cgroup_root[0] != '/') ||
+	    conf->attach_failures_file[0] != '/')
 		abort();
+	if (conf->invalid.code) {
+		if (conf->invalid.code != CNI_ERR_INVALID_CONFIG)
+			abort();
+		check_error(conf, &conf->invalid);
+	} else if (!conf->bpffs_root || !conf->opt_in_annotation) {
+		abort();
+	}
 	if (optin_decide(&in, &d) != 0)
 		abort();
+	/* Without a valid bpffs root the verbs name no attachment directory. */
+	if (!conf->bpffs_root)
+		goto rest;
 	if (request_attachment_dir(req, dir, sizeof(dir), &err) == 0 &&
 	    strncmp(dir, conf->bpffs_root, strlen(conf->bpffs_root)) != 0)
 		abort();
@@ -139,6 +151,7 @@ static void check_parsed(struct cni_request *req)
 		memset(&err, 0, sizeof(err));
 		request_attachment_dir(req, dir, sizeof(dir), &err);
 	}
+rest:
 	check_cgroup_candidates(conf);
 	if (conf->prev_result)
 		check_prev_result(req);

@@ -48,7 +48,8 @@ uid=$(printf '%08x-%04x-4000-8000-%012x' "$((0x$TL_ID))" "$i" "$i")
 prev='"prevResult": {"cniVersion": "1.1.0", "ips": [{"address": "10.244.1.5/24"}]},'
 [ "$verb" = DEL ] && prev=
 conf=$(printf '{"cniVersion": "1.1.0", "name": "socklb-fault", "type": "socklb", "bpffsRoot": "%s", "cgroupRoot": "%s", %s
- "runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}}' "$TL_BPFFS" "$TL_CG" "$prev")
+ "failurePolicy": "Fail", "attachFailuresFile": "%s/attach-failures",
+ "runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}}' "$TL_BPFFS" "$TL_CG" "$prev" "$TL_TMP")
 out=$(printf '%s' "$conf" | env -i PATH="$PATH" CNI_COMMAND="$verb" CNI_CONTAINERID="pod-$TL_ID-$i" \
 	CNI_NETNS="/var/run/netns/$NETNS" CNI_IFNAME=eth0 \
 	CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=fault;K8S_POD_NAME=pod-$i;K8S_POD_UID=$uid" \
@@ -107,8 +108,9 @@ client_cni() {
 	local prev='"prevResult": {"cniVersion": "1.1.0", "ips": [{"address": "10.244.0.2/24"}]},'
 	[ "$1" = ADD ] || prev=
 	printf '{"cniVersion": "1.1.0", "name": "socklb-fault", "type": "socklb", "bpffsRoot": "%s", "cgroupRoot": "%s", %s
+ "failurePolicy": "Fail", "attachFailuresFile": "%s/attach-failures",
  "runtimeConfig": {"cgroupPath": "/client", "io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}}' \
-		"$TL_BPFFS" "$TL_CG" "$prev" |
+		"$TL_BPFFS" "$TL_CG" "$prev" "$TL_TMP" |
 		env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="client-$TL_ID" CNI_IFNAME=eth0 \
 			CNI_NETNS="/var/run/netns/$(tl_pod_ns client)" \
 			CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=fault;K8S_POD_NAME=client" "$PLUGIN" >/dev/null

@@ -51,9 +51,10 @@ cni() {
 	local plugin=$1 verb=$2 pod=$3 prev=''
 	[ "$verb" != DEL ] && prev=', "prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "10.244.0.9/24"}]}'
 	printf '{"cniVersion": "1.0.0", "name": "socklb-upgrade", "type": "socklb", "bpffsRoot": "%s",
+	 "failurePolicy": "Fail", "attachFailuresFile": "%s/attach-failures",
 	 "runtimeConfig": {"cgroupPath": "%s",
 	  "io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}%s}' \
-		"$TL_BPFFS" "${TL_CG#"$TL_CGROOT"}/$pod" "$prev" |
+		"$TL_BPFFS" "$TL_TMP" "${TL_CG#"$TL_CGROOT"}/$pod" "$prev" |
 		env -i PATH="$PATH" CNI_COMMAND="$verb" CNI_CONTAINERID="up-$TL_ID-$pod" \
 			CNI_NETNS="/var/run/netns/$(tl_pod_ns "$pod")" CNI_IFNAME=eth0 \
 			CNI_ARGS="K8S_POD_NAMESPACE=upgrade;K8S_POD_NAME=$pod" "$plugin" 2>>"$TL_TMP/plugin.log"

@@ -50,6 +50,8 @@ cat >"$TL_TMP/net.d/10-$NET.conflist" <<EOF
       "namespaces": ["team-lb"],
       "logFile": "$TL_TMP/socklb.log",
       "logLevel": "info",
+      "failurePolicy": "Fail",
+      "attachFailuresFile": "$TL_TMP/attach-failures",
       "capabilities": { "cgroupPath": true, "io.kubernetes.cri.pod-annotations": true }
     }
   ]

@@ -9,16 +9,18 @@
 #      the fuzz smoke test (sanitized already), nor install_manifests.sh
 #      (it checks the release binaries' shared libraries, which the
 #      sanitizer runtimes change), nor image_daemonset.sh (its image has
-#      no sanitizer runtimes); each suite is one line here,
+#      no sanitizer runtimes) and plugin_static.sh (ASan does not link
+#      statically: the sanitizer build's plugin is dynamic); each suite is one line here,
 #      its own lines are kept as "# ..." comments when it fails;
 #   3. every ASan/LSan report any process wrote (log_path), also from
 #      processes whose exit status no test looks at (daemons, servers).
 #      gcc's UBSan runtime ignores log_path: its reports reach only the
 #      process's stderr, and the process stops (halt_on_error), which the
 #      suites see;
-#   4. the plugin (the normal build) under valgrind --leak-check=full for
-#      VERSION, ADD, CHECK, DEL, DEL again, GC and STATUS: zero errors, zero
-#      bytes lost.
+#   4. the plugin (the normal build, linked dynamically: valgrind cannot
+#      follow the static release binary's malloc) under valgrind
+#      --leak-check=full for VERSION, ADD, CHECK, DEL, DEL again, GC and
+#      STATUS: zero errors, zero bytes lost.
 # SANITIZE_ALL=1 runs every integration test. A suite gets
 # SANITIZE_SUITE_TIMEOUT (240) seconds.
 source "$(dirname "$0")/../lib.sh"
@@ -75,7 +77,7 @@ done
 for t in "$TL_ROOT"/test/integration/*.sh; do
 	name=$(basename "$t")
 	case "$name" in
-	sanitizers.sh | fuzz_smoke.sh | install_manifests.sh | image_daemonset.sh) continue ;;
+	sanitizers.sh | fuzz_smoke.sh | install_manifests.sh | image_daemonset.sh | plugin_static.sh) continue ;;
 	bench_* | security_apiserver.sh) [ "${SANITIZE_ALL:-0}" = 1 ] || continue ;;
 	esac
 	# The fault tests with shorter loops, fewer pods and a shorter outage than in their
@@ -100,7 +102,7 @@ done
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
 # 4. The plugin under valgrind: one pod's whole life ---------------------------
-PLUGIN=$TL_BUILD/socklb
+PLUGIN=$TL_BUILD/test/socklb-dynamic
 NETNS=slb-$TL_ID-vg
 ip netns add "$NETNS"
 TL_NETNS+=("$NETNS")
@@ -111,8 +113,9 @@ PREV='{"cniVersion": "1.1.0", "interfaces": [{"name": "eth0", "sandbox": "/var/r
  "ips": [{"address": "10.244.1.5/24", "interface": 0}]}'
 conf() {
 	printf '{"cniVersion": "1.1.0", "name": "socklb-vg", "type": "socklb", "bpffsRoot": "%s", "cgroupRoot": "%s",
-	 "logLevel": "debug", "runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}%s}' \
-		"$TL_BPFFS" "$TL_CG" "$1"
+	 "logLevel": "debug", "failurePolicy": "Fail", "attachFailuresFile": "%s/attach-failures",
+	 "runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}}%s}' \
+		"$TL_BPFFS" "$TL_CG" "$TL_TMP" "$1"
 }
 
 # What valgrind cannot know about libbpf's bpf() calls: the kernel fills the

@@ -28,8 +28,9 @@ NETNS=$(tl_pod_ns pod)
 
 # One ADD through the plugin binary, as a runtime runs it: programs, maps and links get pinned.
 printf '{"cniVersion": "1.0.0", "name": "socklb-sec", "type": "socklb", "bpffsRoot": "%s", "cgroupRoot": "%s",
+ "failurePolicy": "Fail", "attachFailuresFile": "%s/attach-failures",
  "runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "true"}},
- "prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "10.244.0.2/24"}]}}' "$TL_BPFFS" "$TL_CG" |
+ "prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "10.244.0.2/24"}]}}' "$TL_BPFFS" "$TL_CG" "$TL_TMP" |
 	env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID="sec-$TL_ID" CNI_NETNS="/var/run/netns/$NETNS" \
 		CNI_IFNAME=eth0 CNI_ARGS="K8S_POD_NAMESPACE=sec;K8S_POD_NAME=pod;K8S_POD_UID=$UID_" \
 		"$PLUGIN" >"$TL_TMP/add.out" 2>"$TL_TMP/add.err"

@@ -35,6 +35,8 @@ static void test_defaults(void **state)
 	assert_string_equal(o.file_path, "/etc/socklb/services.json");
 	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/socklb");
 	assert_string_equal(o.metrics_addr, "127.0.0.1:9466");
+	/* Where the plugin writes it by default (its attachFailuresFile). */
+	assert_string_equal(o.attach_failures_file, "/run/socklb/attach-failures");
 	assert_string_equal(o.service_proxy_name, "");
 	assert_null(o.node_name);
 	assert_false(o.once);
@@ -52,8 +54,10 @@ static void test_every_flag(void **state)
 	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--kubeconfig", "/k.json", "--context", "kind-kind",
 			       "--api-server=https://10.0.0.1:6443", "--node-name", "node-a", "--service-proxy-name",
 			       "socklb", "--bpffs-root", "/sys/fs/bpf/x", "--once", "--metrics-addr", "", "-v",
-			       "--max-services", "1000", "--max-backends=5000"),
+			       "--max-services", "1000", "--max-backends=5000", "--attach-failures-file",
+			       "/run/socklb/plugin/attach-failures"),
 			 0);
+	assert_string_equal(o.attach_failures_file, "/run/socklb/plugin/attach-failures");
 	assert_int_equal(o.source_kind, SOURCE_KUBERNETES);
 	assert_string_equal(o.kubeconfig, "/k.json");
 	assert_string_equal(o.context, "kind-kind");
@@ -120,6 +124,9 @@ static void test_errors(void **state)
 		{ { "--source", "file:x", "--bpffs-root", "relative/dir" },
 		  "--bpffs-root \"relative/dir\": must be an absolute path" },
 		{ { "dump", "--bpffs-root", "x" }, "--bpffs-root \"x\": must be an absolute path" },
+		{ { "--source", "file:x", "--attach-failures-file", "failures" },
+		  "--attach-failures-file \"failures\": must be an absolute path" },
+		{ { "dump", "--attach-failures-file", "/x" }, "--attach-failures-file does not apply to dump" },
 		{ { "--source", "kubernetes", "--max-services", "0" }, "--max-services \"0\": expected a count" },
 		{ { "--source", "kubernetes", "--max-backends", "-5" }, "--max-backends \"-5\": expected a count" },
 		{ { "--source", "kubernetes", "--max-backends", "1k" }, "--max-backends \"1k\": expected a count" },

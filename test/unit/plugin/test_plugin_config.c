@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The plugin's network configuration: defaults, every key, bad values (code 7 naming the key). */
+/*
+ * The plugin's network configuration: defaults, every key, bad values (code 7
+ * naming the key): an error for what the runtime sends, kept aside for a key
+ * of ours, which then decides nothing.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "attach_failures.h"
 #include "config.h"
 #include "log.h"
 
@@ -47,6 +52,23 @@ static void expect_error(const char *text, int code, const char *key)
 	plugin_config_free(&conf);
 }
 
+/*
+ * A bad value of a key of ours: parsing succeeds, conf->invalid is code 7
+ * naming the key once. The caller checks what the key is left at, then frees conf.
+ */
+static void expect_invalid(const char *text, const char *key, struct plugin_config *conf)
+{
+	char logged[CNI_ERROR_MSG_LEN + CNI_ERROR_DETAILS_LEN + 2];
+	struct cni_error err;
+
+	assert_int_equal(parse(text, conf, &err), 0);
+	assert_int_equal(err.code, 0);
+	assert_int_equal(conf->invalid.code, 7);
+	snprintf(logged, sizeof(logged), "%s: %s", conf->invalid.msg, conf->invalid.details);
+	if (occurrences(logged, key) != 1)
+		fail_msg("error for %s does not name %s exactly once: %s", text, key, logged);
+}
+
 static void test_defaults(void **state)
 {
 	struct plugin_config conf;
@@ -62,6 +84,10 @@ static void test_defaults(void **state)
 	assert_string_equal(conf.opt_in_annotation, "socklb.io/enabled");
 	assert_null(conf.log_file);
 	assert_int_equal(conf.log_level, SOCKLB_LOG_INFO);
+	/* An opted-in pod socklb cannot attach starts without it, counted in this file. */
+	assert_int_equal(conf.failure_policy, FAILURE_POLICY_IGNORE);
+	assert_string_equal(conf.attach_failures_file, "/run/socklb/attach-failures");
+	assert_int_equal(conf.invalid.code, 0);
 	assert_null(conf.cgroup_path);
 	assert_null(conf.pod_opt_in);
 	assert_null(conf.prev_result);
@@ -76,6 +102,7 @@ static void test_every_key(void **state)
 	const char *text = HEAD ",\"bpffsRoot\":\"/sys/fs/bpf/x\",\"cgroupRoot\":\"/sys/fs/cgroup/unified/kubelet\","
 				"\"namespaces\":[\"default\",\"team-a\",\"*\"],\"optInAnnotation\":\"example.com/lb\","
 				"\"logFile\":\"/var/log/socklb.log\",\"logLevel\":\"debug\",\"unknownKey\":{\"a\":1},"
+				"\"failurePolicy\":\"Fail\",\"attachFailuresFile\":\"/var/run/x/failures\","
 				"\"capabilities\":{\"cgroupPath\":true},"
 				"\"runtimeConfig\":{\"cgroupPath\":\"/kubepods/burstable/podX\","
 				"\"io.kubernetes.cri.pod-annotations\":{\"example.com/lb\":\"true\",\"other\":\"x\"}},"
@@ -92,6 +119,9 @@ static void test_every_key(void **state)
 	assert_string_equal(conf.opt_in_annotation, "example.com/lb");
 	assert_string_equal(conf.log_file, "/var/log/socklb.log");
 	assert_int_equal(conf.log_level, SOCKLB_LOG_DEBUG);
+	assert_int_equal(conf.failure_policy, FAILURE_POLICY_FAIL);
+	assert_string_equal(conf.attach_failures_file, "/var/run/x/failures");
+	assert_int_equal(conf.invalid.code, 0);
 	assert_string_equal(conf.cgroup_path, "/kubepods/burstable/podX");
 	assert_string_equal(conf.pod_opt_in, "true");
 	assert_non_null(conf.prev_result);
@@ -141,29 +171,13 @@ static void test_version_errors(void **state)
 	expect_error("{\"cniVersion\":\"1.0\",\"name\":\"n\"}", 1, "1.0");
 }
 
+/* What the runtime sends: a bad value is an error. */
 static void test_bad_values(void **state)
 {
 	(void)state;
 	expect_error("{\"cniVersion\":\"1.0.0\"}", 7, "name");
 	expect_error("{\"cniVersion\":\"1.0.0\",\"name\":\"bad name\"}", 7, "name");
 	expect_error("{\"cniVersion\":\"1.0.0\",\"name\":3}", 7, "name");
-	expect_error(HEAD ",\"bpffsRoot\":\"relative/path\"}", 7, "bpffsRoot");
-	expect_error(HEAD ",\"bpffsRoot\":\"/sys/fs/bpf/../../etc\"}", 7, "bpffsRoot");
-	expect_error(HEAD ",\"bpffsRoot\":42}", 7, "bpffsRoot");
-	expect_error(HEAD ",\"cgroupRoot\":\"cgroup\"}", 7, "cgroupRoot");
-	expect_error(HEAD ",\"cgroupRoot\":\"/sys/fs/cgroup/..\"}", 7, "cgroupRoot");
-	expect_error(HEAD ",\"cgroupRoot\":[]}", 7, "cgroupRoot");
-	expect_error(HEAD ",\"namespaces\":\"default\"}", 7, "namespaces");
-	expect_error(HEAD ",\"namespaces\":[\"default\",7]}", 7, "namespaces[1]");
-	expect_error(HEAD ",\"namespaces\":[\"Not_A_Namespace\"]}", 7, "namespaces[0]");
-	expect_error(HEAD ",\"namespaces\":[\"-leading\"]}", 7, "namespaces[0]");
-	expect_error(HEAD ",\"optInAnnotation\":\"\"}", 7, "optInAnnotation");
-	expect_error(HEAD ",\"optInAnnotation\":\"a/b/c\"}", 7, "optInAnnotation");
-	expect_error(HEAD ",\"optInAnnotation\":\"has space\"}", 7, "optInAnnotation");
-	expect_error(HEAD ",\"optInAnnotation\":true}", 7, "optInAnnotation");
-	expect_error(HEAD ",\"logFile\":\"socklb.log\"}", 7, "logFile");
-	expect_error(HEAD ",\"logLevel\":\"verbose\"}", 7, "logLevel");
-	expect_error(HEAD ",\"logLevel\":3}", 7, "logLevel");
 	expect_error(HEAD ",\"runtimeConfig\":[]}", 7, "runtimeConfig");
 	expect_error(HEAD ",\"runtimeConfig\":{\"cgroupPath\":5}}", 7, "runtimeConfig.cgroupPath");
 	expect_error(HEAD ",\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":[]}}", 7,
@@ -171,6 +185,95 @@ static void test_bad_values(void **state)
 	expect_error(HEAD ",\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":{\"socklb.io/enabled\":true}}}", 7,
 		     "socklb.io/enabled");
 	expect_error(HEAD ",\"prevResult\":\"x\"}", 7, "prevResult");
+}
+
+/* Our keys: each bad value is kept aside, names its key, and leaves the key deciding nothing. */
+static void test_bad_own_keys(void **state)
+{
+	static const char *const bad_bpffs_root[] = { "\"relative/path\"", "\"/sys/fs/bpf/../../etc\"", "42" };
+	static const char *const bad_cgroup_root[] = { "\"cgroup\"", "\"/sys/fs/cgroup/..\"", "[]" };
+	static const char *const bad_annotation[] = { "\"\"", "\"a/b/c\"", "\"has space\"", "true" };
+	struct plugin_config conf;
+	char text[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_bpffs_root) / sizeof(bad_bpffs_root[0]); i++) {
+		snprintf(text, sizeof(text), HEAD ",\"bpffsRoot\":%s}", bad_bpffs_root[i]);
+		expect_invalid(text, "bpffsRoot", &conf);
+		assert_null(conf.bpffs_root); /* no namespace map to read, nothing to attach to */
+		plugin_config_free(&conf);
+	}
+	for (i = 0; i < sizeof(bad_cgroup_root) / sizeof(bad_cgroup_root[0]); i++) {
+		snprintf(text, sizeof(text), HEAD ",\"cgroupRoot\":%s}", bad_cgroup_root[i]);
+		expect_invalid(text, "cgroupRoot", &conf);
+		assert_null(conf.cgroup_root);
+		plugin_config_free(&conf);
+	}
+	for (i = 0; i < sizeof(bad_annotation) / sizeof(bad_annotation[0]); i++) {
+		snprintf(text, sizeof(text),
+			 HEAD
+			 ",\"optInAnnotation\":%s,"
+			 "\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":{\"socklb.io/enabled\":\"true\"}}}",
+			 bad_annotation[i]);
+		expect_invalid(text, "optInAnnotation", &conf);
+		/* Not even the default annotation opts the pod in: the configured key is unknown. */
+		assert_null(conf.opt_in_annotation);
+		assert_null(conf.pod_opt_in);
+		plugin_config_free(&conf);
+	}
+
+	expect_invalid(HEAD ",\"namespaces\":\"default\"}", "namespaces", &conf);
+	assert_int_equal(conf.namespaces_count, 0);
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"namespaces\":[\"default\",7]}", "namespaces[1]", &conf);
+	assert_int_equal(conf.namespaces_count, 0); /* not "default" alone: the list as a whole is unknown */
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"namespaces\":[\"Not_A_Namespace\"]}", "namespaces[0]", &conf);
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"namespaces\":[\"-leading\"]}", "namespaces[0]", &conf);
+	plugin_config_free(&conf);
+
+	expect_invalid(HEAD ",\"logFile\":\"socklb.log\"}", "logFile", &conf);
+	assert_null(conf.log_file);
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"logLevel\":\"verbose\"}", "logLevel", &conf);
+	assert_int_equal(conf.log_level, SOCKLB_LOG_INFO);
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"logLevel\":3}", "logLevel", &conf);
+	plugin_config_free(&conf);
+
+	/* Named like Kubernetes' admission webhooks: exactly "Fail" or "Ignore". */
+	expect_invalid(HEAD ",\"failurePolicy\":\"fail\"}", "failurePolicy", &conf);
+	assert_int_equal(conf.failure_policy, FAILURE_POLICY_IGNORE);
+	assert_true(strstr(conf.invalid.details, "\"Fail\" or \"Ignore\"") != NULL);
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"failurePolicy\":\"Sometimes\"}", "failurePolicy", &conf);
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"failurePolicy\":true}", "failurePolicy", &conf);
+	plugin_config_free(&conf);
+
+	/* The record keeps its default: the failures are still counted where the daemon looks. */
+	expect_invalid(HEAD ",\"attachFailuresFile\":\"failures\"}", "attachFailuresFile", &conf);
+	assert_string_equal(conf.attach_failures_file, SOCKLB_DEFAULT_ATTACH_FAILURES_FILE);
+	plugin_config_free(&conf);
+}
+
+/* A bad key of ours stops nothing: the others are read; the first bad one in config.h's order is named. */
+static void test_bad_own_key_stops_nothing(void **state)
+{
+	struct plugin_config conf;
+
+	(void)state;
+	expect_invalid(HEAD ",\"logLevel\":\"loud\",\"namespaces\":[\"team-a\"],\"failurePolicy\":\"Fail\","
+			    "\"cgroupRoot\":\"x\",\"prevResult\":{\"cniVersion\":\"1.0.0\"}}",
+		       "cgroupRoot", &conf);
+	assert_int_equal(conf.namespaces_count, 1);
+	assert_string_equal(conf.namespaces[0], "team-a");
+	assert_int_equal(conf.failure_policy, FAILURE_POLICY_FAIL);
+	assert_string_equal(conf.bpffs_root, "/sys/fs/bpf/socklb");
+	assert_non_null(conf.prev_result);
+	plugin_config_free(&conf);
 }
 
 static void test_null_is_absent(void **state)
@@ -234,7 +337,7 @@ static void test_version_kept_after_error(void **state)
 
 	(void)state;
 	/* The error is answered in the request's version. */
-	assert_int_equal(parse("{\"cniVersion\":\"0.4.0\",\"name\":\"n\",\"logLevel\":\"loud\"}", &conf, &err), -1);
+	assert_int_equal(parse("{\"cniVersion\":\"0.4.0\",\"name\":\"n\",\"prevResult\":\"x\"}", &conf, &err), -1);
 	assert_string_equal(conf.cni_version, "0.4.0");
 	plugin_config_free(&conf);
 }
@@ -248,6 +351,8 @@ int main(void)
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_version_errors),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_bad_own_keys),
+		cmocka_unit_test(test_bad_own_key_stops_nothing),
 		cmocka_unit_test(test_null_is_absent),
 		cmocka_unit_test(test_valid_attachments),
 		cmocka_unit_test(test_version_kept_after_error),
