@@ -6,7 +6,7 @@
 #   tl_bridge; tl_pod client 10.244.0.2/24 fd00:244::2/64
 #   tl_in_pod client cmd...      run in the pod's cgroup and netns
 #   tl_bg_in_pod server cmd...   same, in the background (killed at exit)
-#   tl_check "description" cmd... / tl_ok / tl_not_ok   (TAP lines)
+#   tl_check "description" cmd... / tl_ok / tl_not_ok / tl_skip   (TAP lines)
 # Variables: TL_ROOT (repo), TL_BUILD, TL_TMP, TL_CGROOT (cgroup2 mount),
 # TL_CG (our cgroup subtree), TL_BPFFS (our bpffs root), TL_BR (bridge).
 
@@ -22,13 +22,26 @@ TL_VIP_RANGE6=fd00:96::/108
 
 TL_FAILED=0
 TL_PASSED=0
+TL_SKIPPED=0
 TL_PIDS=()
 TL_NETNS=()
 TL_CGROUPS=()
 
+# A TAP line with a SKIP directive (any case): a skipped check, never a pass.
+TL_SKIP_RE='^ok .*#[[:space:]]*[Ss][Kk][Ii][Pp]'
+
+# A line with a SKIP directive is a skip, never a pass, however it was written.
 tl_ok() {
-	TL_PASSED=$((TL_PASSED + 1))
+	case "$*" in
+	*"# SKIP"*) TL_SKIPPED=$((TL_SKIPPED + 1)) ;;
+	*) TL_PASSED=$((TL_PASSED + 1)) ;;
+	esac
 	echo "ok - $*"
+}
+
+# tl_skip "description" "reason": a check that could not run here.
+tl_skip() {
+	tl_ok "$1 # SKIP $2"
 }
 
 tl_not_ok() {
@@ -99,7 +112,7 @@ tl_cleanup() {
 tl_finish() {
 	trap - EXIT
 	tl_cleanup
-	echo "# $(basename "$0"): $TL_PASSED passed, $TL_FAILED failed"
+	echo "# $(basename "$0"): $TL_PASSED passed, $TL_FAILED failed, $TL_SKIPPED skipped"
 	[ "$TL_FAILED" -eq 0 ]
 	exit $?
 }

@@ -177,7 +177,7 @@ if command -v capsh >/dev/null; then
 	tl_check "without them, a hook is unknown and names what this process lacks" \
 		test "$(field cgroup/connect4 status):$(field cgroup/connect4 result)" = "unknown:EPERM, lacks CAP_BPF CAP_NET_ADMIN"
 else
-	tl_ok "without privileges # SKIP capsh is not installed"
+	tl_skip "without privileges" "capsh is not installed"
 fi
 
 # ------------------------------------------------------------ the daemon's start
