@@ -433,24 +433,24 @@ static void check_pins(struct check_ctx *c)
 }
 
 static const struct {
-	int cap;
 	const char *name;
-	bool admin_covers; /* CAP_SYS_ADMIN allows the same */
 	const char *with; /* what it gives socklb */
 	const char *without; /* what is lost without it */
+	int cap;
+	bool admin_covers; /* CAP_SYS_ADMIN allows the same */
 } capabilities[] = {
-	{ CAP_BPF, "CAP_BPF", true, "bpf(): create, read and write the maps",
-	  "bpf() only through CAP_SYS_ADMIN (which kernels before 5.8 always need)" },
-	{ CAP_NET_ADMIN, "CAP_NET_ADMIN", true, "load cgroup programs and link them (the plugin's work, as root)",
-	  "not needed by the daemon; loading cgroup programs here needs it or CAP_SYS_ADMIN" },
-	{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN", false, "setns() into pods' network namespaces to destroy sockets",
-	  "no socket termination: pods' network namespaces cannot be entered" },
-	{ CAP_PERFMON, "CAP_PERFMON", true, "load the socket iterators of socket termination",
-	  "socket iterators (tracing programs) only through CAP_SYS_ADMIN" },
-	{ CAP_SYS_PTRACE, "CAP_SYS_PTRACE", false, "open /proc/PID/ns/net of pods' processes",
-	  "socket termination misses pods whose processes hold capabilities this one lacks" },
-	{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH", false, "open a pod's cgroup from its link's cgroup id",
-	  "no socket termination: pods' cgroups cannot be opened by id" },
+	{ "CAP_BPF", "bpf(): create, read and write the maps",
+	  "bpf() only through CAP_SYS_ADMIN (which kernels before 5.8 always need)", CAP_BPF, true },
+	{ "CAP_NET_ADMIN", "load cgroup programs and link them (the plugin's work, as root)",
+	  "not needed by the daemon; loading cgroup programs here needs it or CAP_SYS_ADMIN", CAP_NET_ADMIN, true },
+	{ "CAP_SYS_ADMIN", "setns() into pods' network namespaces to destroy sockets",
+	  "no socket termination: pods' network namespaces cannot be entered", CAP_SYS_ADMIN, false },
+	{ "CAP_PERFMON", "load the socket iterators of socket termination",
+	  "socket iterators (tracing programs) only through CAP_SYS_ADMIN", CAP_PERFMON, true },
+	{ "CAP_SYS_PTRACE", "open /proc/PID/ns/net of pods' processes",
+	  "socket termination misses pods whose processes hold capabilities this one lacks", CAP_SYS_PTRACE, false },
+	{ "CAP_DAC_READ_SEARCH", "open a pod's cgroup from its link's cgroup id",
+	  "no socket termination: pods' cgroups cannot be opened by id", CAP_DAC_READ_SEARCH, false },
 };
 
 /* CAP_SYS_RESOURCE raises RLIMIT_MEMLOCK: needed only where the kernel charges BPF memory to it. */

@@ -121,14 +121,42 @@ int socklb_probe_cgroup(const char *mountinfo_path, struct socklb_cgroup *out, c
 
 /* ---- loading probe programs ------------------------------------------------------ */
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-#define MOV64_IMM(dst, imm) INSN(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm)
-#define MOV64_REG(dst, src) INSN(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0)
-#define LDX_DW(dst, src, off) INSN(BPF_LDX | BPF_MEM | BPF_DW, dst, src, off, 0)
-#define JEQ_IMM(dst, imm, off) INSN(BPF_JMP | BPF_JEQ | BPF_K, dst, 0, off, imm)
-#define CALL_HELPER(id) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, id)
-#define CALL_KFUNC(btf_id) INSN(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0, btf_id)
-#define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+static struct bpf_insn insn(__u8 code, __u8 dst, __u8 src, __s16 off, __s32 imm)
+{
+	struct bpf_insn i = { .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm };
+
+	return i;
+}
+
+static struct bpf_insn mov64_imm(__u8 dst, __s32 imm)
+{
+	return insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
+}
+
+static struct bpf_insn ldx_dw(__u8 dst, __u8 src, __s16 off)
+{
+	return insn(BPF_LDX | BPF_MEM | BPF_DW, dst, src, off, 0);
+}
+
+static struct bpf_insn jeq_imm(__u8 dst, __s32 imm, __s16 off)
+{
+	return insn(BPF_JMP | BPF_JEQ | BPF_K, dst, 0, off, imm);
+}
+
+static struct bpf_insn call_helper(__s32 id)
+{
+	return insn(BPF_JMP | BPF_CALL, 0, 0, 0, id);
+}
+
+static struct bpf_insn call_kfunc(__s32 btf_id)
+{
+	return insn(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0, btf_id);
+}
+
+static struct bpf_insn exit_insn(void)
+{
+	return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+}
 
 /* The verifier's last word: the last line of its log but its statistics ("processed N insns ..."). */
 static void log_last_line(char *log, char *buf, size_t len)
@@ -154,20 +182,20 @@ static void log_last_line(char *log, char *buf, size_t len)
 }
 
 /*
- * Load insns as a program of this type and close it: 0, or the errno the
- * kernel answered, with the verifier's last line in why. what names the
- * program ("a cgroup/connect4 program").
+ * Load insns as a program of this type, attach type and (for tracing
+ * programs) attach BTF id, and close it: 0, or the errno the kernel answered,
+ * with the verifier's last line in why. what names the program ("a
+ * cgroup/connect4 program").
  */
-static int try_load(const char *what, enum bpf_prog_type type, struct bpf_prog_load_opts *opts,
+static int try_load(const char *what, enum bpf_prog_type type, enum bpf_attach_type attach_type, __u32 attach_btf_id,
 		    const struct bpf_insn *insns, size_t n, char *why, size_t len)
 {
 	char log[4096] = "", last[256] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach_type, .attach_btf_id = attach_btf_id,
+		    .log_buf = log, .log_size = sizeof(log), .log_level = 1);
 	int fd, err;
 
-	opts->log_buf = log;
-	opts->log_size = sizeof(log);
-	opts->log_level = 1;
-	fd = bpf_prog_load(type, "socklb_probe", "GPL", insns, n, opts);
+	fd = bpf_prog_load(type, "socklb_probe", "GPL", insns, n, &opts);
 	if (fd >= 0) {
 		close(fd);
 		return 0;
@@ -186,8 +214,7 @@ static int try_load(const char *what, enum bpf_prog_type type, struct bpf_prog_l
 int socklb_probe_hook(enum bpf_attach_type attach_type, char *why, size_t len)
 {
 	/* "return 1": every sock_addr hook accepts it. */
-	const struct bpf_insn insns[] = { MOV64_IMM(BPF_REG_0, 1), EXIT() };
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach_type);
+	const struct bpf_insn insns[] = { mov64_imm(BPF_REG_0, 1), exit_insn() };
 	char what[64];
 	int h;
 
@@ -195,12 +222,13 @@ int socklb_probe_hook(enum bpf_attach_type attach_type, char *why, size_t len)
 	for (h = 0; h < SOCKLB_HOOK_COUNT; h++)
 		if (socklb_hooks[h].attach_type == attach_type)
 			snprintf(what, sizeof(what), "a %s program", socklb_hooks[h].section);
-	return try_load(what, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, &opts, insns, sizeof(insns) / sizeof(insns[0]), why, len);
+	return try_load(what, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, attach_type, 0, insns, sizeof(insns) / sizeof(insns[0]),
+			why, len);
 }
 
 int socklb_probe_cgroup_link(char *why, size_t len)
 {
-	const struct bpf_insn insns[] = { MOV64_IMM(BPF_REG_0, 1), EXIT() };
+	const struct bpf_insn insns[] = { mov64_imm(BPF_REG_0, 1), exit_insn() };
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
 	int prog, link, err;
 
@@ -230,15 +258,14 @@ int socklb_probe_set_retval(char *why, size_t len)
 {
 	/* bpf_set_retval(0); return 1; */
 	const struct bpf_insn insns[] = {
-		MOV64_IMM(BPF_REG_1, 0),
-		CALL_HELPER(BPF_FUNC_set_retval),
-		MOV64_IMM(BPF_REG_0, 1),
-		EXIT(),
+		mov64_imm(BPF_REG_1, 0),
+		call_helper(BPF_FUNC_set_retval),
+		mov64_imm(BPF_REG_0, 1),
+		exit_insn(),
 	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
 
-	return try_load("a cgroup/connect4 program calling bpf_set_retval", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, &opts,
-			insns, sizeof(insns) / sizeof(insns[0]), why, len);
+	return try_load("a cgroup/connect4 program calling bpf_set_retval", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+			BPF_CGROUP_INET4_CONNECT, 0, insns, sizeof(insns) / sizeof(insns[0]), why, len);
 }
 
 /* A socket storage map with an int key and value (the kernel wants their BTF): an fd, or a negative errno. */
@@ -270,31 +297,34 @@ static int sk_storage_create(char *why, size_t len)
 	return err ? err : map;
 }
 
+/* A connect4 program that does "if (ctx->sk) bpf_sk_storage_get(map, ctx->sk, 0, 0); return 1;". */
+static int sk_storage_get_load(int map, char *why, size_t len)
+{
+	const struct bpf_insn insns[] = {
+		ldx_dw(BPF_REG_2, BPF_REG_1, offsetof(struct bpf_sock_addr, sk)),
+		jeq_imm(BPF_REG_2, 0, 5),
+		/* r1 = map: BPF_LD | BPF_IMM | BPF_DW, both of the first being 0 */
+		insn(BPF_LD | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map),
+		insn(0, 0, 0, 0, 0),
+		mov64_imm(BPF_REG_3, 0),
+		mov64_imm(BPF_REG_4, 0),
+		call_helper(BPF_FUNC_sk_storage_get),
+		mov64_imm(BPF_REG_0, 1),
+		exit_insn(),
+	};
+
+	return try_load("a cgroup/connect4 program calling bpf_sk_storage_get", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+			BPF_CGROUP_INET4_CONNECT, 0, insns, sizeof(insns) / sizeof(insns[0]), why, len);
+}
+
 int socklb_probe_sk_storage(char *why, size_t len)
 {
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
 	int map, err;
 
 	map = sk_storage_create(why, len);
 	if (map < 0)
 		return map;
-	{
-		/* if (ctx->sk) bpf_sk_storage_get(map, ctx->sk, 0, 0); return 1; */
-		const struct bpf_insn insns[] = {
-			LDX_DW(BPF_REG_2, BPF_REG_1, offsetof(struct bpf_sock_addr, sk)),
-			JEQ_IMM(BPF_REG_2, 0, 5),
-			INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map),
-			INSN(0, 0, 0, 0, 0),
-			MOV64_IMM(BPF_REG_3, 0),
-			MOV64_IMM(BPF_REG_4, 0),
-			CALL_HELPER(BPF_FUNC_sk_storage_get),
-			MOV64_IMM(BPF_REG_0, 1),
-			EXIT(),
-		};
-
-		err = try_load("a cgroup/connect4 program calling bpf_sk_storage_get", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
-			       &opts, insns, sizeof(insns) / sizeof(insns[0]), why, len);
-	}
+	err = sk_storage_get_load(map, why, len);
 	close(map);
 	return err;
 }
@@ -341,7 +371,6 @@ static int kernel_func(const struct btf *vmlinux, const char *name, char *why, s
 static int iter_load(const struct btf *vmlinux, const char *target, const struct bpf_insn *insns, size_t n,
 		     const char *what, char *why, size_t len)
 {
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER);
 	char func[64];
 	int id;
 
@@ -350,38 +379,38 @@ static int iter_load(const struct btf *vmlinux, const char *target, const struct
 	id = kernel_func(vmlinux, func, why, len);
 	if (id < 0)
 		return id;
-	opts.attach_btf_id = (__u32)id;
-	return try_load(what, BPF_PROG_TYPE_TRACING, &opts, insns, n, why, len);
+	return try_load(what, BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, (__u32)id, insns, n, why, len);
 }
 
 int socklb_probe_iter(const struct btf *vmlinux, const char *target, char *why, size_t len)
 {
-	const struct bpf_insn insns[] = { MOV64_IMM(BPF_REG_0, 0), EXIT() };
+	const struct bpf_insn insns[] = { mov64_imm(BPF_REG_0, 0), exit_insn() };
 	char what[64];
 
 	snprintf(what, sizeof(what), "an iter/%s program", target);
 	return iter_load(vmlinux, target, insns, sizeof(insns) / sizeof(insns[0]), what, why, len);
 }
 
+/* struct bpf_iter__udp is { meta; udp_sk; ... }: "if (ctx->udp_sk) bpf_sock_destroy(ctx->udp_sk); return 0;". */
+static int sock_destroy_load(const struct btf *vmlinux, int kfunc_id, char *why, size_t len)
+{
+	const struct bpf_insn insns[] = {
+		ldx_dw(BPF_REG_1, BPF_REG_1, 8),
+		jeq_imm(BPF_REG_1, 0, 1),
+		call_kfunc(kfunc_id),
+		mov64_imm(BPF_REG_0, 0),
+		exit_insn(),
+	};
+
+	return iter_load(vmlinux, "udp", insns, sizeof(insns) / sizeof(insns[0]),
+			 "an iter/udp program calling bpf_sock_destroy", why, len);
+}
+
 int socklb_probe_sock_destroy(const struct btf *vmlinux, char *why, size_t len)
 {
 	int id = kernel_func(vmlinux, "bpf_sock_destroy", why, len);
 
-	if (id < 0)
-		return id;
-	{
-		/* struct bpf_iter__udp { meta; udp_sk; ... }: if (ctx->udp_sk) bpf_sock_destroy(ctx->udp_sk); return 0; */
-		const struct bpf_insn insns[] = {
-			LDX_DW(BPF_REG_1, BPF_REG_1, 8),
-			JEQ_IMM(BPF_REG_1, 0, 1),
-			CALL_KFUNC(id),
-			MOV64_IMM(BPF_REG_0, 0),
-			EXIT(),
-		};
-
-		return iter_load(vmlinux, "udp", insns, sizeof(insns) / sizeof(insns[0]),
-				 "an iter/udp program calling bpf_sock_destroy", why, len);
-	}
+	return id < 0 ? id : sock_destroy_load(vmlinux, id, why, len);
 }
 
 /* ---- the datapath ------------------------------------------------------------------ */
