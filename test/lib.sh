@@ -220,6 +220,20 @@ tl_loop_check() {
 	tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
 }
 
+# Ports: a server binds port 0 and the test reads back the port the kernel chose,
+# never a guessed one (a guess may be in use, e.g. by an ephemeral port).
+# tl_metrics_port LOG: the port of a socklb-syncd started with --metrics-addr
+# 127.0.0.1:0, from its log (its last start there; waits up to 10 s).
+tl_metrics_port() {
+	local i port
+	for i in $(seq 200); do
+		port=$(sed -n 's/.* serving \/metrics and \/healthz on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null | tail -1)
+		[ -n "$port" ] && echo "$port" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # Run in the pod's netns but outside its cgroup (a process the LB must not see).
 tl_in_netns_only() {
 	local name=$1
