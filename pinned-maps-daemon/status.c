@@ -69,11 +69,10 @@ static const char *errno_name(int err)
 
 /* ---- privileges -------------------------------------------------------------- */
 
-/* What a probe's program needs besides root: bpf() itself, and for some program types one more capability. */
+/* What a probe's program needs besides bpf() itself (CAP_BPF), each or CAP_SYS_ADMIN. */
 enum need {
-	NEED_BPF,
 	NEED_CGROUP_PROG, /* cgroup programs: CAP_NET_ADMIN */
-	NEED_TRACING, /* iterators: CAP_PERFMON */
+	NEED_TRACING, /* iterators, kfuncs: CAP_PERFMON */
 };
 
 static bool has_cap(const struct status *st, int cap)
@@ -94,8 +93,8 @@ static void lacking(const struct status *st, enum need need, char *buf, size_t l
 /*
  * The row of a probe's answer: ok_result when it found the facility; unsure
  * when it was refused EPERM and this process lacks a capability for it (the
- * kernel may have it); refused otherwise. Without the facility socklb cannot run when
- * must_have, and runs without it otherwise.
+ * kernel may have it); refused otherwise. Without the facility socklb cannot
+ * run when must_have, and runs without it otherwise.
  */
 static struct status_row *probe_row(struct check_ctx *c, const char *item, int err, const char *why, enum need need,
 				    bool must_have, const char *ok_result)
@@ -420,7 +419,7 @@ static void check_pins(struct check_ctx *c)
 	consequence(row, p.this_build ? "pods get this build's programs; another build's stay while a pod runs them"
 				      : "the first opted-in ADD loads this build's programs");
 
-	row = status_add(c->st, "attached pods", p.pods_gone || p.pods_broken ? STATUS_LIMITED : STATUS_OK, 0, NULL);
+	row = status_add(c->st, "attached pods", STATUS_OK, 0, NULL);
 	if (row)
 		snprintf(row->result, sizeof(row->result), "%zu", p.pods);
 	if (p.pods_gone || p.pods_broken)
@@ -456,31 +455,32 @@ static const struct {
 /* CAP_SYS_RESOURCE raises RLIMIT_MEMLOCK: needed only where the kernel charges BPF memory to it. */
 static void check_memlock(struct check_ctx *c, char *lacks, size_t len)
 {
-	bool has = has_cap(c->st, CAP_SYS_RESOURCE);
+	bool has = has_cap(c->st, CAP_SYS_RESOURCE), unlimited;
 	struct status_row *row;
 	struct rlimit lim;
 	char why[256];
 	int err;
 
 	err = socklb_probe_memcg_charge(why, sizeof(why));
-	row = status_add(c->st, "CAP_SYS_RESOURCE", has || !err ? STATUS_OK : STATUS_LIMITED, has ? 0 : err, why);
+	unlimited = getrlimit(RLIMIT_MEMLOCK, &lim) == 0 && lim.rlim_cur == RLIM_INFINITY;
+	row = status_add(c->st, "CAP_SYS_RESOURCE", has || !err || unlimited ? STATUS_OK : STATUS_LIMITED,
+			 err == -EPERM ? 0 : err, why);
 	if (row)
 		snprintf(row->result, sizeof(row->result), "%s", has ? "yes" : "no");
-	if (!err) {
+	if (!err)
 		consequence(row, "not needed: this kernel charges BPF memory to the memory cgroup, not RLIMIT_MEMLOCK");
-		return;
-	}
-	if (has) {
+	else if (err != -EPERM)
+		consequence(row, "cannot tell whether this kernel charges BPF memory to RLIMIT_MEMLOCK");
+	else if (has)
 		consequence(row, "raise RLIMIT_MEMLOCK, which this kernel charges BPF memory to");
-		return;
-	}
-	if (getrlimit(RLIMIT_MEMLOCK, &lim) == 0 && lim.rlim_cur == RLIM_INFINITY)
+	else if (unlimited)
 		consequence(row,
 			    "not needed while RLIMIT_MEMLOCK, which this kernel charges BPF memory to, is unlimited");
 	else
 		consequence(row,
 			    "maps larger than RLIMIT_MEMLOCK (this kernel charges BPF memory to it) cannot be created");
-	snprintf(lacks + strlen(lacks), len - strlen(lacks), " CAP_SYS_RESOURCE");
+	if (row && row->level == STATUS_LIMITED)
+		snprintf(lacks + strlen(lacks), len - strlen(lacks), " CAP_SYS_RESOURCE");
 }
 
 static void check_capabilities(struct check_ctx *c)
