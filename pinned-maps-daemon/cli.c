@@ -13,6 +13,13 @@
 
 #define FOR_RUN (1U << SYNCD_RUN)
 #define FOR_DUMP (1U << SYNCD_DUMP)
+#define FOR_STATUS (1U << SYNCD_STATUS)
+
+/* The commands by name; the daemon itself (SYNCD_RUN) has none. */
+static const char *const command_names[] = {
+	[SYNCD_DUMP] = "dump",
+	[SYNCD_STATUS] = "status",
+};
 
 struct flag {
 	const char *name; /* long name, with the dashes */
@@ -39,7 +46,7 @@ static const struct flag flags[] = {
 	VALUE("--api-server", api_server, FOR_RUN),
 	VALUE("--node-name", node_name, FOR_RUN),
 	VALUE("--service-proxy-name", service_proxy_name, FOR_RUN),
-	VALUE("--bpffs-root", bpffs_root, FOR_RUN | FOR_DUMP),
+	VALUE("--bpffs-root", bpffs_root, FOR_RUN | FOR_DUMP | FOR_STATUS),
 	VALUE("--metrics-addr", metrics_addr, FOR_RUN),
 	VALUE("--attach-failures-file", attach_failures_file, FOR_RUN),
 	VALUE("--max-services", max_services_arg, FOR_RUN),
@@ -49,9 +56,9 @@ static const struct flag flags[] = {
 	VALUE("--terminate-grace", terminate_grace_arg, FOR_RUN),
 	SWITCH("--terminate-tcp", NULL, terminate_tcp, FOR_RUN),
 	SWITCH("--once", NULL, once, FOR_RUN),
-	SWITCH("--json", NULL, json, FOR_DUMP),
-	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP),
-	SWITCH("--help", "-h", help, FOR_RUN | FOR_DUMP),
+	SWITCH("--json", NULL, json, FOR_DUMP | FOR_STATUS),
+	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP | FOR_STATUS),
+	SWITCH("--help", "-h", help, FOR_RUN | FOR_DUMP | FOR_STATUS),
 };
 
 void cli_usage(FILE *out)
@@ -59,6 +66,7 @@ void cli_usage(FILE *out)
 	fprintf(out,
 		"usage: socklb-syncd --source file:PATH|kubernetes [options]\n"
 		"       socklb-syncd dump [--bpffs-root DIR] [--json]\n"
+		"       socklb-syncd status [--bpffs-root DIR] [--json] [-v]\n"
 		"       socklb-syncd install-cni|uninstall-cni [--cni-bin-dir DIR] [--cni-conf-dir DIR] ...\n"
 		"                (socklb-syncd install-cni --help for their options)\n"
 		"\n"
@@ -89,9 +97,13 @@ void cli_usage(FILE *out)
 		"                           always are; kernel >= 6.5; not with --once)\n"
 		"  --terminate-grace DUR    a serving and terminating endpoint keeps its sockets until it\n"
 		"                           stops serving, at most DUR (e.g. 5s, 500ms; default 0)\n"
-		"  -v, --verbose            debug logs\n"
-		"  --json                   (dump) JSON output\n"
-		"  -h, --help               this help\n",
+		"  -v, --verbose            debug logs; (status) what each failed probe tried\n"
+		"  --json                   (dump, status) JSON output\n"
+		"  -h, --help               this help\n"
+		"\n"
+		"status prints what this node's kernel and this process's privileges allow\n"
+		"and what is pinned under --bpffs-root, changing nothing; exit status 0 when\n"
+		"socklb can run here.\n",
 		SOCKLB_DEFAULT_BPFFS_ROOT, SOCKLB_DEFAULT_METRICS_ADDR, SOCKLB_DEFAULT_ATTACH_FAILURES_FILE,
 		SOCKLB_DEFAULT_MAX_SERVICES, SOCKLB_DEFAULT_MAX_BACKENDS);
 }
@@ -175,7 +187,7 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 			 o->bpffs_root);
 		return -EINVAL;
 	}
-	if (o->command == SYNCD_DUMP)
+	if (o->command != SYNCD_RUN)
 		return 0;
 	if (!o->source) {
 		snprintf(err, err_len, "--source is required (file:PATH or kubernetes)");
@@ -257,9 +269,11 @@ int cli_parse(int argc, char **argv, struct syncd_options *o, char *err, size_t 
 	o->metrics_addr = SOCKLB_DEFAULT_METRICS_ADDR;
 	o->attach_failures_file = SOCKLB_DEFAULT_ATTACH_FAILURES_FILE;
 	o->service_proxy_name = "";
-	if (argc > 1 && strcmp(argv[1], "dump") == 0) {
-		o->command = SYNCD_DUMP;
-		i = 2;
+	for (size_t c = 0; argc > 1 && c < sizeof(command_names) / sizeof(command_names[0]); c++) {
+		if (command_names[c] && strcmp(argv[1], command_names[c]) == 0) {
+			o->command = (enum syncd_command)c;
+			i = 2;
+		}
 	}
 	for (; i < argc; i++) {
 		const char *arg = argv[i];
@@ -273,8 +287,13 @@ int cli_parse(int argc, char **argv, struct syncd_options *o, char *err, size_t 
 			return -EINVAL;
 		}
 		if (!(f->commands & (1U << o->command))) {
-			snprintf(err, err_len, "%s does not apply to %s", f->name,
-				 o->command == SYNCD_DUMP ? "dump" : "the daemon (it is a dump flag)");
+			if (o->command == SYNCD_RUN)
+				snprintf(err, err_len, "%s does not apply to the daemon (it is a flag of %s)", f->name,
+					 (f->commands & FOR_DUMP) && (f->commands & FOR_STATUS) ? "dump and status"
+					 : f->commands & FOR_DUMP				? "dump"
+												: "status");
+			else
+				snprintf(err, err_len, "%s does not apply to %s", f->name, command_names[o->command]);
 			return -EINVAL;
 		}
 		if (!f->takes_value) {

@@ -14,6 +14,7 @@
 enum syncd_command {
 	SYNCD_RUN,
 	SYNCD_DUMP,
+	SYNCD_STATUS,
 };
 
 enum syncd_source {

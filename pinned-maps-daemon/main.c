@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * socklb-syncd: Services and EndpointSlices (from the API server or a JSON
- * file) into the pinned maps, and `socklb-syncd dump` to read them back.
+ * file) into the pinned maps, `socklb-syncd dump` to read them back, and
+ * `socklb-syncd status` to see what the node allows.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "metrics.h"
 #include "metrics_server.h"
 #include "service_metrics.h"
+#include "status.h"
 #include "store.h"
 #include "syncer.h"
 #include "terminator.h"
@@ -414,6 +416,8 @@ static int run(struct syncd_options *o)
 	}
 	/* Nothing is created or adopted under the root before the root and the source are known to be usable. */
 	err = check_bpffs_root(o->bpffs_root);
+	if (!err && !o->once)
+		status_log(o->bpffs_root);
 	if (!err)
 		err = start_source(&d);
 	if (err)
@@ -474,6 +478,11 @@ int main(int argc, char **argv)
 	if (opts.help) {
 		cli_usage(stdout);
 		return 0;
+	}
+	if (opts.command == SYNCD_STATUS) {
+		/* Its -v is the probes' own words; a failed probe's libbpf chatter would only repeat them. */
+		socklb_log_init("socklb-syncd", SOCKLB_LOG_WARN, NULL, true);
+		return status_main(opts.bpffs_root, opts.json, opts.verbose, stdout);
 	}
 	socklb_log_init("socklb-syncd", opts.verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
 	if (opts.command == SYNCD_DUMP)

@@ -6,7 +6,7 @@
 #   tl_bridge; tl_pod client 10.244.0.2/24 fd00:244::2/64
 #   tl_in_pod client cmd...      run in the pod's cgroup and netns
 #   tl_bg_in_pod server cmd...   same, in the background (killed at exit)
-#   tl_check "description" cmd... / tl_ok / tl_not_ok   (TAP lines)
+#   tl_check "description" cmd... / tl_ok / tl_not_ok / tl_skip   (TAP lines)
 # Variables: TL_ROOT (repo), TL_BUILD, TL_TMP, TL_CGROOT (cgroup2 mount),
 # TL_CG (our cgroup subtree), TL_BPFFS (our bpffs root), TL_BR (bridge).
 # A test's own tl_extra_cleanup function, if it defines one, runs first.
@@ -23,13 +23,26 @@ TL_VIP_RANGE6=fd00:96::/108
 
 TL_FAILED=0
 TL_PASSED=0
+TL_SKIPPED=0
 TL_PIDS=()
 TL_NETNS=()
 TL_CGROUPS=()
 
+# A TAP line with a SKIP directive (any case): a skipped check, never a pass.
+TL_SKIP_RE='^ok .*#[[:space:]]*[Ss][Kk][Ii][Pp]'
+
+# A line with a SKIP directive is a skip, never a pass, however it was written.
 tl_ok() {
-	TL_PASSED=$((TL_PASSED + 1))
+	case "$*" in
+	*"# SKIP"*) TL_SKIPPED=$((TL_SKIPPED + 1)) ;;
+	*) TL_PASSED=$((TL_PASSED + 1)) ;;
+	esac
 	echo "ok - $*"
+}
+
+# tl_skip "description" "reason": a check that could not run here.
+tl_skip() {
+	tl_ok "$1 # SKIP $2"
 }
 
 tl_not_ok() {
@@ -102,7 +115,7 @@ tl_cleanup() {
 tl_finish() {
 	trap - EXIT
 	tl_cleanup
-	echo "# $(basename "$0"): $TL_PASSED passed, $TL_FAILED failed"
+	echo "# $(basename "$0"): $TL_PASSED passed, $TL_FAILED failed, $TL_SKIPPED skipped"
 	[ "$TL_FAILED" -eq 0 ]
 	exit $?
 }
@@ -208,6 +221,20 @@ tl_loop_check() {
 	head -3 "$TL_TMP/loop.err" | sed 's/^/# /'
 	tl_check "zero failed connections $what (${attempts:-?} attempted)" test "${failures:-x}" = 0
 	tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
+}
+
+# Ports: a server binds port 0 and the test reads back the port the kernel chose,
+# never a guessed one (a guess may be in use, e.g. by an ephemeral port).
+# tl_metrics_port LOG: the port of a socklb-syncd started with --metrics-addr
+# 127.0.0.1:0, from its log (its last start there; waits up to 10 s).
+tl_metrics_port() {
+	local i port
+	for i in $(seq 200); do
+		port=$(sed -n 's/.* serving \/metrics and \/healthz on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null | tail -1)
+		[ -n "$port" ] && echo "$port" && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # Run in the pod's netns but outside its cgroup (a process the LB must not see).

@@ -53,6 +53,7 @@ class Tap:
     def __init__(self):
         self.failed = 0
         self.passed = 0
+        self.skipped = 0
 
     def check(self, ok, desc, why=""):
         if ok:
@@ -65,6 +66,7 @@ class Tap:
                 print(f"#   {line}")
 
     def skip(self, desc, why):
+        self.skipped += 1
         print(f"ok - {desc} # SKIP {why}")
 
 
@@ -420,7 +422,7 @@ def main():
     remover = check_uninstall(t, files.get("conf/socklb-uninstall.yaml", []), daemon)
     check_flags(t, build, cm, ((daemon, ()), (installer, ("install-cni",)), (remover, ("uninstall-cni",))))
     check_dockerfile(t, build)
-    print(f"# manifests_check: {t.passed} passed, {t.failed} failed")
+    print(f"# manifests_check: {t.passed} passed, {t.failed} failed, {t.skipped} skipped")
     return 1 if t.failed else 0
 
 

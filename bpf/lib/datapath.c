@@ -17,17 +17,18 @@
 #include "datapath.h"
 #include "datapath_id.h"
 #include "log.h"
+#include "probe.h"
 #include "socklb.skel.h"
 
 const struct socklb_hook_desc socklb_hooks[SOCKLB_HOOK_COUNT] = {
-	[SOCKLB_HOOK_CONNECT4] = { "socklb_connect4", BPF_CGROUP_INET4_CONNECT },
-	[SOCKLB_HOOK_CONNECT6] = { "socklb_connect6", BPF_CGROUP_INET6_CONNECT },
-	[SOCKLB_HOOK_SENDMSG4] = { "socklb_sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
-	[SOCKLB_HOOK_SENDMSG6] = { "socklb_sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
-	[SOCKLB_HOOK_RECVMSG4] = { "socklb_recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
-	[SOCKLB_HOOK_RECVMSG6] = { "socklb_recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
-	[SOCKLB_HOOK_GETPEERNAME4] = { "socklb_getpeer4", BPF_CGROUP_INET4_GETPEERNAME },
-	[SOCKLB_HOOK_GETPEERNAME6] = { "socklb_getpeer6", BPF_CGROUP_INET6_GETPEERNAME },
+	[SOCKLB_HOOK_CONNECT4] = { "socklb_connect4", "cgroup/connect4", BPF_CGROUP_INET4_CONNECT },
+	[SOCKLB_HOOK_CONNECT6] = { "socklb_connect6", "cgroup/connect6", BPF_CGROUP_INET6_CONNECT },
+	[SOCKLB_HOOK_SENDMSG4] = { "socklb_sendmsg4", "cgroup/sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
+	[SOCKLB_HOOK_SENDMSG6] = { "socklb_sendmsg6", "cgroup/sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	[SOCKLB_HOOK_RECVMSG4] = { "socklb_recvmsg4", "cgroup/recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
+	[SOCKLB_HOOK_RECVMSG6] = { "socklb_recvmsg6", "cgroup/recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
+	[SOCKLB_HOOK_GETPEERNAME4] = { "socklb_getpeer4", "cgroup/getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+	[SOCKLB_HOOK_GETPEERNAME6] = { "socklb_getpeer6", "cgroup/getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
 };
 
 const char *socklb_datapath_id(void)
@@ -159,7 +160,7 @@ static void scratch_dir(const char *root, char *buf, size_t len)
 /* Load this build's programs (creating or reusing the maps) and pin them in dir. */
 static int programs_load(const char *root, const char *dir, const struct socklb_map_sizes *sizes)
 {
-	char tmp[PATH_MAX], path[PATH_MAX];
+	char tmp[PATH_MAX], path[PATH_MAX], why[256];
 	struct socklb *skel;
 	struct bpf_program *prog;
 	int err;
@@ -171,11 +172,11 @@ static int programs_load(const char *root, const char *dir, const struct socklb_
 		return err;
 	}
 	/* ECONNREFUSED for services without backends needs bpf_set_retval (5.18+). */
-	skel->rodata->have_set_retval =
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_set_retval, NULL) == 1;
+	skel->rodata->have_set_retval = socklb_probe_set_retval(why, sizeof(why)) == 0;
 	if (!skel->rodata->have_set_retval)
-		pr_warn("kernel lacks bpf_set_retval: connects to services without endpoints fail with EPERM, "
-			"not ECONNREFUSED");
+		pr_warn("no bpf_set_retval (%s): connects to services without endpoints fail with EPERM, "
+			"not ECONNREFUSED",
+			why);
 
 	err = socklb_maps_prepare(skel->obj, root, sizes);
 	if (!err)

@@ -39,6 +39,7 @@ enum socklb_hook {
 
 struct socklb_hook_desc {
 	const char *name; /* program name, also its pin name and its link's */
+	const char *section; /* its SEC() in socklb.bpf.c, the hook as users know it: "cgroup/connect4" */
 	enum bpf_attach_type attach_type;
 };
 

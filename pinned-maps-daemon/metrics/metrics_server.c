@@ -178,8 +178,30 @@ static void *server_thread(void *arg)
 	return NULL;
 }
 
+/* "127.0.0.1:9466" or "[::1]:9466": where fd listens, the port the kernel chose for port 0 included. */
+static void listen_addr_format(int fd, char *buf, size_t len)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} a;
+	socklen_t alen = sizeof(a);
+	char host[INET6_ADDRSTRLEN];
+
+	buf[0] = '\0';
+	memset(&a, 0, sizeof(a));
+	if (getsockname(fd, &a.sa, &alen))
+		return;
+	if (a.sa.sa_family == AF_INET6 && inet_ntop(AF_INET6, &a.in6.sin6_addr, host, sizeof(host)))
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a.in6.sin6_port));
+	else if (a.sa.sa_family == AF_INET && inet_ntop(AF_INET, &a.in.sin_addr, host, sizeof(host)))
+		snprintf(buf, len, "%s:%u", host, ntohs(a.in.sin_port));
+}
+
 int metrics_server_start(const char *addr, struct metrics *m, struct metrics_server **out)
 {
+	char bound[INET6_ADDRSTRLEN + 8];
 	struct metrics_server *srv;
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -212,7 +234,8 @@ int metrics_server_start(const char *addr, struct metrics *m, struct metrics_ser
 		pr_err("metrics server: cannot start its thread: %s", strerror(-err));
 		goto err;
 	}
-	pr_info("serving /metrics and /healthz on %s", addr);
+	listen_addr_format(srv->listen_fd, bound, sizeof(bound));
+	pr_info("serving /metrics and /healthz on %s", bound[0] ? bound : addr);
 	*out = srv;
 	return 0;
 err:

@@ -18,6 +18,7 @@ int metrics_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *le
 
 struct metrics_server;
 
+/* Logs the address it listens on: with port 0, the port the kernel chose. */
 int metrics_server_start(const char *addr, struct metrics *m, struct metrics_server **out);
 void metrics_server_stop(struct metrics_server *srv);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The API source misbehaves while a client pod connects to a ClusterIP in a
 # loop (DESIGN.md invariant 2). socklb-syncd watches the test API server
-# (test/apiserver/) through a TCP relay this test can take down. In turn:
+# (test/apiserver/) through a TCP relay this test can take down (on a port
+# the kernel picked, which the relay keeps while it is down). In turn:
 # watches dropped, in-stream ERROR 410, HTTP 410 after a compaction, a
 # connection cut in the middle of an event, a watch stalled without
 # bookmarks, the token rotated (401), and the server unreachable for 30 s.
@@ -49,8 +50,12 @@ ctl wait-ports >/dev/null || {
 }
 API_PORT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api"])' "$PORTS")
 cat >"$TL_TMP/relay.py" <<'EOF'
-# relay.py LISTEN_PORT TARGET_PORT: TCP on 127.0.0.1, both ways; killing it cuts every connection.
-import socket, sys, threading
+# relay.py PORT_FILE TARGET_PORT: TCP on 127.0.0.1, both ways, on a port the kernel picks
+# (written to PORT_FILE once listening). SIGUSR1: down (every connection cut, nothing
+# listens: connects are refused); SIGUSR2: up again, on the same port.
+import os, signal, socket, sys, threading, time
+
+conns, lock = set(), threading.Lock()
 
 def pipe(a, b):
     try:
@@ -66,28 +71,73 @@ def pipe(a, b):
             s.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+    with lock:
+        conns.discard(a)
 
+def down(*_):
+    listener.shutdown(socket.SHUT_RDWR)
+    with lock:
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+def up(*_):
+    listener.listen(64)
+
+# Port 0 lets the kernel pick a free port; binding that number again on the listener keeps
+# it ours while nothing listens (a socket bound to port 0 gives its port back when it stops).
+picker = socket.socket()
+picker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+picker.bind(("127.0.0.1", 0))
 listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.bind(picker.getsockname())
+picker.close()
 listener.listen(64)
+signal.signal(signal.SIGUSR1, down)
+signal.signal(signal.SIGUSR2, up)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(listener.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 while True:
-    client, _ = listener.accept()
+    try:
+        client, _ = listener.accept()
+    except OSError:
+        time.sleep(0.05)  # down: nothing listens
+        continue
     try:
         upstream = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
     except OSError:
         client.close()
         continue
+    with lock:
+        conns.update((client, upstream))
     threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
     threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
 EOF
-RELAY_PORT=$((20000 + RANDOM % 20000))
-relay_up() {
-	python3 "$TL_TMP/relay.py" "$RELAY_PORT" "$API_PORT" 2>>"$TL_TMP/relay.log" &
-	RELAY=$!
-	TL_PIDS+=("$RELAY")
+python3 "$TL_TMP/relay.py" "$TL_TMP/relay.port" "$API_PORT" 2>>"$TL_TMP/relay.log" &
+RELAY=$!
+TL_PIDS+=("$RELAY")
+for _ in $(seq 100); do [ -s "$TL_TMP/relay.port" ] && break; sleep 0.05; done
+RELAY_PORT=$(cat "$TL_TMP/relay.port" 2>/dev/null)
+[ -n "$RELAY_PORT" ] || {
+	tl_not_ok "start the relay in front of the test API server"
+	tl_finish
 }
-relay_up
+relay_listens() { (exec 3<>"/dev/tcp/127.0.0.1/$RELAY_PORT") 2>/dev/null; }
+# relay_down / relay_up: each returns once connects are refused / accepted again (max 5 s).
+relay_down() {
+	kill -USR1 "$RELAY"
+	for _ in $(seq 100); do relay_listens || return 0; sleep 0.05; done
+	return 1
+}
+relay_up() {
+	kill -USR2 "$RELAY"
+	for _ in $(seq 100); do relay_listens && return 0; sleep 0.05; done
+	return 1
+}
 
 # --- objects ---------------------------------------------------------------------------
 # slice NAME SERVICE ADDR...
@@ -190,9 +240,8 @@ next_mark
 sleep 5
 tl_check "stalled watches: the maps keep the last good state" mark_is $((MARK - 1))
 tl_check "stalled watches: the daemon is alive" kill -0 "$DAEMON"
-kill -9 "$RELAY"
-wait "$RELAY" 2>/dev/null
-relay_up
+tl_check "the relay cuts every connection" relay_down
+tl_check "the relay is back on its port" relay_up
 converged "after the stalled connections were cut"
 ctl wait-watching >/dev/null
 
@@ -204,15 +253,14 @@ converged "token rotated (401, the file re-read)"
 ctl wait-watching >/dev/null
 
 # The API server unreachable: the relay goes, every connection with it.
-kill -9 "$RELAY"
-wait "$RELAY" 2>/dev/null
+tl_check "the relay cuts every connection and refuses new ones" relay_down
 next_mark
 post /apply/endpointslices "$(slice web-1 web 10.244.0.12)"
 sleep "$DOWN_S"
 tl_check "server down ${DOWN_S} s: the maps kept the last good state" mark_is $((MARK - 1))
 tl_check "server down ${DOWN_S} s: web kept both backends" web_is '10.244.0.11:8080,10.244.0.12:8080'
 tl_check "server down ${DOWN_S} s: the daemon is alive" kill -0 "$DAEMON"
-relay_up
+tl_check "the relay is back on its port" relay_up
 converged "server back after ${DOWN_S} s" 250
 tl_check "server back: web follows the change made while it was down" wait_for 100 web_is '10.244.0.12:8080$'
 

@@ -23,7 +23,6 @@ CTL=$TL_TOOLS/slb-testctl
 SRCDIR=$TL_TMP/src # the daemon's source: gen.json (the generated services) and live.json
 SRC=$SRCDIR/gen.json
 LOG=$TL_TMP/syncd.log
-PORT=$((20000 + RANDOM % 20000))
 LIVE_VIP=10.111.0.10
 mkdir -p "$SRCDIR"
 
@@ -84,10 +83,11 @@ cat >"$SRCDIR/live.json" <<EOF
   "endpoints": [{"addresses": ["10.244.0.11"], "conditions": {"ready": true}}]}]}
 EOF
 "${GEN[@]}" "$SRC" 5 2
-"$SYNCD" --source "file:$SRCDIR" --bpffs-root "$TL_BPFFS" --node-name node-a --metrics-addr "127.0.0.1:$PORT" \
+"$SYNCD" --source "file:$SRCDIR" --bpffs-root "$TL_BPFFS" --node-name node-a --metrics-addr 127.0.0.1:0 \
 	2>"$LOG" &
 DAEMON=$!
 TL_PIDS+=("$DAEMON")
+PORT=$(tl_metrics_port "$LOG")
 five_synced() { [ "$(frontends "$TL_BPFFS" | wc -l)" -eq 5 ]; }
 tl_check "5 services x 2 endpoints fit" wait_for five_synced
 tl_check "the live service answers through its ClusterIP" wait_for tl_in_pod client "$P" tcp "$LIVE_VIP" 80

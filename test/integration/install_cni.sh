@@ -82,7 +82,7 @@ fi
 libcni_accepts() {
 	local out
 	if [ -z "$LIBCNI_CHECK" ]; then
-		echo "ok - libcni accepts $(basename "$1") # SKIP go or libcni source not installed"
+		tl_skip "libcni accepts $(basename "$1")" "go or libcni source not installed"
 		return
 	fi
 	if out=$("$LIBCNI_CHECK" "$1" 2>&1) && [ "$out" = "$2" ]; then

@@ -114,9 +114,8 @@ cat "$TL_TMP/once.log" >>"$TL_TMP/all.log"
 
 kubeconfig "$TL_TMP/tokenfile.json" "{\"server\": \"$API\", \"certificate-authority-data\": \"$(b64 "$PKI/ca.pem")\"}" \
 	"{\"tokenFile\": \"$TL_TMP/token\"}"
-PORT=$((20000 + RANDOM % 20000))
 "$SYNCD" --source kubernetes --kubeconfig "$TL_TMP/tokenfile.json" --node-name n1 --bpffs-root "$TL_BPFFS/daemon" \
-	--metrics-addr "127.0.0.1:$PORT" -v 2>"$TL_TMP/daemon.log" &
+	--metrics-addr 127.0.0.1:0 -v 2>"$TL_TMP/daemon.log" &
 DAEMON=$!
 TL_PIDS+=("$DAEMON")
 ctl wait-watching >/dev/null
@@ -127,7 +126,7 @@ ctl post /apply/services '{"metadata":{"name":"late","namespace":"default"},"spe
 synced_late() { "$SYNCD" dump --bpffs-root "$TL_BPFFS/daemon" | grep -q '^10.96.0.77:80'; }
 for _ in $(seq 100); do synced_late && break; sleep 0.1; done
 tl_check "token rotation with a 401: the daemon re-reads the file and syncs" synced_late
-curl -s -m 2 "http://127.0.0.1:$PORT/metrics" >"$TL_TMP/metrics"
+curl -s -m 2 "http://127.0.0.1:$(tl_metrics_port "$TL_TMP/daemon.log")/metrics" >"$TL_TMP/metrics"
 kill "$DAEMON"
 wait "$DAEMON" 2>/dev/null
 cat "$TL_TMP/daemon.log" >>"$TL_TMP/all.log"

@@ -83,9 +83,9 @@ expect_dump() { # expect_dump V4_BACKENDS_JSON
 }
 
 services_json "$WEB_A" >"$SRC/services.json"
-PORT=$((20000 + RANDOM % 20000))
 LOG1=$TL_TMP/syncd-small.log
-start_daemon "$ROOT1" "$SRC/services.json" "$LOG1" --metrics-addr "127.0.0.1:$PORT"
+start_daemon "$ROOT1" "$SRC/services.json" "$LOG1" --metrics-addr 127.0.0.1:0
+PORT=$(tl_metrics_port "$LOG1")
 
 EXPECT_A=$(expect_dump '["10.244.1.30:8080","10.244.2.31:8080"]')
 tl_check "dump --json shows the file's frontends (v4, v6, affinity, sorted backends)" wait_until 3000 dump_is "$ROOT1" "$EXPECT_A"

@@ -71,19 +71,19 @@ log_has() { grep -qF -- "$2" "$1"; }
 metrics() { curl -s -m 2 "http://127.0.0.1:$PORT/metrics"; }
 metric_is() { metrics | grep -qxF -- "$1"; }
 
-start_daemon() { # start_daemon ROOT LOG [flags]
+start_daemon() { # start_daemon ROOT LOG [flags]: DAEMON, and the PORT of its /metrics
 	local root=$1 log=$2
 	shift 2
-	"$SYNCD" --source "file:$SRC" --bpffs-root "$root" --metrics-addr "127.0.0.1:$PORT" "$@" 2>"$log" &
+	"$SYNCD" --source "file:$SRC" --bpffs-root "$root" --metrics-addr 127.0.0.1:0 "$@" 2>"$log" &
 	DAEMON=$!
 	TL_PIDS+=("$DAEMON")
+	PORT=$(tl_metrics_port "$log")
 }
 stop_daemon() {
 	kill -TERM "$DAEMON"
 	wait "$DAEMON" 2>/dev/null
 }
 
-PORT=$((20000 + RANDOM % 20000))
 BAD_WHY='invalid Service demo/web: spec.clusterIPs[0] "10.96.0.999" is not an IP address'
 
 # ------------------------------------------------- restart on a bad Service

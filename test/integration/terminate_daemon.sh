@@ -114,14 +114,14 @@ wait_backends() {
 
 # ----------------------------------------------------------------- the daemon
 DAEMON_PID=
-PORT=$((20000 + RANDOM % 20000))
-start_daemon() { # LOG [flags]
+start_daemon() { # LOG [flags]: DAEMON_PID, and the PORT of its /metrics
 	local log=$1
 	shift
-	"$SYNCD" --source "file:$SRC" --bpffs-root "$ROOT" --node-name node-a --metrics-addr "127.0.0.1:$PORT" "$@" \
+	"$SYNCD" --source "file:$SRC" --bpffs-root "$ROOT" --node-name node-a --metrics-addr 127.0.0.1:0 "$@" \
 		2>"$log" &
 	DAEMON_PID=$!
 	TL_PIDS+=("$DAEMON_PID")
+	PORT=$(tl_metrics_port "$log")
 }
 stop_daemon() {
 	kill -TERM "$DAEMON_PID"
@@ -396,9 +396,10 @@ if command -v capsh >/dev/null; then
 	LOG3=$TL_TMP/syncd-3.log
 	# shellcheck disable=SC2016 # expanded by the inner shell, from its arguments
 	capsh --drop=cap_perfmon,cap_sys_admin -- -c 'exec "$0" --source "file:$1" --bpffs-root "$2" --node-name node-a \
-		--metrics-addr "127.0.0.1:$3"' "$SYNCD" "$SRC" "$ROOT" "$PORT" 2>"$LOG3" &
+		--metrics-addr 127.0.0.1:0' "$SYNCD" "$SRC" "$ROOT" 2>"$LOG3" &
 	DAEMON_PID=$!
 	TL_PIDS+=("$DAEMON_PID")
+	PORT=$(tl_metrics_port "$LOG3")
 	DNS="dns1 dns2"
 	write_cluster >/dev/null
 	tl_check "without CAP_PERFMON and CAP_SYS_ADMIN: the daemon still syncs" \

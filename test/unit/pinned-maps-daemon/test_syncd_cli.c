@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* socklb-syncd's command line: defaults, both commands, and every kind of mistake. */
+/* socklb-syncd's command line: defaults, every command, and every kind of mistake. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,6 +90,26 @@ static void test_dump(void **state)
 	assert_false(o.json);
 }
 
+static void test_status(void **state)
+{
+	struct syncd_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "status"), 0);
+	assert_int_equal(o.command, SYNCD_STATUS);
+	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/socklb");
+	assert_false(o.json);
+	assert_int_equal(parse(&o, err, "status", "--json", "-v", "--bpffs-root=/sys/fs/bpf/z"), 0);
+	assert_int_equal(o.command, SYNCD_STATUS);
+	assert_true(o.json);
+	assert_true(o.verbose);
+	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/z");
+	/* a command is only a command in first place */
+	assert_int_equal(parse(&o, err, "--source", "file:x", "status"), -EINVAL);
+	assert_string_equal(err, "unexpected argument \"status\"");
+}
+
 struct bad_case {
 	const char *args[6];
 	const char *message;
@@ -111,7 +131,8 @@ static void test_errors(void **state)
 		{ { "--source", "file:x", "--metrics-addr", "localhost" },
 		  "--metrics-addr \"localhost\": expected HOST:PORT" },
 		{ { "--source", "file:x", "--metrics-addr", "1.2.3.4:99999" }, "expected HOST:PORT" },
-		{ { "--source", "file:x", "--json" }, "--json does not apply to the daemon" },
+		{ { "--source", "file:x", "--json" },
+		  "--json does not apply to the daemon (it is a flag of dump and status)" },
 		{ { "--source", "file:x", "--once=yes" }, "--once takes no value" },
 		{ { "--source", "file:x", "extra" }, "unexpected argument \"extra\"" },
 		{ { "dump", "--source", "kubernetes" }, "--source does not apply to dump" },
@@ -140,6 +161,10 @@ static void test_errors(void **state)
 		{ { "--source", "file:x", "--once", "--terminate-grace", "1s" },
 		  "--terminate-grace applies to the running daemon, not to --once" },
 		{ { "dump", "--terminate-tcp" }, "--terminate-tcp does not apply to dump" },
+		{ { "status", "--source", "kubernetes" }, "--source does not apply to status" },
+		{ { "status", "--once" }, "--once does not apply to status" },
+		{ { "status", "--bpffs-root", "rel" }, "--bpffs-root \"rel\": must be an absolute path" },
+		{ { "status", "extra" }, "unexpected argument \"extra\"" },
 	};
 
 	(void)state;
@@ -197,7 +222,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
-		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_duration),   cmocka_unit_test(test_help),
+		cmocka_unit_test(test_status),	 cmocka_unit_test(test_errors),	    cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What this node's kernel and this process allow socklb to do, found by
+ * trying (loading a minimal program, creating a map and closing it), never
+ * from a version number. `socklb-syncd status` prints these; the datapath
+ * loader asks socklb_probe_set_retval.
+ *
+ * A probe returns 0 when the facility is there, or the negative errno the
+ * kernel answered, with why (may be NULL) saying what was tried and what the
+ * kernel said. -EPERM may mean this process lacks a capability, not that the
+ * kernel lacks the facility. Nothing here logs, pins, attaches, or leaves
+ * anything behind.
+ */
+#ifndef SOCKLB_PROBE_H
+#define SOCKLB_PROBE_H
+
+#include <limits.h>
+#include <linux/bpf.h>
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum socklb_cgroup_mode {
+	SOCKLB_CGROUP_NONE, /* no cgroup filesystem mounted */
+	SOCKLB_CGROUP_LEGACY, /* cgroup v1 hierarchies only */
+	SOCKLB_CGROUP_HYBRID, /* v1 controllers, and the cgroup2 hierarchy beside them */
+	SOCKLB_CGROUP_UNIFIED, /* cgroup2 only */
+};
+
+struct socklb_cgroup {
+	enum socklb_cgroup_mode mode;
+	char mount[PATH_MAX]; /* the first cgroup2 mount point, unescaped; "" when none */
+};
+
+/* "unified", "hybrid", "legacy-only", "none". */
+const char *socklb_cgroup_mode_name(enum socklb_cgroup_mode mode);
+
+/*
+ * The cgroup mounts in a mountinfo file (/proc/self/mountinfo): 0 when a
+ * cgroup2 hierarchy is mounted, -ENOENT when none is (out->mode says what is),
+ * or the errno of reading the file.
+ */
+int socklb_probe_cgroup(const char *mountinfo_path, struct socklb_cgroup *out, char *why, size_t len);
+
+struct btf;
+/* The kernel's own BTF (/sys/kernel/btf/vmlinux), parsed; free it with btf__free(). */
+int socklb_probe_btf(struct btf **vmlinux, char *why, size_t len);
+
+/* A minimal cgroup/sock_addr program of this attach type (cgroup/connect4, ...) loads. */
+int socklb_probe_hook(enum bpf_attach_type attach_type, char *why, size_t len);
+
+/*
+ * bpf_link on cgroups (BPF_LINK_CREATE): asked with a probe program and no
+ * cgroup, so nothing is attached. A kernel that has the command looks up the
+ * cgroup and answers EBADF; one without it refuses the command itself.
+ */
+int socklb_probe_cgroup_link(char *why, size_t len);
+
+/* bpf_set_retval from cgroup/connect programs: refusals can say ECONNREFUSED instead of EPERM. */
+int socklb_probe_set_retval(char *why, size_t len);
+
+/* Socket storage: the map type, and bpf_sk_storage_get from cgroup/sock_addr programs. */
+int socklb_probe_sk_storage(char *why, size_t len);
+
+/* A minimal iterator program of this target ("tcp", "udp", "bpf_sk_storage_map", "task") loads. */
+int socklb_probe_iter(const struct btf *vmlinux, const char *target, char *why, size_t len);
+
+/* The bpf_sock_destroy kfunc is in the kernel's BTF, and an iter/udp program calling it loads. */
+int socklb_probe_sock_destroy(const struct btf *vmlinux, char *why, size_t len);
+
+/*
+ * This build's datapath object loads (all its programs, through the
+ * verifier), with private one-entry maps that are neither pinned nor shared.
+ */
+int socklb_probe_datapath(char *why, size_t len);
+
+/* What is pinned under a bpffs root. */
+struct socklb_pins {
+	bool root_exists; /* false: nothing pinned yet (its parent is on bpffs) */
+	int maps_err; /* 0: every map pinned; -ENOENT: not (all) pinned; or why they cannot be opened */
+	__u32 services, max_services; /* frontends */
+	__u64 backends; /* slots in use, of all frontends */
+	__u32 max_backends;
+	size_t builds; /* datapath builds under <root>/prog */
+	bool this_build; /* this build's among them (socklb_datapath_id()) */
+	char other_builds[256]; /* the others' ids, ", "-separated */
+	size_t pods; /* attachment directories under <root>/links */
+	size_t pods_gone; /* of which linked to a cgroup that is gone */
+	size_t pods_broken; /* of which without a readable connect4 link */
+};
+
+/*
+ * Read what is pinned under root, changing nothing: -ENOTSUP when root is not
+ * on a bpffs mount, or the errno of listing it.
+ */
+int socklb_probe_pins(const char *root, struct socklb_pins *out, char *why, size_t len);
+
+/*
+ * BPF memory is charged to the memory cgroup, not to RLIMIT_MEMLOCK (so
+ * CAP_SYS_RESOURCE to raise that limit is not needed): a child process with
+ * RLIMIT_MEMLOCK 0 can still create a map. -EPERM when the kernel charges
+ * RLIMIT_MEMLOCK.
+ */
+int socklb_probe_memcg_charge(char *why, size_t len);
+
+/* This process's effective capabilities: bit n for capability n (CAP_BPF, ... from <linux/capability.h>). */
+int socklb_probe_caps(__u64 *effective, char *why, size_t len);
+
+#endif /* SOCKLB_PROBE_H */
