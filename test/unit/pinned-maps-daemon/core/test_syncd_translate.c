@@ -119,25 +119,32 @@ static void test_internal_traffic_policy_local(void **state)
 		     "node.json", "local.json");
 }
 
-/* Hints apply only when every ready endpoint has them and one is for our zone. */
+/*
+ * Hints apply only when every ready endpoint has them and one is for us: node
+ * hints first, else zone hints (every case: test_syncd_topology.c).
+ */
 static void test_topology_hints(void **state)
 {
 	(void)state;
 	EXPECT_TABLE(&node_a,
 		     "10.96.70.1:80/TCP -> 10.244.1.160:8080,10.244.2.162:8080\n"
 		     "10.96.70.2:80/TCP -> 10.244.1.170:8080,10.244.2.171:8080\n"
-		     "10.96.70.3:80/TCP -> 10.244.2.180:8080,10.244.3.181:8080\n",
+		     "10.96.70.3:80/TCP -> 10.244.2.180:8080,10.244.3.181:8080\n"
+		     "10.96.70.4:80/TCP -> 10.244.1.240:8080\n"
+		     "10.96.70.5:80/TCP -> 10.244.2.245:8080\n",
 		     "node.json", "topology.json");
 }
 
-/* Without the Node (or its zone label) hints are ignored. */
+/* Without the Node (or its zone label) zone hints are ignored; node hints name the node and still apply. */
 static void test_topology_without_zone(void **state)
 {
 	(void)state;
 	EXPECT_TABLE(&node_a,
 		     "10.96.70.1:80/TCP -> 10.244.1.160:8080,10.244.2.161:8080,10.244.2.162:8080\n"
 		     "10.96.70.2:80/TCP -> 10.244.1.170:8080,10.244.2.171:8080\n"
-		     "10.96.70.3:80/TCP -> 10.244.2.180:8080,10.244.3.181:8080\n",
+		     "10.96.70.3:80/TCP -> 10.244.2.180:8080,10.244.3.181:8080\n"
+		     "10.96.70.4:80/TCP -> 10.244.1.240:8080\n"
+		     "10.96.70.5:80/TCP -> 10.244.2.245:8080,10.244.3.246:8080\n",
 		     "topology.json");
 }
 
