@@ -3,7 +3,6 @@
 
 #include <bpf/bpf.h>
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,15 +150,17 @@ static int adopt_service(const struct socklb_frontend *fe, const struct socklb_s
 	return set_applied(ctx, fe, svc->affinity_timeout, be, n, false);
 }
 
-/* A namespace map value as a hashmap value: never NULL, which the hashmap returns for absent. */
+/* The namespace map's values as hashmap values (NULL would read as absent); any non-zero value is "in". */
+static __u32 ns_values[] = { SOCKLB_NS_OPTED_OUT, SOCKLB_NS_OPTED_IN };
+
 static void *ns_state(__u32 value)
 {
-	return (void *)((uintptr_t)value + 1);
+	return &ns_values[value == SOCKLB_NS_OPTED_OUT ? 0 : 1];
 }
 
 static __u32 ns_value(const void *state)
 {
-	return (__u32)((uintptr_t)state - 1);
+	return *(const __u32 *)state;
 }
 
 static const char *ns_said(__u32 value)
