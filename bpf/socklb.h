@@ -126,10 +126,18 @@ struct socklb_sock {
 	__u32 pad;
 };
 
-/* Value of the namespace opt-in map (key: NUL-padded namespace name). */
+/*
+ * Key of the namespace opt-in map: the NUL-padded name of a Namespace
+ * annotated socklb.io/enabled "true" or "false"; the value (__u32) says which.
+ * "false" is 0 so that a reader that takes any non-zero value for opted in
+ * (the only value before "false" was published) stays right.
+ */
 struct socklb_ns_key {
 	char name[SOCKLB_NS_NAME_LEN];
 };
+
+#define SOCKLB_NS_OPTED_OUT 0
+#define SOCKLB_NS_OPTED_IN 1
 
 /* ---- socket termination (term.bpf.c and bpf/lib/terminate.c) ---------------- */
 

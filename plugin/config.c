@@ -118,18 +118,53 @@ static int parse_namespaces(const cJSON *doc, struct plugin_config *conf, struct
 	return 0;
 }
 
-static int check_annotation_key(const char *key, struct cni_error *err)
+/* label names the config key in the error. */
+static int check_annotation_key(const char *label, const char *key, struct cni_error *err)
 {
 	const char *p, *slash = strchr(key, '/');
 
 	if (!*key || strlen(key) > ANNOTATION_KEY_MAX)
-		return invalid(err, "optInAnnotation", "must be a non-empty annotation key");
+		return invalid(err, label, "must be a non-empty annotation key");
 	if (slash && (slash == key || !slash[1] || strchr(slash + 1, '/')))
-		return invalid(err, "optInAnnotation", "must be [prefix/]name");
+		return invalid(err, label, "must be [prefix/]name");
 	for (p = key; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("-_./", *p))
-			return invalid(err, "optInAnnotation",
-				       "may contain only letters, digits, '-', '_', '.' and one '/'");
+			return invalid(err, label, "may contain only letters, digits, '-', '_', '.' and one '/'");
+	return 0;
+}
+
+/* What the injectors write on every pod they give a proxy. */
+static const char *const sidecar_defaults[] = { "sidecar.istio.io/status", "linkerd.io/proxy-version" };
+
+/* Absent: Istio's and Linkerd's marks; [] turns the check off. */
+static int parse_sidecar_annotations(const cJSON *doc, struct plugin_config *conf, struct cni_error *err)
+{
+	const char *const *defaults = sidecar_defaults;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "sidecarAnnotations"), *item;
+	size_t n = sizeof(sidecar_defaults) / sizeof(sidecar_defaults[0]), i = 0;
+	char key[48];
+
+	if (list && !cJSON_IsNull(list) && !cJSON_IsArray(list))
+		return invalid(err, "sidecarAnnotations", "must be a list of annotation keys");
+	if (cJSON_IsArray(list))
+		n = (size_t)cJSON_GetArraySize(list);
+	conf->sidecar_annotations = calloc(n + 1, sizeof(*conf->sidecar_annotations));
+	if (!conf->sidecar_annotations)
+		return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "parsing sidecarAnnotations");
+	if (!cJSON_IsArray(list)) {
+		memcpy(conf->sidecar_annotations, defaults, sizeof(sidecar_defaults));
+		conf->sidecar_annotations_count = n;
+		return 0;
+	}
+	cJSON_ArrayForEach(item, list) {
+		snprintf(key, sizeof(key), "sidecarAnnotations[%zu]", i);
+		if (!cJSON_IsString(item))
+			return invalid(err, key, "must be a string");
+		if (check_annotation_key(key, item->valuestring, err))
+			return -1;
+		conf->sidecar_annotations[i++] = item->valuestring;
+	}
+	conf->sidecar_annotations_count = i;
 	return 0;
 }
 
@@ -168,6 +203,9 @@ static int parse_runtime_config(const cJSON *doc, struct plugin_config *conf, st
 		return 0;
 	if (!cJSON_IsObject(annotations))
 		return invalid(err, "runtimeConfig." ANNOTATIONS_KEY, "must be an object of annotations");
+	for (size_t i = 0; i < conf->sidecar_annotations_count && !conf->pod_sidecar_mark; i++)
+		if (cJSON_GetObjectItemCaseSensitive(annotations, conf->sidecar_annotations[i]))
+			conf->pod_sidecar_mark = conf->sidecar_annotations[i];
 	value = cJSON_GetObjectItemCaseSensitive(annotations, conf->opt_in_annotation);
 	if (!value)
 		return 0;
@@ -269,7 +307,7 @@ static const char *opt_in_annotation(const cJSON *doc, struct cni_error *err)
 		return NULL;
 	if (!key)
 		return SOCKLB_DEFAULT_OPT_IN_ANNOTATION;
-	return check_annotation_key(key, err) ? NULL : key;
+	return check_annotation_key("optInAnnotation", key, err) ? NULL : key;
 }
 
 /*
@@ -287,6 +325,14 @@ static void parse_own_keys(const cJSON *doc, struct plugin_config *conf)
 	if (parse_namespaces(doc, conf, err))
 		conf->namespaces_count = 0;
 	conf->opt_in_annotation = opt_in_annotation(doc, err);
+	/* A bad list keeps the default marks: a mesh pod stays out rather than losing its sidecar's view. */
+	if (parse_sidecar_annotations(doc, conf, err)) {
+		free(conf->sidecar_annotations);
+		conf->sidecar_annotations = calloc(3, sizeof(*conf->sidecar_annotations));
+		conf->sidecar_annotations_count = conf->sidecar_annotations ? 2 : 0;
+		if (conf->sidecar_annotations)
+			memcpy(conf->sidecar_annotations, sidecar_defaults, sizeof(sidecar_defaults));
+	}
 	conf->log_file = path_key(doc, "logFile", NULL, PATH_MAX, err);
 	if (parse_log_level(doc, conf, err))
 		conf->log_level = SOCKLB_LOG_INFO;
@@ -339,6 +385,7 @@ int plugin_config_parse(const char *text, size_t len, struct plugin_config *conf
 void plugin_config_free(struct plugin_config *conf)
 {
 	free(conf->valid_attachments);
+	free(conf->sidecar_annotations);
 	free(conf->namespaces);
 	cJSON_Delete(conf->doc);
 	memset(conf, 0, sizeof(*conf));

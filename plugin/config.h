@@ -9,6 +9,8 @@
  *   cgroupRoot          cgroup v2 mount                where kubelet's cgroup hierarchy lives
  *   namespaces          []                             opted-in namespaces, "*" = all
  *   optInAnnotation     "socklb.io/enabled"            the pod annotation that opts in/out
+ *   sidecarAnnotations  Istio's, Linkerd's             pod annotations that mark a mesh sidecar:
+ *                                                      such a pod is opted in only by its own annotation
  *   logFile             none                           append logs there instead of stderr
  *   logLevel            "info"                         error, warn, info or debug
  *   failurePolicy       "Ignore"                       an opted-in pod that cannot be attached:
@@ -54,6 +56,8 @@ struct plugin_config {
 	const char **namespaces;
 	size_t namespaces_count;
 	const char *opt_in_annotation; /* NULL: the configured one is invalid */
+	const char **sidecar_annotations;
+	size_t sidecar_annotations_count;
 	const char *log_file; /* NULL: log to stderr */
 	int log_level; /* enum socklb_log_level */
 	enum failure_policy failure_policy;
@@ -61,6 +65,7 @@ struct plugin_config {
 	/* runtimeConfig, from the declared capabilities */
 	const char *cgroup_path; /* "cgroupPath"; NULL when not sent */
 	const char *pod_opt_in; /* the opt-in annotation's value; NULL when absent */
+	const char *pod_sidecar_mark; /* the first of sidecar_annotations the pod has; NULL when none */
 	const cJSON *prev_result; /* NULL when absent */
 	/* GC only */
 	bool has_valid_attachments;

@@ -35,23 +35,29 @@ int optin_decide(const struct optin_input *in, struct optin_decision *out)
 	const char *ns = in->pod_namespace ? in->pod_namespace : "(unknown)";
 	/* Anything but "true"/"false" ("yes", "True") decides nothing, as Kubernetes booleans go. */
 	const char *ignored = in->pod_annotation ? " (pod annotation ignored: neither \"true\" nor \"false\")" : "";
+	int map = NAMESPACE_UNSET;
 	const char *which;
-	int ret;
 
 	if (in->pod_annotation && strcmp(in->pod_annotation, "true") == 0)
 		return decided(out, true, "pod annotation is \"true\"");
 	if (in->pod_annotation && strcmp(in->pod_annotation, "false") == 0)
 		return decided(out, false, "pod annotation is \"false\"");
+	if (in->sidecar_mark)
+		return decided(out, false,
+			       "pod has a sidecar proxy (annotation %s): only its own \"true\" opts it in%s",
+			       in->sidecar_mark, ignored);
 
+	if (in->pod_namespace && in->namespace_lookup) {
+		map = in->namespace_lookup(in->pod_namespace, in->lookup_ctx);
+		if (map < 0)
+			return map;
+	}
+	if (map == NAMESPACE_OPTED_OUT)
+		return decided(out, false, "namespace %s is annotated \"false\" (namespace map)%s", ns, ignored);
+	if (map == NAMESPACE_OPTED_IN)
+		return decided(out, true, "namespace %s is annotated \"true\" (namespace map)%s", ns, ignored);
 	if (listed(in, &which))
 		return decided(out, true, "namespace %s matches \"%s\" in the config's namespaces%s", ns, which,
 			       ignored);
-	if (in->pod_namespace && in->namespace_lookup) {
-		ret = in->namespace_lookup(in->pod_namespace, in->lookup_ctx);
-		if (ret < 0)
-			return ret;
-		if (ret > 0)
-			return decided(out, true, "namespace %s is opted in (namespace map)%s", ns, ignored);
-	}
 	return decided(out, false, "namespace %s is not opted in%s", ns, ignored);
 }

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Does this pod get socket load balancing? (DESIGN.md "Opt-in")
+ * Does this pod get socket load balancing? (DESIGN.md "Opt-in"), the most
+ * specific word first:
  *   1. the pod annotation (from runtimeConfig) "true" or "false" decides;
- *   2. else the namespace is in the config's namespaces list ("*" = all);
- *   3. else the namespace is in the opt-in map the daemon publishes;
- *   4. else no.
- * The map is only read when steps 1 and 2 did not decide: most ADDs on a
- * node with a namespace list never open it.
+ *   2. else a pod with a service-mesh sidecar (one of the config's
+ *      sidecarAnnotations) is not opted in: the sidecar needs the original
+ *      destination, which the socket LB would rewrite before it sees it;
+ *   3. else the namespace's annotation "true" or "false", from the map the
+ *      daemon publishes, decides (so "false" wins over the config's list);
+ *   4. else the namespace is in the config's namespaces list ("*" = all);
+ *   5. else no.
+ * The map is read only when steps 1 and 2 did not decide.
  */
 #ifndef SOCKLB_PLUGIN_OPTIN_H
 #define SOCKLB_PLUGIN_OPTIN_H
@@ -14,11 +18,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* 1 when the namespace opted in, 0 when not, negative errno when it cannot tell. */
+/* What the daemon's namespace map says of a namespace. */
+enum namespace_opt_in {
+	NAMESPACE_UNSET, /* not annotated, or no map yet */
+	NAMESPACE_OPTED_IN,
+	NAMESPACE_OPTED_OUT,
+};
+
+/* An enum namespace_opt_in, or negative errno when it cannot tell. */
 typedef int (*optin_namespace_lookup_fn)(const char *ns, void *ctx);
 
 struct optin_input {
 	const char *pod_annotation; /* value of the opt-in annotation; NULL when absent */
+	const char *sidecar_mark; /* the first sidecar annotation the pod carries; NULL when none */
 	const char *pod_namespace; /* K8S_POD_NAMESPACE; NULL when unknown */
 	const char *const *config_namespaces;
 	size_t config_namespaces_count;
@@ -28,7 +40,7 @@ struct optin_input {
 
 struct optin_decision {
 	bool enabled;
-	char why[160]; /* for the log: which rule decided */
+	char why[192]; /* for the log: which rule decided */
 };
 
 /* 0 with the decision, or the lookup's negative errno. */

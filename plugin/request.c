@@ -19,21 +19,24 @@ const char *request_pod(const struct cni_request *req)
 	return pod;
 }
 
-/* The daemon's map may not exist yet (no daemon so far on this node): then no namespace opted in. */
+/* The daemon's map may not exist yet (no daemon so far on this node): then no namespace is annotated. */
 static int namespace_map_lookup(const char *ns, void *ctx)
 {
 	const char *root = ctx;
 	struct socklb_maps maps;
+	__u32 value;
 	int ret;
 
 	ret = socklb_maps_open_existing(root, &maps);
 	if (ret == -ENOENT)
-		return 0;
+		return NAMESPACE_UNSET;
 	if (ret)
 		return ret;
-	ret = socklb_namespace_enabled(&maps, ns);
+	ret = socklb_namespace_get(&maps, ns, &value);
 	socklb_maps_close(&maps);
-	return ret;
+	if (ret <= 0)
+		return ret;
+	return value == SOCKLB_NS_OPTED_OUT ? NAMESPACE_OPTED_OUT : NAMESPACE_OPTED_IN;
 }
 
 int request_opt_in(const struct cni_request *req, struct optin_decision *d, struct cni_error *err)
@@ -41,6 +44,7 @@ int request_opt_in(const struct cni_request *req, struct optin_decision *d, stru
 	const struct plugin_config *conf = &req->conf;
 	struct optin_input in = {
 		.pod_annotation = conf->pod_opt_in,
+		.sidecar_mark = conf->pod_sidecar_mark,
 		.pod_namespace = req->args.pod_namespace,
 		.config_namespaces = conf->namespaces,
 		.config_namespaces_count = conf->namespaces_count,

@@ -4,6 +4,7 @@
 #
 #   source "$(dirname "$0")/../lib.sh"; tl_init
 #   tl_bridge; tl_pod client 10.244.0.2/24 fd00:244::2/64
+#   TL_POD_PARENT=node-a tl_pod c 10.244.0.3/24   its cgroup under $TL_CG/node-a
 #   tl_in_pod client cmd...      run in the pod's cgroup and netns
 #   tl_bg_in_pod server cmd...   same, in the background (killed at exit)
 #   tl_check "description" cmd... / tl_ok / tl_not_ok / tl_skip   (TAP lines)
@@ -149,10 +150,14 @@ tl_bridge() {
 }
 
 TL_NPODS=0
-# tl_pod NAME ADDR4/PLEN [ADDR6/PLEN]: netns + veth on the bridge + cgroup dir.
+declare -A TL_POD_CG
+# tl_pod NAME ADDR4/PLEN [ADDR6/PLEN]: netns + veth on the bridge + cgroup dir,
+# $TL_CG/NAME, or $TL_CG/$TL_POD_PARENT/NAME when TL_POD_PARENT is set (a
+# simulated node's own subtree, as kubelet's kubepods on each node).
 tl_pod() {
 	local name=$1 a4=$2 a6=${3:-} ns=slb-$TL_ID-$1 host
 	TL_NPODS=$((TL_NPODS + 1))
+	TL_POD_CG[$name]=$TL_CG/${TL_POD_PARENT:+$TL_POD_PARENT/}$name
 	host=s$TL_ID$TL_NPODS
 	ip netns add "$ns"
 	TL_NETNS+=("$ns")
@@ -166,7 +171,7 @@ tl_pod() {
 		ip -n "$ns" addr add "$a6" dev eth0 nodad
 		ip -n "$ns" -6 route add unreachable "$TL_VIP_RANGE6"
 	fi
-	mkdir -p "$TL_CG/$name"
+	mkdir -p "${TL_POD_CG[$name]}"
 }
 
 tl_pod_ns() {
@@ -174,14 +179,14 @@ tl_pod_ns() {
 }
 
 tl_pod_cgroup() {
-	echo "$TL_CG/$1"
+	echo "${TL_POD_CG[$1]:-$TL_CG/$1}"
 }
 
 # Join the pod's cgroup first: ip netns exec remounts /sys.
 tl_in_pod() {
 	local name=$1
 	shift
-	bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec ip netns exec "$@"' _ "$TL_CG/$name" "$(tl_pod_ns "$name")" "$@"
+	bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec ip netns exec "$@"' _ "$(tl_pod_cgroup "$name")" "$(tl_pod_ns "$name")" "$@"
 }
 
 tl_bg_in_pod() {

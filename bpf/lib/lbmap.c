@@ -674,45 +674,58 @@ static int ns_key(const char *name, struct socklb_ns_key *key)
 	return 0;
 }
 
-int socklb_namespace_set(struct socklb_maps *m, const char *name, bool enabled)
+int socklb_namespace_set(struct socklb_maps *m, const char *name, __u32 value)
 {
 	struct socklb_ns_key key;
-	__u32 one = 1;
 	int err = ns_key(name, &key);
 
 	if (err)
 		return err;
-	if (enabled)
-		return bpf_map_update_elem(m->namespaces, &key, &one, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(m->namespaces, &key, &value, BPF_ANY) ? -errno : 0;
+}
+
+int socklb_namespace_delete(struct socklb_maps *m, const char *name)
+{
+	struct socklb_ns_key key;
+	int err = ns_key(name, &key);
+
+	if (err)
+		return err;
 	if (bpf_map_delete_elem(m->namespaces, &key) && errno != ENOENT)
 		return -errno;
 	return 0;
 }
 
-int socklb_namespace_enabled(struct socklb_maps *m, const char *name)
+int socklb_namespace_get(struct socklb_maps *m, const char *name, __u32 *value)
 {
 	struct socklb_ns_key key;
-	__u32 v;
 	int err = ns_key(name, &key);
 
 	if (err)
 		return err;
-	if (bpf_map_lookup_elem(m->namespaces, &key, &v))
+	if (bpf_map_lookup_elem(m->namespaces, &key, value))
 		return errno == ENOENT ? 0 : -errno;
-	return v != 0;
+	return 1;
 }
 
 int socklb_namespace_foreach(struct socklb_maps *m, socklb_namespace_cb cb, void *ctx)
 {
 	struct socklb_ns_key key, next;
 	void *prev = NULL;
+	__u32 value;
 	int err;
 
 	while (bpf_map_get_next_key(m->namespaces, prev, &next) == 0) {
 		key = next;
 		prev = &key;
+		if (bpf_map_lookup_elem(m->namespaces, &key, &value)) {
+			/* Deleted between the two calls: the walk goes on from it. */
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
 		key.name[sizeof(key.name) - 1] = '\0';
-		err = cb(key.name, ctx);
+		err = cb(key.name, value, ctx);
 		if (err)
 			return err;
 	}

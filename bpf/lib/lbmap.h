@@ -114,11 +114,17 @@ int socklb_service_get(struct socklb_maps *m, const struct socklb_frontend *fe, 
 /* Sum of the per-CPU counters of one service id. */
 int socklb_service_stats(struct socklb_maps *m, __u32 svc_id, struct socklb_stats *sum);
 
-/* The namespace opt-in set the daemon publishes for the plugin. */
-int socklb_namespace_set(struct socklb_maps *m, const char *name, bool enabled);
-/* 1 when enabled, 0 when not, negative errno on error. */
-int socklb_namespace_enabled(struct socklb_maps *m, const char *name);
-typedef int (*socklb_namespace_cb)(const char *name, void *ctx);
+/*
+ * The namespace opt-in map the daemon publishes for the plugin: per annotated
+ * namespace, SOCKLB_NS_OPTED_IN or SOCKLB_NS_OPTED_OUT.
+ */
+int socklb_namespace_set(struct socklb_maps *m, const char *name, __u32 value);
+/* Remove the namespace's entry; 0 when there was none. */
+int socklb_namespace_delete(struct socklb_maps *m, const char *name);
+/* 1 with *value when the namespace has an entry, 0 when not, negative errno on error. */
+int socklb_namespace_get(struct socklb_maps *m, const char *name, __u32 *value);
+typedef int (*socklb_namespace_cb)(const char *name, __u32 value, void *ctx);
+/* Call cb for every entry; stops at a non-zero return. */
 int socklb_namespace_foreach(struct socklb_maps *m, socklb_namespace_cb cb, void *ctx);
 
 #endif /* SOCKLB_LBMAP_H */

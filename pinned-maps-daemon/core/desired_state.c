@@ -563,19 +563,20 @@ static int update_service(const void *k, size_t len, void *value, void *ctx)
 }
 
 /*
- * Without its Node the daemon cannot tell which endpoints are local nor
- * which zone it is in, and has no address for node ports: say so once, and
- * once more when it appears.
+ * Without its Node the daemon does not know its zone nor its addresses for
+ * node ports: say so once, and once more when it appears. Local endpoints
+ * and node hints go by the name alone, as in kube-proxy; a Node missing for
+ * long often means the name is wrong, and then none would match.
  */
 static void note_node(struct desired_state *d, bool present)
 {
 	if (!present && !d->node_missing)
-		pr_warn("Node %s (--node-name) is not in the input: Services with internalTrafficPolicy: Local get no "
-			"endpoints (their connects are refused), node ports are not programmed and topology hints are "
-			"off until it appears",
+		pr_warn("Node %s (--node-name) is not in the input: node ports are not programmed and zone hints are "
+			"off until it appears (local endpoints and node hints match endpoints by this name: is it "
+			"right?)",
 			d->cfg.node_name);
 	else if (present && d->node_missing)
-		pr_info("Node %s appeared: local endpoints, node ports and topology hints apply", d->cfg.node_name);
+		pr_info("Node %s appeared: node ports and zone hints apply", d->cfg.node_name);
 	d->node_missing = !present;
 }
 

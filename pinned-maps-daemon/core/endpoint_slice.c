@@ -59,9 +59,24 @@ static int parse_ports(const cJSON *slice, struct parsed_slice *ps, struct inval
 	return 0;
 }
 
-static bool has_zone_hints(const cJSON *for_zones)
+/* hints.forNodes or hints.forZones: a list of {"name": ...}; NULL when absent or empty, as kube-proxy reads it. */
+static int parse_hints(const cJSON *slice, const cJSON *hints, const char *field, size_t i, const cJSON **out,
+		       struct invalid_list *invalid)
 {
-	return cJSON_IsArray(for_zones) && cJSON_GetArraySize(for_zones) > 0;
+	const cJSON *list = k8s_field(hints, field);
+	const cJSON *h;
+
+	*out = NULL;
+	if (!list)
+		return 0;
+	if (!cJSON_IsArray(list))
+		return bad_slice(invalid, slice, "endpoints[%zu].hints.%s is not a list", i, field);
+	cJSON_ArrayForEach(h, list) {
+		if (!k8s_string(h, "name"))
+			return bad_slice(invalid, slice, "endpoints[%zu].hints.%s[] needs a name", i, field);
+	}
+	*out = cJSON_GetArraySize(list) > 0 ? list : NULL;
+	return 0;
 }
 
 static int parse_endpoint(const cJSON *slice, const cJSON *ep, size_t i, const char *node_name, struct parsed_slice *ps,
@@ -73,6 +88,7 @@ static int parse_endpoint(const cJSON *slice, const cJSON *ep, size_t i, const c
 	const char *node = k8s_string(ep, "nodeName");
 	struct slice_endpoint *se = &ps->endpoints[ps->n_endpoints];
 	const cJSON *first;
+	int err;
 
 	if (!cJSON_IsObject(ep))
 		return bad_slice(invalid, slice, "endpoints[%zu] is not an object", i);
@@ -93,18 +109,13 @@ static int parse_endpoint(const cJSON *slice, const cJSON *ep, size_t i, const c
 	if (k8s_field(ep, "nodeName") && !node)
 		return bad_slice(invalid, slice, "endpoints[%zu].nodeName is not a string", i);
 	se->local = node && node_name && strcmp(node, node_name) == 0;
-	if (hints) {
-		const cJSON *for_zones = k8s_field(hints, "forZones");
-		const cJSON *z;
-
-		if (for_zones && !cJSON_IsArray(for_zones))
-			return bad_slice(invalid, slice, "endpoints[%zu].hints.forZones is not a list", i);
-		cJSON_ArrayForEach(z, for_zones) {
-			if (!k8s_string(z, "name"))
-				return bad_slice(invalid, slice, "endpoints[%zu].hints.forZones[] needs a name", i);
-		}
-		se->zone_hints = has_zone_hints(for_zones) ? for_zones : NULL;
-	}
+	if (hints && !cJSON_IsObject(hints))
+		return bad_slice(invalid, slice, "endpoints[%zu].hints is not an object", i);
+	err = parse_hints(slice, hints, "forNodes", i, &se->node_hints, invalid);
+	if (!err)
+		err = parse_hints(slice, hints, "forZones", i, &se->zone_hints, invalid);
+	if (err)
+		return err;
 	ps->n_endpoints++;
 	return 0;
 }
@@ -177,37 +188,67 @@ static int candidate_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static bool hints_include(const cJSON *for_zones, const char *zone)
+static bool hints_include(const cJSON *hints, const char *name)
 {
-	const cJSON *z;
+	const cJSON *h;
 
-	cJSON_ArrayForEach(z, for_zones) {
-		if (strcmp(k8s_string(z, "name"), zone) == 0)
+	if (!name || !*name)
+		return false;
+	cJSON_ArrayForEach(h, hints) {
+		if (strcmp(k8s_string(h, "name"), name) == 0)
 			return true;
 	}
 	return false;
 }
 
-/*
- * kube-proxy's canUseTopology: hints count only when every ready endpoint
- * carries them and at least one is for this node's zone; otherwise a zone
- * would be starved or traffic would pile onto hint-less endpoints.
- */
-static bool use_topology(const struct candidate *c, size_t n, const char *zone)
-{
-	bool zone_served = false;
+/* Which ready endpoints the hints leave to this node (kube-proxy's topology mode). */
+enum topology {
+	TOPOLOGY_ANY, /* no usable hints: every ready endpoint */
+	TOPOLOGY_SAME_NODE, /* those whose hints.forNodes names this node */
+	TOPOLOGY_SAME_ZONE, /* those whose hints.forZones names this node's zone */
+};
 
-	if (!zone || !*zone)
-		return false;
+/*
+ * kube-proxy's topologyModeFromHints (1.35, PreferSameTrafficDistribution
+ * GA): a kind of hint counts only when every ready endpoint carries it and
+ * at least one names this node (or its zone); otherwise a node or zone would
+ * be starved, or traffic would pile onto the endpoints without hints. Node
+ * hints first: PreferSameNode publishes zone hints too, as its fallback. The
+ * Service's trafficDistribution is the EndpointSlice controller's business:
+ * the proxy reads only the hints.
+ */
+static enum topology topology_mode(const struct candidate *c, size_t n, const struct backend_query *q)
+{
+	bool all_node = true, all_zone = true, for_node = false, for_zone = false;
+
 	for (size_t i = 0; i < n; i++) {
-		if (!c[i].info->ready)
+		const struct slice_endpoint *e = c[i].info;
+
+		if (!e->ready)
 			continue;
-		if (!c[i].info->zone_hints)
-			return false;
-		if (hints_include(c[i].info->zone_hints, zone))
-			zone_served = true;
+		all_node = all_node && e->node_hints;
+		all_zone = all_zone && e->zone_hints;
+		for_node = for_node || hints_include(e->node_hints, q->node_name);
+		for_zone = for_zone || hints_include(e->zone_hints, q->zone);
 	}
-	return zone_served;
+	/* for_node and for_zone imply a ready endpoint: with none, no topology. */
+	if (all_node && for_node)
+		return TOPOLOGY_SAME_NODE;
+	if (all_zone && for_zone)
+		return TOPOLOGY_SAME_ZONE;
+	return TOPOLOGY_ANY;
+}
+
+static bool available_for(const struct slice_endpoint *e, enum topology mode, const struct backend_query *q)
+{
+	switch (mode) {
+	case TOPOLOGY_SAME_NODE:
+		return hints_include(e->node_hints, q->node_name);
+	case TOPOLOGY_SAME_ZONE:
+		return hints_include(e->zone_hints, q->zone);
+	default:
+		return true;
+	}
 }
 
 enum pick {
@@ -215,7 +256,7 @@ enum pick {
 	PICK_SERVING_TERMINATING,
 };
 
-static bool picked(const struct candidate *c, enum pick pick, bool topology, const struct backend_query *q)
+static bool picked(const struct candidate *c, enum pick pick, enum topology mode, const struct backend_query *q)
 {
 	const struct slice_endpoint *e = c->info;
 
@@ -223,18 +264,16 @@ static bool picked(const struct candidate *c, enum pick pick, bool topology, con
 		return false;
 	if (pick == PICK_SERVING_TERMINATING)
 		return e->serving && e->terminating;
-	if (!e->ready)
-		return false;
-	return !topology || hints_include(e->zone_hints, q->zone);
+	return e->ready && available_for(e, mode, q);
 }
 
-static size_t collect(const struct candidate *c, size_t n, enum pick pick, bool topology, const struct backend_query *q,
-		      struct socklb_endpoint *out)
+static size_t collect(const struct candidate *c, size_t n, enum pick pick, enum topology mode,
+		      const struct backend_query *q, struct socklb_endpoint *out)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (picked(&c[i], pick, topology, q))
+		if (picked(&c[i], pick, mode, q))
 			out[k++] = c[i].ep;
 	}
 	return k;
@@ -275,7 +314,7 @@ int endpoint_slices_select(const struct parsed_slice *slices, size_t n_slices, c
 	struct socklb_endpoint *eps = NULL;
 	struct candidate *c;
 	size_t total = 0, k = 0, picked_n;
-	bool topology;
+	enum topology mode;
 
 	*out = NULL;
 	*n = 0;
@@ -307,11 +346,16 @@ int endpoint_slices_select(const struct parsed_slice *slices, size_t n_slices, c
 		free(c);
 		return -ENOMEM;
 	}
-	/* Topology hints only shape the cluster-wide choice; Local already is node-scoped. */
-	topology = q->policy == TRAFFIC_POLICY_CLUSTER && use_topology(c, k, q->zone);
-	picked_n = collect(c, k, PICK_READY, topology, q, eps);
+	/*
+	 * Hints only narrow the cluster-wide choice: Local already is this node's.
+	 * A topology with no ready endpoint for us is never chosen, so an empty
+	 * ready pick means none is ready in the scope: then serving and
+	 * terminating ones, hints ignored (as kube-proxy; Local stays local).
+	 */
+	mode = q->policy == TRAFFIC_POLICY_CLUSTER ? topology_mode(c, k, q) : TOPOLOGY_ANY;
+	picked_n = collect(c, k, PICK_READY, mode, q, eps);
 	if (!picked_n)
-		picked_n = collect(c, k, PICK_SERVING_TERMINATING, false, q, eps);
+		picked_n = collect(c, k, PICK_SERVING_TERMINATING, TOPOLOGY_ANY, q, eps);
 	if (picked_n) {
 		*out = eps;
 		*n = (__u32)picked_n;

@@ -2,8 +2,11 @@
 /*
  * EndpointSlices (discovery.k8s.io/v1) as kube-proxy reads them, and the
  * choice of backends for one service port: merge every slice of the service,
- * dedupe by IP:port, then pick ready endpoints (topology hints applied) or,
- * when none is ready, serving and terminating ones.
+ * dedupe by IP:port, then pick as kube-proxy's CategorizeEndpoints does
+ * (pkg/proxy/topology.go): ready endpoints, narrowed by topology hints
+ * (hints.forNodes, else hints.forZones) for internalTrafficPolicy Cluster or
+ * to this node's for Local; when none is ready, serving and terminating ones
+ * (hints ignored).
  */
 #ifndef SOCKLB_ENDPOINT_SLICE_H
 #define SOCKLB_ENDPOINT_SLICE_H
@@ -27,6 +30,7 @@ struct slice_endpoint {
 	bool serving;
 	bool terminating;
 	bool local; /* nodeName is the daemon's node */
+	const cJSON *node_hints; /* hints.forNodes, NULL when absent or empty */
 	const cJSON *zone_hints; /* hints.forZones, NULL when absent or empty */
 };
 
@@ -57,7 +61,8 @@ struct backend_query {
 	__u8 proto;
 	int family; /* 4 or 6: a frontend only gets backends of its own family */
 	enum traffic_policy policy;
-	const char *zone; /* the node's zone for topology hints, NULL when unknown */
+	const char *node_name; /* the daemon's node, for hints.forNodes; NULL when unknown */
+	const char *zone; /* its zone, for hints.forZones; NULL when unknown */
 };
 
 /* The backends for q, sorted and unique; *out is malloc'ed (NULL when *n is 0). */

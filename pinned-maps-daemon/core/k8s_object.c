@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "socklb.h"
+
 const cJSON *k8s_field(const cJSON *obj, const char *key)
 {
 	const cJSON *item;
@@ -48,11 +50,19 @@ const char *k8s_annotation(const cJSON *obj, const char *key)
 	return k8s_string(k8s_field(k8s_field(obj, "metadata"), "annotations"), key);
 }
 
-bool k8s_namespace_opted_in(const cJSON *ns)
+bool k8s_namespace_opt_in(const cJSON *ns, __u32 *value)
 {
 	const char *enabled = k8s_annotation(ns, SOCKLB_ANNOTATION_ENABLED);
 
-	return enabled && strcmp(enabled, "true") == 0;
+	if (!enabled)
+		return false;
+	if (strcmp(enabled, "true") == 0)
+		*value = SOCKLB_NS_OPTED_IN;
+	else if (strcmp(enabled, "false") == 0)
+		*value = SOCKLB_NS_OPTED_OUT;
+	else
+		return false;
+	return true;
 }
 
 static const char *const list_kinds[K8S_KIND_COUNT] = {

@@ -8,6 +8,7 @@
 #define SOCKLB_K8S_OBJECT_H
 
 #include <cjson/cJSON.h>
+#include <linux/types.h>
 #include <stdbool.h>
 
 #include "store.h"
@@ -30,8 +31,13 @@ const char *k8s_namespace(const cJSON *obj);
 const char *k8s_label(const cJSON *obj, const char *key);
 const char *k8s_annotation(const cJSON *obj, const char *key);
 
-/* A Namespace opts its pods in with the annotation socklb.io/enabled: "true" (exactly). */
-bool k8s_namespace_opted_in(const cJSON *ns);
+/*
+ * A Namespace opts its pods in with the annotation socklb.io/enabled "true",
+ * out with "false" (exactly, as Kubernetes booleans go): true with the
+ * namespace map's value (SOCKLB_NS_OPTED_IN or _OUT), false when it says
+ * neither.
+ */
+bool k8s_namespace_opt_in(const cJSON *ns, __u32 *value);
 
 /* "Service" → K8S_SERVICE …; -1 when the kind is not one the daemon reads. */
 int k8s_kind_parse(const char *kind);

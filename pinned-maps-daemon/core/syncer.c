@@ -28,7 +28,7 @@ struct syncer {
 	struct metrics *metrics;
 	struct desired_state *desired;
 	struct hashmap *applied; /* frontend key → struct applied_frontend */
-	struct hashmap *namespaces; /* opted-in namespace names in the map → (void *)1 */
+	struct hashmap *namespaces; /* namespace names in the opt-in map → ns_state(value) */
 	struct frontend_list retry; /* writes that failed; tried again on the next pass */
 	struct frontend_list kept; /* pinned, claimed by no valid Service, kept for an invalid one that may own them */
 	char *kept_said; /* the last log line about them: said again only when it changes */
@@ -150,11 +150,29 @@ static int adopt_service(const struct socklb_frontend *fe, const struct socklb_s
 	return set_applied(ctx, fe, svc->affinity_timeout, be, n, false);
 }
 
-static int adopt_namespace(const char *name, void *ctx)
+/* The namespace map's values as hashmap values (NULL would read as absent); any non-zero value is "in". */
+static __u32 ns_values[] = { SOCKLB_NS_OPTED_OUT, SOCKLB_NS_OPTED_IN };
+
+static void *ns_state(__u32 value)
+{
+	return &ns_values[value == SOCKLB_NS_OPTED_OUT ? 0 : 1];
+}
+
+static __u32 ns_value(const void *state)
+{
+	return *(const __u32 *)state;
+}
+
+static const char *ns_said(__u32 value)
+{
+	return value == SOCKLB_NS_OPTED_OUT ? "opted out" : "opted in";
+}
+
+static int adopt_namespace(const char *name, __u32 value, void *ctx)
 {
 	struct syncer *sy = ctx;
 
-	return hashmap_put(sy->namespaces, name, strlen(name), (void *)1, NULL);
+	return hashmap_put(sy->namespaces, name, strlen(name), ns_state(value), NULL);
 }
 
 int syncer_adopt(struct syncer *sy)
@@ -170,7 +188,7 @@ int syncer_adopt(struct syncer *sy)
 		pr_err("reading the pinned namespace opt-in set: %s", strerror(-err));
 		return err;
 	}
-	pr_info("adopted %zu pinned frontends with %zu backends and %zu opted-in namespaces",
+	pr_info("adopted %zu pinned frontends with %zu backends and %zu annotated namespaces",
 		hashmap_count(sy->applied), sy->applied_backends, hashmap_count(sy->namespaces));
 	if (sy->metrics)
 		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
@@ -511,47 +529,46 @@ static int want_namespace(const cJSON *ns, void *ctx)
 {
 	struct hashmap *want = ctx;
 	const char *name = k8s_name(ns);
+	__u32 value;
 
-	if (!k8s_namespace_opted_in(ns))
+	if (!k8s_namespace_opt_in(ns, &value))
 		return 0;
 	if (strlen(name) >= SOCKLB_NS_NAME_LEN) {
-		pr_warn("Namespace %s: name longer than %d characters cannot be opted in", name,
-			SOCKLB_NS_NAME_LEN - 1);
+		pr_warn("Namespace %s: name longer than %d characters cannot be %s", name, SOCKLB_NS_NAME_LEN - 1,
+			ns_said(value));
 		return 0;
 	}
-	return hashmap_put(want, name, strlen(name), (void *)1, NULL);
+	return hashmap_put(want, name, strlen(name), ns_state(value), NULL);
 }
 
-static void namespace_failed(struct pass *p, const char *name, bool enabled, int err)
+static void namespace_failed(struct pass *p, const char *name, const char *what, int err)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), "%s namespace %s in the opt-in map: %s", enabled ? "adding" : "removing", name,
-		 strerror(-err));
+	snprintf(msg, sizeof(msg), "%s namespace %s in the opt-in map: %s", what, name, strerror(-err));
 	pr_err("%s", msg);
 	p->res->errors++;
 	if (p->sy->metrics)
 		metrics_sync_error(p->sy->metrics, msg);
 }
 
-static int add_wanted_namespace(const void *key, size_t key_len, void *value, void *ctx)
+static int add_wanted_namespace(const void *key, size_t key_len, void *state, void *ctx)
 {
 	struct ns_pass *np = ctx;
 	char name[SOCKLB_NS_NAME_LEN];
 	int err;
 
-	(void)value;
-	if (hashmap_get(np->sy->namespaces, key, key_len))
+	if (hashmap_get(np->sy->namespaces, key, key_len) == state)
 		return 0;
 	memcpy(name, key, key_len);
 	name[key_len] = '\0';
-	err = socklb_namespace_set(np->sy->maps, name, true);
+	err = socklb_namespace_set(np->sy->maps, name, ns_value(state));
 	if (err) {
-		namespace_failed(np->p, name, true, err);
+		namespace_failed(np->p, name, "writing", err);
 		return 0;
 	}
-	pr_info("namespace %s opted in", name);
-	return hashmap_put(np->sy->namespaces, key, key_len, (void *)1, NULL);
+	pr_info("namespace %s %s", name, ns_said(ns_value(state)));
+	return hashmap_put(np->sy->namespaces, key, key_len, state, NULL);
 }
 
 struct ns_remove {
@@ -577,7 +594,11 @@ static int find_unwanted(const void *key, size_t key_len, void *value, void *ctx
 	return 0;
 }
 
-/* Publish the opted-in namespaces; removals wait for a complete store like every delete. */
+/*
+ * Publish the namespaces annotated "true" or "false"; removals (annotation
+ * gone, Namespace deleted: the plugin config decides again) wait for a
+ * complete store like every delete.
+ */
 static int sync_namespaces(struct syncer *sy, struct hashmap *want, struct pass *p)
 {
 	struct ns_pass np = { .sy = sy, .want = want, .p = p };
@@ -588,13 +609,13 @@ static int sync_namespaces(struct syncer *sy, struct hashmap *want, struct pass 
 		return err;
 	err = hashmap_foreach(sy->namespaces, find_unwanted, &r);
 	for (size_t i = 0; !err && i < r.n; i++) {
-		int ret = socklb_namespace_set(sy->maps, r.names[i], false);
+		int ret = socklb_namespace_delete(sy->maps, r.names[i]);
 
 		if (ret) {
-			namespace_failed(p, r.names[i], false, ret);
+			namespace_failed(p, r.names[i], "removing", ret);
 			continue;
 		}
-		pr_info("namespace %s opted out", r.names[i]);
+		pr_info("namespace %s left the opt-in map (no longer annotated)", r.names[i]);
 		hashmap_remove(sy->namespaces, r.names[i], strlen(r.names[i]));
 	}
 	free(r.names);
@@ -749,7 +770,7 @@ static void dedupe(struct frontend_list *l)
 	l->n = k;
 }
 
-/* Under the store lock: the opted-in namespaces, when they may have changed. */
+/* Under the store lock: the annotated namespaces, when they may have changed. */
 static int want_namespaces(struct syncer *sy, bool changed, struct hashmap **want)
 {
 	*want = NULL;

@@ -319,13 +319,23 @@ static int add_frontend(struct service_frontends *out, const struct socklb_front
 	return 0;
 }
 
+/* What every port of one Service is translated against. */
+struct port_context {
+	const struct parsed_slice *slices;
+	size_t n_slices;
+	const struct node_view *node;
+	const char *node_name;
+};
+
 static int add_port_frontends(const struct service_spec *sp, const cJSON *port, size_t i,
-			      const struct parsed_slice *slices, size_t n_slices, const struct node_view *node,
-			      struct service_frontends *out)
+			      const struct port_context *ctx, struct service_frontends *out)
 {
+	const struct parsed_slice *slices = ctx->slices;
+	const struct node_view *node = ctx->node;
+	size_t n_slices = ctx->n_slices;
 	const char *name = k8s_string(port, "name");
 	const char *proto = k8s_string(port, "protocol");
-	struct backend_query q = { .port_name = name ? name : "", .zone = node->zone };
+	struct backend_query q = { .port_name = name ? name : "", .node_name = ctx->node_name, .zone = node->zone };
 	struct socklb_frontend fe;
 	long num, node_port = 0;
 	int ret, err = 0;
@@ -408,6 +418,7 @@ int translate_service(const cJSON *svc, const cJSON *const *slices, size_t n_sli
 		      const struct translate_config *cfg, struct service_frontends *out)
 {
 	struct parsed_slice *parsed = NULL;
+	struct port_context ctx;
 	struct service_spec sp;
 	const cJSON *port;
 	size_t i = 0;
@@ -429,10 +440,13 @@ int translate_service(const cJSON *svc, const cJSON *const *slices, size_t n_sli
 		goto out;
 	}
 	ret = 0;
+	ctx = (struct port_context){
+		.slices = parsed, .n_slices = slices_ret ? 0 : n_slices, .node = node, .node_name = cfg->node_name
+	};
 	cJSON_ArrayForEach(port, sp.ports) {
 		if (ret)
 			break;
-		ret = add_port_frontends(&sp, port, i++, parsed, slices_ret ? 0 : n_slices, node, out);
+		ret = add_port_frontends(&sp, port, i++, &ctx, out);
 	}
 	if (!ret)
 		ret = slices_ret;

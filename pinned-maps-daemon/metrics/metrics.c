@@ -222,8 +222,8 @@ static void render_own(FILE *out, const struct metrics *m)
 		"frontends.\n"
 		"# TYPE socklb_invalid_objects gauge\n"
 		"socklb_invalid_objects{kind=\"Service\"} %zu\nsocklb_invalid_objects{kind=\"EndpointSlice\"} %zu\n"
-		"# HELP socklb_node_missing 1 when the Node named by --node-name is not in the input: no local "
-		"endpoints, no node ports, no topology hints.\n"
+		"# HELP socklb_node_missing 1 when the Node named by --node-name is not in the input: no node "
+		"ports, no zone hints.\n"
 		"# TYPE socklb_node_missing gauge\nsocklb_node_missing %d\n",
 		m->services, m->backends, m->sync_errors, m->invalid_services, m->invalid_endpoint_slices,
 		m->node_missing ? 1 : 0);

@@ -31,7 +31,7 @@ static int no_namespace_opted_in(const char *ns, void *ctx)
 {
 	(void)ns;
 	(void)ctx;
-	return 0;
+	return NAMESPACE_UNSET;
 }
 
 static void check_error(const struct plugin_config *conf, const struct cni_error *err)
@@ -117,6 +117,7 @@ static void check_parsed(struct cni_request *req)
 	const struct plugin_config *conf = &req->conf;
 	struct optin_input in = {
 		.pod_annotation = conf->pod_opt_in,
+		.sidecar_mark = conf->pod_sidecar_mark,
 		.pod_namespace = "default",
 		.config_namespaces = conf->namespaces,
 		.config_namespaces_count = conf->namespaces_count,

@@ -261,7 +261,35 @@ plugin ADD "conv-$TL_ID" "$(config 0.4.0 "" '{"cniVersion": "1.0.0", "ips": [{"a
 tl_check "config 0.4.0, prevResult 1.0.0 with an address without prefix: code 7 naming the field" \
 	is_error 7 "prevResult.ips[0].address"
 
-# Namespace opt-in: the config's list, and the map the daemon publishes.
+# Namespace opt-in: the config's list, and the map the daemon publishes from
+# Namespace annotations (the real daemon, one sync from a file: daemon -> map
+# <- plugin). A namespace annotated "false" wins over the config's "*"; a pod
+# with a sidecar proxy is opted in only by its own annotation.
+SYNCD=$TL_BUILD/socklb-syncd
+# publish NAMESPACE=true|false...: the Namespaces (annotation socklb.io/enabled, none for "-") in the map.
+publish() {
+	local items='' ns
+	for ns in "$@"; do
+		items+="${items:+,}{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"${ns%=*}\""
+		[ "${ns#*=}" = - ] || items+=",\"annotations\":{\"socklb.io/enabled\":\"${ns#*=}\"}"
+		items+="}}"
+	done
+	printf '{"apiVersion":"v1","kind":"List","items":[%s]}' "$items" >"$TL_TMP/namespaces.json"
+	"$SYNCD" --source "file:$TL_TMP/namespaces.json" --bpffs-root "$TL_BPFFS" --node-name node-a --once \
+		--metrics-addr "" 2>>"$TL_TMP/syncd.log"
+}
+# annotated JSON_MEMBERS: runtimeConfig with these pod annotations.
+annotated() {
+	printf '"runtimeConfig": {"io.kubernetes.cri.pod-annotations": {%s}}' "$1"
+}
+attached() {
+	[ "$RC" -eq 0 ] && [ "$(pins_in "$(links_of "$1")")" = 8 ]
+}
+not_attached() {
+	passed_through "$prev" && [ ! -e "$(links_of "$1")" ]
+}
+ISTIO='"sidecar.istio.io/status": "{\"containers\":[\"istio-proxy\"]}"'
+LINKERD='"linkerd.io/proxy-version": "edge-24.11.8"'
 v=1.0.0
 prev=$(prev_result "$v")
 uid=$(pod_uid 9)
@@ -272,17 +300,51 @@ plugin ADD "ns-$TL_ID" "$(BPFFS=$TL_BPFFS/fresh config "$v" "" "$prev")"
 tl_check "no namespace map yet (no daemon ran): not opted in, stdout is prevResult" passed_through "$prev"
 tl_check "no namespace map yet: the plugin created nothing" test ! -e "$TL_BPFFS/fresh"
 plugin ADD "ns-$TL_ID" "$(config "$v" '"namespaces": ["team-x", "team-map"]' "$prev")"
-tl_check "namespace in the config's namespaces list: attached" test "$RC:$(pins_in "$(links_of "ns-$TL_ID")")" = 0:8
+tl_check "namespace in the config's namespaces list: attached" attached "ns-$TL_ID"
 plugin DEL "ns-$TL_ID" "$(config "$v")"
-"$TL_TOOLS/slb-nsmap" "$TL_BPFFS" team-map on
+tl_check "socklb-syncd published the Namespaces annotated true and false" publish team-map=true team-off=false other=-
 plugin ADD "ns-$TL_ID" "$(config "$v" "" "$prev")"
-tl_check "namespace opted in through the daemon's namespace map: attached" \
-	test "$RC:$(pins_in "$(links_of "ns-$TL_ID")")" = 0:8
-plugin ADD "ns2-$TL_ID" "$(config "$v" '"runtimeConfig": {"io.kubernetes.cri.pod-annotations": {"socklb.io/enabled": "false"}}' "$prev")"
-tl_check "pod annotation \"false\" overrides the namespace map: not attached" succeeded_and_gone "$(links_of "ns2-$TL_ID")"
-"$TL_TOOLS/slb-nsmap" "$TL_BPFFS" team-map off
+tl_check "namespace annotated \"true\" (namespace map): attached" attached "ns-$TL_ID"
+plugin ADD "ns2-$TL_ID" "$(config "$v" "$(annotated '"socklb.io/enabled": "false"')" "$prev")"
+tl_check "pod annotation \"false\" overrides the namespace's \"true\": not attached" not_attached "ns2-$TL_ID"
+plugin ADD "ns4-$TL_ID" "$(config "$v" "$(annotated "$ISTIO")" "$prev")"
+tl_check "Istio sidecar ($(cut -d'"' -f2 <<<"$ISTIO")) in a namespace annotated \"true\": not attached" \
+	not_attached "ns4-$TL_ID"
+plugin ADD "ns5-$TL_ID" "$(config "$v" "\"namespaces\": [\"*\"], $(annotated "$LINKERD")" "$prev")"
+tl_check "Linkerd proxy ($(cut -d'"' -f2 <<<"$LINKERD")) under the config's \"*\": not attached" \
+	not_attached "ns5-$TL_ID"
+plugin ADD "ns6-$TL_ID" "$(config "$v" "$(annotated "$ISTIO, \"socklb.io/enabled\": \"true\"")" "$prev")"
+tl_check "a sidecar pod whose own annotation is \"true\": attached" attached "ns6-$TL_ID"
+plugin DEL "ns6-$TL_ID" "$(config "$v")"
+plugin ADD "ns7-$TL_ID" "$(config "$v" "\"sidecarAnnotations\": [], $(annotated "$ISTIO")" "$prev")"
+tl_check "sidecarAnnotations []: the sidecar pod follows its namespace (attached)" attached "ns7-$TL_ID"
+plugin DEL "ns7-$TL_ID" "$(config "$v")"
+tl_check "sidecar pods not attached are logged with the annotation that kept them out" \
+	grep -q "ns4-$TL_ID.*not attached: pod has a sidecar proxy (annotation sidecar.istio.io/status)" "$STDERR_LOG"
+
+POD_ARGS="K8S_POD_NAMESPACE=team-off;K8S_POD_NAME=o;K8S_POD_UID=$uid"
+plugin ADD "off-$TL_ID" "$(config "$v" '"namespaces": ["*"]' "$prev")"
+tl_check "namespace annotated \"false\" wins over the config's \"*\": not attached" not_attached "off-$TL_ID"
+plugin ADD "off2-$TL_ID" "$(config "$v" '"namespaces": ["team-off"]' "$prev")"
+tl_check "namespace annotated \"false\" wins over the config's list naming it: not attached" not_attached "off2-$TL_ID"
+tl_check "... and the log says the namespace's annotation decided" \
+	grep -q "off2-$TL_ID.*not attached: namespace team-off is annotated \"false\"" "$STDERR_LOG"
+plugin ADD "off3-$TL_ID" "$(config "$v" "\"namespaces\": [\"*\"], $(annotated '"socklb.io/enabled": "true"')" "$prev")"
+tl_check "a pod annotated \"true\" in a namespace annotated \"false\": attached" attached "off3-$TL_ID"
+plugin DEL "off3-$TL_ID" "$(config "$v")"
+POD_ARGS="K8S_POD_NAMESPACE=other;K8S_POD_NAME=x;K8S_POD_UID=$uid"
+plugin ADD "other-$TL_ID" "$(config "$v" '"namespaces": ["*"]' "$prev")"
+tl_check "a namespace without the annotation under \"*\": attached" attached "other-$TL_ID"
+plugin DEL "other-$TL_ID" "$(config "$v")"
+
+tl_check "socklb-syncd removed the annotations from the map" publish team-map=- team-off=- other=-
+POD_ARGS="K8S_POD_NAMESPACE=team-off;K8S_POD_NAME=o;K8S_POD_UID=$uid"
+plugin ADD "off4-$TL_ID" "$(config "$v" '"namespaces": ["*"]' "$prev")"
+tl_check "annotation \"false\" removed: the config's \"*\" applies again (attached)" attached "off4-$TL_ID"
+plugin DEL "off4-$TL_ID" "$(config "$v")"
+POD_ARGS="K8S_POD_NAMESPACE=team-map;K8S_POD_NAME=m;K8S_POD_UID=$uid"
 plugin ADD "ns3-$TL_ID" "$(config "$v" "" "$prev")"
-tl_check "namespace removed from the map: not attached" succeeded_and_gone "$(links_of "ns3-$TL_ID")"
+tl_check "annotation \"true\" removed: not attached" not_attached "ns3-$TL_ID"
 plugin DEL "ns-$TL_ID" "$(config "$v")"
 
 # Upgrade: programs are pinned per datapath id. Moving this build's pins aside

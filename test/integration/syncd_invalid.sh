@@ -151,7 +151,7 @@ ROOT=$TL_BPFFS/node
 write "$SRC/cluster.json" "$(cluster_json 10.96.0.20)"
 LOG=$TL_TMP/node.log
 start_daemon "$ROOT" "$LOG" --node-name node-b
-MISSING="Node node-b (--node-name) is not in the input: Services with internalTrafficPolicy: Local get no endpoints"
+MISSING="Node node-b (--node-name) is not in the input: node ports are not programmed and zone hints are off"
 tl_check "a missing Node is said" wait_until 10 log_has "$LOG" "$MISSING"
 tl_check "/metrics shows the missing Node" wait_until 5 metric_is "socklb_node_missing 1"
 write "$SRC/cluster.json" "$(cluster_json 10.96.0.20 "$NEW")"

@@ -90,6 +90,10 @@ static void test_defaults(void **state)
 	assert_int_equal(conf.invalid.code, 0);
 	assert_null(conf.cgroup_path);
 	assert_null(conf.pod_opt_in);
+	assert_int_equal(conf.sidecar_annotations_count, 2);
+	assert_string_equal(conf.sidecar_annotations[0], "sidecar.istio.io/status");
+	assert_string_equal(conf.sidecar_annotations[1], "linkerd.io/proxy-version");
+	assert_null(conf.pod_sidecar_mark);
 	assert_null(conf.prev_result);
 	assert_false(conf.has_valid_attachments);
 	plugin_config_free(&conf);
@@ -101,11 +105,13 @@ static void test_every_key(void **state)
 	struct cni_error err;
 	const char *text = HEAD ",\"bpffsRoot\":\"/sys/fs/bpf/x\",\"cgroupRoot\":\"/sys/fs/cgroup/unified/kubelet\","
 				"\"namespaces\":[\"default\",\"team-a\",\"*\"],\"optInAnnotation\":\"example.com/lb\","
+				"\"sidecarAnnotations\":[\"mesh.example/injected\"],"
 				"\"logFile\":\"/var/log/socklb.log\",\"logLevel\":\"debug\",\"unknownKey\":{\"a\":1},"
 				"\"failurePolicy\":\"Fail\",\"attachFailuresFile\":\"/var/run/x/failures\","
 				"\"capabilities\":{\"cgroupPath\":true},"
 				"\"runtimeConfig\":{\"cgroupPath\":\"/kubepods/burstable/podX\","
-				"\"io.kubernetes.cri.pod-annotations\":{\"example.com/lb\":\"true\",\"other\":\"x\"}},"
+				"\"io.kubernetes.cri.pod-annotations\":{\"example.com/lb\":\"true\",\"other\":\"x\","
+				"\"mesh.example/injected\":\"\"}},"
 				"\"prevResult\":{\"cniVersion\":\"1.0.0\",\"ips\":[]}}";
 
 	(void)state;
@@ -124,6 +130,8 @@ static void test_every_key(void **state)
 	assert_int_equal(conf.invalid.code, 0);
 	assert_string_equal(conf.cgroup_path, "/kubepods/burstable/podX");
 	assert_string_equal(conf.pod_opt_in, "true");
+	assert_int_equal(conf.sidecar_annotations_count, 1);
+	assert_string_equal(conf.pod_sidecar_mark, "mesh.example/injected");
 	assert_non_null(conf.prev_result);
 	plugin_config_free(&conf);
 }
@@ -150,6 +158,42 @@ static void test_annotation_follows_opt_in_key(void **state)
 	assert_int_equal(parse(HEAD ",\"runtimeConfig\":{\"cgroupPath\":\"\"}}", &conf, &err), 0);
 	assert_null(conf.cgroup_path);
 	plugin_config_free(&conf);
+}
+
+#define ANNOTATED(json) HEAD ",\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":" json "}}"
+
+/* The first sidecar annotation the pod has is its mark, whatever its value; [] checks none. */
+static void test_sidecar_mark(void **state)
+{
+	static const struct {
+		const char *config;
+		const char *mark;
+	} rows[] = {
+		{ ANNOTATED("{\"linkerd.io/proxy-version\":\"edge-24.11.8\",\"sidecar.istio.io/status\":\"{}\"}"),
+		  "sidecar.istio.io/status" },
+		{ ANNOTATED("{\"linkerd.io/proxy-version\":\"\",\"linkerd.io/inject\":\"enabled\"}"),
+		  "linkerd.io/proxy-version" },
+		/* Injection requests are not marks: only what an injector writes on the pod it injected. */
+		{ ANNOTATED("{\"sidecar.istio.io/inject\":\"true\",\"linkerd.io/inject\":\"enabled\"}"), NULL },
+		{ HEAD ",\"sidecarAnnotations\":[],\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":"
+		       "{\"sidecar.istio.io/status\":\"{}\"}}}",
+		  NULL },
+		{ HEAD ",\"sidecarAnnotations\":null,\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":"
+		       "{\"sidecar.istio.io/status\":\"{}\"}}}",
+		  "sidecar.istio.io/status" },
+	};
+	struct plugin_config conf;
+	struct cni_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(parse(rows[i].config, &conf, &err), 0);
+		if (rows[i].mark)
+			assert_string_equal(conf.pod_sidecar_mark, rows[i].mark);
+		else
+			assert_null(conf.pod_sidecar_mark);
+		plugin_config_free(&conf);
+	}
 }
 
 static void test_decode_errors(void **state)
@@ -232,6 +276,17 @@ static void test_bad_own_keys(void **state)
 	expect_invalid(HEAD ",\"namespaces\":[\"Not_A_Namespace\"]}", "namespaces[0]", &conf);
 	plugin_config_free(&conf);
 	expect_invalid(HEAD ",\"namespaces\":[\"-leading\"]}", "namespaces[0]", &conf);
+	plugin_config_free(&conf);
+
+	/* A bad list keeps the default marks: a mesh pod is not opted in by its namespace meanwhile. */
+	expect_invalid(HEAD ",\"sidecarAnnotations\":\"sidecar.istio.io/status\"}", "sidecarAnnotations", &conf);
+	assert_int_equal(conf.sidecar_annotations_count, 2);
+	assert_string_equal(conf.sidecar_annotations[0], "sidecar.istio.io/status");
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"sidecarAnnotations\":[\"ok/key\",3]}", "sidecarAnnotations[1]", &conf);
+	assert_int_equal(conf.sidecar_annotations_count, 2);
+	plugin_config_free(&conf);
+	expect_invalid(HEAD ",\"sidecarAnnotations\":[\"a/b/c\"]}", "sidecarAnnotations[0]", &conf);
 	plugin_config_free(&conf);
 
 	expect_invalid(HEAD ",\"logFile\":\"socklb.log\"}", "logFile", &conf);
@@ -348,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_annotation_follows_opt_in_key),
+		cmocka_unit_test(test_sidecar_mark),
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_version_errors),
 		cmocka_unit_test(test_bad_values),

@@ -119,25 +119,32 @@ static void test_internal_traffic_policy_local(void **state)
 		     "node.json", "local.json");
 }
 
-/* Hints apply only when every ready endpoint has them and one is for our zone. */
+/*
+ * Hints apply only when every ready endpoint has them and one is for us: node
+ * hints first, else zone hints (every case: test_syncd_topology.c).
+ */
 static void test_topology_hints(void **state)
 {
 	(void)state;
 	EXPECT_TABLE(&node_a,
 		     "10.96.70.1:80/TCP -> 10.244.1.160:8080,10.244.2.162:8080\n"
 		     "10.96.70.2:80/TCP -> 10.244.1.170:8080,10.244.2.171:8080\n"
-		     "10.96.70.3:80/TCP -> 10.244.2.180:8080,10.244.3.181:8080\n",
+		     "10.96.70.3:80/TCP -> 10.244.2.180:8080,10.244.3.181:8080\n"
+		     "10.96.70.4:80/TCP -> 10.244.1.240:8080\n"
+		     "10.96.70.5:80/TCP -> 10.244.2.245:8080\n",
 		     "node.json", "topology.json");
 }
 
-/* Without the Node (or its zone label) hints are ignored. */
+/* Without the Node (or its zone label) zone hints are ignored; node hints name the node and still apply. */
 static void test_topology_without_zone(void **state)
 {
 	(void)state;
 	EXPECT_TABLE(&node_a,
 		     "10.96.70.1:80/TCP -> 10.244.1.160:8080,10.244.2.161:8080,10.244.2.162:8080\n"
 		     "10.96.70.2:80/TCP -> 10.244.1.170:8080,10.244.2.171:8080\n"
-		     "10.96.70.3:80/TCP -> 10.244.2.180:8080,10.244.3.181:8080\n",
+		     "10.96.70.3:80/TCP -> 10.244.2.180:8080,10.244.3.181:8080\n"
+		     "10.96.70.4:80/TCP -> 10.244.1.240:8080\n"
+		     "10.96.70.5:80/TCP -> 10.244.2.245:8080,10.244.3.246:8080\n",
 		     "topology.json");
 }
 
@@ -205,21 +212,31 @@ static void test_node_ports_need_node(void **state)
 		     "node.json", "external.json");
 }
 
+/* socklb.io/enabled "true" or "false" exactly, as an annotation: the namespace map's value; else no entry. */
 static void test_namespace_opt_in(void **state)
 {
 	const char *const names[] = { "namespaces.json", NULL };
 	struct store *s = store_new();
-	const char *const expect[] = { "shop", "edge", "monitoring", "kube-system", "labelled-only" };
-	const bool opted[] = { true, false, false, false, false };
+	static const struct {
+		const char *name;
+		bool annotated;
+		__u32 value;
+	} expect[] = {
+		{ "shop", true, SOCKLB_NS_OPTED_IN }, { "edge", true, SOCKLB_NS_OPTED_OUT }, { "monitoring", false, 0 },
+		{ "kube-system", false, 0 },	      { "labelled-only", false, 0 },	     { "maybe", false, 0 },
+	};
 
 	(void)state;
 	assert_int_equal(load_fixtures(s, names), 0);
 	store_lock(s);
 	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
-		const cJSON *ns = store_get(s, K8S_NAMESPACE, "", expect[i]);
+		const cJSON *ns = store_get(s, K8S_NAMESPACE, "", expect[i].name);
+		__u32 value = 42;
 
 		assert_non_null(ns);
-		assert_int_equal(k8s_namespace_opted_in(ns), opted[i]);
+		assert_int_equal(k8s_namespace_opt_in(ns, &value), expect[i].annotated);
+		if (expect[i].annotated)
+			assert_int_equal(value, expect[i].value);
 	}
 	store_unlock(s);
 	store_free(s);
