@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "name_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "intern.h"
+
+#define MIN_SLOTS 64
+
+/* The first slot of a hash: the hash scaled to the table's size (no modulo, no power of two). */
+static size_t home(uint32_t hash, size_t size)
+{
+	return (size_t)(((uint64_t)hash * size) >> 32);
+}
+
+static size_t next(size_t i, size_t size)
+{
+	return i + 1 == size ? 0 : i + 1;
+}
+static uint32_t combine(uint32_t ns, uint32_t name)
+{
+	uint64_t h = ((uint64_t)ns << 32 | name) * 0x9e3779b97f4a7c15ULL;
+
+	return (uint32_t)(h >> 32);
+}
+
+uint32_t name_hash(const char *ns, const char *name)
+{
+	return combine(intern_hash(ns), intern_hash(name));
+}
+
+uint32_t name_hash_str(const char *ns, const char *name)
+{
+	return combine(str_hash(ns, strlen(ns)), str_hash(name, strlen(name)));
+}
+
+void name_table_release(struct name_table *t)
+{
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+struct name_entry *name_table_find(const struct name_table *t, const char *ns, const char *name)
+{
+	uint32_t hash;
+
+	if (!t->count)
+		return NULL;
+	hash = name_hash(ns, name);
+	for (size_t i = home(hash, t->size); t->slots[i].ns; i = next(i, t->size)) {
+		struct name_entry *e = &t->slots[i];
+
+		if (e->hash == hash && e->ns == ns && e->name == name)
+			return e;
+	}
+	return NULL;
+}
+
+struct name_entry *name_table_find_str(const struct name_table *t, const char *ns, const char *name)
+{
+	uint32_t hash;
+
+	if (!t->count)
+		return NULL;
+	hash = name_hash_str(ns, name);
+	for (size_t i = home(hash, t->size); t->slots[i].ns; i = next(i, t->size)) {
+		struct name_entry *e = &t->slots[i];
+
+		if (e->hash == hash && strcmp(e->ns, ns) == 0 && strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static struct name_entry *place(struct name_entry *slots, size_t size, uint32_t hash)
+{
+	size_t i;
+
+	for (i = home(hash, size); slots[i].ns; i = next(i, size))
+		;
+	return &slots[i];
+}
+
+static int grow(struct name_table *t)
+{
+	size_t n = t->slots ? t->size + t->size / 2 : MIN_SLOTS;
+	struct name_entry *slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < t->size; i++) {
+		if (t->slots[i].ns)
+			*place(slots, n, t->slots[i].hash) = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->size = n;
+	return 0;
+}
+
+struct name_entry *name_table_insert(struct name_table *t, const char *ns, const char *name)
+{
+	struct name_entry *e = name_table_find(t, ns, name);
+	uint32_t hash;
+
+	if (e)
+		return e;
+	if (4 * (t->count + 1) > 3 * t->size && grow(t))
+		return NULL;
+	hash = name_hash(ns, name);
+	e = place(t->slots, t->size, hash);
+	*e = (struct name_entry){ .ns = ns, .name = name, .hash = hash };
+	t->count++;
+	return e;
+}
+
+/* Linear probing without tombstones: the entries after the hole move back into it. */
+void name_table_remove(struct name_table *t, struct name_entry *e)
+{
+	size_t i = (size_t)(e - t->slots), j = i;
+
+	memset(&t->slots[i], 0, sizeof(t->slots[i]));
+	t->count--;
+	for (;;) {
+		size_t h;
+
+		j = next(j, t->size);
+		if (!t->slots[j].ns)
+			return;
+		h = home(t->slots[j].hash, t->size);
+		/* The entry at j may fill the hole at i when its home is not in (i, j], cyclically. */
+		if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
+			t->slots[i] = t->slots[j];
+			memset(&t->slots[j], 0, sizeof(t->slots[j]));
+			i = j;
+		}
+	}
+}
+
+void name_table_remove_if(struct name_table *t, bool (*pred)(struct name_entry *e, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < t->size; i++) {
+		/* A removal may move the next entry into this slot: look at it again. */
+		while (t->slots[i].ns && pred(&t->slots[i], ctx))
+			name_table_remove(t, &t->slots[i]);
+	}
+}
+
+struct name_entry *name_table_first(const struct name_table *t)
+{
+	for (size_t i = 0; i < t->size; i++) {
+		if (t->slots[i].ns)
+			return &t->slots[i];
+	}
+	return NULL;
+}
+
+struct name_entry *name_table_next(const struct name_table *t, struct name_entry *e)
+{
+	for (e++; e < t->slots + t->size; e++) {
+		if (e->ns)
+			return e;
+	}
+	return NULL;
+}
