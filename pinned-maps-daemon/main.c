@@ -303,7 +303,7 @@ static int run_loop(struct daemon *d)
 	}
 }
 
-static int say_invalid(const char *service, const struct invalid_object *o, void *ctx)
+static int say_invalid(const struct service_key *service, const struct invalid_object *o, void *ctx)
 {
 	char why[INVALID_NAME_LEN + INVALID_WHY_LEN + 32];
 
@@ -312,7 +312,7 @@ static int say_invalid(const char *service, const struct invalid_object *o, void
 	if (o->kind == K8S_SERVICE)
 		pr_err("--once: %s", why);
 	else
-		pr_err("--once: %s (Service %s)", why, service);
+		pr_err("--once: %s (Service %s/%s)", why, service->ns, service->name);
 	return 0;
 }
 

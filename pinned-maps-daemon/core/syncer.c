@@ -10,7 +10,7 @@
 
 #include "desired_state.h"
 #include "hashmap.h"
-#include "k8s_object.h"
+#include "k8s_namespace.h"
 #include "log.h"
 #include "terminator.h"
 
@@ -209,13 +209,15 @@ struct pass {
 	long long now_ms;
 };
 
-static void write_failed(struct pass *p, const struct socklb_frontend *fe, const char *what, const char *owner, int err)
+static void write_failed(struct pass *p, const struct socklb_frontend *fe, const char *what,
+			 const struct service_key *owner, int err)
 {
-	char name[FRONTEND_STRLEN], msg[256];
+	char name[FRONTEND_STRLEN], msg[512];
 
 	frontend_format(fe, name, sizeof(name));
-	snprintf(msg, sizeof(msg), "%s frontend %s%s%s: %s%s", what, name, owner ? " of Service " : "",
-		 owner ? owner : "", strerror(-err), err == -ENOSPC ? " (a pinned map is full)" : "");
+	snprintf(msg, sizeof(msg), "%s frontend %s%s%s%s%s: %s%s", what, name, owner ? " of Service " : "",
+		 owner ? owner->ns : "", owner ? "/" : "", owner ? owner->name : "", strerror(-err),
+		 err == -ENOSPC ? " (a pinned map is full)" : "");
 	if (p->res->errors < LOGGED_FAILURES_PER_PASS)
 		pr_err("%s", msg);
 	p->res->errors++;
@@ -343,7 +345,7 @@ static void apply_upsert(struct pass *p, const struct socklb_frontend *fe)
 {
 	struct syncer *sy = p->sy;
 	const struct applied_frontend *a = applied_get(sy, fe);
-	const char *owner;
+	const struct service_key *owner;
 	const struct desired_frontend *d = desired_state_lookup(sy->desired, fe, &owner);
 	struct socklb_endpoint *removed;
 	char name[FRONTEND_STRLEN];
@@ -366,7 +368,8 @@ static void apply_upsert(struct pass *p, const struct socklb_frontend *fe)
 	free(removed);
 	if (socklb_log_enabled(SOCKLB_LOG_DEBUG)) {
 		frontend_format(fe, name, sizeof(name));
-		pr_debug("wrote frontend %s of Service %s: %u backends", name, owner, d->n_backends);
+		pr_debug("wrote frontend %s of Service %s/%s: %u backends", name, owner->ns, owner->name,
+			 d->n_backends);
 	}
 	if (set_applied(sy, &d->fe, d->affinity_timeout, d->backends, d->n_backends, true))
 		pr_warn("out of memory recording a written frontend; the next pass writes it again");
@@ -392,58 +395,23 @@ static bool applied_has(const struct syncer *sy, const struct socklb_frontend *f
 	return a && bsearch(be, a->backends, a->n_backends, sizeof(*be), endpoint_bsearch_cmp);
 }
 
-struct review {
-	struct held_list *held;
-	const char **owners; /* per held backend under review: its frontend's Service, "namespace/name" */
-	struct hashmap *wanted; /* those Services */
-};
-
-#define OWNER_LEN 512
-
-static int review_slice(const cJSON *slice, void *ctx)
-{
-	struct review *r = ctx;
-	const char *svc = k8s_label(slice, K8S_LABEL_SERVICE_NAME);
-	char owner[OWNER_LEN];
-	int len;
-
-	if (!svc)
-		return 0;
-	len = snprintf(owner, sizeof(owner), "%s/%s", k8s_namespace(slice), svc);
-	if (len < 0 || len >= OWNER_LEN || !hashmap_get(r->wanted, owner, (size_t)len))
-		return 0;
-	for (size_t i = 0; i < r->held->n; i++) {
-		struct held_backend *hb = &r->held->items[i];
-
-		if (hb->state == HELD_LEFT && r->owners[i] && strcmp(r->owners[i], owner) == 0 &&
-		    slice_has_serving_terminating(slice, &hb->fe, &hb->be))
-			hb->state = HELD_SERVING_TERMINATING;
-	}
-	return 0;
-}
-
 /*
  * Look again at the held backends that are new or whose frontend this pass
  * touched (their Service or its slices changed): back in the frontend, still
- * serving and terminating in a slice of its Service, or neither. One walk over
- * the slices, and only when something is held.
+ * serving and terminating in a slice of its Service, or neither. Only that
+ * Service's slices are read (the store indexes them by Service), and only
+ * when something is held.
  */
-static int review_held(struct syncer *sy, const struct frontend_list *touched)
+static void review_held(struct syncer *sy, const struct frontend_list *touched)
 {
 	struct held_list *h = terminator_held(sy->term);
-	struct review r = { .held = h };
-	int err = 0;
 
 	if (!h->n)
-		return 0;
-	r.owners = calloc(h->n, sizeof(*r.owners));
-	r.wanted = hashmap_new();
-	if (!r.owners || !r.wanted) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < h->n && !err; i++) {
+		return;
+	store_lock(sy->store);
+	for (size_t i = 0; i < h->n; i++) {
 		struct held_backend *hb = &h->items[i];
+		const struct service_key *owner;
 
 		if (!hb->review && touched->n)
 			hb->review = bsearch(&hb->fe, touched->items, touched->n, sizeof(*touched->items),
@@ -455,24 +423,17 @@ static int review_held(struct syncer *sy, const struct frontend_list *touched)
 			continue;
 		}
 		hb->state = HELD_LEFT;
-		desired_state_lookup(sy->desired, &hb->fe, &r.owners[i]);
-		if (r.owners[i])
-			err = hashmap_put(r.wanted, r.owners[i], strlen(r.owners[i]), (void *)1, NULL);
+		if (!desired_state_lookup(sy->desired, &hb->fe, &owner))
+			continue;
+		for (const struct k8s_slice *s = store_service_slices(sy->store, owner->ns, owner->name); s;
+		     s = (const struct k8s_slice *)s->obj.link) {
+			if (slice_has_serving_terminating(s, &hb->fe, &hb->be)) {
+				hb->state = HELD_SERVING_TERMINATING;
+				break;
+			}
+		}
 	}
-	if (!err && hashmap_count(r.wanted)) {
-		store_lock(sy->store);
-		err = store_foreach(sy->store, K8S_ENDPOINTSLICE, review_slice, &r);
-		store_unlock(sy->store);
-	}
-out:
-	/* Not knowing is no reason to cut sockets early: then only the deadline counts. */
-	for (size_t i = 0; err && i < h->n; i++)
-		h->items[i].state = HELD_NOT_CHECKED;
-	if (err)
-		pr_warn("socket termination: cannot look at the held backends' endpoints: %s", strerror(-err));
-	hashmap_free(r.wanted, NULL);
-	free(r.owners);
-	return err;
+	store_unlock(sy->store);
 }
 
 /* Run the batch, after the writes that took its backends out; its time is not the sync's. */
@@ -525,13 +486,14 @@ struct ns_pass {
 	struct pass *p;
 };
 
-static int want_namespace(const cJSON *ns, void *ctx)
+static int want_namespace(const struct k8s_object *obj, void *ctx)
 {
+	const struct k8s_namespace *ns = (const struct k8s_namespace *)obj;
 	struct hashmap *want = ctx;
-	const char *name = k8s_name(ns);
-	__u32 value;
+	const char *name = obj->name;
+	__u32 value = ns->opt_in;
 
-	if (!k8s_namespace_opt_in(ns, &value))
+	if (!ns->annotated)
 		return 0;
 	if (strlen(name) >= SOCKLB_NS_NAME_LEN) {
 		pr_warn("Namespace %s: name longer than %d characters cannot be %s", name, SOCKLB_NS_NAME_LEN - 1,
@@ -627,7 +589,7 @@ static int sync_namespaces(struct syncer *sy, struct hashmap *want, struct pass 
 #define KEPT_OWNERS_NAMED 4
 
 struct kept_owner {
-	const char *service;
+	const struct service_key *service;
 	const struct invalid_list *invalid;
 	size_t frontends;
 };
@@ -641,7 +603,7 @@ static void describe_owner(FILE *out, const struct kept_owner *o)
 	if (first->kind == K8S_SERVICE)
 		fprintf(out, "%s", why);
 	else
-		fprintf(out, "Service %s (%s)", o->service, why);
+		fprintf(out, "Service %s/%s (%s)", o->service->ns, o->service->name, why);
 	if (o->invalid->n > 1)
 		fprintf(out, " and %zu more invalid objects", o->invalid->n - 1);
 	fprintf(out, " (may own %zu)", o->frontends);
@@ -667,10 +629,11 @@ static void say_kept(struct syncer *sy)
 	}
 	for (size_t i = 0; i < sy->kept.n; i++) {
 		const struct invalid_list *invalid;
-		const char *service = desired_state_possible_owner(sy->desired, &sy->kept.items[i], &invalid);
+		const struct service_key *service =
+			desired_state_possible_owner(sy->desired, &sy->kept.items[i], &invalid);
 		size_t k = 0;
 
-		while (k < n_owners && strcmp(owners[k].service, service) != 0)
+		while (k < n_owners && owners[k].service != service)
 			k++;
 		if (k < n_owners) {
 			owners[k].frontends++;
@@ -712,7 +675,7 @@ struct invalid_count {
 	size_t endpoint_slices;
 };
 
-static int count_one(const char *service, const struct invalid_object *o, void *ctx)
+static int count_one(const struct service_key *service, const struct invalid_object *o, void *ctx)
 {
 	struct invalid_count *c = ctx;
 

@@ -95,10 +95,7 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 
 	if (!cfg->node_name) {
 		/* no node to watch: its kind is complete, and empty, from the start */
-		cJSON *none = cJSON_CreateArray();
-
-		err = none ? store_replace(s, K8S_NODE, none) : -ENOMEM;
-		cJSON_Delete(none);
+		err = store_replace(s, K8S_NODE, NULL, 0);
 		if (err)
 			goto err;
 	}
