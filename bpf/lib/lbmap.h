@@ -56,6 +56,8 @@ struct socklb_maps {
 	__u32 services_used;
 	__u32 backends_used;
 	bool accounted;
+	bool batches_tried; /* a batch update was made: the kernel has them, or no_batch says it has not */
+	bool no_batch;
 };
 
 struct socklb_frontend {
@@ -98,6 +100,26 @@ void socklb_root_unlock(int lock_fd);
  */
 int socklb_service_upsert(struct socklb_maps *m, const struct socklb_frontend *fe, const struct socklb_endpoint *be,
 			  __u32 n, __u32 affinity_timeout);
+/* One frontend's write for socklb_services_upsert(). */
+struct socklb_service_write {
+	const struct socklb_frontend *fe;
+	const struct socklb_endpoint *be;
+	__u32 n;
+	__u32 affinity_timeout;
+	int err; /* out: what socklb_service_upsert() would have returned */
+};
+
+/*
+ * socklb_service_upsert() for each of w[0, n), with their map writes batched
+ * (a few bpf_map_update_batch calls instead of one call per entry): the new
+ * counters and the new slots of all of them first, then the slots that
+ * change, then their service entries, then the tails they drop. Each
+ * frontend goes from its old state to its new one as with
+ * socklb_service_upsert(), never half-written. A kernel without batch
+ * updates, or a batch that fails (a full map), gets the writes one by one.
+ * 0 when every write succeeded, else the first error; each in w[i].err.
+ */
+int socklb_services_upsert(struct socklb_maps *m, struct socklb_service_write *w, size_t n);
 /* Remove the frontend; 0 when it did not exist. */
 int socklb_service_delete(struct socklb_maps *m, const struct socklb_frontend *fe);
 
