@@ -341,39 +341,77 @@ static struct socklb_endpoint *removed_backends(struct syncer *sy, const struct 
 	return removed;
 }
 
-static void apply_upsert(struct pass *p, const struct socklb_frontend *fe)
+/* Frontends written with one batch of map updates (lbmap.h): few system calls, bounded memory. */
+#define WRITE_BATCH 1024
+
+/* A write of this pass, and what it takes out of the frontend (to terminate after it). */
+struct upsert {
+	const struct desired_frontend *d;
+	const struct service_key *owner;
+	struct socklb_endpoint *removed;
+	__u32 n_removed;
+	__u32 svc_id;
+};
+
+struct upserts {
+	struct upsert items[WRITE_BATCH];
+	struct socklb_service_write writes[WRITE_BATCH];
+	size_t n;
+};
+
+static void flush_upserts(struct pass *p, struct upserts *u)
+{
+	struct syncer *sy = p->sy;
+	char name[FRONTEND_STRLEN];
+
+	socklb_services_upsert(sy->maps, u->writes, u->n);
+	for (size_t i = 0; i < u->n; i++) {
+		struct upsert *up = &u->items[i];
+		const struct desired_frontend *d = up->d;
+		int err = u->writes[i].err;
+
+		if (err) {
+			free(up->removed);
+			write_failed(p, &d->fe, "writing", up->owner, err);
+			continue;
+		}
+		for (__u32 k = 0; k < up->n_removed && !err; k++)
+			err = terminator_hold(sy->term, up->svc_id, &d->fe, &up->removed[k], p->now_ms);
+		if (err)
+			terminate_failed(&d->fe, err);
+		free(up->removed);
+		if (socklb_log_enabled(SOCKLB_LOG_DEBUG)) {
+			frontend_format(&d->fe, name, sizeof(name));
+			pr_debug("wrote frontend %s of Service %s/%s: %u backends", name, up->owner->ns,
+				 up->owner->name, d->n_backends);
+		}
+		if (set_applied(sy, &d->fe, d->affinity_timeout, d->backends, d->n_backends, true))
+			pr_warn("out of memory recording a written frontend; the next pass writes it again");
+		p->res->upserts++;
+	}
+	u->n = 0;
+}
+
+/* Queue the frontend's write when its desired value differs from what the maps hold. */
+static void apply_upsert(struct pass *p, struct upserts *u, const struct socklb_frontend *fe)
 {
 	struct syncer *sy = p->sy;
 	const struct applied_frontend *a = applied_get(sy, fe);
 	const struct service_key *owner;
 	const struct desired_frontend *d = desired_state_lookup(sy->desired, fe, &owner);
-	struct socklb_endpoint *removed;
-	char name[FRONTEND_STRLEN];
-	__u32 n_removed, svc_id;
-	int err;
+	struct upsert *up;
 
 	if (!d || (a && same(d, a)))
 		return;
-	removed = removed_backends(sy, a, d, &n_removed, &svc_id);
-	err = socklb_service_upsert(sy->maps, &d->fe, d->backends, d->n_backends, d->affinity_timeout);
-	if (err) {
-		free(removed);
-		write_failed(p, fe, "writing", owner, err);
-		return;
-	}
-	for (__u32 i = 0; i < n_removed && !err; i++)
-		err = terminator_hold(sy->term, svc_id, &d->fe, &removed[i], p->now_ms);
-	if (err)
-		terminate_failed(&d->fe, err);
-	free(removed);
-	if (socklb_log_enabled(SOCKLB_LOG_DEBUG)) {
-		frontend_format(fe, name, sizeof(name));
-		pr_debug("wrote frontend %s of Service %s/%s: %u backends", name, owner->ns, owner->name,
-			 d->n_backends);
-	}
-	if (set_applied(sy, &d->fe, d->affinity_timeout, d->backends, d->n_backends, true))
-		pr_warn("out of memory recording a written frontend; the next pass writes it again");
-	p->res->upserts++;
+	up = &u->items[u->n];
+	*up = (struct upsert){ .d = d, .owner = owner };
+	/* Read before the write: the frontend's id and the backends it loses. */
+	up->removed = removed_backends(sy, a, d, &up->n_removed, &up->svc_id);
+	u->writes[u->n++] = (struct socklb_service_write){
+		.fe = &d->fe, .be = d->backends, .n = d->n_backends, .affinity_timeout = d->affinity_timeout
+	};
+	if (u->n == WRITE_BATCH)
+		flush_upserts(p, u);
 }
 
 /* ---- socket termination: backends held for their grace period ------------------------ */
@@ -750,6 +788,7 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 {
 	double start = now_seconds(CLOCK_MONOTONIC);
 	struct pass p = { .sy = sy, .res = res };
+	struct upserts *upserts = NULL;
 	struct hashmap *want_ns = NULL;
 	struct desired_update u;
 	size_t ns_errors;
@@ -795,8 +834,14 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	/* Terminations name service ids: those of deleted frontends go before an upsert can reuse one. */
 	if (sy->term && terminator_pending(sy->term) && creates_frontends(sy, &u.touched))
 		terminate(sy, res);
+	upserts = calloc(1, sizeof(*upserts));
+	if (!upserts) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < u.touched.n; i++)
-		apply_upsert(&p, &u.touched.items[i]);
+		apply_upsert(&p, upserts, &u.touched.items[i]);
+	flush_upserts(&p, upserts);
 	if (sy->term) {
 		review_held(sy, &u.touched);
 		terminator_settle(sy->term, p.now_ms);
@@ -832,6 +877,7 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 			metrics_set_synced(sy->metrics);
 	}
 out:
+	free(upserts);
 	frontend_list_release(&p.failed);
 	frontend_list_release(&p.kept);
 	desired_update_release(&u);
