@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +49,8 @@
 #define RETRY_MS 10000
 /* --once with the API server: how long the initial lists may take. */
 #define ONCE_LIST_TIMEOUT_MS 60000
+/* Allocations this large are mapped apart, and free heap beyond this at its top goes back (glibc's defaults). */
+#define MALLOC_RETURN_BYTES (128 * 1024)
 
 struct daemon {
 	struct syncd_options *opts;
@@ -487,6 +490,14 @@ int main(int argc, char **argv)
 	socklb_log_init("socklb-syncd", opts.verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
 	if (opts.command == SYNCD_DUMP)
 		return dump_maps(opts.bpffs_root, opts.json, stdout) ? 1 : 0;
+	/*
+	 * What the daemon frees goes back to the system: glibc would otherwise
+	 * raise both thresholds after the first large buffer it frees (libbpf's
+	 * copy of the kernel's BTF, a file source's text) and keep megabytes of
+	 * free heap for the daemon's whole life.
+	 */
+	mallopt(M_MMAP_THRESHOLD, MALLOC_RETURN_BYTES);
+	mallopt(M_TRIM_THRESHOLD, MALLOC_RETURN_BYTES);
 	if (!opts.node_name) {
 		if (gethostname(hostname, sizeof(hostname))) {
 			pr_err("cannot read the hostname for --node-name: %s", strerror(errno));
