@@ -146,6 +146,12 @@ void *scratch_push(struct scratch *s, size_t size)
 	return item;
 }
 
+void scratch_copy(void *dst, const struct scratch *s, size_t size)
+{
+	if (s->n)
+		memcpy(dst, s->items, s->n * size);
+}
+
 void scratch_free(struct scratch *s)
 {
 	free(s->items);

@@ -76,6 +76,8 @@ struct scratch {
 
 /* Room for one more item of size bytes: its address (zeroed), or NULL. */
 void *scratch_push(struct scratch *s, size_t size);
+/* Copy the items (each of size bytes) to dst, the part of an object that holds them; none is fine. */
+void scratch_copy(void *dst, const struct scratch *s, size_t size);
 void scratch_free(struct scratch *s);
 
 /* Round up to the alignment of pointers, for the parts that follow an object's struct. */

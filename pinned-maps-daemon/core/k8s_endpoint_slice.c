@@ -617,10 +617,10 @@ static int slice_finish(void *draft, struct json_reader *r, struct k8s_meta *met
 	s->n_endpoints = (__u32)d->endpoints.n;
 	s->n_hint_names = (__u32)d->hint_names.n;
 	s->n_hints = (__u32)d->hints.n;
-	memcpy((void *)k8s_slice_ports(s), d->ports.items, d->ports.n * sizeof(struct slice_port));
-	memcpy((void *)k8s_slice_endpoints(s), d->endpoints.items, d->endpoints.n * sizeof(struct slice_endpoint));
-	memcpy((void *)k8s_slice_hint_names(s), d->hint_names.items, d->hint_names.n * sizeof(const char *));
-	memcpy((void *)slice_hints(s), d->hints.items, d->hints.n * sizeof(struct slice_hints));
+	scratch_copy((void *)k8s_slice_ports(s), &d->ports, sizeof(struct slice_port));
+	scratch_copy((void *)k8s_slice_endpoints(s), &d->endpoints, sizeof(struct slice_endpoint));
+	scratch_copy((void *)k8s_slice_hint_names(s), &d->hint_names, sizeof(const char *));
+	scratch_copy((void *)slice_hints(s), &d->hints, sizeof(struct slice_hints));
 	/* The strings are the object's now. */
 	d->ports.n = d->endpoints.n = d->hint_names.n = d->hints.n = 0;
 	*out = &s->obj;

@@ -178,8 +178,8 @@ static int node_finish(void *draft, struct json_reader *r, struct k8s_meta *meta
 	d->zone = NULL;
 	node->n_addrs = (__u32)d->addrs.n;
 	node->n_ignored = (__u32)d->ignored.n;
-	memcpy((void *)k8s_node_addrs(node), d->addrs.items, d->addrs.n * sizeof(__be32[4]));
-	memcpy((void *)k8s_node_ignored(node), d->ignored.items, d->ignored.n * sizeof(const char *));
+	scratch_copy((void *)k8s_node_addrs(node), &d->addrs, sizeof(__be32[4]));
+	scratch_copy((void *)k8s_node_ignored(node), &d->ignored, sizeof(const char *));
 	d->ignored.n = 0; /* the node's now */
 	*out = &node->obj;
 	return 0;

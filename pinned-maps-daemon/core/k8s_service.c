@@ -514,7 +514,7 @@ static enum service_spec judge(const struct service_draft *d, enum service_type 
 
 static size_t copy_addrs(struct service_addr *to, const struct addr_list *l)
 {
-	memcpy(to, l->entries.items, l->entries.n * sizeof(*to));
+	scratch_copy(to, &l->entries, sizeof(*to));
 	return l->entries.n;
 }
 
@@ -562,7 +562,7 @@ static int service_finish(void *draft, struct json_reader *r, struct k8s_meta *m
 			 (d->ports_not_list ? SERVICE_PORTS_NOT_LIST : 0);
 	svc->n_ports = (__u32)d->ports.n;
 	svc->n_addrs = (__u32)n_addrs;
-	memcpy((void *)k8s_service_ports(svc), d->ports.items, d->ports.n * sizeof(struct service_port));
+	scratch_copy((void *)k8s_service_ports(svc), &d->ports, sizeof(struct service_port));
 	d->ports.n = 0; /* the names are the object's now */
 	for (__u32 i = 0; i < svc->n_ports; i++) {
 		if (!k8s_service_ports(svc)[i].proto && !(k8s_service_ports(svc)[i].flags & SERVICE_PORT_NOT_OBJECT))
