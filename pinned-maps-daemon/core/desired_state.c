@@ -317,7 +317,7 @@ static int note_change(enum k8s_kind kind, const char *ns, const char *name, voi
 		previous = store_change_previous_service(uc->store, ns, name);
 		if (previous && *previous)
 			mark_dirty(uc, ns, previous);
-		slice = (const struct k8s_slice *)store_get(uc->store, kind, ns, name);
+		slice = (const struct k8s_slice *)store_find(uc->store, kind, ns, name);
 		if (slice && slice->service && *slice->service && slice->service != previous)
 			mark_dirty(uc, ns, slice->service);
 		if (slice && note_trigger_time(slice, uc->u))
@@ -459,7 +459,7 @@ static void update_service(struct update_ctx *uc, const struct service_key *key)
 	size_t n;
 	int ret;
 
-	svc = (const struct k8s_service *)store_get(uc->store, K8S_SERVICE, key->ns, key->name);
+	svc = (const struct k8s_service *)store_find(uc->store, K8S_SERVICE, key->ns, key->name);
 	if (!svc) {
 		service_gone(uc, key);
 		return;

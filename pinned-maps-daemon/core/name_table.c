@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "name_table.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,13 +83,13 @@ static struct name_entry *place(struct name_entry *slots, size_t size, uint32_t 
 	return &slots[i];
 }
 
-static int grow(struct name_table *t)
+/* Rehash into n slots. */
+static int resize(struct name_table *t, size_t n)
 {
-	size_t n = t->slots ? t->size + t->size / 2 : MIN_SLOTS;
 	struct name_entry *slots = calloc(n, sizeof(*slots));
 
 	if (!slots)
-		return -1;
+		return -ENOMEM;
 	for (size_t i = 0; i < t->size; i++) {
 		if (t->slots[i].ns)
 			*place(slots, n, t->slots[i].hash) = t->slots[i];
@@ -99,20 +100,38 @@ static int grow(struct name_table *t)
 	return 0;
 }
 
+static int grow(struct name_table *t)
+{
+	return resize(t, t->slots ? t->size + t->size / 2 : MIN_SLOTS);
+}
+
+int name_table_reserve(struct name_table *t, size_t n)
+{
+	size_t size = t->size ? t->size : MIN_SLOTS;
+
+	while (4 * n > 3 * size)
+		size += size / 2;
+	return size > t->size ? resize(t, size) : 0;
+}
+
 struct name_entry *name_table_insert(struct name_table *t, const char *ns, const char *name)
 {
-	struct name_entry *e = name_table_find(t, ns, name);
 	uint32_t hash;
+	size_t i;
 
-	if (e)
-		return e;
+	/* Room first, so that one probe finds the entry or the slot it goes to. */
 	if (4 * (t->count + 1) > 3 * t->size && grow(t))
 		return NULL;
 	hash = name_hash(ns, name);
-	e = place(t->slots, t->size, hash);
-	*e = (struct name_entry){ .ns = ns, .name = name, .hash = hash };
+	for (i = home(hash, t->size); t->slots[i].ns; i = next(i, t->size)) {
+		struct name_entry *e = &t->slots[i];
+
+		if (e->hash == hash && e->ns == ns && e->name == name)
+			return e;
+	}
+	t->slots[i] = (struct name_entry){ .ns = ns, .name = name, .hash = hash };
 	t->count++;
-	return e;
+	return &t->slots[i];
 }
 
 /* Linear probing without tombstones: the entries after the hole move back into it. */

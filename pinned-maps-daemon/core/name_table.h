@@ -35,6 +35,8 @@ uint32_t name_hash_str(const char *ns, const char *name);
 
 /* The table starts empty and zeroed ({ 0 } is an empty table). */
 void name_table_release(struct name_table *t);
+/* Room for n entries in all, made at once (a bulk insert then grows no more); -ENOMEM. */
+int name_table_reserve(struct name_table *t, size_t n);
 /* The entry of interned ns and name, or NULL. */
 struct name_entry *name_table_find(const struct name_table *t, const char *ns, const char *name);
 /* The same with any strings (compared by their bytes). */

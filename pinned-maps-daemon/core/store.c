@@ -272,6 +272,11 @@ int store_replace(struct store *s, enum k8s_kind kind, struct k8s_object **objs,
 	pthread_mutex_lock(&s->lock);
 	s->replace_pass++;
 	changed = !(s->listed & bit);
+	/* A first list would otherwise grow the tables many times over (a relist is mostly the same objects). */
+	name_table_reserve(&s->objects[kind], n);
+	name_table_reserve(&s->changes[kind], s->changes[kind].count + n);
+	if (kind == K8S_ENDPOINTSLICE)
+		name_table_reserve(&s->service_slices, n);
 	for (size_t i = 0; i < n; i++) {
 		bool ours = objs[i]->kind == kind;
 		int ret = ours ? upsert_locked(s, objs[i]) : -EINVAL;
@@ -358,6 +363,13 @@ const struct k8s_object *store_get(struct store *s, enum k8s_kind kind, const ch
 
 	if ((unsigned int)kind < K8S_KIND_COUNT && name)
 		e = name_table_find_str(&s->objects[kind], ns ? ns : "", name);
+	return e ? e->value : NULL;
+}
+
+const struct k8s_object *store_find(struct store *s, enum k8s_kind kind, const char *ns, const char *name)
+{
+	const struct name_entry *e = name_table_find(&s->objects[kind], ns, name);
+
 	return e ? e->value : NULL;
 }
 

@@ -52,6 +52,8 @@ typedef int (*store_visit_cb)(const struct k8s_object *obj, void *ctx);
 int store_foreach(struct store *s, enum k8s_kind kind, store_visit_cb cb, void *ctx);
 /* Under the lock: one object, or NULL (ns NULL or "" for cluster-scoped kinds). */
 const struct k8s_object *store_get(struct store *s, enum k8s_kind kind, const char *ns, const char *name);
+/* The same by interned strings (as the store's objects and changes hold them): no string is hashed. */
+const struct k8s_object *store_find(struct store *s, enum k8s_kind kind, const char *ns, const char *name);
 /*
  * Under the lock: the first EndpointSlice in namespace ns labelled with the
  * Service name (interned strings, as the store's objects hold them), the
