@@ -439,7 +439,8 @@ static int svc_write_plan(struct socklb_maps *m, const struct socklb_frontend *f
 
 	memset(w, 0, sizeof(*w));
 	socklb_svc_key_build(fe, &w->key);
-	w->exists = bpf_map_lookup_elem(m->services, &w->key, &w->old) == 0;
+	/* No frontend is pinned (one writer: this process counts them): nothing to look up. */
+	w->exists = m->services_used && bpf_map_lookup_elem(m->services, &w->key, &w->old) == 0;
 	if (w->exists) {
 		err = read_backends(m, &w->old, &w->cur);
 		if (err)

@@ -110,7 +110,7 @@ struct socklb_service_write {
 };
 
 /*
- * socklb_service_upsert() for each of w[0, n), with their map writes batched
+ * socklb_service_upsert() for each of w[0, n) (distinct frontends), with their map writes batched
  * (a few bpf_map_update_batch calls instead of one call per entry): the new
  * counters and the new slots of all of them first, then the slots that
  * change, then their service entries, then the tails they drop. Each
