@@ -9,10 +9,20 @@
 
 #define MIN_SLOTS 64
 
-/* The first slot of a hash: the hash scaled to the table's size (no modulo, no power of two). */
+/*
+ * The first slot of a hash: the hash, mixed with the table's size, scaled to
+ * it (no modulo, no power of two). A table is walked in the order of its
+ * slots; a table of another size filled in that order must not see its keys
+ * come in the order of their slots too (they would pile up at its start).
+ */
 static size_t home(uint32_t hash, size_t size)
 {
-	return (size_t)(((uint64_t)hash * size) >> 32);
+	uint32_t h = (hash ^ (uint32_t)size) * 0x9e3779b1u;
+
+	h ^= h >> 15;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return (size_t)(((uint64_t)h * size) >> 32);
 }
 
 static size_t next(size_t i, size_t size)
