@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "frontend_scope.h"
-#include "hashmap.h"
+#include "frontend_table.h"
 #include "intern.h"
 #include "k8s_node.h"
 #include "log.h"
@@ -57,7 +57,7 @@ struct claim {
 struct desired_state {
 	struct translate_config cfg;
 	struct name_table services; /* namespace/name → struct service_entry */
-	struct hashmap *claims; /* frontend key → struct claim list */
+	struct frontend_table claims; /* frontend → struct claim list */
 	struct name_table invalid; /* namespace/name → struct service_entry of services, while bad */
 	const struct k8s_slice **slices; /* scratch: one service's slices */
 	size_t slices_cap;
@@ -124,11 +124,6 @@ struct desired_state *desired_state_new(const struct translate_config *cfg)
 	if (!d)
 		return NULL;
 	d->cfg = *cfg;
-	d->claims = hashmap_new();
-	if (!d->claims) {
-		desired_state_free(d);
-		return NULL;
-	}
 	return d;
 }
 
@@ -137,7 +132,7 @@ void desired_state_free(struct desired_state *d)
 	if (!d)
 		return;
 	name_table_release(&d->invalid);
-	hashmap_free(d->claims, claims_free);
+	frontend_table_release(&d->claims, claims_free);
 	for (struct name_entry *e = name_table_first(&d->services); e; e = name_table_next(&d->services, e))
 		service_entry_free(e->value);
 	name_table_release(&d->services);
@@ -164,11 +159,8 @@ static const struct claim *winner(const struct claim *c)
 const struct desired_frontend *desired_state_lookup(const struct desired_state *d, const struct socklb_frontend *fe,
 						    const struct service_key **owner)
 {
-	unsigned char key[FRONTEND_KEY_LEN];
-	const struct claim *c;
+	const struct claim *c = frontend_table_get(&d->claims, fe);
 
-	frontend_key(fe, key);
-	c = hashmap_get(d->claims, key, sizeof(key));
 	if (c)
 		c = winner(c);
 	if (owner)
@@ -181,12 +173,10 @@ struct foreach_ctx {
 	void *ctx;
 };
 
-static int visit_claim(const void *key, size_t key_len, void *value, void *ctx)
+static int visit_claim(void *value, void *ctx)
 {
 	const struct foreach_ctx *f = ctx;
 
-	(void)key;
-	(void)key_len;
 	return f->cb(winner(value)->df, f->ctx);
 }
 
@@ -194,23 +184,20 @@ int desired_state_foreach(const struct desired_state *d, desired_visit_cb cb, vo
 {
 	struct foreach_ctx f = { .cb = cb, .ctx = ctx };
 
-	return hashmap_foreach(d->claims, visit_claim, &f);
+	return frontend_table_foreach(&d->claims, visit_claim, &f);
 }
 
 size_t desired_state_count(const struct desired_state *d)
 {
-	return hashmap_count(d->claims);
+	return d->claims.count;
 }
 
 static int unclaim(struct desired_state *d, const struct service_entry *e, struct frontend_list *touched)
 {
 	for (size_t i = 0; i < e->n_frontends; i++) {
 		const struct socklb_frontend *fe = &e->frontends[i].fe;
-		unsigned char key[FRONTEND_KEY_LEN];
-		struct claim **pc, *head;
+		struct claim **pc, *head = frontend_table_get(&d->claims, fe);
 
-		frontend_key(fe, key);
-		head = hashmap_get(d->claims, key, sizeof(key));
 		for (pc = &head; *pc && (*pc)->owner != e; pc = &(*pc)->next)
 			;
 		if (*pc) {
@@ -219,10 +206,11 @@ static int unclaim(struct desired_state *d, const struct service_entry *e, struc
 			*pc = gone->next;
 			free(gone);
 		}
+		/* The entry is there: replacing its value needs no room. */
 		if (head)
-			hashmap_put(d->claims, key, sizeof(key), head, NULL);
+			frontend_table_put(&d->claims, fe, head, NULL);
 		else
-			hashmap_remove(d->claims, key, sizeof(key));
+			frontend_table_remove(&d->claims, fe);
 		if (frontend_list_add(touched, fe))
 			return -ENOMEM;
 	}
@@ -233,16 +221,14 @@ static int claim(struct desired_state *d, const struct service_entry *e, struct 
 {
 	for (size_t i = 0; i < e->n_frontends; i++) {
 		const struct desired_frontend *df = &e->frontends[i];
-		unsigned char key[FRONTEND_KEY_LEN];
 		struct claim *c = calloc(1, sizeof(*c));
 		int err;
 
 		if (!c)
 			return -ENOMEM;
-		frontend_key(&df->fe, key);
 		c->owner = e;
 		c->df = df;
-		c->next = hashmap_get(d->claims, key, sizeof(key));
+		c->next = frontend_table_get(&d->claims, &df->fe);
 		if (c->next) {
 			const struct service_key *w = &winner(c)->owner->key;
 			char fe[FRONTEND_STRLEN];
@@ -253,7 +239,7 @@ static int claim(struct desired_state *d, const struct service_entry *e, struct 
 				fe, c->next->owner->key.ns, c->next->owner->key.name, e->key.ns, e->key.name, w->ns,
 				w->name);
 		}
-		err = hashmap_put(d->claims, key, sizeof(key), c, NULL);
+		err = frontend_table_put(&d->claims, &df->fe, c, NULL);
 		if (err) {
 			free(c);
 			return err;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "desired_state.h"
+#include "frontend_table.h"
 #include "hashmap.h"
 #include "k8s_namespace.h"
 #include "log.h"
@@ -27,7 +28,7 @@ struct syncer {
 	struct socklb_maps *maps;
 	struct metrics *metrics;
 	struct desired_state *desired;
-	struct hashmap *applied; /* frontend key → struct applied_frontend */
+	struct frontend_table applied; /* frontend → struct applied_frontend */
 	struct hashmap *namespaces; /* namespace names in the opt-in map → ns_state(value) */
 	struct frontend_list retry; /* writes that failed; tried again on the next pass */
 	struct frontend_list kept; /* pinned, claimed by no valid Service, kept for an invalid one that may own them */
@@ -69,10 +70,9 @@ struct syncer *syncer_new(struct store *s, struct socklb_maps *maps, const struc
 	sy->maps = maps;
 	sy->metrics = metrics;
 	sy->desired = desired_state_new(cfg);
-	sy->applied = hashmap_new();
 	sy->namespaces = hashmap_new();
 	sy->namespaces_dirty = true;
-	if (!sy->desired || !sy->applied || !sy->namespaces) {
+	if (!sy->desired || !sy->namespaces) {
 		syncer_free(sy);
 		return NULL;
 	}
@@ -92,7 +92,7 @@ void syncer_free(struct syncer *sy)
 	frontend_list_release(&sy->kept);
 	free(sy->kept_said);
 	hashmap_free(sy->namespaces, NULL);
-	hashmap_free(sy->applied, free);
+	frontend_table_release(&sy->applied, free);
 	desired_state_free(sy->desired);
 	free(sy);
 }
@@ -106,7 +106,6 @@ static int set_applied(struct syncer *sy, const struct socklb_frontend *fe, __u3
 		       const struct socklb_endpoint *be, __u32 n, bool sorted)
 {
 	struct applied_frontend *a = malloc(sizeof(*a) + n * sizeof(*be)), *old = NULL;
-	unsigned char key[FRONTEND_KEY_LEN];
 	int err;
 
 	if (!a)
@@ -118,8 +117,7 @@ static int set_applied(struct syncer *sy, const struct socklb_frontend *fe, __u3
 		memcpy(a->backends, be, n * sizeof(*be));
 	if (!sorted)
 		qsort(a->backends, n, sizeof(*be), endpoint_qsort_cmp);
-	frontend_key(fe, key);
-	err = hashmap_put(sy->applied, key, sizeof(key), a, (void **)&old);
+	err = frontend_table_put(&sy->applied, fe, a, (void **)&old);
 	if (err) {
 		free(a);
 		return err;
@@ -133,11 +131,8 @@ static int set_applied(struct syncer *sy, const struct socklb_frontend *fe, __u3
 
 static void drop_applied(struct syncer *sy, const struct socklb_frontend *fe)
 {
-	unsigned char key[FRONTEND_KEY_LEN];
-	struct applied_frontend *a;
+	struct applied_frontend *a = frontend_table_remove(&sy->applied, fe);
 
-	frontend_key(fe, key);
-	a = hashmap_remove(sy->applied, key, sizeof(key));
 	if (a)
 		sy->applied_backends -= a->n_backends;
 	free(a);
@@ -188,10 +183,10 @@ int syncer_adopt(struct syncer *sy)
 		pr_err("reading the pinned namespace opt-in set: %s", strerror(-err));
 		return err;
 	}
-	pr_info("adopted %zu pinned frontends with %zu backends and %zu annotated namespaces",
-		hashmap_count(sy->applied), sy->applied_backends, hashmap_count(sy->namespaces));
+	pr_info("adopted %zu pinned frontends with %zu backends and %zu annotated namespaces", sy->applied.count,
+		sy->applied_backends, hashmap_count(sy->namespaces));
 	if (sy->metrics)
-		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
+		metrics_set_programmed(sy->metrics, sy->applied.count, sy->applied_backends);
 	return 0;
 }
 
@@ -229,10 +224,7 @@ static void write_failed(struct pass *p, const struct socklb_frontend *fe, const
 
 static const struct applied_frontend *applied_get(const struct syncer *sy, const struct socklb_frontend *fe)
 {
-	unsigned char key[FRONTEND_KEY_LEN];
-
-	frontend_key(fe, key);
-	return hashmap_get(sy->applied, key, sizeof(key));
+	return frontend_table_get(&sy->applied, fe);
 }
 
 /*
@@ -501,12 +493,10 @@ static int collect_desired(const struct desired_frontend *df, void *ctx)
 	return frontend_list_add(ctx, &df->fe);
 }
 
-static int collect_applied(const void *key, size_t key_len, void *value, void *ctx)
+static int collect_applied(void *value, void *ctx)
 {
 	const struct applied_frontend *a = value;
 
-	(void)key;
-	(void)key_len;
 	return frontend_list_add(ctx, &a->fe);
 }
 
@@ -515,7 +505,7 @@ static int full_pass_list(struct syncer *sy, struct frontend_list *touched)
 {
 	int err = desired_state_foreach(sy->desired, collect_desired, touched);
 
-	return err ? err : hashmap_foreach(sy->applied, collect_applied, touched);
+	return err ? err : frontend_table_foreach(&sy->applied, collect_applied, touched);
 }
 
 struct ns_pass {
@@ -862,15 +852,14 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	memset(&p.failed, 0, sizeof(p.failed));
 	if (full) {
 		sy->full_pass_done = true;
-		pr_info("initial sync done: %zu frontends with %zu backends", hashmap_count(sy->applied),
-			sy->applied_backends);
+		pr_info("initial sync done: %zu frontends with %zu backends", sy->applied.count, sy->applied_backends);
 	}
 	sy->converged = sy->full_pass_done && res->errors == 0;
 	res->seconds = now_seconds(CLOCK_MONOTONIC) - start - res->terminate_seconds;
 	res->invalid = count_invalid(sy, &u);
 	if (sy->metrics) {
 		metrics_observe_sync(sy->metrics, res->seconds);
-		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
+		metrics_set_programmed(sy->metrics, sy->applied.count, sy->applied_backends);
 		if (observe)
 			observe_programming(sy, &u);
 		if (full)

@@ -41,14 +41,6 @@ void frontend_format(const struct socklb_frontend *fe, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", ep, socklb_proto_name(fe->proto));
 }
 
-void frontend_key(const struct socklb_frontend *fe, unsigned char key[FRONTEND_KEY_LEN])
-{
-	memcpy(key, fe->addr, 16);
-	key[16] = (unsigned char)(fe->port >> 8);
-	key[17] = (unsigned char)fe->port;
-	key[18] = fe->proto;
-}
-
 static int family_of(const __be32 addr[4])
 {
 	return socklb_addr_is_v4(addr) ? 4 : 6;

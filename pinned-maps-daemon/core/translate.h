@@ -69,8 +69,5 @@ int endpoint_cmp(const struct socklb_endpoint *a, const struct socklb_endpoint *
 /* Frontends as maps and logs show them: "10.96.0.10:53/UDP". */
 #define FRONTEND_STRLEN (SOCKLB_ENDPOINT_STRLEN + 4)
 void frontend_format(const struct socklb_frontend *fe, char *buf, size_t len);
-/* Frontends as hash keys: explicit bytes, so struct padding never matters. */
-#define FRONTEND_KEY_LEN 19
-void frontend_key(const struct socklb_frontend *fe, unsigned char key[FRONTEND_KEY_LEN]);
 
 #endif /* SOCKLB_TRANSLATE_H */

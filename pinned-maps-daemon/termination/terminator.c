@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend_table.h"
 #include "hashmap.h"
 #include "log.h"
 #include "terminate.h"
