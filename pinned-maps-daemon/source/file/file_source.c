@@ -171,11 +171,13 @@ static int read_file(struct file_source *fs, const char *path, struct file_load 
 	if (fs->spare_cap >= ld->cap) {
 		ld->text = fs->spare;
 		ld->cap = fs->spare_cap;
-		fs->spare = NULL;
-		fs->spare_cap = 0;
 	} else {
+		/* Too small: never two buffers of a large file at once. */
+		free(fs->spare);
 		ld->text = malloc(ld->cap);
 	}
+	fs->spare = NULL;
+	fs->spare_cap = 0;
 	ld->len = 0;
 	while (ld->text) {
 		ssize_t got;
@@ -215,13 +217,9 @@ static void keys_free(struct item_record *records, size_t n)
 	free(records);
 }
 
-static void file_load_release(struct file_source *fs, struct file_load *ld)
+/* A load's text, once nothing reads it any more. */
+static void file_load_drop_text(struct file_source *fs, struct file_load *ld)
 {
-	for (size_t i = 0; i < ld->n_items; i++)
-		k8s_object_free(ld->items[i].obj);
-	free(ld->items);
-	free(ld->kept);
-	keys_free(ld->gone, ld->n_gone);
 	/* Only a file read again is worth a buffer kept: the first load reads every file once. */
 	if (fs->loaded && ld->cap > fs->spare_cap) {
 		free(fs->spare);
@@ -230,6 +228,19 @@ static void file_load_release(struct file_source *fs, struct file_load *ld)
 	} else {
 		free(ld->text);
 	}
+	ld->text = NULL;
+	ld->len = 0;
+	ld->cap = 0;
+}
+
+static void file_load_release(struct file_source *fs, struct file_load *ld)
+{
+	for (size_t i = 0; i < ld->n_items; i++)
+		k8s_object_free(ld->items[i].obj);
+	free(ld->items);
+	free(ld->kept);
+	keys_free(ld->gone, ld->n_gone);
+	file_load_drop_text(fs, ld);
 	memset(ld, 0, sizeof(*ld));
 }
 
@@ -369,6 +380,15 @@ static int load_document(struct file_source *fs, struct loaded_file *lf, struct 
 	return err;
 }
 
+static bool load_repeats(const struct file_load *ld)
+{
+	for (size_t i = 0; i < ld->n_items; i++) {
+		if (ld->items[i].same_as >= 0)
+			return true;
+	}
+	return false;
+}
+
 /* Read a changed file and parse what changed in it; nothing is applied yet. */
 static int parse_file(struct file_source *fs, struct loaded_file *lf, struct parse_counts *parsed)
 {
@@ -395,6 +415,13 @@ static int parse_file(struct file_source *fs, struct loaded_file *lf, struct par
 	else
 		err = load_document(fs, lf, parsed);
 	json_list_release(&list);
+	/*
+	 * The text is read again only for an item with a last load's bytes that
+	 * turns out contested (store_file); without one, it goes now, so that a
+	 * load of many files holds one file's text at a time.
+	 */
+	if (!err && !load_repeats(ld))
+		file_load_drop_text(fs, ld);
 	return err;
 }
 
