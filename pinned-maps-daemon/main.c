@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +379,48 @@ static void stop(struct daemon *d)
 		close(d->signal_fd);
 }
 
+/* The maps, created unpinned while the source loads when none is pinned yet (socklb_maps_create_ahead). */
+struct maps_ahead {
+	const struct socklb_map_sizes *sizes;
+	struct socklb_maps_ahead *maps;
+	pthread_t thread;
+	bool started;
+};
+
+static void *create_ahead(void *arg)
+{
+	struct maps_ahead *a = arg;
+
+	/* A failure is socklb_maps_open's to report: it tries again. */
+	if (socklb_maps_create_ahead(a->sizes, &a->maps))
+		a->maps = NULL;
+	return NULL;
+}
+
+static void maps_ahead_start(struct maps_ahead *a, const char *root)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", root, SOCKLB_MAP_SERVICES);
+	/* A restart finds them pinned: nothing to create. */
+	if (access(path, F_OK) == 0)
+		return;
+	a->started = pthread_create(&a->thread, NULL, create_ahead, a) == 0;
+}
+
+static struct socklb_maps_ahead *maps_ahead_take(struct maps_ahead *a)
+{
+	struct socklb_maps_ahead *maps;
+
+	if (!a->started)
+		return NULL;
+	pthread_join(a->thread, NULL);
+	a->started = false;
+	maps = a->maps;
+	a->maps = NULL;
+	return maps;
+}
+
 static int check_bpffs_root(const char *root)
 {
 	int err = socklb_bpffs_check(root);
@@ -400,6 +443,8 @@ static int run(struct syncd_options *o)
 		.max_backends = o->max_backends ? o->max_backends : SOCKLB_DEFAULT_MAX_BACKENDS,
 		.max_affinity = SOCKLB_DEFAULT_MAX_AFFINITY,
 	};
+	struct maps_ahead ahead = { .sizes = &sizes };
+	struct socklb_maps_ahead *made;
 	sigset_t mask;
 	int err;
 
@@ -422,10 +467,16 @@ static int run(struct syncd_options *o)
 	if (!err && !o->once)
 		status_log(o->bpffs_root);
 	if (!err)
+		maps_ahead_start(&ahead, o->bpffs_root);
+	if (!err)
 		err = start_source(&d);
-	if (err)
+	made = maps_ahead_take(&ahead);
+	if (err) {
+		socklb_maps_ahead_free(made);
 		goto out;
-	err = socklb_maps_open(o->bpffs_root, &sizes, &d.maps);
+	}
+	err = socklb_maps_open_ahead(o->bpffs_root, &sizes, made, &d.maps);
+	socklb_maps_ahead_free(made);
 	if (err) {
 		pr_err("cannot open or create the maps under %s: %s", o->bpffs_root, strerror(-err));
 		goto out;

@@ -200,6 +200,18 @@ static int maps_open_pins(const char *root, struct socklb_maps *m)
 	return 0;
 }
 
+/* The size of a map this loader creates (0: the object's own). */
+static __u32 map_max_for(const char *name, const struct socklb_map_sizes *sizes)
+{
+	if (strcmp(name, SOCKLB_MAP_SERVICES) == 0 || strcmp(name, SOCKLB_MAP_STATS) == 0)
+		return sizes->max_services;
+	if (strcmp(name, SOCKLB_MAP_BACKENDS) == 0)
+		return sizes->max_backends;
+	if (strcmp(name, SOCKLB_MAP_AFFINITY) == 0)
+		return sizes->max_affinity;
+	return 0;
+}
+
 /*
  * Tell libbpf to use every map already pinned under root as it is (whatever
  * size its creator chose) and to create the missing ones with our sizes.
@@ -234,14 +246,7 @@ int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct s
 			}
 			continue;
 		}
-		if (strcmp(name, SOCKLB_MAP_SERVICES) == 0 || strcmp(name, SOCKLB_MAP_STATS) == 0)
-			max = sizes->max_services;
-		else if (strcmp(name, SOCKLB_MAP_BACKENDS) == 0)
-			max = sizes->max_backends;
-		else if (strcmp(name, SOCKLB_MAP_AFFINITY) == 0)
-			max = sizes->max_affinity;
-		else
-			max = 0;
+		max = map_max_for(name, sizes);
 		err = bpf_map__set_pin_path(map, path);
 		if (!err && max)
 			err = bpf_map__set_max_entries(map, max);
@@ -286,6 +291,107 @@ out:
 	socklb__destroy(skel);
 	socklb_root_unlock(lock);
 	return err;
+}
+
+struct socklb_maps_ahead {
+	struct socklb *skel;
+};
+
+int socklb_maps_create_ahead(const struct socklb_map_sizes *sizes, struct socklb_maps_ahead **out)
+{
+	struct socklb_map_sizes def = { SOCKLB_DEFAULT_MAX_SERVICES, SOCKLB_DEFAULT_MAX_BACKENDS,
+					SOCKLB_DEFAULT_MAX_AFFINITY };
+	struct socklb_maps_ahead *a = calloc(1, sizeof(*a));
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err = 0;
+
+	*out = NULL;
+	if (!a)
+		return -ENOMEM;
+	if (!sizes)
+		sizes = &def;
+	a->skel = socklb__open();
+	if (!a->skel) {
+		err = -errno;
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, a->skel->obj)
+		bpf_program__set_autoload(prog, false);
+	bpf_object__for_each_map(map, a->skel->obj) {
+		const char *name = bpf_map__name(map);
+		__u32 max;
+
+		if (name[0] == '.' || bpf_map__is_internal(map))
+			continue;
+		/* Unpinned: it is pinned, under the root's lock, only if nobody pinned one first. */
+		max = map_max_for(name, sizes);
+		err = bpf_map__set_pin_path(map, NULL);
+		if (!err && max)
+			err = bpf_map__set_max_entries(map, max);
+		if (err)
+			goto fail;
+	}
+	err = socklb__load(a->skel);
+	if (err)
+		goto fail;
+	*out = a;
+	return 0;
+fail:
+	socklb_maps_ahead_free(a);
+	return err;
+}
+
+void socklb_maps_ahead_free(struct socklb_maps_ahead *a)
+{
+	if (!a)
+		return;
+	socklb__destroy(a->skel);
+	free(a);
+}
+
+/* Pin every map made ahead under root, when none of them is pinned there yet. */
+static int maps_pin_ahead(const char *root, struct socklb_maps_ahead *a)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, a->skel->obj) {
+		if (bpf_map__name(map)[0] == '.' || bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
+		if (access(path, F_OK) == 0)
+			return -EEXIST;
+	}
+	bpf_object__for_each_map(map, a->skel->obj) {
+		if (bpf_map__name(map)[0] == '.' || bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
+		err = bpf_map__pin(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int socklb_maps_open_ahead(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps_ahead *a,
+			   struct socklb_maps *m)
+{
+	int lock, err;
+
+	if (!a)
+		return socklb_maps_open(root, sizes, m);
+	maps_reset(m);
+	lock = socklb_root_lock(root, true);
+	if (lock < 0)
+		return lock;
+	err = maps_open_pins(root, m);
+	if (err && maps_pin_ahead(root, a) == 0)
+		err = maps_open_pins(root, m);
+	socklb_root_unlock(lock);
+	/* Some pinned already (another build's set, a creator that stopped half-way): the usual way. */
+	return err ? socklb_maps_open(root, sizes, m) : 0;
 }
 
 int socklb_maps_open_existing(const char *root, struct socklb_maps *m)

@@ -77,6 +77,18 @@ struct socklb_endpoint {
  * Serialised against other processes with a lock on the root directory.
  */
 int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps *m);
+/*
+ * Creating the maps costs most in the kernel's per-CPU allocations for the
+ * statistics array (one per frontend): a loader may create them ahead,
+ * unpinned, while it does other work (nothing appears under any root), then
+ * open the root with them: they are pinned there when no map is pinned there
+ * yet, else dropped. NULL ahead: socklb_maps_open.
+ */
+struct socklb_maps_ahead;
+int socklb_maps_create_ahead(const struct socklb_map_sizes *sizes, struct socklb_maps_ahead **out);
+int socklb_maps_open_ahead(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps_ahead *a,
+			   struct socklb_maps *m);
+void socklb_maps_ahead_free(struct socklb_maps_ahead *a);
 /* Open existing pins only: -ENOENT when nothing was created under root. */
 int socklb_maps_open_existing(const char *root, struct socklb_maps *m);
 void socklb_maps_close(struct socklb_maps *m);

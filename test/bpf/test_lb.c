@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -615,6 +617,60 @@ static void test_batched_upserts_full_map(void **state)
 	close(backends);
 }
 
+static void remove_root(const char *root)
+{
+	static const char *const names[] = { SOCKLB_MAP_SERVICES, SOCKLB_MAP_BACKENDS, SOCKLB_MAP_AFFINITY,
+					     SOCKLB_MAP_STATS,	  SOCKLB_MAP_SOCKETS,  SOCKLB_MAP_NAMESPACES };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, names[i]);
+		unlink(path);
+	}
+	rmdir(root);
+}
+
+/*
+ * Maps made ahead, unpinned, are pinned under a root that has none, with
+ * the sizes asked; a root that has them keeps its own, and one that has
+ * some of them gets the missing ones the usual way.
+ */
+static void test_maps_made_ahead(void **state)
+{
+	struct socklb_map_sizes small = { 1000, 5000, 100 }, big = { 2000, 9000, 100 };
+	char root[] = "/sys/fs/bpf/test_lb_ahead_XXXXXX", path[256];
+	struct socklb_maps_ahead *a;
+	struct socklb_maps m;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	rmdir(root);
+	assert_int_equal(socklb_maps_create_ahead(&small, &a), 0);
+	assert_int_equal(access(root, F_OK), -1);
+	assert_int_equal(socklb_maps_open_ahead(root, &small, a, &m), 0);
+	socklb_maps_ahead_free(a);
+	assert_int_equal(m.max_services, 1000);
+	assert_int_equal(m.max_backends, 5000);
+	socklb_maps_close(&m);
+
+	assert_int_equal(socklb_maps_create_ahead(&big, &a), 0);
+	assert_int_equal(socklb_maps_open_ahead(root, &big, a, &m), 0);
+	socklb_maps_ahead_free(a);
+	assert_int_equal(m.max_services, 1000);
+	assert_int_equal(m.max_backends, 5000);
+	socklb_maps_close(&m);
+
+	snprintf(path, sizeof(path), "%s/%s", root, SOCKLB_MAP_NAMESPACES);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(socklb_maps_create_ahead(&big, &a), 0);
+	assert_int_equal(socklb_maps_open_ahead(root, &big, a, &m), 0);
+	socklb_maps_ahead_free(a);
+	assert_int_equal(m.max_services, 1000);
+	assert_int_equal(access(path, F_OK), 0);
+	socklb_maps_close(&m);
+	remove_root(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_stale_count_after_shrink_still_translates),
 		cmocka_unit_test(test_batched_upserts),
 		cmocka_unit_test(test_batched_upserts_full_map),
+		cmocka_unit_test(test_maps_made_ahead),
 	};
 
 	return cmocka_run_group_tests_name("bpf_translation", tests, setup, teardown);
