@@ -361,19 +361,35 @@ static int run_once(struct daemon *d)
 	return err;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
 static void stop(struct daemon *d)
 {
+	/*
+	 * --once leaves the objects, the desired state and what it wrote to the
+	 * exit: freeing them one by one is 5 % of a run of 100,000 services.
+	 * A sanitizer build frees them, so that its leak check sees the rest.
+	 */
+	bool keep = d->opts->once && !SANITIZED;
+
 	cni_watch_stop(d->cni_watch);
 	/* Sources first: nothing may write to the store while it goes away. */
 	kube_source_stop(d->kube);
-	file_source_free(d->file);
+	if (!keep)
+		file_source_free(d->file);
 	metrics_server_stop(d->server);
 	service_metrics_free(d->service_metrics);
-	syncer_free(d->syncer);
+	if (!keep)
+		syncer_free(d->syncer);
 	terminator_free(d->term);
 	if (d->maps_open)
 		socklb_maps_close(&d->maps);
-	store_free(d->store);
+	if (!keep)
+		store_free(d->store);
 	metrics_free(d->metrics);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
