@@ -283,10 +283,9 @@ static void apply_delete(struct pass *p, const struct socklb_frontend *fe)
 	__u32 svc_id = 0;
 	int err;
 
-	if (!p->res->complete || desired_state_lookup(sy->desired, fe, NULL))
-		return;
+	/* What the maps do not hold is not deleted: on empty maps, no lookup of the desired state. */
 	a = applied_get(sy, fe);
-	if (!a)
+	if (!a || !p->res->complete || desired_state_lookup(sy->desired, fe, NULL))
 		return;
 	/* It may be an invalid Service's, whose last good frontends we never saw: not ours to delete yet. */
 	if (desired_state_possible_owner(sy->desired, fe, NULL)) {
