@@ -22,9 +22,10 @@
 #             API server (test/apiserver/), the slice applied there and sent
 #             as a watch event (path "socklb-kube"); nftables/iptables: the
 #             transaction kube-proxy's partial sync would run for that change
-#   rss, hwm  the daemon's VmRSS once its initial sync is done and after the
-#             endpoint changes (rss_after_changes), and its VmHWM then; file:
-#             the size of the largest file it read
+#   rss, hwm  the daemon's VmRSS and VmHWM once its initial sync is done, and
+#             after the endpoint changes (rss_after_changes,
+#             hwm_after_changes); file: the size of the largest file each
+#             path's daemon reads (0 for the API source)
 #   large     socklb at BENCH_CP_LARGE services (≈ 7 backends each, maps sized
 #             for them with --max-services/--max-backends): --once install,
 #             and the daemon's memory after its initial sync
@@ -47,11 +48,16 @@ cp_record() { # metric path services value...
 	done
 }
 
-# The daemon's memory from /proc (KiB): rss (or the metric given) and hwm.
-cp_record_memory() { # pid path services [rss metric]
-	local pid=$1 path=$2 services=$3 metric=${4:-rss}
-	cp_record "$metric" "$path" "$services" "$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")"
-	cp_record hwm "$path" "$services" "$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")"
+# The daemon's memory from /proc (KiB): rss and hwm, each with the suffix given.
+cp_record_memory() { # pid path services [suffix]
+	local pid=$1 path=$2 services=$3 suffix=${4:-}
+	cp_record "rss$suffix" "$path" "$services" "$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")"
+	cp_record "hwm$suffix" "$path" "$services" "$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")"
+}
+
+# The size of the largest of these files, KiB.
+cp_largest() { # file...
+	stat -c %s "$@" | sort -n | tail -1 | awk '{ print int($1 / 1024) }'
 }
 
 # Wait for the daemon's "initial sync done" in its log; dies after 300 s.
@@ -167,7 +173,7 @@ cp_epchange_socklb() {
 	out=$("$BENCH_TOOLS/slb-bench-mapwait" "$CP_SOCKLB_ROOT" "$BENCH_VIP" 80 TCP "$target" \
 		"$rounds" "$a" 12 "$b" 11) ||
 		echo "bench: $path: some endpoint changes did not reach the map: $(tail -1 <<<"$out")" >&2
-	cp_record_memory "$CP_DAEMON_PID" "$path" "$n" rss_after_changes
+	cp_record_memory "$CP_DAEMON_PID" "$path" "$n" _after_changes
 	cp_cleanup
 	# shellcheck disable=SC2046
 	cp_record epchange "$path" "$n" $(awk '$1 == "round" { printf "%.3f\n", $4 / 1000 }' <<<"$out")
@@ -232,7 +238,7 @@ cp_large() {
 	local sizes=(--max-services 262144 --max-backends 1048576)
 	mkdir -p "$dir"
 	"$PYTHON" "$REPO/hack/bench/gen_cluster.py" --services "$n" --backends "$(cp_backends)" >"$dir/a.json"
-	cp_record file socklb "$n" "$(($(stat -c %s "$dir/a.json") / 1024))"
+	cp_record file socklb-onefile "$n" "$(cp_largest "$dir/a.json")"
 	cp_install_socklb "$dir/a.json" "$n" "${sizes[@]}"
 	"$SYNCD" --source "file:$dir/a.json" --bpffs-root "$CP_SOCKLB_ROOT" --node-name bench-node --metrics-addr "" \
 		"${sizes[@]}" >"$log" 2>&1 &
@@ -321,7 +327,9 @@ cp_run() { # services
 	echo "metric,path,services,value" >"$BENCH_OUT/controlplane.csv"
 	say "control plane at $n services: generating the cluster and kube-proxy's full and partial rule sets"
 	cp_generate "$n" "$dir"
-	cp_record file socklb "$n" "$(($(stat -c %s "$dir/a.json") / 1024))"
+	cp_record file socklb-onefile "$n" "$(cp_largest "$dir/a.json")"
+	cp_record file socklb "$n" "$(cp_largest "$dir"/split-a/*.json)"
+	cp_record file socklb-kube "$n" 0
 	say "install $n services: socklb-syncd --once ×$BENCH_INSTALL_REPS," \
 		"iptables-restore ×$BENCH_INSTALL_REPS, nft -f ×$BENCH_NFT_INSTALL_REPS"
 	cp_install_socklb "$dir/a.json" "$n"
