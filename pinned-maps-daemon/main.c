@@ -50,8 +50,14 @@
 #define RETRY_MS 10000
 /* --once with the API server: how long the initial lists may take. */
 #define ONCE_LIST_TIMEOUT_MS 60000
-/* Allocations this large are mapped apart, and free heap beyond this at its top goes back (glibc's defaults). */
-#define MALLOC_RETURN_BYTES (128 * 1024)
+/*
+ * Allocations this large are mapped apart, and free heap beyond this at its
+ * top goes back. glibc's default, 128 KiB, would map the arrays a reload of
+ * a large file uses (a few hundred KiB per 10,000 items) afresh at every
+ * reload: 700 page faults more per endpoint change of 10,000 Services in one
+ * file, for 1.5 MiB less RSS.
+ */
+#define MALLOC_RETURN_BYTES (4096 * 1024)
 
 struct daemon {
 	struct syncd_options *opts;
