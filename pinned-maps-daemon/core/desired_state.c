@@ -424,7 +424,7 @@ static int service_slices(struct update_ctx *uc, const struct service_key *key, 
 	     s = (const struct k8s_slice *)s->obj.link) {
 		if (*n == d->slices_cap) {
 			size_t cap = d->slices_cap ? d->slices_cap * 2 : 16;
-			const struct k8s_slice **grown = realloc(d->slices, cap * sizeof(*grown));
+			const struct k8s_slice **grown = realloc(d->slices, cap * sizeof(const struct k8s_slice *));
 
 			if (!grown)
 				return -ENOMEM;

@@ -54,7 +54,7 @@ uint32_t intern_hash(const char *s)
 static int grow(void)
 {
 	size_t n = pool.slots ? (pool.mask + 1) * 2 : POOL_MIN_SLOTS;
-	struct istr **slots = calloc(n, sizeof(*slots));
+	struct istr **slots = calloc(n, sizeof(struct istr *));
 
 	if (!slots)
 		return -1;
@@ -81,7 +81,7 @@ const char *intern(const char *s, size_t len)
 	size_t i;
 
 	pthread_mutex_lock(&pool.lock);
-	if (2 * (pool.count + 1) > (pool.slots ? pool.mask + 1 : 0) && grow())
+	if ((!pool.slots || 2 * (pool.count + 1) > pool.mask + 1) && grow())
 		goto out;
 	for (i = hash & pool.mask; (e = pool.slots[i]); i = (i + 1) & pool.mask) {
 		if (e->hash == hash && strncmp(e->str, s, len) == 0 && e->str[len] == '\0') {

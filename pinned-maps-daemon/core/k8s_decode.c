@@ -237,7 +237,6 @@ int k8s_decode(struct k8s_decoder *d, struct json_reader *r, enum k8s_kind kind,
 	bool metadata_seen = false;
 	struct json_str name;
 	void *draft;
-	int ret;
 
 	*out = NULL;
 	if (info) {
@@ -253,7 +252,9 @@ int k8s_decode(struct k8s_decoder *d, struct json_reader *r, enum k8s_kind kind,
 	kd->begin(draft);
 	if (json_enter_object(r))
 		return r->err;
-	while ((ret = json_next_member(r, &name)) == 1) {
+	while (json_next_member(r, &name) == 1) {
+		int ret;
+
 		if (JSON_STR_IS(&name, "metadata") && !metadata_seen) {
 			metadata_seen = true;
 			ret = decode_metadata(kd, draft, r, &meta, info);
@@ -284,16 +285,15 @@ int k8s_decode_kind_name(struct json_reader *r, char *buf, size_t len)
 	struct json_mark start = json_tell(r);
 	struct json_str name;
 	bool is_string = false;
-	int ret;
 
 	if (json_peek(r) != JSON_OBJECT)
 		return r->err;
 	if (json_enter_object(r))
 		return r->err;
-	while ((ret = json_next_member(r, &name)) == 1) {
+	while (json_next_member(r, &name) == 1) {
 		if (JSON_STR_IS(&name, "kind")) {
-			/* The first "kind" is the one cJSON would find: not a string, and there is none. */
-			ret = decode_copy(r, buf, len, &is_string);
+			/* The first "kind" is the one cJSON would find: not a string, and there is none (errors in r->err). */
+			decode_copy(r, buf, len, &is_string);
 			break;
 		}
 		if (json_skip(r))

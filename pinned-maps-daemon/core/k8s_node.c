@@ -15,7 +15,8 @@ const __be32 (*k8s_node_addrs(const struct k8s_node *node))[4]
 
 const char *const *k8s_node_ignored(const struct k8s_node *node)
 {
-	return (const char *const *)align8((size_t)(k8s_node_addrs(node) + node->n_addrs));
+	return (const char *const *)((const char *)node +
+				     align8(align8(sizeof(*node)) + node->n_addrs * sizeof(__be32[4])));
 }
 
 struct node_draft {

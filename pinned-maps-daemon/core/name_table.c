@@ -100,7 +100,7 @@ static int resize(struct name_table *t, size_t n)
 
 	if (!slots)
 		return -ENOMEM;
-	for (size_t i = 0; i < t->size; i++) {
+	for (size_t i = 0; t->slots && i < t->size; i++) {
 		if (t->slots[i].ns)
 			*place(slots, n, t->slots[i].hash) = t->slots[i];
 	}

@@ -18,7 +18,10 @@
 struct name_entry {
 	const char *ns; /* NULL: a free slot */
 	const char *name;
-	void *value;
+	union { /* the owner's: a pointer, or bits */
+		void *value;
+		uintptr_t bits;
+	};
 	uint32_t hash;
 	uint32_t mark; /* the owner's */
 };

@@ -212,7 +212,7 @@ static int check_slices(const struct k8s_slice **sorted, size_t n, struct invali
 
 	/* Slice order decides which copy of a duplicated endpoint wins: make it stable. */
 	if (n > 1)
-		qsort(sorted, n, sizeof(*sorted), slice_cmp);
+		qsort(sorted, n, sizeof(const struct k8s_slice *), slice_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct k8s_slice *s = sorted[i];
 
@@ -238,13 +238,13 @@ int translate_service(const struct k8s_service *svc, const struct k8s_slice *con
 	ret = check_service(svc, cfg, &out->invalid);
 	if (ret == 0 || ret == -ENOMEM)
 		goto out;
-	sorted = calloc(n_slices + 1, sizeof(*sorted));
+	sorted = calloc(n_slices + 1, sizeof(const struct k8s_slice *));
 	if (!sorted) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	if (n_slices)
-		memcpy(sorted, slices, n_slices * sizeof(*sorted));
+		memcpy(sorted, slices, n_slices * sizeof(const struct k8s_slice *));
 	/* Every fault is named at once: the slices of a bad Service, and the ports of one with bad slices. */
 	slices_ret = check_slices(sorted, n_slices, &out->invalid);
 	if (ret < 0 || slices_ret == -ENOMEM) {

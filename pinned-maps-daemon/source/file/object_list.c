@@ -14,7 +14,7 @@ int object_batch_add(struct object_batch *b, struct k8s_object *obj)
 
 	if (b->n[k] == b->cap[k]) {
 		size_t cap = b->cap[k] ? b->cap[k] * 2 : 64;
-		struct k8s_object **items = realloc(b->items[k], cap * sizeof(*items));
+		struct k8s_object **items = realloc(b->items[k], cap * sizeof(struct k8s_object *));
 
 		if (!items) {
 			k8s_object_free(obj);

@@ -10,7 +10,7 @@
 
 /*
  * The definitions of one object, packed into its table entry: mark counts
- * them; value holds the load that last stored one (shifted) and, in bit 0,
+ * them; bits holds the load that last stored one (shifted) and, in bit 0,
  * whether one went away while another stayed and none was stored since (the
  * store may hold the one that went).
  */
@@ -55,12 +55,12 @@ void providers_next_load(struct providers *p)
 
 static bool contested(const struct name_entry *e)
 {
-	return e->mark > 1 || ((uintptr_t)e->value & STALE);
+	return e->mark > 1 || (e->bits & STALE);
 }
 
 static uintptr_t stored_at(const struct name_entry *e)
 {
-	return (uintptr_t)e->value >> 1;
+	return e->bits >> 1;
 }
 
 static struct name_entry *lookup(const struct providers *p, const struct object_key *key)
@@ -71,7 +71,7 @@ static struct name_entry *lookup(const struct providers *p, const struct object_
 /* Change one object's definitions, keeping the count of contested objects. */
 static void update(struct providers *p, struct name_entry *e, long delta, bool stored)
 {
-	uintptr_t state = (uintptr_t)e->value;
+	uintptr_t state = e->bits;
 
 	p->n_contested -= contested(e);
 	e->mark = (uint32_t)((long)e->mark + delta);
@@ -80,7 +80,7 @@ static void update(struct providers *p, struct name_entry *e, long delta, bool s
 	else if (delta < 0 && e->mark > 0 && stored_at(e) != p->load)
 		/* Unless this load stored one that stays (a changed item does), the store may hold the one that went. */
 		state |= STALE;
-	e->value = (void *)state;
+	e->bits = state;
 	p->n_contested += contested(e);
 }
 

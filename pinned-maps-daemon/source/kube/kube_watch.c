@@ -70,7 +70,7 @@ static int object_list_add(struct object_list *l, struct k8s_object *obj)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 512;
-		struct k8s_object **items = realloc(l->items, cap * sizeof(*items));
+		struct k8s_object **items = realloc(l->items, cap * sizeof(struct k8s_object *));
 
 		if (!items) {
 			k8s_object_free(obj);
@@ -272,13 +272,15 @@ static int take_page(struct kube_watcher *w, const char *data, size_t len, struc
 	size_t before = objs->n, refused = objs->refused;
 	char *rv = NULL;
 	struct json_str name;
-	int ret;
+	int err;
 
 	free(*cont);
 	*cont = NULL;
 	json_reader_init(r, data, 0, len);
 	if (json_enter_object(r) == 0) {
-		while ((ret = json_next_member(r, &name)) == 1) {
+		while (json_next_member(r, &name) == 1) {
+			int ret;
+
 			if (JSON_STR_IS(&name, "metadata") && !meta_seen) {
 				meta_seen = true;
 				ret = read_page_metadata(r, &rv, cont);
@@ -301,15 +303,15 @@ static int take_page(struct kube_watcher *w, const char *data, size_t len, struc
 		snprintf(w->why, sizeof(w->why), "list %s: the response has no metadata.resourceVersion", w->resource);
 	else if (not_array)
 		snprintf(w->why, sizeof(w->why), "list %s: the response's items is not an array", w->resource);
-	ret = r->err ? r->err : (!rv || !rv[0] || not_array) ? -EINVAL : set_rv(w, rv);
+	err = r->err ? r->err : (!rv || !rv[0] || not_array) ? -EINVAL : set_rv(w, rv);
 	free(rv);
-	if (ret) {
+	if (err) {
 		object_list_truncate(objs, before);
 		objs->refused = refused;
 		free(*cont);
 		*cont = NULL;
 	}
-	return ret;
+	return err;
 }
 
 /*
@@ -450,7 +452,7 @@ static int on_event(const char *line, size_t len, void *ctx)
 	/* The type decides how the object reads, and may come after it: find both first. */
 	json_reader_init(r, line, 0, len);
 	if (json_peek(r) == JSON_OBJECT && json_enter_object(r) == 0) {
-		while ((ret = json_next_member(r, &name)) == 1) {
+		while (json_next_member(r, &name) == 1) {
 			if (JSON_STR_IS(&name, "type") && !type_member) {
 				type_member = true;
 				type_seen = json_peek(r) == JSON_STRING;

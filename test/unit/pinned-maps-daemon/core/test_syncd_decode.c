@@ -137,7 +137,7 @@ static void test_service_verdicts(void **state)
 		const struct k8s_service *svc = service(cases[i].json);
 
 		if (svc->spec != cases[i].spec ||
-		    (cases[i].fault ? !svc->fault || strcmp(svc->fault, cases[i].fault) : svc->fault != NULL))
+		    (cases[i].fault ? !svc->fault || strcmp(svc->fault, cases[i].fault) != 0 : svc->fault != NULL))
 			fail_msg("%s: spec %d fault \"%s\", want %d \"%s\"", cases[i].json, svc->spec,
 				 svc->fault ? svc->fault : "(none)", cases[i].spec,
 				 cases[i].fault ? cases[i].fault : "(none)");
@@ -203,7 +203,7 @@ static void test_slice_faults(void **state)
 		const struct k8s_slice *s = (const struct k8s_slice *)from_text(K8S_ENDPOINTSLICE, cases[i].json);
 
 		assert_non_null(s);
-		if (cases[i].fault ? !s->fault || strcmp(s->fault, cases[i].fault) : s->fault != NULL)
+		if (cases[i].fault ? !s->fault || strcmp(s->fault, cases[i].fault) != 0 : s->fault != NULL)
 			fail_msg("%s: fault \"%s\", want \"%s\"", cases[i].json, s->fault ? s->fault : "(none)",
 				 cases[i].fault ? cases[i].fault : "(none)");
 		/* Nothing of a malformed slice is kept: translation uses none of it. */
