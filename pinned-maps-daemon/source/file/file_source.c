@@ -61,6 +61,12 @@ struct load_item {
 	struct k8s_object *obj; /* decoded (NULL: a kind the daemon does not read), until it goes into the store */
 };
 
+/* An array kept from one load to the next. */
+struct kept_array {
+	void *p;
+	size_t size;
+};
+
 /* A changed file's new content while a load runs, until it is applied or dropped. */
 struct file_load {
 	char *text; /* NUL-terminated */
@@ -104,6 +110,13 @@ struct file_source {
 	/* The largest buffer a load after the first read into: a large file is read again without page faults. */
 	char *spare;
 	size_t spare_cap;
+	/*
+	 * The same for the arrays a load of a large file needs (allocations that
+	 * large are mapped apart and given back, see main.c): the scan's items,
+	 * the load's items, the record index and the records.
+	 */
+	struct json_list scan;
+	struct kept_array kept_items, kept_index, kept_records;
 	/* A load writes to the store; the daemon's main thread waits for it to finish (file_source_wait_written). */
 	pthread_mutex_t lock;
 	pthread_cond_t written;
@@ -151,6 +164,30 @@ nomem:
 	free(copy);
 	file_source_free(fs);
 	return -ENOMEM;
+}
+
+/* A zeroed array of size bytes: the kept one when it is large enough. */
+static void *array_take(struct kept_array *k, size_t size)
+{
+	void *p = k->p;
+
+	if (!p || k->size < size)
+		return calloc(1, size);
+	k->p = NULL;
+	k->size = 0;
+	return memset(p, 0, size);
+}
+
+/* An array a load is done with: kept when a load after the first used it and it is the largest. */
+static void array_give(struct file_source *fs, struct kept_array *k, void *p, size_t size)
+{
+	if (!fs->loaded || size <= k->size) {
+		free(p);
+		return;
+	}
+	free(k->p);
+	k->p = p;
+	k->size = size;
 }
 
 /* The whole file into ld->text, in the spare buffer when it is large enough. */
@@ -208,13 +245,12 @@ static int read_file(struct file_source *fs, const char *path, struct file_load 
 	return err;
 }
 
-static void keys_free(struct item_record *records, size_t n)
+static void keys_put(struct item_record *records, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		intern_put(records[i].ns);
 		intern_put(records[i].name);
 	}
-	free(records);
 }
 
 /* A load's text, once nothing reads it any more. */
@@ -237,16 +273,18 @@ static void file_load_release(struct file_source *fs, struct file_load *ld)
 {
 	for (size_t i = 0; i < ld->n_items; i++)
 		k8s_object_free(ld->items[i].obj);
-	free(ld->items);
+	array_give(fs, &fs->kept_items, ld->items, (ld->n_items + 1) * sizeof(*ld->items));
 	free(ld->kept);
-	keys_free(ld->gone, ld->n_gone);
+	keys_put(ld->gone, ld->n_gone);
+	array_give(fs, &fs->kept_records, ld->gone, (ld->n_gone + 1) * sizeof(*ld->gone));
 	file_load_drop_text(fs, ld);
 	memset(ld, 0, sizeof(*ld));
 }
 
 static void loaded_file_release(struct file_source *fs, struct loaded_file *lf)
 {
-	keys_free(lf->records, lf->n_records);
+	keys_put(lf->records, lf->n_records);
+	free(lf->records);
 	file_load_release(fs, &lf->load);
 	free(lf->path);
 }
@@ -280,14 +318,15 @@ struct record_index {
 	size_t *slots; /* record index + 1; 0: empty */
 };
 
-static int record_index_build(struct record_index *ix, const struct item_record *records, size_t n)
+static int record_index_build(struct file_source *fs, struct record_index *ix, const struct item_record *records,
+			      size_t n)
 {
 	size_t size = 16;
 
 	while (size < 2 * n)
 		size *= 2;
 	ix->mask = size - 1;
-	ix->slots = calloc(size, sizeof(*ix->slots));
+	ix->slots = array_take(&fs->kept_index, size * sizeof(*ix->slots));
 	if (!ix->slots)
 		return -ENOMEM;
 	for (size_t r = 0; r < n; r++) {
@@ -331,9 +370,9 @@ static int load_list(struct file_source *fs, struct loaded_file *lf, const struc
 	int err = 0;
 
 	ld->list_kind = implied;
-	ld->items = calloc(list->n_items + 1, sizeof(*ld->items));
+	ld->items = array_take(&fs->kept_items, (list->n_items + 1) * sizeof(*ld->items));
 	ld->kept = calloc(lf->n_records + 1, sizeof(*ld->kept));
-	if (!ld->items || !ld->kept || (match && record_index_build(&ix, lf->records, lf->n_records)))
+	if (!ld->items || !ld->kept || (match && record_index_build(fs, &ix, lf->records, lf->n_records)))
 		err = -ENOMEM;
 	for (size_t i = 0; i < list->n_items && !err; i++) {
 		struct load_item *li = &ld->items[ld->n_items++];
@@ -346,7 +385,8 @@ static int load_list(struct file_source *fs, struct loaded_file *lf, const struc
 		parsed->items++;
 		parsed->bytes += li->bytes.len;
 	}
-	free(ix.slots);
+	if (ix.slots)
+		array_give(fs, &fs->kept_index, ix.slots, (ix.mask + 1) * sizeof(*ix.slots));
 	return err;
 }
 
@@ -394,7 +434,7 @@ static int parse_file(struct file_source *fs, struct loaded_file *lf, struct par
 {
 	struct file_load *ld = &lf->load;
 	struct json_scan_error where;
-	struct json_list list;
+	struct json_list *list = &fs->scan;
 	int implied, is_list, err;
 
 	err = read_file(fs, lf->path, ld);
@@ -402,19 +442,21 @@ static int parse_file(struct file_source *fs, struct loaded_file *lf, struct par
 		pr_err("cannot read %s: %s", lf->path, strerror(-err));
 		return err;
 	}
-	err = json_scan_list(ld->text, ld->len, &list, &where);
+	err = json_scan_list(ld->text, ld->len, list, &where);
 	if (err == -EINVAL)
 		object_list_report_invalid(lf->path, ld->text, where.offset, where.item, where.what);
 	if (err)
 		return err;
-	is_list = list.found ? object_list_header(&fs->parser, ld->text, ld->len, &list, lf->path, &implied) : 0;
+	is_list = list->found ? object_list_header(&fs->parser, ld->text, ld->len, list, lf->path, &implied) : 0;
 	if (is_list < 0)
 		err = is_list;
 	else if (is_list)
-		err = load_list(fs, lf, &list, implied, parsed);
+		err = load_list(fs, lf, list, implied, parsed);
 	else
 		err = load_document(fs, lf, parsed);
-	json_list_release(&list);
+	/* Its items buffer serves the next file; kept past this load only when a load after the first needed it. */
+	if (!fs->loaded)
+		json_list_release(list);
 	/*
 	 * The text is read again only for an item with a last load's bytes that
 	 * turns out contested (store_file); without one, it goes now, so that a
@@ -526,7 +568,7 @@ static int record_parsed(struct file_source *fs, struct item_record *rec, const 
 static int count_file(struct file_source *fs, struct loaded_file *lf)
 {
 	struct file_load *ld = &lf->load;
-	struct item_record *records = calloc(ld->n_items + 1, sizeof(*records));
+	struct item_record *records = array_take(&fs->kept_records, (ld->n_items + 1) * sizeof(*records));
 	int err = 0;
 
 	if (!records)
@@ -885,6 +927,10 @@ void file_source_free(struct file_source *fs)
 	pthread_cond_destroy(&fs->written);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs->spare);
+	json_list_release(&fs->scan);
+	free(fs->kept_items.p);
+	free(fs->kept_index.p);
+	free(fs->kept_records.p);
 	free(fs->file_name);
 	free(fs->watch_dir);
 	free(fs->path);

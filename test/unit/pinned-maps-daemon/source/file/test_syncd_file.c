@@ -296,7 +296,7 @@ static void test_scan_cuts_items(void **state)
 	const size_t n = sizeof(items) / sizeof(items[0]);
 	size_t offsets[sizeof(items) / sizeof(items[0])];
 	struct json_scan_error err;
-	struct json_list list;
+	struct json_list list = { 0 };
 	char text[1024];
 	int len;
 
@@ -375,7 +375,7 @@ static void test_scan_errors(void **state)
 		{ deep, "nested more than 1000 deep", NULL, -1 },
 	};
 	struct json_scan_error err;
-	struct json_list list;
+	struct json_list list = { 0 };
 
 	(void)state;
 	memset(deep, '[', 1001);
