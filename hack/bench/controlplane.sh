@@ -64,7 +64,7 @@ cp_largest() { # file...
 cp_wait_synced() { # log
 	local i
 	for i in $(seq 3000); do
-		grep -q 'initial sync done' "$1" && return 0
+		grep -qs 'initial sync done' "$1" && return 0
 		sleep 0.1
 	done
 	die "socklb-syncd did not finish its initial sync: see $1"
