@@ -12,6 +12,7 @@
 
 #define FOR_RUN (1U << SYNCD_RUN)
 #define FOR_DUMP (1U << SYNCD_DUMP)
+#define FOR_TRACE (1U << SYNCD_TRACE)
 
 struct flag {
 	const char *name; /* long name, with the dashes */
@@ -38,7 +39,7 @@ static const struct flag flags[] = {
 	VALUE("--api-server", api_server, FOR_RUN),
 	VALUE("--node-name", node_name, FOR_RUN),
 	VALUE("--service-proxy-name", service_proxy_name, FOR_RUN),
-	VALUE("--bpffs-root", bpffs_root, FOR_RUN | FOR_DUMP),
+	VALUE("--bpffs-root", bpffs_root, FOR_RUN | FOR_DUMP | FOR_TRACE),
 	VALUE("--metrics-addr", metrics_addr, FOR_RUN),
 	VALUE("--max-services", max_services_arg, FOR_RUN),
 	VALUE("--max-backends", max_backends_arg, FOR_RUN),
@@ -47,16 +48,24 @@ static const struct flag flags[] = {
 	VALUE("--terminate-grace", terminate_grace_arg, FOR_RUN),
 	SWITCH("--terminate-tcp", NULL, terminate_tcp, FOR_RUN),
 	SWITCH("--once", NULL, once, FOR_RUN),
-	SWITCH("--json", NULL, json, FOR_DUMP),
-	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP),
-	SWITCH("--help", "-h", help, FOR_RUN | FOR_DUMP),
+	VALUE("--pod", trace_pod, FOR_TRACE),
+	VALUE("--service", trace_service, FOR_TRACE),
+	VALUE("--verdict", trace_verdict, FOR_TRACE),
+	VALUE("--count", trace_count_arg, FOR_TRACE),
+	SWITCH("--json", NULL, json, FOR_DUMP | FOR_TRACE),
+	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP | FOR_TRACE),
+	SWITCH("--help", "-h", help, FOR_RUN | FOR_DUMP | FOR_TRACE),
 };
+
+static const char *const command_names[] = { [SYNCD_RUN] = NULL, [SYNCD_DUMP] = "dump", [SYNCD_TRACE] = "trace" };
 
 void cli_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: socklb-syncd --source file:PATH|kubernetes [options]\n"
 		"       socklb-syncd dump [--bpffs-root DIR] [--json]\n"
+		"       socklb-syncd trace [--bpffs-root DIR] [--json] [--pod P] [--service VIP[:PORT]]\n"
+		"                [--verdict V[,V...]] [--count N]\n"
 		"       socklb-syncd install-cni|uninstall-cni [--cni-bin-dir DIR] [--cni-conf-dir DIR] ...\n"
 		"                (socklb-syncd install-cni --help for their options)\n"
 		"\n"
@@ -86,7 +95,16 @@ void cli_usage(FILE *out)
 		"  --terminate-grace DUR    a serving and terminating endpoint keeps its sockets until it\n"
 		"                           stops serving, at most DUR (e.g. 5s, 500ms; default 0)\n"
 		"  -v, --verbose            debug logs\n"
-		"  --json                   (dump) JSON output\n"
+		"  --json                   (dump, trace) JSON output (trace: one object per line)\n"
+		"\n"
+		"trace: stream which backend each connect, datagram and reply of the attached pods gets\n"
+		"(tracing is on while it runs; with or without the daemon)\n"
+		"  --pod P                  only this pod: its UID, its attachment \"<container id>/<ifname>\",\n"
+		"                           or a container id prefix\n"
+		"  --service VIP[:PORT]     only this frontend (10.96.0.10, 10.96.0.10:80, [fd00::10]:53)\n"
+		"  --verdict V[,V...]       only these: translated, refused-no-endpoints, affinity-hit,\n"
+		"                           sticky-udp, reverse-translated\n"
+		"  --count N                stop after N events\n"
 		"  -h, --help               this help\n",
 		SOCKLB_DEFAULT_BPFFS_ROOT, SOCKLB_DEFAULT_METRICS_ADDR, SOCKLB_DEFAULT_MAX_SERVICES,
 		SOCKLB_DEFAULT_MAX_BACKENDS);
@@ -173,6 +191,12 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 	}
 	if (o->command == SYNCD_DUMP)
 		return 0;
+	if (o->command == SYNCD_TRACE) {
+		if (parse_size("--count", o->trace_count_arg, &o->trace_count, err, err_len))
+			return -EINVAL;
+		return trace_filter_parse(&o->trace_filter, o->trace_pod, o->trace_service, o->trace_verdict, err,
+					  err_len);
+	}
 	if (!o->source) {
 		snprintf(err, err_len, "--source is required (file:PATH or kubernetes)");
 		return -EINVAL;
@@ -247,9 +271,11 @@ int cli_parse(int argc, char **argv, struct syncd_options *o, char *err, size_t 
 	o->bpffs_root = SOCKLB_DEFAULT_BPFFS_ROOT;
 	o->metrics_addr = SOCKLB_DEFAULT_METRICS_ADDR;
 	o->service_proxy_name = "";
-	if (argc > 1 && strcmp(argv[1], "dump") == 0) {
-		o->command = SYNCD_DUMP;
-		i = 2;
+	for (int c = 0; argc > 1 && c < (int)(sizeof(command_names) / sizeof(command_names[0])); c++) {
+		if (command_names[c] && strcmp(argv[1], command_names[c]) == 0) {
+			o->command = (enum syncd_command)c;
+			i = 2;
+		}
 	}
 	for (; i < argc; i++) {
 		const char *arg = argv[i];
@@ -264,7 +290,7 @@ int cli_parse(int argc, char **argv, struct syncd_options *o, char *err, size_t 
 		}
 		if (!(f->commands & (1U << o->command))) {
 			snprintf(err, err_len, "%s does not apply to %s", f->name,
-				 o->command == SYNCD_DUMP ? "dump" : "the daemon (it is a dump flag)");
+				 o->command != SYNCD_RUN ? command_names[o->command] : "the daemon");
 			return -EINVAL;
 		}
 		if (!f->takes_value) {

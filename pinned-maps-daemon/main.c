@@ -30,6 +30,7 @@
 #include "store.h"
 #include "syncer.h"
 #include "terminator.h"
+#include "trace_cmd.h"
 
 /* After a change, wait this long for more before syncing: a burst becomes one pass. */
 #define BATCH_QUIET_MS 2
@@ -445,6 +446,14 @@ int main(int argc, char **argv)
 	socklb_log_init("socklb-syncd", opts.verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
 	if (opts.command == SYNCD_DUMP)
 		return dump_maps(opts.bpffs_root, opts.json, stdout) ? 1 : 0;
+	if (opts.command == SYNCD_TRACE) {
+		struct trace_config tc = { .bpffs_root = opts.bpffs_root,
+					   .filter = opts.trace_filter,
+					   .json = opts.json,
+					   .count = opts.trace_count };
+
+		return trace_run(&tc, stdout) ? 1 : 0;
+	}
 	if (!opts.node_name) {
 		if (gethostname(hostname, sizeof(hostname))) {
 			pr_err("cannot read the hostname for --node-name: %s", strerror(errno));
