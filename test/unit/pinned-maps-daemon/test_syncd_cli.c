@@ -86,6 +86,31 @@ static void test_dump(void **state)
 	assert_false(o.json);
 }
 
+static void test_trace(void **state)
+{
+	struct syncd_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "trace"), 0);
+	assert_int_equal(o.command, SYNCD_TRACE);
+	assert_int_equal(o.trace_count, 0);
+	assert_null(o.trace_filter.pod);
+	assert_false(o.trace_filter.has_vip);
+	assert_int_equal(o.trace_filter.verdicts, 0);
+	assert_int_equal(parse(&o, err, "trace", "--json", "--pod", "c0ffee", "--service", "10.96.0.10:80", "--verdict",
+			       "translated,affinity-hit", "--count=5", "--bpffs-root", "/sys/fs/bpf/z", "-v"),
+			 0);
+	assert_true(o.json);
+	assert_true(o.verbose);
+	assert_string_equal(o.trace_filter.pod, "c0ffee");
+	assert_true(o.trace_filter.has_vip);
+	assert_int_equal(o.trace_filter.port, 80);
+	assert_int_equal(o.trace_filter.verdicts, (1U << SOCKLB_VERDICT_TRANSLATED) | (1U << SOCKLB_VERDICT_AFFINITY));
+	assert_int_equal(o.trace_count, 5);
+	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/z");
+}
+
 struct bad_case {
 	const char *args[6];
 	const char *message;
@@ -133,6 +158,15 @@ static void test_errors(void **state)
 		{ { "--source", "file:x", "--once", "--terminate-grace", "1s" },
 		  "--terminate-grace applies to the running daemon, not to --once" },
 		{ { "dump", "--terminate-tcp" }, "--terminate-tcp does not apply to dump" },
+		{ { "dump", "--pod", "x" }, "--pod does not apply to dump" },
+		{ { "trace", "--source", "kubernetes" }, "--source does not apply to trace" },
+		{ { "--source", "file:x", "--verdict", "translated" }, "--verdict does not apply to the daemon" },
+		{ { "trace", "--verdict", "fast" }, "--verdict \"fast\": expected translated, refused-no-endpoints" },
+		{ { "trace", "--verdict", "," }, "--verdict must name at least one verdict" },
+		{ { "trace", "--service", "10.96.0.10:0" }, "--service \"10.96.0.10:0\": expected a VIP" },
+		{ { "trace", "--service", "web.default" }, "--service \"web.default\": expected a VIP" },
+		{ { "trace", "--pod", "" }, "--pod must not be empty" },
+		{ { "trace", "--count", "0" }, "--count \"0\": expected a count" },
 	};
 
 	(void)state;
@@ -190,6 +224,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_trace),
 		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_duration),   cmocka_unit_test(test_help),
 	};
 
