@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "change_tracker.h"
 #include "cli.h"
 #include "cni_install.h"
 #include "cni_watch.h"
@@ -51,6 +52,7 @@ struct daemon {
 	struct syncd_options *opts;
 	struct store *store;
 	struct metrics *metrics;
+	struct change_tracker *changes;
 	struct socklb_maps maps;
 	bool maps_open;
 	struct syncer *syncer;
@@ -155,6 +157,8 @@ static int start_metrics(struct daemon *d)
 		err = metrics_add_collector(d->metrics, collect_watch_restarts, d);
 	if (!err)
 		err = metrics_add_collector(d->metrics, collect_termination, d);
+	if (!err)
+		err = metrics_add_collector(d->metrics, change_tracker_collect, d->changes);
 	if (!err)
 		err = metrics_server_start(d->opts->metrics_addr, d->metrics, &d->server);
 	return err;
@@ -336,6 +340,7 @@ static void stop(struct daemon *d)
 	if (d->maps_open)
 		socklb_maps_close(&d->maps);
 	store_free(d->store);
+	change_tracker_free(d->changes);
 	metrics_free(d->metrics);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
@@ -375,11 +380,13 @@ static int run(struct syncd_options *o)
 	d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	d.store = store_new();
 	d.metrics = metrics_new();
-	if (d.signal_fd < 0 || !d.store || !d.metrics) {
+	d.changes = change_tracker_new((double)time(NULL));
+	if (d.signal_fd < 0 || !d.store || !d.metrics || !d.changes) {
 		err = -ENOMEM;
 		pr_err("cannot set up the daemon: %s", strerror(errno));
 		goto out;
 	}
+	store_set_observer(d.store, change_tracker_observe, d.changes);
 	/* Nothing is created or adopted under the root before the root and the source are known to be usable. */
 	err = check_bpffs_root(o->bpffs_root);
 	if (!err)
@@ -403,6 +410,7 @@ static int run(struct syncd_options *o)
 		err = -ENOMEM;
 		goto out;
 	}
+	syncer_set_change_tracker(d.syncer, d.changes);
 	start_termination(&d);
 	err = syncer_adopt(d.syncer);
 	if (!err)

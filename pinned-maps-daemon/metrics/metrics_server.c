@@ -212,7 +212,12 @@ int metrics_server_start(const char *addr, struct metrics *m, struct metrics_ser
 		pr_err("metrics server: cannot start its thread: %s", strerror(-err));
 		goto err;
 	}
-	pr_info("serving /metrics and /healthz on %s", addr);
+	/* Port 0 takes any free port: say which. */
+	len = sizeof(ss);
+	getsockname(srv->listen_fd, (struct sockaddr *)&ss, &len);
+	pr_info("serving /metrics and /healthz on %s (port %u)", addr,
+		ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port));
 	*out = srv;
 	return 0;
 err:

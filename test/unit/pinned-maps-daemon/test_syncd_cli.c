@@ -224,8 +224,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
-		cmocka_unit_test(test_trace),
-		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_duration),   cmocka_unit_test(test_help),
+		cmocka_unit_test(test_trace),	 cmocka_unit_test(test_errors),	    cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
