@@ -241,6 +241,20 @@ tl_check "service changes total counts every Service event ($m_svc >= 5), none p
 tl_check "the last sync is after the daemon started, not before the last queued change" \
 	awk -v l="$m_last" -v q="$m_queued" -v t0="$SYNCD_T0" -v now="$(date +%s)" \
 	'BEGIN { exit !(l >= t0 && l <= now + 1 && q >= t0 && l >= q) }'
+# Every family the Grafana dashboard queries is one the daemon exposes (socket termination's only where it runs).
+dashboard_families_exposed() {
+	local exposed family missing=""
+	exposed=$(curl -s -m 2 "http://127.0.0.1:$METRICS_PORT/metrics" | awk '$1 == "#" && $2 == "TYPE" { print $3 }')
+	for family in $(grep -o '"expr": "[^"]*' "$TL_ROOT/conf/grafana-socklb.json" | grep -o 'socklb_[a-z_]*' |
+		sed -E 's/_(bucket|sum|count)$//' | sort -u); do
+		grep -qx "$family" <<<"$exposed" && continue
+		[ "$family" = socklb_service_sockets_destroyed_total ] &&
+			[ "$(metric socklb_socket_termination_enabled)" = 0 ] && continue
+		missing+=" $family"
+	done
+	[ -z "$missing" ] || { echo "not exposed:$missing"; return 1; }
+}
+tl_check "conf/grafana-socklb.json queries only metrics the daemon exposes" dashboard_families_exposed
 post /delete/services '{"namespace":"default","name":"node-local"}'
 post /delete/endpointslices '{"namespace":"default","name":"node-local-1"}'
 tl_check "the Local Service leaves the maps" wait_maps "$WITH_API"
