@@ -71,7 +71,7 @@ static bool component_uid(const char *c, size_t n, char *uid)
 		uid[UID_LEN] = '\0';
 		return true;
 	}
-	if (n < sizeof(slice) - 1 + 4 + UID_LEN || strncmp(c + n - (sizeof(slice) - 1), slice, sizeof(slice) - 1))
+	if (n < sizeof(slice) - 1 + 4 + UID_LEN || strncmp(c + n - (sizeof(slice) - 1), slice, sizeof(slice) - 1) != 0)
 		return false;
 	p = c + n - (sizeof(slice) - 1) - UID_LEN;
 	if (strncmp(p - 4, "-pod", 4) != 0)

@@ -209,7 +209,7 @@ static void test_pod_uid_from_cgroup(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memset(uid, 0, sizeof(uid));
-		if (pod_uid_from_cgroup(cases[i].path, uid, sizeof(uid)) || strcmp(uid, cases[i].uid))
+		if (pod_uid_from_cgroup(cases[i].path, uid, sizeof(uid)) || strcmp(uid, cases[i].uid) != 0)
 			fail_msg("%s: got \"%s\"", cases[i].path, uid);
 	}
 	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
