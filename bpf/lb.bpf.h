@@ -15,11 +15,19 @@
 
 #include "maps.bpf.h"
 
+/* What lb_select did (socklb.h: SOCKLB_VERDICT_*, which trace events report). */
 enum lb_verdict {
 	LB_PASS = 0, /* not a service: leave the destination alone */
-	LB_TRANSLATED = 1, /* destination rewritten to a backend */
-	LB_REFUSE = 2, /* a service with no usable backend */
+	LB_TRANSLATED = SOCKLB_VERDICT_TRANSLATED, /* destination rewritten to a backend chosen now */
+	LB_REFUSE = SOCKLB_VERDICT_REFUSED, /* a service with no usable backend */
+	LB_AFFINITY = SOCKLB_VERDICT_AFFINITY, /* rewritten to the client's affinity backend */
+	LB_STICKY = SOCKLB_VERDICT_STICKY, /* rewritten to the backend this UDP socket already uses */
 };
+
+static __always_inline bool lb_translated(enum lb_verdict v)
+{
+	return v == LB_TRANSLATED || v == LB_AFFINITY || v == LB_STICKY;
+}
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -110,7 +118,8 @@ static __always_inline struct socklb_backend *lb_pick(const struct socklb_svc *s
 
 /*
  * Choose the backend for one connect (connected = true) or one unconnected
- * datagram, and remember it in the socket's storage `st` (may be NULL).
+ * datagram, and remember it in the socket's storage `st` (may be NULL). The
+ * verdict says which of the choices below made it.
  * Order of preference: the backend this socket already uses for this VIP
  * (unconnected UDP keeps its backend, as kube-proxy's conntrack entry does),
  * the client pod's affinity entry, then uniform random.
@@ -119,6 +128,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 						 __u8 proto, __u64 netns_cookie, struct socklb_sock *st, bool connected,
 						 struct socklb_sockaddr *out)
 {
+	enum lb_verdict verdict = LB_STICKY;
 	const struct socklb_svc *fresh;
 	const __u32 flags = svc->flags;
 	struct socklb_affinity_key akey = {};
@@ -150,6 +160,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 	if (be)
 		goto chosen;
 
+	verdict = LB_AFFINITY;
 	if (flags & SOCKLB_SVC_F_AFFINITY) {
 		now = bpf_ktime_get_ns();
 		akey.netns_cookie = netns_cookie;
@@ -162,6 +173,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 	}
 
 	if (!be) {
+		verdict = LB_TRANSLATED;
 		be = lb_pick(svc, &slot);
 		/*
 		 * The daemon shrinks a set by publishing the smaller count
@@ -210,7 +222,7 @@ chosen:
 	}
 
 	lb_count(svc, true);
-	return LB_TRANSLATED;
+	return verdict;
 }
 
 /*

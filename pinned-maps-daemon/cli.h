@@ -11,10 +11,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "trace_filter.h"
+
 enum syncd_command {
 	SYNCD_RUN,
 	SYNCD_DUMP,
 	SYNCD_STATUS,
+	SYNCD_TRACE,
 };
 
 enum syncd_source {
@@ -43,6 +46,12 @@ struct syncd_options {
 	unsigned int max_services; /* map sizes when the daemon creates the maps; 0: the defaults */
 	unsigned int max_backends;
 	unsigned int terminate_grace_ms; /* serving+terminating endpoints keep their sockets this long at most */
+	const char *trace_pod; /* trace: --pod, --service, --verdict as given, parsed into trace_filter */
+	const char *trace_service;
+	const char *trace_verdict;
+	const char *trace_count_arg;
+	struct trace_filter trace_filter;
+	unsigned int trace_count; /* trace: stop after this many events; 0: never */
 	bool terminate_tcp; /* socket termination for TCP frontends too */
 	bool once;
 	bool json;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "attach_failures.h"
+#include "change_tracker.h"
 #include "cli.h"
 #include "cni_install.h"
 #include "cni_watch.h"
@@ -33,6 +34,7 @@
 #include "store.h"
 #include "syncer.h"
 #include "terminator.h"
+#include "trace_cmd.h"
 
 /* After a change, wait this long for more before syncing: a burst becomes one pass. */
 #define BATCH_QUIET_MS 2
@@ -53,6 +55,7 @@ struct daemon {
 	struct syncd_options *opts;
 	struct store *store;
 	struct metrics *metrics;
+	struct change_tracker *changes;
 	struct socklb_maps maps;
 	bool maps_open;
 	struct syncer *syncer;
@@ -189,6 +192,8 @@ static int start_metrics(struct daemon *d)
 		err = metrics_add_collector(d->metrics, collect_termination, d);
 	if (!err)
 		err = metrics_add_collector(d->metrics, collect_attach_failures, d);
+	if (!err)
+		err = metrics_add_collector(d->metrics, change_tracker_collect, d->changes);
 	if (!err)
 		err = metrics_server_start(d->opts->metrics_addr, d->metrics, &d->server);
 	return err;
@@ -370,6 +375,7 @@ static void stop(struct daemon *d)
 	if (d->maps_open)
 		socklb_maps_close(&d->maps);
 	store_free(d->store);
+	change_tracker_free(d->changes);
 	metrics_free(d->metrics);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
@@ -409,11 +415,13 @@ static int run(struct syncd_options *o)
 	d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	d.store = store_new();
 	d.metrics = metrics_new();
-	if (d.signal_fd < 0 || !d.store || !d.metrics) {
+	d.changes = change_tracker_new((double)time(NULL));
+	if (d.signal_fd < 0 || !d.store || !d.metrics || !d.changes) {
 		err = -ENOMEM;
 		pr_err("cannot set up the daemon: %s", strerror(errno));
 		goto out;
 	}
+	store_set_observer(d.store, change_tracker_observe, d.changes);
 	/* Nothing is created or adopted under the root before the root and the source are known to be usable. */
 	err = check_bpffs_root(o->bpffs_root);
 	if (!err && !o->once)
@@ -439,6 +447,7 @@ static int run(struct syncd_options *o)
 		err = -ENOMEM;
 		goto out;
 	}
+	syncer_set_change_tracker(d.syncer, d.changes);
 	start_termination(&d);
 	err = syncer_adopt(d.syncer);
 	if (!err)
@@ -487,6 +496,14 @@ int main(int argc, char **argv)
 	socklb_log_init("socklb-syncd", opts.verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
 	if (opts.command == SYNCD_DUMP)
 		return dump_maps(opts.bpffs_root, opts.json, stdout) ? 1 : 0;
+	if (opts.command == SYNCD_TRACE) {
+		struct trace_config tc = { .bpffs_root = opts.bpffs_root,
+					   .filter = opts.trace_filter,
+					   .json = opts.json,
+					   .count = opts.trace_count };
+
+		return trace_run(&tc, stdout) ? 1 : 0;
+	}
 	if (!opts.node_name) {
 		if (gethostname(hostname, sizeof(hostname))) {
 			pr_err("cannot read the hostname for --node-name: %s", strerror(errno));

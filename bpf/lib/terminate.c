@@ -26,14 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "datapath.h"
 #include "lbmap.h"
 #include "log.h"
 #include "term.skel.h"
 #include "terminate.h"
 
-/* cgroup ids are kernfs node ids, which open_by_handle_at takes as this handle type. */
-#define FILEID_KERNFS 0xfe
 /* Kubernetes puts processes at most a few levels below the pod cgroup. */
 #define CGROUP_SEARCH_DEPTH 4
 
@@ -460,36 +459,6 @@ static int cgroup_netns_open(int cg_fd, int depth, struct netns_list *l)
 	return err;
 }
 
-/* The cgroup a pinned cgroup link is attached to; 0 when gone or defunct. */
-static __u64 link_cgroup_id(const char *path)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	__u64 id = 0;
-	int fd;
-
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_LINK_TYPE_CGROUP)
-		id = info.cgroup.cgroup_id;
-	close(fd);
-	return id;
-}
-
-static int cgroup_open_by_id(int mount_fd, __u64 id)
-{
-	union {
-		struct file_handle fh;
-		char raw[sizeof(struct file_handle) + sizeof(__u64)];
-	} h;
-
-	h.fh.handle_bytes = sizeof(id);
-	h.fh.handle_type = FILEID_KERNFS;
-	memcpy(h.fh.f_handle, &id, sizeof(id));
-	return open_by_handle_at(mount_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
 /* Open the wanted namespaces from the pods our links are attached to: <root>/links/<attachment>/<connect4>. */
 static int pods_netns_open(const struct socklb_term *t, struct netns_list *l)
 {
@@ -510,15 +479,14 @@ static int pods_netns_open(const struct socklb_term *t, struct netns_list *l)
 	while (!err && !netns_all_open(l) && (e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s/%s", t->links_dir, e->d_name,
-			 socklb_hooks[SOCKLB_HOOK_CONNECT4].name);
-		id = link_cgroup_id(path);
+		snprintf(path, sizeof(path), "%s/%s", t->links_dir, e->d_name);
+		id = socklb_attachment_cgroup_id(path);
 		if (!id)
 			continue; /* being attached or detached, or its cgroup is gone */
-		cg = cgroup_open_by_id(t->cgroup_mount_fd, id);
+		cg = socklb_cgroup_open_by_id(t->cgroup_mount_fd, id);
 		if (cg < 0) {
 			pr_debug("socket termination: cgroup %llu of %s: %s", (unsigned long long)id, e->d_name,
-				 strerror(errno));
+				 strerror(-cg));
 			continue;
 		}
 		err = cgroup_netns_open(cg, CGROUP_SEARCH_DEPTH, l);

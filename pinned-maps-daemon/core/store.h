@@ -51,6 +51,16 @@ void store_drain_events(struct store *s);
 /* Incremented on every change; lets the syncer skip work when nothing moved. */
 unsigned long store_generation(const struct store *s);
 
+/*
+ * Told of every object a source delivers, under the store lock, before the
+ * store changes: old is the stored object (NULL: none), cur the delivered
+ * one (NULL: a deletion); changed is false for a re-delivery identical to
+ * old. For counting changes as kube-proxy does (change_tracker.h).
+ */
+typedef void (*store_observer_cb)(enum k8s_kind kind, const cJSON *old, const cJSON *cur, bool changed, void *ctx);
+/* Before any source starts. cb NULL: none. */
+void store_set_observer(struct store *s, store_observer_cb cb, void *ctx);
+
 void store_lock(struct store *s);
 void store_unlock(struct store *s);
 /* Under the lock: visit every object of kind; stop at a non-zero return. */

@@ -57,6 +57,14 @@ long long syncer_next_termination_ms(const struct syncer *sy);
 /* Terminate the sockets of the held backends whose grace period ended. */
 void syncer_terminate_due(struct syncer *sy);
 
+/*
+ * The changes the store reports to t (change_tracker.h): each pass takes
+ * them, and observes the trigger times it wrote. NULL (the default): no
+ * programming latency. t must outlive the syncer.
+ */
+struct change_tracker;
+void syncer_set_change_tracker(struct syncer *sy, struct change_tracker *t);
+
 /* Failed writes are waiting for a retry. */
 bool syncer_pending_retries(const struct syncer *sy);
 /* A pass ran with the store complete and no write failed since. */

@@ -110,6 +110,31 @@ static void test_status(void **state)
 	assert_string_equal(err, "unexpected argument \"status\"");
 }
 
+static void test_trace(void **state)
+{
+	struct syncd_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "trace"), 0);
+	assert_int_equal(o.command, SYNCD_TRACE);
+	assert_int_equal(o.trace_count, 0);
+	assert_null(o.trace_filter.pod);
+	assert_false(o.trace_filter.has_vip);
+	assert_int_equal(o.trace_filter.verdicts, 0);
+	assert_int_equal(parse(&o, err, "trace", "--json", "--pod", "c0ffee", "--service", "10.96.0.10:80", "--verdict",
+			       "translated,affinity-hit", "--count=5", "--bpffs-root", "/sys/fs/bpf/z", "-v"),
+			 0);
+	assert_true(o.json);
+	assert_true(o.verbose);
+	assert_string_equal(o.trace_filter.pod, "c0ffee");
+	assert_true(o.trace_filter.has_vip);
+	assert_int_equal(o.trace_filter.port, 80);
+	assert_int_equal(o.trace_filter.verdicts, (1U << SOCKLB_VERDICT_TRANSLATED) | (1U << SOCKLB_VERDICT_AFFINITY));
+	assert_int_equal(o.trace_count, 5);
+	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/z");
+}
+
 struct bad_case {
 	const char *args[6];
 	const char *message;
@@ -132,7 +157,7 @@ static void test_errors(void **state)
 		  "--metrics-addr \"localhost\": expected HOST:PORT" },
 		{ { "--source", "file:x", "--metrics-addr", "1.2.3.4:99999" }, "expected HOST:PORT" },
 		{ { "--source", "file:x", "--json" },
-		  "--json does not apply to the daemon (it is a flag of dump and status)" },
+		  "--json does not apply to the daemon" },
 		{ { "--source", "file:x", "--once=yes" }, "--once takes no value" },
 		{ { "--source", "file:x", "extra" }, "unexpected argument \"extra\"" },
 		{ { "dump", "--source", "kubernetes" }, "--source does not apply to dump" },
@@ -165,6 +190,15 @@ static void test_errors(void **state)
 		{ { "status", "--once" }, "--once does not apply to status" },
 		{ { "status", "--bpffs-root", "rel" }, "--bpffs-root \"rel\": must be an absolute path" },
 		{ { "status", "extra" }, "unexpected argument \"extra\"" },
+		{ { "dump", "--pod", "x" }, "--pod does not apply to dump" },
+		{ { "trace", "--source", "kubernetes" }, "--source does not apply to trace" },
+		{ { "--source", "file:x", "--verdict", "translated" }, "--verdict does not apply to the daemon" },
+		{ { "trace", "--verdict", "fast" }, "--verdict \"fast\": expected translated, refused-no-endpoints" },
+		{ { "trace", "--verdict", "," }, "--verdict must name at least one verdict" },
+		{ { "trace", "--service", "10.96.0.10:0" }, "--service \"10.96.0.10:0\": expected a VIP" },
+		{ { "trace", "--service", "web.default" }, "--service \"web.default\": expected a VIP" },
+		{ { "trace", "--pod", "" }, "--pod must not be empty" },
+		{ { "trace", "--count", "0" }, "--count \"0\": expected a count" },
 	};
 
 	(void)state;
@@ -222,7 +256,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
-		cmocka_unit_test(test_status),	 cmocka_unit_test(test_errors),	    cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_status),	 cmocka_unit_test(test_trace),	    cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_help),
 	};
 
