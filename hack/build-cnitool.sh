@@ -113,97 +113,11 @@ fi
 suite=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_CODENAME:-}")
 [ -n "$suite" ] || die "cannot read VERSION_CODENAME from /etc/os-release"
 
-# Where this machine's apt reads its sources from.
-sl=/etc/apt/sources.list
-sp=/etc/apt/sources.list.d
-eval "$(apt-config shell sl Dir::Etc::sourcelist/f sp Dir::Etc::sourceparts/d 2>/dev/null)" || true
-sp=${sp%/}
-
-# deb822 (*.sources): print a deb-src stanza for the first enabled stanza of
-# type deb that serves $suite, keeping its first URI and its Signed-By (which
-# may be a multi-line embedded key).
-deb822_entry() {
-	awk -v suite="$suite" '
-	function reset() { delete val; sb = ""; cur = ""; n = 0 }
-	function has(field, word,   a, k, i) {
-		k = split(val[field], a, /[ \t]+/)
-		for (i = 1; i <= k; i++) if (a[i] == word) return 1
-		return 0
-	}
-	function flush(   u) {
-		if (!done && n > 0 && tolower(val["enabled"]) !~ /^[ \t]*no/ && has("types", "deb") && has("suites", suite)) {
-			split(val["uris"], u, /[ \t]+/)
-			if (u[1] != "" && u[1] !~ /^cdrom:/) {
-				print "Types: deb-src"
-				print "URIs: " u[1]
-				print "Suites: " suite
-				print "Components: main"
-				if (sb != "") print "Signed-By:" sb
-				if (val["trusted"] != "") print "Trusted: " val["trusted"]
-				done = 1
-			}
-		}
-		reset()
-	}
-	BEGIN { reset() }
-	/^#/ { next }
-	/^[ \t]*$/ { flush(); next }
-	/^[ \t]/ {
-		if (cur == "signed-by") sb = sb "\n" $0
-		else if (cur != "") val[cur] = val[cur] " " $0
-		next
-	}
-	{
-		i = index($0, ":"); if (i == 0) next
-		cur = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1)
-		if (cur == "signed-by") { sb = v; sub(/[ \t]+$/, "", sb); if (sb !~ /^[ \t]/) sb = " " sb }
-		gsub(/^[ \t]+|[ \t]+$/, "", v); val[cur] = v; n++
-	}
-	END { flush() }
-	' "$1"
-}
-
-# One-line format (*.list): deb [opts] URI SUITE COMPONENTS...
-oneline_entry() {
-	awk -v suite="$suite" '
-	{ sub(/^[ \t]+/, ""); if ($0 ~ /^#/) next; sub(/[ \t]#.*$/, "") }
-	$1 == "deb" {
-		i = 2; opts = ""
-		if ($2 ~ /^\[/) {
-			for (; i <= NF; i++) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break } }
-			gsub(/[\[\]]/, " ", opts)
-		}
-		uri = $i; s = $(i + 1)
-		if (s != suite || uri == "" || uri ~ /^cdrom:/) next
-		print "Types: deb-src"
-		print "URIs: " uri
-		print "Suites: " suite
-		print "Components: main"
-		k = split(opts, o, /[ \t]+/)
-		for (j = 1; j <= k; j++) {
-			if (o[j] ~ /^signed-by=/) { sub(/^signed-by=/, "", o[j]); gsub(/,/, " ", o[j]); print "Signed-By: " o[j] }
-			if (o[j] ~ /^trusted=/) { sub(/^trusted=/, "", o[j]); print "Trusted: " o[j] }
-		}
-		exit
-	}
-	' "$1"
-}
-
-entry="" origin=""
-shopt -s nullglob
-for f in "$sl" "$sp"/*.list "$sp"/*.sources; do
-	[ -f "$f" ] || continue
-	case $f in
-	*.sources) e=$(deb822_entry "$f") ;;
-	*) e=$(oneline_entry "$f") ;;
-	esac
-	if [ -n "$e" ]; then
-		entry=$e origin=$f
-		break
-	fi
-done
-shopt -u nullglob
-[ -n "$entry" ] || die "no enabled 'deb' entry for suite '$suite' found in $sl or $sp/*.{list,sources}"
+# shellcheck source=hack/apt-entry.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-entry.sh"
+entry=$(apt_entry deb-src "$suite") ||
+	die "no enabled 'deb' entry for suite '$suite' found in the machine's apt sources"
+origin=$APT_ENTRY_ORIGIN
 printf '%s\n' "$entry" >"$tmp/apt/deb-src.sources"
 log "temporary deb-src entry (from $origin): $(sed -n 's/^URIs: //p' "$tmp/apt/deb-src.sources") $suite main"
 
