@@ -11,6 +11,7 @@ PACKAGES=(
 	golang-go dpkg-dev golang-github-appc-cni-dev python3-yaml
 	clang-format clang-tidy cppcheck valgrind
 	openssl python3 gnuplot-nox curl util-linux
+	qemu-system-x86 kmod cpio xz-utils zstd
 )
 
 missing=()
