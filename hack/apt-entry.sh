@@ -95,6 +95,7 @@ apt_entry() {
 		esac
 		if [ -n "$e" ]; then
 			shopt -u nullglob
+			# shellcheck disable=SC2034 # read by the caller
 			APT_ENTRY_ORIGIN=$f
 			printf '%s\n' "$e"
 			return 0

@@ -49,7 +49,7 @@ run_tests() {
 	log=$(mktemp)
 	for t in $KERNEL_TESTS; do
 		BUILD=$BUILD bash "$ROOT/test/run.sh" "$t" 2>&1 | tee "$log" || true
-		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+		line=$(grep -a -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 		if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
 			p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[4]:-0}
 		else
@@ -88,12 +88,13 @@ guest() {
 	mount -t bpf bpf /sys/fs/bpf
 	kver=$(uname -r)
 	mkdir -p "/lib/modules/$kver"
-	mount --bind "$socklb_modules" "/lib/modules/$kver"
+	mount --bind "${socklb_modules:?}" "/lib/modules/$kver"
 	ip link set lo up
 	hostname socklb-vm
 	echo 1 >"$out/started"
-	KERNEL_TESTS=${socklb_tests//,/ }
-	BUILD=$socklb_build
+	KERNEL_TESTS=${socklb_tests:?}
+	KERNEL_TESTS=${KERNEL_TESTS//,/ }
+	BUILD=${socklb_build:?}
 	[ "${socklb_emulated:-0}" = 1 ] && export SOCKLB_EMULATED=1
 	log "kernel $kver, accel ${socklb_accel:-?}, tests: $KERNEL_TESTS"
 	cd "$ROOT"
@@ -145,13 +146,36 @@ temp_apt_opts() {
 	)
 }
 
+# resolve_and_download DIR [APT_OPTION...]: RESOLVED_PKG and RESOLVED_VER
+# name the image linux-image-amd64 (the metapackage) depends on; its .deb is
+# downloaded into DIR unless that version is cached already.
+resolve_and_download() {
+	local tmp=$1
+	shift
+	RESOLVED_PKG=$(apt-cache "$@" depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1)
+	[ -n "$RESOLVED_PKG" ] || return 1
+	RESOLVED_VER=$(apt-cache "$@" show --no-all-versions "$RESOLVED_PKG" 2>/dev/null |
+		sed -n 's/^Version: //p' | head -n 1)
+	[ -n "$RESOLVED_VER" ] || return 1
+	[ -f "$CACHE/${RESOLVED_PKG}_$RESOLVED_VER/ready" ] && return 0
+	log "downloading $RESOLVED_PKG $RESOLVED_VER into $CACHE"
+	rm -f "$tmp/$RESOLVED_PKG"_*.deb
+	(cd "$tmp" && apt-get "$@" -qq download "$RESOLVED_PKG=$RESOLVED_VER") >&2
+}
+
 # fetch_kernel NAME: print the cache dir of NAME's current kernel image
 # package, downloading and unpacking it first when it is not cached yet.
 fetch_kernel() {
-	local name=$1 dir apt=() pkg ver kdir tmp moddir suite
+	local name=$1 dir apt=() pkg kdir tmp moddir suite
 	tmp=$WORK/fetch-$name
-	mkdir -p "$tmp"
+	mkdir -p "$tmp" "$CACHE"
+	# apt downloads as the unprivileged _apt user: it must reach the temp dirs.
 	chmod 0755 "$WORK" "$tmp"
+	chown _apt "$tmp" 2>/dev/null || true
+	# One fetch at a time per cache (two runs would unpack into the same dir).
+	exec 8>"$CACHE/.lock"
+	flock 8
 	# shellcheck disable=SC1091
 	suite=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
 	case $name in
@@ -182,40 +206,29 @@ fetch_kernel() {
 		;;
 	*) return 1 ;;
 	esac
-	# linux-image-amd64 is the metapackage: it depends on the current image.
-	pkg=$(apt-cache "${apt[@]}" depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1)
-	ver=$(apt-cache "${apt[@]}" show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
-	[ -n "$pkg" ] && [ -n "$ver" ] || {
-		log "$name: cannot resolve linux-image-amd64 to a kernel package"
-		return 1
-	}
-	dir=$CACHE/${pkg}_$ver
-	if [ -f "$dir/ready" ]; then
+	if ! resolve_and_download "$tmp" "${apt[@]}"; then
+		[ "$name" = debian12 ] || return 1
+		# The machine's lists may be missing or name a version the mirror no longer has.
+		log "debian12: refreshing the machine's package lists"
+		apt-get -qq update >&2 && resolve_and_download "$tmp" || return 1
+	fi
+	pkg=$RESOLVED_PKG
+	dir=$CACHE/${RESOLVED_PKG}_$RESOLVED_VER
+	[ -f "$dir/ready" ] && {
 		echo "$dir"
 		return 0
-	fi
-	log "$name: downloading $pkg $ver into $CACHE"
-	chown _apt "$tmp" 2>/dev/null || true
-	if ! (cd "$tmp" && apt-get "${apt[@]}" -qq download "$pkg=$ver") >&2; then
-		[ "$name" = debian12 ] || return 1
-		# The machine's lists may name a version the mirror no longer has.
-		apt-get -qq update >&2 && (cd "$tmp" && apt-get -qq download "$pkg") >&2 || return 1
-		ver=$(dpkg-deb -f "$tmp"/"$pkg"_*.deb Version)
-		dir=$CACHE/${pkg}_$ver
-	fi
-	mkdir -p "$CACHE"
+	}
 	rm -rf "$dir.new"
-	dpkg-deb -x "$tmp"/"$pkg"_*.deb "$dir.new"
+	dpkg-deb -x "$tmp"/"$pkg"_*.deb "$dir.new" || return 1
 	rm -f "$tmp"/"$pkg"_*.deb
 	moddir=$(find "$dir.new" -path '*/lib/modules/*' -name modules.order -printf '%h\n' | head -n 1)
 	kdir=$(basename "$moddir")
-	[ -n "$moddir" ] && [ -f "$dir.new/boot/vmlinuz-$kdir" ] || {
+	if [ -z "$moddir" ] || [ ! -f "$dir.new/boot/vmlinuz-$kdir" ]; then
 		log "$name: $pkg has no vmlinuz or no modules"
 		return 1
-	}
+	fi
 	# depmod -b writes modules.dep under the given base only.
-	depmod -b "${moddir%/lib/modules/*}" "$kdir"
+	depmod -b "${moddir%/lib/modules/*}" "$kdir" || return 1
 	echo "$kdir" >"$dir.new/kver"
 	rm -rf "$dir"
 	mv "$dir.new" "$dir"
@@ -243,16 +256,18 @@ initramfs() {
 	stage=$WORK/initramfs-$kver
 	rm -rf "$stage"
 	mkdir -p "$stage/modules" "$stage/dev" "$stage/proc" "$stage/sys"
-	gcc -static -O2 -Wall -Wextra -Werror -o "$stage/init" "$ROOT/hack/kernels/init.c"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$stage/init" "$ROOT/hack/kernels/init.c" >&2 || return 1
 	: >"$stage/modules/order"
 	for m in "${BOOT_MODULES[@]}"; do
 		# modules.dep lists a module's dependencies, the last one to load first.
 		line=$(awk -v m="$m" '{ f = $1; sub(/:$/, "", f); n = f; sub(/.*\//, "", n); sub(/\.ko.*/, "", n);
 			gsub(/-/, "_", n) } n == m { print; exit }' "$moddir/modules.dep")
-		[ -n "$line" ] || {
-			log "module $m not in $kver's modules.dep"
+		if [ -z "$line" ]; then
+			# Built into this kernel (virtio_pci is, in 6.12): nothing to load.
+			grep -q "/${m//_/[_-]}\.ko" "$moddir/modules.builtin" && continue
+			log "module $m is neither in $kver's modules.dep nor built in"
 			return 1
-		}
+		fi
 		read -r -a deps <<<"${line#*:}"
 		for ((i = ${#deps[@]} - 1; i >= -1; i--)); do
 			if [ "$i" -ge 0 ]; then dep=${deps[$i]}; else dep=${line%%:*}; fi
@@ -270,7 +285,7 @@ initramfs() {
 			echo "$f" >>"$stage/modules/order"
 		done
 	done
-	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$out"
+	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$out" || return 1
 	echo "$moddir"
 }
 
@@ -333,8 +348,12 @@ run_vm() {
 	RUN=$run
 	mkdir -p "$run/out"
 	initrd=$run/initramfs.cpio
-	moddir=$(initramfs "$kdir" "$initrd")
 	KVER[$name]=$(cat "$kdir/kver")
+	if ! moddir=$(initramfs "$kdir" "$initrd"); then
+		echo "not ok - $name: cannot build the initramfs for ${KVER[$name]}"
+		echo "0 1 0" >"$WORK/$name.summary"
+		return 0
+	fi
 
 	accel=$VM_ACCEL
 	if [ "$accel" = auto ]; then
@@ -346,7 +365,7 @@ run_vm() {
 			if vm_boots 30 "$run"; then
 				accel=kvm
 			else
-				log "$name: KVM does not boot this kernel ($(tail -n 1 "$run/qemu.log" 2>/dev/null)): using TCG"
+				log "$name: KVM does not boot this kernel ($(head -n 1 "$run/qemu.log" 2>/dev/null)): using TCG"
 				qemu_stop
 				rm -rf "$run/out" "$run/console.log"
 				mkdir -p "$run/out"
