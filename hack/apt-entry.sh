@@ -6,8 +6,8 @@
 #     prints a deb822 stanza of type TYPE (deb or deb-src) for the first
 #     enabled `deb` entry of this machine's apt sources that serves SUITE, with
 #     that entry's URI and Signed-By and suite AS_SUITE (default SUITE),
-#     component main. Returns 1 when no entry serves SUITE. Sets
-#     APT_ENTRY_ORIGIN to the file it came from.
+#     component main, after a comment line "# from FILE" naming where it
+#     came from. Returns 1 when no entry serves SUITE.
 #
 # Why derived: the mirror and the keyring the machine already trusts are the
 # only ones a script may assume (no other host, no new key).
@@ -95,9 +95,7 @@ apt_entry() {
 		esac
 		if [ -n "$e" ]; then
 			shopt -u nullglob
-			# shellcheck disable=SC2034 # read by the caller
-			APT_ENTRY_ORIGIN=$f
-			printf '%s\n' "$e"
+			printf '# from %s\n%s\n' "$f" "$e"
 			return 0
 		fi
 	done

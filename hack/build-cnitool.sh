@@ -117,7 +117,7 @@ suite=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_CODENAME:-}")
 source "$(dirname "${BASH_SOURCE[0]}")/apt-entry.sh"
 entry=$(apt_entry deb-src "$suite") ||
 	die "no enabled 'deb' entry for suite '$suite' found in the machine's apt sources"
-origin=$APT_ENTRY_ORIGIN
+origin=$(sed -n 's/^# from //p' <<<"$entry")
 printf '%s\n' "$entry" >"$tmp/apt/deb-src.sources"
 log "temporary deb-src entry (from $origin): $(sed -n 's/^URIs: //p' "$tmp/apt/deb-src.sources") $suite main"
 
