@@ -71,8 +71,9 @@ run_tests() {
 # passes socklb_* settings as environment variables.
 guest() {
 	local kver out=/run/socklb-out
+	# A fresh /run (network namespaces, locks); /tmp stays the overlay's, as
+	# the repository may be a clone under the host's /tmp.
 	mount -t tmpfs -o mode=0755 tmpfs /run
-	mount -t tmpfs -o mode=1777 tmpfs /tmp
 	# What udev would add to devtmpfs: bash's <(...) needs /dev/fd.
 	ln -sfn /proc/self/fd /dev/fd
 	ln -sfn /proc/self/fd/0 /dev/stdin
