@@ -225,33 +225,49 @@ chosen:
 	return verdict;
 }
 
+static __always_inline bool lb_peer_has_backend(const struct socklb_peer *p, const struct socklb_sockaddr *addr)
+{
+	return p->seq && p->backend_port == addr->port && addr_eq(p->backend, addr->addr);
+}
+
+static __always_inline void lb_peer_vip(const struct socklb_peer *p, struct socklb_sockaddr *addr)
+{
+	addr_copy(addr->addr, p->vip);
+	addr->port = p->vip_port;
+}
+
 /*
  * Map a backend address seen by the application (a reply's source, or the
  * socket's peer) back to the VIP it was reached through. Returns true and
  * rewrites *addr when this socket reached that backend through a VIP.
+ *
+ * The connected peer is copied where it matches, not through a pointer set
+ * there and tested for NULL after: clang turns that test into a second test
+ * of the match, and verifiers before 6.8 (Debian 12's 6.1) then follow a
+ * path where the pointer is NULL and reject the program ("R0 invalid mem
+ * access 'scalar'" in getpeername4).
  */
 static __always_inline bool lb_reverse(const struct socklb_sock *st, struct socklb_sockaddr *addr, bool connected_only)
 {
 	const struct socklb_peer *best = NULL;
 	int i;
 
-	if (st->connected.seq && st->connected.backend_port == addr->port &&
-	    addr_eq(st->connected.backend, addr->addr)) {
-		best = &st->connected;
-	} else if (!connected_only) {
+	if (lb_peer_has_backend(&st->connected, addr)) {
+		lb_peer_vip(&st->connected, addr);
+		return true;
+	}
+	if (connected_only)
+		return false;
 #pragma unroll
-		for (i = 0; i < SOCKLB_SOCK_PEERS; i++) {
-			const struct socklb_peer *p = &st->peers[i];
+	for (i = 0; i < SOCKLB_SOCK_PEERS; i++) {
+		const struct socklb_peer *p = &st->peers[i];
 
-			if (p->seq && p->backend_port == addr->port && addr_eq(p->backend, addr->addr) &&
-			    (!best || p->seq > best->seq))
-				best = p;
-		}
+		if (lb_peer_has_backend(p, addr) && (!best || p->seq > best->seq))
+			best = p;
 	}
 	if (!best)
 		return false;
-	addr_copy(addr->addr, best->vip);
-	addr->port = best->vip_port;
+	lb_peer_vip(best, addr);
 	return true;
 }
 

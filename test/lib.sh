@@ -204,7 +204,8 @@ tl_stop() {
 # A client's connect loop through a ClusterIP while a fault happens:
 # tl_loop_start POD VIP PORT [MS] starts it (slb-probe loop), for MS or until
 # tl_loop_check WHAT, which waits for it (MS given) or stops it, then checks
-# zero failed connections and at least 500 connections a second.
+# zero failed connections and at least 500 connections a second (reported,
+# not checked, on an emulated CPU: SOCKLB_EMULATED=1, set by hack/test-kernels.sh in qemu TCG).
 tl_loop_start() {
 	TL_LOOP_MS=${4:-}
 	tl_in_pod "$1" "$TL_TOOLS/slb-probe" loop "$2" "$3" "${4:-3600000}" >"$TL_TMP/loop" 2>"$TL_TMP/loop.err" &
@@ -225,7 +226,12 @@ tl_loop_check() {
 	tl_diag "client: ${attempts:-?} connections attempted in $ms ms ($rate/s), ${failures:-?} failed, $what"
 	head -3 "$TL_TMP/loop.err" | sed 's/^/# /'
 	tl_check "zero failed connections $what (${attempts:-?} attempted)" test "${failures:-x}" = 0
-	tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
+	if [ "${SOCKLB_EMULATED:-0}" = 1 ]; then
+		tl_skip "the client connected at least 500 times a second ($rate/s)" \
+			"emulated CPU (SOCKLB_EMULATED=1): the rate is reported, not checked"
+	else
+		tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
+	fi
 }
 
 # Ports: a server binds port 0 and the test reads back the port the kernel chose,
