@@ -67,7 +67,6 @@ static const struct flag flags[] = {
 	SWITCH("--help", "-h", help, FOR_RUN | FOR_DUMP | FOR_STATUS | FOR_TRACE),
 };
 
-
 void cli_usage(FILE *out)
 {
 	fprintf(out,

@@ -156,8 +156,7 @@ static void test_errors(void **state)
 		{ { "--source", "file:x", "--metrics-addr", "localhost" },
 		  "--metrics-addr \"localhost\": expected HOST:PORT" },
 		{ { "--source", "file:x", "--metrics-addr", "1.2.3.4:99999" }, "expected HOST:PORT" },
-		{ { "--source", "file:x", "--json" },
-		  "--json does not apply to the daemon" },
+		{ { "--source", "file:x", "--json" }, "--json does not apply to the daemon" },
 		{ { "--source", "file:x", "--once=yes" }, "--once takes no value" },
 		{ { "--source", "file:x", "extra" }, "unexpected argument \"extra\"" },
 		{ { "dump", "--source", "kubernetes" }, "--source does not apply to dump" },
@@ -257,8 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_status),	 cmocka_unit_test(test_trace),	    cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_duration), cmocka_unit_test(test_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
