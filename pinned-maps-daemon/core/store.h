@@ -41,7 +41,7 @@ int store_delete(struct store *s, enum k8s_kind kind, const char *ns, const char
  * it, and marks the kind as listed.
  */
 int store_replace(struct store *s, enum k8s_kind kind, cJSON *items);
-/* True once every kind has been listed at least once (DESIGN.md invariant 2). */
+/* True once every kind has been listed at least once (README.md invariant 2). */
 bool store_complete(const struct store *s);
 /* True once kind has been listed at least once: its absent objects are known to be absent. */
 bool store_listed(const struct store *s, enum k8s_kind kind);

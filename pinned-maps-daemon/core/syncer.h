@@ -3,7 +3,7 @@
  * Keeps the pinned maps equal to the desired state with as few writes as
  * possible. It adopts what is pinned when it starts, writes only frontends
  * whose backends or affinity differ, deletes nothing until every kind has been
- * listed (DESIGN.md invariant 2), and publishes the opted-in namespaces.
+ * listed (README.md invariant 2), and publishes the opted-in namespaces.
  * A failed write (a full map) is logged, counted and retried; the rest of
  * the sync goes on. With a terminator, the backends a pass takes out of
  * frontends have their client sockets terminated after the pass's writes.
