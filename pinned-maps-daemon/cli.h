@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "terminate.h"
+
 enum syncd_command {
 	SYNCD_RUN,
 	SYNCD_DUMP,
@@ -37,10 +39,13 @@ struct syncd_options {
 	const char *cni_conf_dir; /* keep the socklb entry in this CNI conf dir; NULL: don't */
 	const char *cni_config; /* extra keys of that entry (JSON object) */
 	const char *terminate_grace_arg;
+	const char *termination_method_arg; /* "auto" (also when absent), "off" or a method's name */
 	unsigned int max_services; /* map sizes when the daemon creates the maps; 0: the defaults */
 	unsigned int max_backends;
 	unsigned int terminate_grace_ms; /* serving+terminating endpoints keep their sockets this long at most */
 	bool terminate_tcp; /* socket termination for TCP frontends too */
+	bool termination_auto; /* probe and choose the method; else termination_method */
+	enum socklb_term_method termination_method;
 	bool once;
 	bool json;
 	bool verbose;
