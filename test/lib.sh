@@ -6,7 +6,7 @@
 #   tl_bridge; tl_pod client 10.244.0.2/24 fd00:244::2/64
 #   tl_in_pod client cmd...      run in the pod's cgroup and netns
 #   tl_bg_in_pod server cmd...   same, in the background (killed at exit)
-#   tl_check "description" cmd... / tl_ok / tl_not_ok   (TAP lines)
+#   tl_check "description" cmd... / tl_ok / tl_not_ok / tl_skip   (TAP lines)
 # Variables: TL_ROOT (repo), TL_BUILD, TL_TMP, TL_CGROOT (cgroup2 mount),
 # TL_CG (our cgroup subtree), TL_BPFFS (our bpffs root), TL_BR (bridge).
 
@@ -22,6 +22,7 @@ TL_VIP_RANGE6=fd00:96::/108
 
 TL_FAILED=0
 TL_PASSED=0
+TL_SKIPPED=0
 TL_PIDS=()
 TL_NETNS=()
 TL_CGROUPS=()
@@ -46,6 +47,12 @@ tl_check() {
 		tl_not_ok "$desc"
 		printf '%s\n' "$out" | sed 's/^/#   /' | head -40
 	fi
+}
+
+# tl_skip "description" "reason": a check this run cannot make (TAP SKIP: never a pass, counted apart).
+tl_skip() {
+	TL_SKIPPED=$((TL_SKIPPED + 1))
+	echo "ok - $1 # SKIP $2"
 }
 
 tl_diag() {
@@ -99,7 +106,7 @@ tl_cleanup() {
 tl_finish() {
 	trap - EXIT
 	tl_cleanup
-	echo "# $(basename "$0"): $TL_PASSED passed, $TL_FAILED failed"
+	echo "# $(basename "$0"): $TL_PASSED passed, $TL_FAILED failed, $TL_SKIPPED skipped"
 	[ "$TL_FAILED" -eq 0 ]
 	exit $?
 }
@@ -227,7 +234,7 @@ tl_wait_tcp() {
 # slb-term "sockets" clients: a process in POD holds labelled sockets and runs
 # the commands it reads from a FIFO (a background job's stdin is /dev/null
 # unless the job itself redirects it, hence the FIFO opened here).
-declare -A TL_SOCK_FD
+declare -A TL_SOCK_FD TL_SOCK_PID
 # tl_sockets_start ID POD LABEL KIND ADDR PORT [LABEL KIND ADDR PORT]...
 tl_sockets_start() {
 	local id=$1 pod=$2 fd
@@ -238,6 +245,16 @@ tl_sockets_start() {
 	TL_SOCK_FD[$id]=$fd
 	tl_in_pod "$pod" "$TL_TOOLS/slb-term" sockets "$@" <"$TL_TMP/$id.ctl" >"$TL_TMP/$id.out" 2>&1 &
 	TL_PIDS+=($!)
+	TL_SOCK_PID[$id]=$!
+}
+
+# tl_sockets_stop ID: client ID exits, closing its sockets.
+tl_sockets_stop() {
+	local fd=${TL_SOCK_FD[$1]}
+	echo quit >&"$fd"
+	wait "${TL_SOCK_PID[$1]}" 2>/dev/null
+	exec {fd}>&-
+	unset "TL_SOCK_FD[$1]" "TL_SOCK_PID[$1]"
 }
 
 # tl_wait_term_server POD ADDR PORT: until an slb-term server answers a TCP
@@ -255,10 +272,13 @@ tl_wait_term_server() {
 # tl_sockets_cmd ID [COMMAND]: run COMMAND in client ID (none: wait for the
 # opening) and print the lines it answered (max 20 s).
 tl_sockets_cmd() {
-	local id=$1 out=$TL_TMP/$1.out i from
+	local id=$1 out=$TL_TMP/$1.out i from=1
 	shift
-	from=$(($(grep -c '^done$' "$out") + 1))
-	[ $# -gt 0 ] && echo "$*" >&"${TL_SOCK_FD[$id]}"
+	# the opening's answer is the first; a command's, the one after those already there
+	if [ $# -gt 0 ]; then
+		from=$(($(grep -c '^done$' "$out") + 1))
+		echo "$*" >&"${TL_SOCK_FD[$id]}"
+	fi
 	for i in $(seq 2000); do
 		[ "$(grep -c '^done$' "$out")" -ge "$from" ] && break
 		sleep 0.01
