@@ -56,6 +56,7 @@ static const struct flag flags[] = {
 	VALUE("--cni-conf-dir", cni_conf_dir, FOR_RUN),
 	VALUE("--cni-config", cni_config, FOR_RUN),
 	VALUE("--terminate-grace", terminate_grace_arg, FOR_RUN),
+	VALUE("--termination-method", termination_method_arg, FOR_RUN),
 	SWITCH("--terminate-tcp", NULL, terminate_tcp, FOR_RUN),
 	SWITCH("--once", NULL, once, FOR_RUN),
 	VALUE("--pod", trace_pod, FOR_TRACE),
@@ -102,9 +103,12 @@ void cli_usage(FILE *out)
 		"  --cni-config JSON        extra keys of that entry, e.g. {\"namespaces\":[\"*\"]}\n"
 		"  --terminate-tcp          when a backend leaves a Service, destroy the TCP connections\n"
 		"                           made to it through the Service too (connected UDP sockets\n"
-		"                           always are; kernel >= 6.5; not with --once)\n"
+		"                           always are; not with --once)\n"
 		"  --terminate-grace DUR    a serving and terminating endpoint keeps its sockets until it\n"
 		"                           stops serving, at most DUR (e.g. 5s, 500ms; default 0)\n"
+		"  --termination-method M   how sockets are terminated: auto (the default: the cheapest\n"
+		"                           this kernel allows), off, records+bpf, records+diag, tasks+bpf,\n"
+		"                           tasks+diag, pods+bpf or pods+diag\n"
 		"  -v, --verbose            debug logs; (status) what each failed probe tried\n"
 		"  --json                   (dump, status, trace) JSON output (trace: one object per line)\n"
 		"  -h, --help               this help\n"
@@ -135,6 +139,26 @@ static const struct flag *find_flag(const char *arg, size_t name_len)
 			return f;
 	}
 	return NULL;
+}
+
+/* --termination-method: auto, off or a method's name. */
+static int parse_termination_method(struct syncd_options *o, char *err, size_t err_len)
+{
+	size_t off;
+
+	o->termination_auto = true;
+	o->termination_method = SOCKLB_TERM_OFF;
+	if (!o->termination_method_arg || strcmp(o->termination_method_arg, "auto") == 0)
+		return 0;
+	o->termination_auto = false;
+	if (socklb_term_method_parse(o->termination_method_arg, &o->termination_method) == 0)
+		return 0;
+	off = (size_t)snprintf(err, err_len, "--termination-method \"%s\": expected auto, off",
+			       o->termination_method_arg);
+	for (int m = SOCKLB_TERM_OFF + 1; m < SOCKLB_TERM_METHODS && off < err_len; m++)
+		off += (size_t)snprintf(err + off, err_len - off, ", %s",
+					socklb_term_method_name((enum socklb_term_method)m));
+	return -EINVAL;
 }
 
 /* A map size: a positive count the kernel accepts for max_entries. */
@@ -264,10 +288,14 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 			 o->terminate_grace_arg);
 		return -EINVAL;
 	}
+	if (parse_termination_method(o, err, err_len))
+		return -EINVAL;
 	/* Sockets are terminated by the running daemon: a one-shot sync leaves them alone. */
-	if (o->once && (o->terminate_tcp || o->terminate_grace_arg)) {
+	if (o->once && (o->terminate_tcp || o->terminate_grace_arg || o->termination_method_arg)) {
 		snprintf(err, err_len, "%s applies to the running daemon, not to --once (which terminates no socket)",
-			 o->terminate_tcp ? "--terminate-tcp" : "--terminate-grace");
+			 o->terminate_tcp	  ? "--terminate-tcp"
+			 : o->terminate_grace_arg ? "--terminate-grace"
+						  : "--termination-method");
 		return -EINVAL;
 	}
 	if (o->attach_failures_file[0] != '/') {

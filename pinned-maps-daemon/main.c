@@ -60,6 +60,7 @@ struct daemon {
 	bool maps_open;
 	struct syncer *syncer;
 	struct terminator *term; /* NULL: sockets are not terminated */
+	enum socklb_term_method term_method; /* what term uses; SOCKLB_TERM_OFF without */
 	struct file_source *file;
 	struct kube_source *kube;
 	struct service_metrics *service_metrics;
@@ -84,9 +85,11 @@ static void collect_termination(FILE *out, void *ctx)
 
 	fprintf(out,
 		"# HELP socklb_socket_termination_enabled 1 when sockets connected to a removed backend are "
-		"destroyed (kernel >= 6.5).\n"
-		"# TYPE socklb_socket_termination_enabled gauge\nsocklb_socket_termination_enabled %d\n",
-		d->term ? 1 : 0);
+		"destroyed.\n"
+		"# TYPE socklb_socket_termination_enabled gauge\nsocklb_socket_termination_enabled %d\n"
+		"# HELP socklb_termination_method The socket termination method in use (chosen at start).\n"
+		"# TYPE socklb_termination_method gauge\nsocklb_termination_method{method=\"%s\"} 1\n",
+		d->term ? 1 : 0, socklb_term_method_name(d->term_method));
 	if (d->term)
 		terminator_metrics_collect(out, d->term);
 }
@@ -121,31 +124,58 @@ static void collect_attach_failures(FILE *out, void *ctx)
 		r.ignored, r.failed, pod, message, r.last_time);
 }
 
+/* The method: --termination-method, or the cheapest this kernel allows (probed: loaded, not guessed). */
+static enum socklb_term_method termination_method(const struct syncd_options *o, char *why, size_t len)
+{
+	struct socklb_term_probe probe;
+	int err;
+
+	if (!o->termination_auto)
+		return terminator_method(false, o->termination_method, NULL, why, len);
+	err = socklb_term_probe(o->bpffs_root, &probe);
+	if (err) {
+		snprintf(why, len, "probing what this kernel allows: %s", strerror(-err));
+		return SOCKLB_TERM_OFF;
+	}
+	return terminator_method(true, SOCKLB_TERM_OFF, &probe, why, len);
+}
+
 /*
  * The running daemon destroys the sockets still connected to backends it
  * removes; --once syncs and exits, terminating nothing. Without the means (an
- * old kernel, missing privileges) Services still work: it runs without.
+ * old kernel, missing privileges) Services still work: it runs without, and
+ * says so once.
  */
 static void start_termination(struct daemon *d)
 {
 	const struct syncd_options *o = d->opts;
 	struct terminator_config cfg = { .tcp = o->terminate_tcp, .grace_ms = o->terminate_grace_ms };
+	char why[SOCKLB_TERM_WHY_LEN], failed[SOCKLB_TERM_WHY_LEN];
 	int err;
 
 	if (o->once)
 		return;
-	err = terminator_new(o->bpffs_root, &cfg, &d->term);
-	/* Without bpf_sock_destroy the library has said so (once); anything else is a setup problem. */
-	if (err) {
-		if (err != -EOPNOTSUPP)
-			pr_err("running without socket termination (%s): sockets connected to a removed backend keep "
-			       "it until the application reconnects",
-			       strerror(-err));
+	cfg.method = termination_method(o, why, sizeof(why));
+	if (cfg.method != SOCKLB_TERM_OFF) {
+		err = terminator_new(o->bpffs_root, &cfg, &d->term, failed, sizeof(failed));
+		if (err) {
+			pr_err("socket termination: off (%s: %s): sockets connected to a removed backend keep it until "
+			       "the application reconnects",
+			       why, failed);
+			return;
+		}
+	}
+	d->term_method = cfg.method;
+	if (!d->term) {
+		socklb_log(o->termination_auto ? SOCKLB_LOG_WARN : SOCKLB_LOG_INFO,
+			   "socket termination: off (%s): sockets connected to a removed backend keep it until the "
+			   "application reconnects",
+			   why);
 		return;
 	}
 	syncer_set_terminator(d->syncer, d->term);
-	pr_info("socket termination: connected UDP%s sockets of removed backends, grace period %u ms",
-		o->terminate_tcp ? " and TCP" : "", o->terminate_grace_ms);
+	pr_info("socket termination: using %s (%s): connected UDP%s sockets of removed backends, grace period %u ms",
+		socklb_term_method_name(cfg.method), why, o->terminate_tcp ? " and TCP" : "", o->terminate_grace_ms);
 }
 
 static int start_source(struct daemon *d)

@@ -268,7 +268,7 @@ tl_wait_tcp() {
 # slb-term "sockets" clients: a process in POD holds labelled sockets and runs
 # the commands it reads from a FIFO (a background job's stdin is /dev/null
 # unless the job itself redirects it, hence the FIFO opened here).
-declare -A TL_SOCK_FD
+declare -A TL_SOCK_FD TL_SOCK_PID
 # tl_sockets_start ID POD LABEL KIND ADDR PORT [LABEL KIND ADDR PORT]...
 tl_sockets_start() {
 	local id=$1 pod=$2 fd
@@ -279,6 +279,16 @@ tl_sockets_start() {
 	TL_SOCK_FD[$id]=$fd
 	tl_in_pod "$pod" "$TL_TOOLS/slb-term" sockets "$@" <"$TL_TMP/$id.ctl" >"$TL_TMP/$id.out" 2>&1 &
 	TL_PIDS+=($!)
+	TL_SOCK_PID[$id]=$!
+}
+
+# tl_sockets_stop ID: client ID exits, closing its sockets.
+tl_sockets_stop() {
+	local fd=${TL_SOCK_FD[$1]}
+	echo quit >&"$fd"
+	wait "${TL_SOCK_PID[$1]}" 2>/dev/null
+	exec {fd}>&-
+	unset "TL_SOCK_FD[$1]" "TL_SOCK_PID[$1]"
 }
 
 # tl_wait_term_server POD ADDR PORT: until an slb-term server answers a TCP
@@ -296,10 +306,13 @@ tl_wait_term_server() {
 # tl_sockets_cmd ID [COMMAND]: run COMMAND in client ID (none: wait for the
 # opening) and print the lines it answered (max 20 s).
 tl_sockets_cmd() {
-	local id=$1 out=$TL_TMP/$1.out i from
+	local id=$1 out=$TL_TMP/$1.out i from=1
 	shift
-	from=$(($(grep -c '^done$' "$out") + 1))
-	[ $# -gt 0 ] && echo "$*" >&"${TL_SOCK_FD[$id]}"
+	# the opening's answer is the first; a command's, the one after those already there
+	if [ $# -gt 0 ]; then
+		from=$(($(grep -c '^done$' "$out") + 1))
+		echo "$*" >&"${TL_SOCK_FD[$id]}"
+	fi
 	for i in $(seq 2000); do
 		[ "$(grep -c '^done$' "$out")" -ge "$from" ] && break
 		sleep 0.01

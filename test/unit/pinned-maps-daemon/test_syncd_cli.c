@@ -43,6 +43,8 @@ static void test_defaults(void **state)
 	assert_false(o.verbose);
 	assert_false(o.terminate_tcp);
 	assert_int_equal(o.terminate_grace_ms, 0);
+	/* the termination method is probed unless told */
+	assert_true(o.termination_auto);
 }
 
 static void test_every_flag(void **state)
@@ -74,6 +76,14 @@ static void test_every_flag(void **state)
 	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--terminate-tcp", "--terminate-grace", "5s"), 0);
 	assert_true(o.terminate_tcp);
 	assert_int_equal(o.terminate_grace_ms, 5000);
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--termination-method", "pods+diag"), 0);
+	assert_false(o.termination_auto);
+	assert_int_equal(o.termination_method, SOCKLB_TERM_PODS_DIAG);
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--termination-method=off"), 0);
+	assert_false(o.termination_auto);
+	assert_int_equal(o.termination_method, SOCKLB_TERM_OFF);
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--termination-method", "auto"), 0);
+	assert_true(o.termination_auto);
 }
 
 static void test_dump(void **state)
@@ -198,6 +208,11 @@ static void test_errors(void **state)
 		{ { "trace", "--service", "web.default" }, "--service \"web.default\": expected a VIP" },
 		{ { "trace", "--pod", "" }, "--pod must not be empty" },
 		{ { "trace", "--count", "0" }, "--count \"0\": expected a count" },
+		{ { "--source", "kubernetes", "--termination-method", "bpf" },
+		  "--termination-method \"bpf\": expected auto, off, records+bpf, records+diag, tasks+bpf, tasks+diag, "
+		  "pods+bpf, pods+diag" },
+		{ { "--source", "file:x", "--once", "--termination-method", "off" },
+		  "--termination-method applies to the running daemon, not to --once" },
 	};
 
 	(void)state;
