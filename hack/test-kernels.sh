@@ -12,8 +12,8 @@
 # fetched (and is not cached) is reported as skipped, not as a pass.
 #
 # Env: KERNEL_TESTS  test names for test/run.sh, each one a filter
-#                    (default: test_lb datapath.sh plugin_cni.sh terminate.sh
-#                    terminate_daemon.sh syncd_file.sh)
+#                    (default: syncd_status.sh test_lb datapath.sh plugin_cni.sh
+#                    terminate.sh terminate_daemon.sh syncd_file.sh)
 #      SOCKLB_KERNEL_CACHE  where kernels are kept (default /var/cache/socklb-kernels)
 #      VM_ACCEL      auto (KVM when it boots the kernel, else TCG), kvm, tcg
 #      VM_CPUS VM_MEM_MB VM_TIMEOUT (whole VM run, s)   default 2, 2048, 2700
@@ -30,7 +30,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-KERNEL_TESTS=${KERNEL_TESTS:-test_lb datapath.sh plugin_cni.sh terminate.sh terminate_daemon.sh syncd_file.sh}
+KERNEL_TESTS=${KERNEL_TESTS:-syncd_status.sh test_lb datapath.sh plugin_cni.sh terminate.sh terminate_daemon.sh syncd_file.sh}
 CACHE=${SOCKLB_KERNEL_CACHE:-/var/cache/socklb-kernels}
 VM_ACCEL=${VM_ACCEL:-auto}
 VM_CPUS=${VM_CPUS:-2}
@@ -42,11 +42,13 @@ BOOT_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 
 log() { printf '# test-kernels: %s\n' "$*" >&2; }
 
-# run_tests OUT: run each of KERNEL_TESTS through test/run.sh (its counting),
-# writing "PASSED FAILED SKIPPED" to OUT.
+# run_tests OUT: what socklb-syncd status says of this kernel (the README's
+# kernel table is read from it), then each of KERNEL_TESTS through
+# test/run.sh (its counting), writing "PASSED FAILED SKIPPED" to OUT.
 run_tests() {
 	local out=$1 t line p f s tp=0 tf=0 ts=0 log
 	log=$(mktemp)
+	"$BUILD/socklb-syncd" status 2>&1 | sed 's/^/# status: /' || true
 	for t in $KERNEL_TESTS; do
 		BUILD=$BUILD bash "$ROOT/test/run.sh" "$t" 2>&1 | tee "$log" || true
 		line=$(grep -a -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
