@@ -15,6 +15,7 @@
 #   BENCH_REPS [5]                        repetitions (paths interleaved in each)
 #   BENCH_SCALES ["1 1000 10000"]         services installed in every path ("": control plane only)
 #   BENCH_LOADS ["crr1 crr32 udp1 udp32 stream"]
+#   BENCH_TRACE_LOADS ["crr1 crr32"]       loads also measured with socklb-syncd trace running ("" for none)
 #   BENCH_CP_SERVICES [10000]             services for the control-plane timings
 #   BENCH_CP_LARGE [100000]               socklb's install and memory at this size too (0: not)
 #   BENCH_CP_GROWTH ["1000 3000"]         every path's install at these sizes too ("": not)
@@ -41,6 +42,7 @@ BENCH_WARMUP=${BENCH_WARMUP:-0.2}
 BENCH_REPS=${BENCH_REPS:-5}
 BENCH_SCALES=${BENCH_SCALES-"1 1000 10000"}
 BENCH_LOADS=${BENCH_LOADS:-"crr1 crr32 udp1 udp32 stream"}
+BENCH_TRACE_LOADS=${BENCH_TRACE_LOADS-"crr1 crr32"}
 BENCH_CP_SERVICES=${BENCH_CP_SERVICES:-10000}
 BENCH_CP_LARGE=${BENCH_CP_LARGE:-100000}
 BENCH_CP_GROWTH=${BENCH_CP_GROWTH-"1000 3000"}
@@ -95,6 +97,7 @@ bench_cleanup() {
 	local ns root
 	set +e
 	[ -n "$BENCH_BLACKHOLE" ] && ip route del blackhole "$BENCH_BLACKHOLE"
+	[ -f "${BENCH_WORK:-}/tracer.pid" ] && kill -INT "$(cat "$BENCH_WORK/tracer.pid")" 2>/dev/null
 	cp_cleanup
 	for ns in "${BENCH_NETNS[@]}"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null

@@ -8,9 +8,12 @@
 #   socklb    opted in (pod annotation): the real plugin linked its cgroup
 #   nftables  not opted in; kube-proxy's nftables rules in its netns (nat output)
 #   iptables  not opted in; kube-proxy's iptables rules in its netns (nat OUTPUT)
+#   traced    socklb's client while `socklb-syncd trace --json` runs (pinned to the
+#             servers' CPU, output to /dev/null): the cost of tracing, against
+#             socklb (tracing off) in the same repetition; loads BENCH_TRACE_LOADS only
 
-BENCH_PATHS=(direct socklb nftables iptables)
-declare -gA BENCH_CLIENT=([direct]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt)
+BENCH_PATHS=(direct socklb nftables iptables traced)
+declare -gA BENCH_CLIENT=([direct]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt [traced]=csocklb)
 BENCH_VIP=10.96.0.10
 BENCH_BACKENDS=()
 
@@ -121,13 +124,39 @@ dp_field() {
 	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
 }
 
+# dp_trace_start: a tracer for the traced path; returns once the programs emit.
+dp_trace_start() {
+	local i
+	: >"$BENCH_WORK/trace.log"
+	taskset -c "$SERVER_CPU" "$SYNCD" trace --bpffs-root "$NODE_BPFFS" --json >/dev/null \
+		2>"$BENCH_WORK/trace.log" &
+	BENCH_TRACER=$!
+	# dp_measure runs in a subshell: bench_cleanup finds the tracer through this file.
+	echo "$BENCH_TRACER" >"$BENCH_WORK/tracer.pid"
+	for i in $(seq 100); do
+		grep -q "tracing the translations" "$BENCH_WORK/trace.log" && return 0
+		sleep 0.05
+	done
+	die "socklb-syncd trace did not start: $(cat "$BENCH_WORK/trace.log")"
+}
+
+# dp_trace_stop: Ctrl-C; what it said (events lost) goes to the run's log.
+dp_trace_stop() {
+	kill -INT "$BENCH_TRACER"
+	wait "$BENCH_TRACER" || die "socklb-syncd trace failed: $(cat "$BENCH_WORK/trace.log")"
+	rm -f "$BENCH_WORK/tracer.pid"
+	grep "lost" "$BENCH_WORK/trace.log" >>"$BENCH_WORK/trace.err" || true
+}
+
 # dp_measure SCALE REP LOAD PATH: one measurement, one CSV row.
 dp_measure() {
 	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors
 	read -r mode conc port tport <<<"$(dp_load "$load")"
+	[ "$path" = traced ] && dp_trace_start
 	out=$(node_run "${BENCH_CLIENT[$path]}" taskset -c "$LOADGEN_CPU" "$BENCH_TOOLS/slb-bench" "$mode" \
 		--conc "$conc" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" \
 		--target "$(dp_target "$path" "$port" "$tport")" 2>>"$BENCH_WORK/slb-bench.err") || true
+	[ "$path" = traced ] && dp_trace_stop
 	ct=$(ip netns exec "$(dp_netns "${BENCH_CLIENT[$path]}")" cat /proc/sys/net/netfilter/nf_conntrack_count \
 		2>/dev/null || echo 0)
 	ops=$(dp_field ops "$out")
@@ -163,6 +192,7 @@ dp_run_scale() {
 			line=""
 			for ((i = 0; i < n; i++)); do
 				path=${BENCH_PATHS[$(((rep - 1 + i) % n))]}
+				[ "$path" = traced ] && [[ " $BENCH_TRACE_LOADS " != *" $load "* ]] && continue
 				line+="  $path $(dp_measure "$scale" "$rep" "$load" "$path")"
 			done
 			say "$scale services, run $rep/$BENCH_REPS, $load:$line"

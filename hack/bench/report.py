@@ -21,7 +21,8 @@ import subprocess
 import sys
 from collections import defaultdict
 
-PATHS = ["direct", "socklb", "nftables", "iptables"]
+PATHS = ["direct", "socklb", "nftables", "iptables", "traced"]
+PLOT_PATHS = PATHS[:4]
 LOADS = {
     "crr1": "Short TCP connections (connect, 64 B request, 64 B reply, close), one at a time",
     "crr32": "Short TCP connections, 32 concurrent",
@@ -109,6 +110,8 @@ def dataplane_tables(dp):
             out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for scale in dp.scales:
             for path in PATHS:
+                if (scale, load, path) not in dp.rows:
+                    continue
                 rate = dp.median(scale, load, path, "rate")
                 ratios = [fmt_ratio(dp.ratio(scale, load, path, o)) if o != path else "—"
                           for o in ("direct", "nftables", "iptables")]
@@ -127,6 +130,27 @@ def dataplane_tables(dp):
                         fmt(dp.median(scale, load, path, "p99"), 1), " | ".join(ratios), p99_vs_nft))
         out.append("")
     return out
+
+
+def tracing_table(dp):
+    """socklb ÷ direct with tracing off and on (socklb-syncd trace running), side by side in each run."""
+    loads = [l for l in ("crr1", "crr32") if any((s, l, "traced") in dp.rows for s in dp.scales)]
+    if not loads:
+        return []
+    out = ["## Tracing", "",
+           "Short TCP connections per second ÷ direct, with `socklb-syncd trace --json` off (socklb) and on "
+           "(traced: the tracer pinned to the servers' CPU, its output to /dev/null), measured side by side in "
+           "each run.", "",
+           "| services | load | ÷ direct, tracing off | ÷ direct, tracing on | on ÷ off |", "|---:|---|---:|---:|---:|"]
+    for scale in dp.scales:
+        for load in loads:
+            if (scale, load, "traced") not in dp.rows:
+                continue
+            out.append("| %s | %s | %s | %s | %s |" % (
+                fmt(scale), {"crr1": "1 at a time", "crr32": "32 concurrent"}[load],
+                fmt_ratio(dp.ratio(scale, load, "socklb", "direct")), fmt_ratio(dp.ratio(scale, load, "traced", "direct")),
+                fmt_ratio(dp.ratio(scale, load, "traced", "socklb"))))
+    return out + [""]
 
 
 class ControlPlane:
@@ -327,10 +351,10 @@ def write_plot(dp, results):
         return None
     with open(data, "w") as f:
         for load in loads:
-            f.write("# %s: services, then rate and p99 µs for %s\n" % (load, " ".join(PATHS)))
+            f.write("# %s: services, then rate and p99 µs for %s\n" % (load, " ".join(PLOT_PATHS)))
             for scale in dp.scales:
-                cols = [str(scale)] + ["%g" % dp.median(scale, load, p, "rate") for p in PATHS] + \
-                       ["%g" % dp.median(scale, load, p, "p99") for p in PATHS]
+                cols = [str(scale)] + ["%g" % dp.median(scale, load, p, "rate") for p in PLOT_PATHS] + \
+                       ["%g" % dp.median(scale, load, p, "p99") for p in PLOT_PATHS]
                 f.write(" ".join(cols) + "\n")
             f.write("\n\n")
     script = os.path.join(results, "plot.gp")
@@ -352,7 +376,7 @@ def write_plot(dp, results):
             lines.append("set ylabel '%s'" % (RATE_UNIT[load] if row == 0 else ylabel))
             lines.append("set yrange [0:*]")
             plots = ["'plot-data.txt' index %d using 1:%d with linespoints lw 2 %s title '%s'"
-                     % (i, col_base + j, styles[j], p) for j, p in enumerate(PATHS)]
+                     % (i, col_base + j, styles[j], p) for j, p in enumerate(PLOT_PATHS)]
             lines.append("plot " + ", ".join(plots))
     lines.append("unset multiplot")
     with open(script, "w") as f:
@@ -394,6 +418,7 @@ def main():
                 "side by side in the same run (÷ nftables on the socklb row = socklb's rate divided by nftables')."
                 % dp.reps(), ""]
         out += dataplane_tables(dp)
+        out += tracing_table(dp)
     else:
         out += [""]
     if cp.values:

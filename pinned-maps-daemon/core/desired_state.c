@@ -63,6 +63,7 @@ struct desired_state {
 	size_t slices_cap;
 	bool rebuild; /* the change stream was lost: rebuild the index and translate everything */
 	bool node_missing; /* the Nodes were listed and ours is not among them */
+	size_t no_local_endpoints[2]; /* claimed frontends with desired_frontend.no_local_endpoints: IPv4, IPv6 */
 };
 
 int frontend_list_add(struct frontend_list *l, const struct socklb_frontend *fe)
@@ -90,7 +91,6 @@ void desired_update_release(struct desired_update *u)
 {
 	frontend_list_release(&u->touched);
 	invalid_list_release(&u->rejected);
-	free(u->trigger_times);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -192,6 +192,18 @@ size_t desired_state_count(const struct desired_state *d)
 	return d->claims.count;
 }
 
+/* Claims and unclaims keep the count of frontends without a local endpoint. */
+static void count_no_local(struct desired_state *d, const struct desired_frontend *df, int sign)
+{
+	if (df->no_local_endpoints)
+		d->no_local_endpoints[socklb_addr_is_v4(df->fe.addr) ? 0 : 1] += (size_t)sign;
+}
+
+size_t desired_state_no_local_endpoints(const struct desired_state *d, int family)
+{
+	return d->no_local_endpoints[family == 4 ? 0 : 1];
+}
+
 static int unclaim(struct desired_state *d, const struct service_entry *e, struct frontend_list *touched)
 {
 	for (size_t i = 0; i < e->n_frontends; i++) {
@@ -204,6 +216,7 @@ static int unclaim(struct desired_state *d, const struct service_entry *e, struc
 			struct claim *gone = *pc;
 
 			*pc = gone->next;
+			count_no_local(d, gone->df, -1);
 			free(gone);
 		}
 		/* The entry is there: replacing its value needs no room. */
@@ -244,6 +257,7 @@ static int claim(struct desired_state *d, const struct service_entry *e, struct 
 			free(c);
 			return err;
 		}
+		count_no_local(d, df, 1);
 		if (frontend_list_add(touched, &df->fe))
 			return -ENOMEM;
 	}
@@ -274,20 +288,6 @@ static void mark_dirty(struct update_ctx *uc, const char *ns, const char *name)
 	}
 }
 
-static int note_trigger_time(const struct k8s_slice *slice, struct desired_update *u)
-{
-	double *times;
-
-	if (!slice->has_trigger_time)
-		return 0;
-	times = realloc(u->trigger_times, (u->n_trigger_times + 1) * sizeof(*times));
-	if (!times)
-		return -ENOMEM;
-	u->trigger_times = times;
-	u->trigger_times[u->n_trigger_times++] = slice->trigger_time;
-	return 0;
-}
-
 static int note_change(enum k8s_kind kind, const char *ns, const char *name, void *ctx)
 {
 	struct update_ctx *uc = ctx;
@@ -306,8 +306,6 @@ static int note_change(enum k8s_kind kind, const char *ns, const char *name, voi
 		slice = (const struct k8s_slice *)store_find(uc->store, kind, ns, name);
 		if (slice && slice->service && *slice->service && slice->service != previous)
 			mark_dirty(uc, ns, slice->service);
-		if (slice && note_trigger_time(slice, uc->u))
-			uc->err = -ENOMEM;
 		break;
 	case K8S_NODE:
 		/* Zone and addresses feed every service's translation. */

@@ -612,7 +612,7 @@ static int slice_finish(void *draft, struct json_reader *r, struct k8s_meta *met
 	d->service = NULL;
 	s->trigger_time = d->has_trigger_time ? d->trigger_time : 0;
 	s->has_trigger_time = d->has_trigger_time;
-	s->family = fault ? 0 : d->address_type == ADDRESS_TYPE_IPV4 ? 4 : d->address_type == ADDRESS_TYPE_IPV6 ? 6 : 0;
+	s->family = d->address_type == ADDRESS_TYPE_IPV4 ? 4 : d->address_type == ADDRESS_TYPE_IPV6 ? 6 : 0;
 	s->n_ports = (__u32)d->ports.n;
 	s->n_endpoints = (__u32)d->endpoints.n;
 	s->n_hint_names = (__u32)d->hint_names.n;

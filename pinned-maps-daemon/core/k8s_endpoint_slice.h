@@ -47,7 +47,8 @@ struct k8s_slice {
 	__u32 n_endpoints;
 	__u32 n_hints;
 	__u32 n_hint_names;
-	__u8 family; /* 4, 6, or 0 for address types kube-proxy ignores (FQDN): no ports nor endpoints then */
+	/* addressType: 4, 6, or 0 for one kube-proxy ignores (FQDN) or none; no ports nor endpoints with 0 */
+	__u8 family;
 	__u8 has_trigger_time;
 	/*
 	 * struct slice_port ports[n_ports], struct slice_endpoint endpoints[n_endpoints],

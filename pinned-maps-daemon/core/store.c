@@ -26,6 +26,8 @@ struct store {
 	 */
 	struct name_table changes[K8S_KIND_COUNT];
 	bool changes_lost; /* out of memory recording one: the reader must start over */
+	store_observer_cb observer;
+	void *observer_ctx;
 	unsigned long generation;
 	uint32_t replace_pass;
 	unsigned int listed; /* bit per kind */
@@ -108,6 +110,19 @@ static void record_change(struct store *s, enum k8s_kind kind, const char *ns, c
 		e->value = (void *)intern_ref(((const struct k8s_slice *)before)->service);
 }
 
+void store_set_observer(struct store *s, store_observer_cb cb, void *ctx)
+{
+	s->observer = cb;
+	s->observer_ctx = ctx;
+}
+
+static void observe(struct store *s, enum k8s_kind kind, const struct k8s_object *old, const struct k8s_object *cur,
+		    bool changed)
+{
+	if (s->observer)
+		s->observer(kind, old, cur, changed, s->observer_ctx);
+}
+
 /* ---- the EndpointSlices of each Service ------------------------------------------- */
 
 static void link_slice(struct store *s, struct k8s_object *obj)
@@ -186,9 +201,11 @@ static int upsert_locked(struct store *s, struct k8s_object *obj)
 	e->mark = s->replace_pass;
 	old = e->value;
 	if (old && k8s_object_equal(old, obj)) {
+		observe(s, kind, old, obj, false);
 		k8s_object_free(obj);
 		return 0;
 	}
+	observe(s, kind, old, obj, true);
 	/* The entry's key stays valid: the new object holds the same interned strings. */
 	e->value = obj;
 	if (old && kind == K8S_ENDPOINTSLICE)
@@ -228,6 +245,7 @@ int store_delete(struct store *s, enum k8s_kind kind, const char *ns, const char
 	e = name_table_find_str(&s->objects[kind], ns ? ns : "", name);
 	if (e) {
 		obj = e->value;
+		observe(s, kind, obj, NULL, true);
 		name_table_remove(&s->objects[kind], e);
 		s->generation++;
 		record_change(s, kind, obj->ns, obj->name, obj);
@@ -251,6 +269,7 @@ static bool not_marked(struct name_entry *e, void *ctx)
 
 	if (e->mark == sw->s->replace_pass)
 		return false;
+	observe(sw->s, sw->kind, e->value, NULL, true);
 	record_change(sw->s, sw->kind, e->ns, e->name, e->value);
 	drop(sw->s, e->value);
 	return true;

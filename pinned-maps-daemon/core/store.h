@@ -35,7 +35,7 @@ int store_delete(struct store *s, enum k8s_kind kind, const char *ns, const char
  * what is not in it, and marks the kind as listed.
  */
 int store_replace(struct store *s, enum k8s_kind kind, struct k8s_object **objs, size_t n);
-/* True once every kind has been listed at least once (DESIGN.md invariant 2). */
+/* True once every kind has been listed at least once (README.md invariant 2). */
 bool store_complete(const struct store *s);
 /* True once kind has been listed at least once: its absent objects are known to be absent. */
 bool store_listed(const struct store *s, enum k8s_kind kind);
@@ -44,6 +44,18 @@ int store_event_fd(const struct store *s);
 void store_drain_events(struct store *s);
 /* Incremented on every change; lets the syncer skip work when nothing moved. */
 unsigned long store_generation(const struct store *s);
+
+/*
+ * Told of every object a source delivers, under the store lock, before the
+ * store changes: old is the stored object (NULL: none), cur the delivered
+ * one (NULL: a deletion); changed is false for a re-delivery equal to old
+ * in its compact form (k8s_object_equal). For counting changes as
+ * kube-proxy does (change_tracker.h).
+ */
+typedef void (*store_observer_cb)(enum k8s_kind kind, const struct k8s_object *old, const struct k8s_object *cur,
+				  bool changed, void *ctx);
+/* Before any source starts. cb NULL: none. */
+void store_set_observer(struct store *s, store_observer_cb cb, void *ctx);
 
 void store_lock(struct store *s);
 void store_unlock(struct store *s);

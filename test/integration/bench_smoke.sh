@@ -77,6 +77,16 @@ rows_ok() {
 	done
 }
 tl_check "results.md has a row per path, load and scale" rows_ok
+traced_rows_ok() {
+	local scale
+	for scale in 1 50; do
+		# crr1 and crr32 in the data-plane tables, and in the tracing table
+		[ "$(grep -c "^| $scale | traced" "$results/results.md")" -eq 2 ] || return 1
+		[ "$(grep -Ec "^\| $scale \| (1 at a time|32 concurrent) \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$" \
+			"$results/results.md")" -eq 2 ] || return 1
+	done
+}
+tl_check "short connections were also measured with socklb-syncd trace running (the Tracing table)" traced_rows_ok
 no_failed_operations() {
 	! grep -q "⚠" "$results/results.md"
 }
