@@ -98,12 +98,13 @@ static void collect_attach_failures(FILE *out, void *ctx)
 	const char *path = d->opts->attach_failures_file;
 	char pod[2 * SOCKLB_ATTACH_FAILURE_POD_LEN], message[2 * SOCKLB_ATTACH_FAILURE_ERROR_LEN];
 	struct socklb_attach_failures r;
-	int err = socklb_attach_failures_read(path, &r);
+	struct socklb_err why;
+	int err = socklb_attach_failures_read(path, &r, &why);
 
 	/* No record: the plugin never failed on this node since boot. */
 	if (err) {
 		if (err != -ENOENT)
-			pr_debug("metrics: cannot read the attach-failure record %s: %s", path, strerror(-err));
+			pr_debug("metrics: the attach-failure record: %s", why.msg);
 		memset(&r, 0, sizeof(r));
 	}
 	metrics_escape_label(r.last_pod, pod, sizeof(pod));
@@ -398,6 +399,7 @@ static int run(struct syncd_options *o)
 {
 	struct translate_config tc = { .node_name = o->node_name, .service_proxy_name = o->service_proxy_name };
 	struct daemon d = { .opts = o, .signal_fd = -1 };
+	struct socklb_err e;
 	struct socklb_map_sizes sizes = {
 		.max_services = o->max_services ? o->max_services : SOCKLB_DEFAULT_MAX_SERVICES,
 		.max_backends = o->max_backends ? o->max_backends : SOCKLB_DEFAULT_MAX_BACKENDS,
@@ -430,9 +432,9 @@ static int run(struct syncd_options *o)
 		err = start_source(&d);
 	if (err)
 		goto out;
-	err = socklb_maps_open(o->bpffs_root, &sizes, &d.maps);
+	err = socklb_maps_open(o->bpffs_root, &sizes, &d.maps, &e);
 	if (err) {
-		pr_err("cannot open or create the maps under %s: %s", o->bpffs_root, strerror(-err));
+		pr_err("%s", e.msg);
 		goto out;
 	}
 	d.maps_open = true;

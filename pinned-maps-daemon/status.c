@@ -16,11 +16,10 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 
+#include "cgroup.h"
 #include "datapath.h"
 #include "log.h"
 #include "probe.h"
-
-#define MOUNTINFO "/proc/self/mountinfo"
 
 struct check_ctx {
 	struct status *st;
@@ -157,12 +156,12 @@ static void check_kernel(struct check_ctx *c)
 static void check_cgroup(struct check_ctx *c)
 {
 	struct socklb_cgroup cg;
+	struct socklb_err why;
 	struct status_row *row;
-	char why[256];
 	int err;
 
-	err = socklb_probe_cgroup(MOUNTINFO, &cg, why, sizeof(why));
-	row = status_add(c->st, "cgroup v2", err ? STATUS_BLOCKING : STATUS_OK, err, why);
+	err = socklb_cgroup2_mount_find(SOCKLB_MOUNTINFO, &cg, &why);
+	row = status_add(c->st, "cgroup v2", err ? STATUS_BLOCKING : STATUS_OK, err, why.msg);
 	if (!row)
 		return;
 	if (err) {

@@ -15,6 +15,7 @@
 #include "cni_version.h"
 #include "config.h"
 #include "datapath.h"
+#include "fsutil.h"
 #include "log.h"
 #include "verbs.h"
 
@@ -24,41 +25,15 @@
 
 static int read_stdin(char **text, size_t *len, struct cni_error *err)
 {
-	size_t cap = 0, n = 0;
-	char *buf = NULL, *grown;
-	ssize_t r;
+	struct socklb_err why;
+	int ret = socklb_fd_read(STDIN_FILENO, "stdin", STDIN_MAX, text, len, &why);
 
-	*text = NULL;
-	*len = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16384;
-			if (cap > STDIN_MAX) {
-				free(buf);
-				return cni_fail(err, CNI_ERR_IO, "network configuration too large",
-						"stdin holds more than %u bytes", STDIN_MAX);
-			}
-			grown = realloc(buf, cap);
-			if (!grown) {
-				free(buf);
-				return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "reading stdin");
-			}
-			buf = grown;
-		}
-		r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return cni_fail(err, CNI_ERR_IO, "cannot read the network configuration", "stdin: %s",
-					strerror(errno));
-		}
-		n += (size_t)r;
-	}
-	*text = buf;
-	*len = n;
+	if (ret == -EFBIG)
+		return cni_fail(err, CNI_ERR_IO, "network configuration too large", "%s", why.msg);
+	if (ret == -ENOMEM)
+		return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "%s", why.msg);
+	if (ret)
+		return cni_fail(err, CNI_ERR_IO, "cannot read the network configuration", "%s", why.msg);
 	return 0;
 }
 

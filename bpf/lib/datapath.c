@@ -16,6 +16,7 @@
 
 #include "datapath.h"
 #include "datapath_id.h"
+#include "fsutil.h"
 #include "log.h"
 #include "probe.h"
 #include "socklb.skel.h"
@@ -115,13 +116,6 @@ static int pinned_link_info(const char *path, struct bpf_link_info *info)
 	return err;
 }
 
-static int mkdir_0700(const char *path)
-{
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /*
  * Unpin everything in dir, then remove it: 0 (also when it is gone), or the
  * first error. Every name, not only this build's hooks: another build may
@@ -178,7 +172,7 @@ static int programs_load(const char *root, const char *dir, const struct socklb_
 			"not ECONNREFUSED",
 			why);
 
-	err = socklb_maps_prepare(skel->obj, root, sizes);
+	err = socklb_maps_prepare(skel->obj, root, sizes, NULL);
 	if (!err)
 		err = socklb__load(skel);
 	if (err) {
@@ -189,7 +183,7 @@ static int programs_load(const char *root, const char *dir, const struct socklb_
 	/* Pin into a scratch directory, then publish it with one rename. */
 	scratch_dir(root, tmp, sizeof(tmp));
 	remove_pin_dir(tmp);
-	err = mkdir_0700(tmp);
+	err = socklb_mkdir(tmp, 0700, false, NULL);
 	if (err) {
 		pr_err("cannot create %s: %s", tmp, strerror(-err));
 		goto out;
@@ -228,12 +222,12 @@ int socklb_programs_open(const char *root, const struct socklb_map_sizes *sizes,
 	if (programs_open_pins(dir, p) == 0)
 		return 0;
 
-	lock = socklb_root_lock(root, true);
+	lock = socklb_dir_lock(root, true, false, NULL);
 	if (lock < 0)
 		return lock;
 	if (programs_open_pins(dir, p) == 0)
 		goto out;
-	err = mkdir_0700(progs);
+	err = socklb_mkdir(progs, 0700, false, NULL);
 	if (err) {
 		pr_err("cannot create %s: %s", progs, strerror(-err));
 		goto out;
@@ -244,7 +238,7 @@ int socklb_programs_open(const char *root, const struct socklb_map_sizes *sizes,
 	if (!err)
 		p->loaded = true;
 out:
-	socklb_root_unlock(lock);
+	socklb_dir_unlock(lock);
 	return err;
 }
 
@@ -471,7 +465,7 @@ int socklb_programs_prune(const char *root)
 	}
 	other_builds_free(&b);
 
-	lock = socklb_root_lock(root, false);
+	lock = socklb_dir_lock(root, false, false, NULL);
 	if (lock < 0)
 		return lock;
 	err = other_builds_list(root, &b);
@@ -488,7 +482,7 @@ int socklb_programs_prune(const char *root)
 			pr_info("removed %s/prog/%s: no pod's link runs its programs", root, b.build[i].name);
 		}
 	}
-	socklb_root_unlock(lock);
+	socklb_dir_unlock(lock);
 	other_builds_free(&b);
 	return err ? err : removed;
 }
@@ -623,13 +617,13 @@ int socklb_attach(const struct socklb_programs *p, int cgroup_fd, const char *di
 
 	snprintf(links, sizeof(links), "%s", dir);
 	*strrchr(links, '/') = '\0';
-	err = mkdir_0700(links);
+	err = socklb_mkdir(links, 0700, false, NULL);
 	if (err) {
 		pr_err("cannot create %s: %s", links, strerror(-err));
 		return err;
 	}
 	if (stat(dir, &st) != 0) {
-		err = mkdir_0700(dir);
+		err = socklb_mkdir(dir, 0700, false, NULL);
 		if (err) {
 			pr_err("cannot create %s: %s", dir, strerror(-err));
 			return err;
@@ -643,7 +637,7 @@ int socklb_attach(const struct socklb_programs *p, int cgroup_fd, const char *di
 	/* Repeated ADD: build the new set aside, then swap each pin in. */
 	snprintf(tmp, sizeof(tmp), "%s-new%d", dir, (int)getpid());
 	remove_pin_dir(tmp);
-	err = mkdir_0700(tmp);
+	err = socklb_mkdir(tmp, 0700, false, NULL);
 	if (err)
 		return err;
 	err = links_create(p, cgroup_fd, tmp);

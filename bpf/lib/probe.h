@@ -20,28 +20,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum socklb_cgroup_mode {
-	SOCKLB_CGROUP_NONE, /* no cgroup filesystem mounted */
-	SOCKLB_CGROUP_LEGACY, /* cgroup v1 hierarchies only */
-	SOCKLB_CGROUP_HYBRID, /* v1 controllers, and the cgroup2 hierarchy beside them */
-	SOCKLB_CGROUP_UNIFIED, /* cgroup2 only */
-};
-
-struct socklb_cgroup {
-	enum socklb_cgroup_mode mode;
-	char mount[PATH_MAX]; /* the first cgroup2 mount point, unescaped; "" when none */
-};
-
-/* "unified", "hybrid", "legacy-only", "none". */
-const char *socklb_cgroup_mode_name(enum socklb_cgroup_mode mode);
-
-/*
- * The cgroup mounts in a mountinfo file (/proc/self/mountinfo): 0 when a
- * cgroup2 hierarchy is mounted, -ENOENT when none is (out->mode says what is),
- * or the errno of reading the file.
- */
-int socklb_probe_cgroup(const char *mountinfo_path, struct socklb_cgroup *out, char *why, size_t len);
-
 struct btf;
 /* The kernel's own BTF (/sys/kernel/btf/vmlinux), parsed; free it with btf__free(). */
 int socklb_probe_btf(struct btf **vmlinux, char *why, size_t len);

@@ -33,20 +33,20 @@ struct cni_watch {
 	pthread_t thread;
 	bool failing;
 	bool told_no_config;
-	struct cni_error_msg last_error;
+	struct socklb_err last_error;
 };
 
 /* first: the ensure at start, which adds an entry rather than putting one back. */
 static void ensure(struct cni_watch *w, bool first)
 {
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *path = NULL;
 
 	if (cni_conf_ensure(&w->opts, w->entry, CNI_ENTRY_KEEP, &path, &change, &err)) {
 		/* The same broken file would log the same line every retry. */
-		if (!w->failing || strcmp(err.text, w->last_error.text) != 0)
-			pr_warn("cni: %s; socklb is added once it is fixed", err.text);
+		if (!w->failing || strcmp(err.msg, w->last_error.msg) != 0)
+			pr_warn("cni: %s; socklb is added once it is fixed", err.msg);
 		w->failing = true;
 		w->last_error = err;
 		return;
@@ -157,7 +157,7 @@ static void watch_free(struct cni_watch *w)
 
 int cni_watch_start(const struct cni_install_opts *o, struct cni_watch **out)
 {
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	struct cni_watch *w;
 	int ret;
 
@@ -168,7 +168,7 @@ int cni_watch_start(const struct cni_install_opts *o, struct cni_watch **out)
 	w->stop_fd = -1;
 	ret = cni_entry_build(o->entry_config, &w->entry, &err);
 	if (ret) {
-		pr_err("cni: %s", err.text);
+		pr_err("cni: %s", err.msg);
 		goto fail;
 	}
 	w->conf_dir = strdup(o->conf_dir);

@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 	struct socklb_endpoint eps[256];
 	struct socklb_frontend fe;
 	struct socklb_maps m;
+	struct socklb_err e = { 0 };
 	struct socklb_stats st;
 	struct socklb_svc svc;
 	struct socklb_programs p;
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 		n = argc - 7;
 		if (n > 256 || parse_frontend(argv + 3, &fe) || parse_endpoints(n, argv + 7, eps))
 			return 2;
-		err = socklb_maps_open(argv[2], NULL, &m);
+		err = socklb_maps_open(argv[2], NULL, &m, &e);
 		if (!err) {
 			err = socklb_service_upsert(&m, &fe, eps, (__u32)n, (__u32)atoi(argv[6]));
 			socklb_maps_close(&m);
@@ -164,7 +165,7 @@ int main(int argc, char **argv)
 	} else if (argc == 6 && (strcmp(argv[1], "del") == 0 || strcmp(argv[1], "stats") == 0)) {
 		if (parse_frontend(argv + 3, &fe))
 			return 2;
-		err = socklb_maps_open(argv[2], NULL, &m);
+		err = socklb_maps_open(argv[2], NULL, &m, &e);
 		if (!err && argv[1][0] == 'd') {
 			err = socklb_service_delete(&m, &fe);
 		} else if (!err) {
@@ -187,7 +188,7 @@ int main(int argc, char **argv)
 		n = argc - 7;
 		if (n > 256 || parse_frontend(argv + 3, &fe) || parse_endpoints(n, argv + 7, eps))
 			return 2;
-		err = socklb_maps_open(argv[2], NULL, &m);
+		err = socklb_maps_open(argv[2], NULL, &m, &e);
 		end = now_ms() + atoi(argv[6]);
 		while (!err && now_ms() < end) {
 			/* full set, then only the first backend, then the full set again */
@@ -205,7 +206,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (err) {
-		fprintf(stderr, "slb-testctl %s: %s\n", argv[1], strerror(-err));
+		fprintf(stderr, "slb-testctl %s: %s\n", argv[1], e.code == err ? e.msg : strerror(-err));
 		return 1;
 	}
 	return 0;

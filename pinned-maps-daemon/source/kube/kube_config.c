@@ -7,10 +7,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "kube_config.h"
 #include "kube_exec.h"
 #include "kube_yaml.h"
 #include "log.h"
+
+/* A kubeconfig or a CA bundle: a few KiB, a kubeconfig of many clusters some MiB. */
+#define KUBE_FILE_MAX (16u << 20)
 
 static int base64_value(unsigned char c)
 {
@@ -89,28 +93,6 @@ int kube_conn_set_server(struct kube_conn *c, const char *server, const char *wh
 	free(c->server);
 	c->server = copy;
 	return 0;
-}
-
-static char *read_file(const char *path, int *err)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f) {
-		*err = -errno;
-		return NULL;
-	}
-	if (getdelim(&buf, &len, '\0', f) < 0 && !feof(f)) {
-		*err = -errno;
-		free(buf);
-		buf = NULL;
-	} else if (!buf) {
-		buf = strdup("");
-		*err = buf ? 0 : -ENOMEM;
-	}
-	fclose(f);
-	return buf;
 }
 
 char *kube_base64_encode(const void *data, size_t len)
@@ -478,19 +460,18 @@ static int add_cluster_info(cJSON *spec, const cJSON *cluster_obj, const struct 
 	const cJSON *config = exec_extension(cluster_obj);
 	struct kube_blob ca = c->ca;
 	char *ca_file = NULL, *b64 = NULL;
+	struct socklb_err why;
 	int err = 0;
 
 	if (!info || !cJSON_AddStringToObject(info, "server", c->server))
 		return -ENOMEM;
 	if (c->ca_file) {
-		ca_file = read_file(c->ca_file, &err);
-		if (!ca_file) {
-			pr_err("%s: reading certificate-authority %s for provideClusterInfo: %s", where, c->ca_file,
-			       strerror(-err));
+		err = socklb_file_read(c->ca_file, KUBE_FILE_MAX, &ca_file, &ca.len, &why);
+		if (err) {
+			pr_err("%s: certificate-authority for provideClusterInfo: %s", where, why.msg);
 			return err;
 		}
 		ca.data = ca_file;
-		ca.len = strlen(ca_file);
 	}
 	if (ca.data) {
 		b64 = kube_base64_encode(ca.data, ca.len);
@@ -763,17 +744,19 @@ out:
 
 int kube_conn_from_kubeconfig(const char *path, const char *context, struct kube_conn *c)
 {
-	int err = 0;
-	char *text = read_file(path, &err);
+	struct socklb_err why;
+	char *text;
+	size_t len;
+	int err = socklb_file_read(path, KUBE_FILE_MAX, &text, &len, &why);
 
 	memset(c, 0, sizeof(*c));
-	if (!text) {
-		pr_err("kubeconfig %s: %s%s", path, strerror(-err),
+	if (err) {
+		pr_err("kubeconfig: %s%s", why.msg,
 		       err == -ENOENT && strchr(path, ':') ? " (one file: a KUBECONFIG-style list a:b is not merged)"
 							   : "");
 		return err;
 	}
-	err = kube_conn_parse_kubeconfig(text, strlen(text), path, context, c);
+	err = kube_conn_parse_kubeconfig(text, len, path, context, c);
 	free(text);
 	return err;
 }

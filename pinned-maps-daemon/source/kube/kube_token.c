@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "kube_exec.h"
 #include "kube_token.h"
 #include "log.h"
@@ -20,42 +21,24 @@ static void secret_free(char *s)
 /* The file's content without surrounding whitespace; never logs it. */
 static int read_token_file(const char *path, char **out)
 {
-	FILE *f = fopen(path, "re");
 	char *buf, *start, *end;
 	size_t len;
-	int err = 0;
+	int err;
 
 	*out = NULL;
-	if (!f)
-		return -errno;
-	buf = malloc(TOKEN_MAX_LEN + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	len = fread(buf, 1, TOKEN_MAX_LEN + 1, f);
-	if (ferror(f))
-		err = -EIO;
-	else if (len > TOKEN_MAX_LEN)
-		err = -EFBIG;
-	fclose(f);
+	err = socklb_file_read(path, TOKEN_MAX_LEN, &buf, &len, NULL);
 	if (err)
-		goto out;
-	buf[len] = '\0';
+		return err;
 	for (start = buf; *start == ' ' || *start == '\t' || *start == '\n' || *start == '\r'; start++)
 		;
 	for (end = buf + len; end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r');
 	     end--)
 		;
-	if (end == start) {
+	if (end == start)
 		err = -ENODATA;
-		goto out;
-	}
-	*out = strndup(start, end - start);
-	if (!*out)
+	else if (!(*out = strndup(start, end - start)))
 		err = -ENOMEM;
-out:
-	explicit_bzero(buf, len <= TOKEN_MAX_LEN ? len : TOKEN_MAX_LEN);
+	explicit_bzero(buf, len);
 	free(buf);
 	return err;
 }

@@ -337,7 +337,8 @@ static void test_kubeconfig_file(void **state)
 	kube_conn_free(&c);
 	capture_log();
 	assert_int_equal(kube_conn_from_kubeconfig("/nonexistent/kubeconfig", NULL, &c), -ENOENT);
-	assert_non_null(strstr(captured(), "kubeconfig /nonexistent/kubeconfig: No such file or directory"));
+	assert_non_null(
+		strstr(captured(), "kubeconfig: cannot open /nonexistent/kubeconfig: No such file or directory"));
 	free(json);
 	free(path);
 }
