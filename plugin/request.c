@@ -8,6 +8,7 @@
 #include "cni_result.h"
 #include "datapath.h"
 #include "lbmap.h"
+#include "links.h"
 #include "log.h"
 #include "request.h"
 
@@ -87,15 +88,17 @@ int request_bpffs_check(const struct cni_request *req, struct cni_error *err)
 int request_datapath_open(const struct cni_request *req, struct socklb_programs *progs, char *dir, size_t len,
 			  struct cni_error *err)
 {
-	const char *root = req->conf.bpffs_root;
+	struct socklb_err why;
 	int ret;
 
 	if (request_attachment_dir(req, dir, len, err) || request_bpffs_check(req, err))
 		return -1;
-	ret = socklb_programs_open(root, NULL, progs);
+	ret = socklb_programs_open(req->conf.bpffs_root, NULL, progs, &why);
 	if (ret)
 		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot load the datapath programs",
-				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
+				"%s", why.msg);
+	if (progs->loaded)
+		pr_info("loaded datapath %s into %s/prog", socklb_datapath_id(), req->conf.bpffs_root);
 	return 0;
 }
 

@@ -24,17 +24,24 @@ struct socklb_err {
 void socklb_err_set(struct socklb_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Put "<formatted>: " before e's message: the caller's context around the callee's. */
 void socklb_err_prefix(struct socklb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * For a function with error paths that fill no context (out of memory in a
+ * helper): clear e first, and at the end fill it with the formatted message
+ * if code is an error and nothing said why. Returns code.
+ */
+void socklb_err_clear(struct socklb_err *e);
+int socklb_err_fallback(struct socklb_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Fill e and evaluate to code, computed before the message so that an errno
  * the message reads is still the failing call's. A macro, not a function:
  * the analyzers then see that an error path returns code, never 0.
  */
-#define socklb_fail(e, code, ...)                                   \
-	({                                                          \
-		int socklb_fail_code_ = (code);                     \
+#define socklb_fail(e, code, ...)                                    \
+	({                                                           \
+		int socklb_fail_code_ = (code);                      \
 		socklb_err_set((e), socklb_fail_code_, __VA_ARGS__); \
-		socklb_fail_code_;                                  \
+		socklb_fail_code_;                                   \
 	})
 
 /* errno as a negative code, never 0: a failed call must not read as success. */

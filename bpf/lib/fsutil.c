@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Shared file system steps: see fsutil.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,8 +29,8 @@ static int mkdir_one(const char *path, mode_t mode, struct socklb_err *err)
 	if (stat(path, &st))
 		return socklb_fail(err, socklb_errno(), "cannot stat %s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return socklb_fail(err, -ENOTDIR, "cannot create the directory %s: a file that is not a directory is there",
-				   path);
+		return socklb_fail(err, -ENOTDIR,
+				   "cannot create the directory %s: a file that is not a directory is there", path);
 	return 0;
 }
 
@@ -52,6 +53,30 @@ int socklb_mkdir(const char *path, mode_t mode, bool parents, struct socklb_err 
 		*p = '/';
 	}
 	return mkdir_one(buf, mode, err);
+}
+
+int socklb_dir_remove(const char *path, struct socklb_err *err)
+{
+	char entry[PATH_MAX];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0
+				       : socklb_fail(err, socklb_errno(), "cannot list %s: %s", path, strerror(errno));
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(entry, sizeof(entry), "%s/%s", path, de->d_name);
+		if (unlink(entry) && errno != ENOENT && !ret)
+			ret = socklb_fail(err, socklb_errno(), "cannot remove %s: %s", entry, strerror(errno));
+	}
+	closedir(d);
+	if (rmdir(path) && errno != ENOENT && !ret)
+		ret = socklb_fail(err, socklb_errno(), "cannot remove %s: %s", path, strerror(errno));
+	return ret;
 }
 
 int socklb_dir_lock(const char *path, bool create, bool nonblock, struct socklb_err *err)

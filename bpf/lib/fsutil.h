@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The file system steps the plugin, the daemon and the library share, each
- * written once: making a private directory, locking one, reading a whole
- * file, replacing one atomically. Functions return 0 (or an fd) or a
+ * written once: making a private directory, locking one, emptying and
+ * removing one, reading a whole file, replacing one atomically. Functions return 0 (or an fd) or a
  * negative errno with the error context (err.h) naming the step and the path.
  */
 #ifndef SOCKLB_FSUTIL_H
@@ -21,6 +21,13 @@
  * mode; an existing file that is not a directory is -ENOTDIR.
  */
 int socklb_mkdir(const char *path, mode_t mode, bool parents, struct socklb_err *err);
+
+/*
+ * Remove every entry of the directory (pins, files: one level, no
+ * subdirectory), then the directory: 0, also when it is already gone, or the
+ * first error (the other entries are still removed).
+ */
+int socklb_dir_remove(const char *path, struct socklb_err *err);
 
 /*
  * An exclusive flock on the directory path (made with mode 0700 and its

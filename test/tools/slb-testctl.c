@@ -23,6 +23,7 @@
 
 #include "datapath.h"
 #include "lbmap.h"
+#include "links.h"
 #include "log.h"
 #include "tool_util.h"
 #include "trace.h"
@@ -96,13 +97,13 @@ static int cmd_trace_drain(const char *root)
 	return 0;
 }
 
-static int cmd_attach(const char *root, const char *cgroup, const char *name)
+static int cmd_attach(const char *root, const char *cgroup, const char *name, struct socklb_err *e)
 {
 	struct socklb_programs p;
 	char dir[4096];
 	int cg, err;
 
-	err = socklb_programs_open(root, NULL, &p);
+	err = socklb_programs_open(root, NULL, &p, e);
 	if (err)
 		return err;
 	cg = open(cgroup, O_RDONLY | O_DIRECTORY);
@@ -113,7 +114,7 @@ static int cmd_attach(const char *root, const char *cgroup, const char *name)
 	}
 	err = socklb_attachment_dir(root, name, "eth0", dir, sizeof(dir));
 	if (!err)
-		err = socklb_attach(&p, cg, dir);
+		err = socklb_attach(&p, cg, dir, e);
 	close(cg);
 	socklb_programs_close(&p);
 	return err;
@@ -144,15 +145,15 @@ int main(int argc, char **argv)
 
 	socklb_log_init("slb-testctl", SOCKLB_LOG_WARN, NULL, true);
 	if (argc == 3 && strcmp(argv[1], "load") == 0) {
-		err = socklb_programs_open(argv[2], NULL, &p);
+		err = socklb_programs_open(argv[2], NULL, &p, &e);
 		if (!err)
 			socklb_programs_close(&p);
 	} else if (argc == 5 && strcmp(argv[1], "attach") == 0) {
-		err = cmd_attach(argv[2], argv[3], argv[4]);
+		err = cmd_attach(argv[2], argv[3], argv[4], &e);
 	} else if (argc == 4 && strcmp(argv[1], "detach") == 0) {
 		err = socklb_attachment_dir(argv[2], argv[3], "eth0", dir, sizeof(dir));
 		if (!err)
-			err = socklb_detach(dir);
+			err = socklb_detach(dir, &e);
 	} else if (argc >= 7 && strcmp(argv[1], "svc") == 0) {
 		n = argc - 7;
 		if (n > 256 || parse_frontend(argv + 3, &fe) || parse_endpoints(n, argv + 7, eps))
