@@ -207,8 +207,13 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 	if (o->command == SYNCD_TRACE) {
 		if (parse_size("--count", o->trace_count_arg, &o->trace_count, err, err_len))
 			return -EINVAL;
-		return trace_filter_parse(&o->trace_filter, o->trace_pod, o->trace_service, o->trace_verdict, err,
-					  err_len);
+		struct socklb_err e;
+
+		if (trace_filter_parse(&o->trace_filter, o->trace_pod, o->trace_service, o->trace_verdict, &e)) {
+			snprintf(err, err_len, "%s", e.msg);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (o->command != SYNCD_RUN)
 		return 0;

@@ -159,12 +159,13 @@ static int start_source(struct daemon *d)
 		.node_name = o->node_name,
 		.service_proxy_name = o->service_proxy_name,
 	};
+	struct socklb_err e;
 	int err;
 
 	if (o->source_kind == SOURCE_KUBERNETES) {
-		err = kube_source_start(&kc, d->store, &d->kube);
+		err = kube_source_start(&kc, d->store, &d->kube, &e);
 		if (err)
-			pr_err("cannot start the Kubernetes source: %s", strerror(-err));
+			pr_err("cannot start the Kubernetes source: %s", e.msg);
 		return err;
 	}
 	err = file_source_new(o->file_path, d->store, d->metrics, &d->file);
@@ -179,6 +180,7 @@ static int start_source(struct daemon *d)
 
 static int start_metrics(struct daemon *d)
 {
+	struct socklb_err e;
 	int err;
 
 	if (d->opts->once || !*d->opts->metrics_addr)
@@ -195,8 +197,11 @@ static int start_metrics(struct daemon *d)
 		err = metrics_add_collector(d->metrics, collect_attach_failures, d);
 	if (!err)
 		err = metrics_add_collector(d->metrics, change_tracker_collect, d->changes);
-	if (!err)
-		err = metrics_server_start(d->opts->metrics_addr, d->metrics, &d->server);
+	if (err)
+		return err;
+	err = metrics_server_start(d->opts->metrics_addr, d->metrics, &d->server, &e);
+	if (err)
+		pr_err("%s", e.msg);
 	return err;
 }
 
@@ -460,7 +465,9 @@ static int run(struct syncd_options *o)
 		cni_install_opts_init(&co);
 		co.conf_dir = o->cni_conf_dir;
 		co.entry_config = o->cni_config;
-		err = cni_watch_start(&co, &d.cni_watch);
+		err = cni_watch_start(&co, &d.cni_watch, &e);
+		if (err)
+			pr_err("%s", e.msg);
 	}
 	if (err)
 		goto out;

@@ -88,11 +88,6 @@ static int run(struct cni_request *req, const struct cni_verb *verb, char **out,
 					"config version %s does not allow %s (it needs %s or later)",
 					req->conf.cni_version, verb->name, verb->since);
 		*log_file = logging_setup(&req->conf);
-		if (req->conf.invalid.code)
-			pr_warn("%s: %s: %s; socklb attaches no pod until it is fixed (an opted-in pod: failurePolicy "
-				"%s)",
-				verb->name, req->conf.invalid.msg, req->conf.invalid.details,
-				req->conf.failure_policy == FAILURE_POLICY_FAIL ? "Fail" : "Ignore");
 		/* CNI_ARGS describe the pod: VERSION has none to read. */
 		if (cni_args_parse(req->env.args, &req->args, err))
 			return -1;
@@ -127,7 +122,12 @@ int main(void)
 	if (err.code) {
 		version = req.conf.cni_version && cni_version_supported(req.conf.cni_version) ? req.conf.cni_version
 											      : CNI_VERSION_LATEST;
-		pr_err("%s %s: %s: %s", req.env.command, req.env.container_id ?: "-", err.msg, err.details);
+		/*
+		 * The runtime reports the error JSON (and drops a failing plugin's
+		 * stderr): only a logFile, the node's own record, gets it as a line.
+		 */
+		if (log_file)
+			pr_err("%s %s: %s: %s", req.env.command, req.env.container_id ?: "-", err.msg, err.details);
 		free(out);
 		out = cni_error_json(&err, version);
 		ret = 1;

@@ -20,6 +20,16 @@ const char *request_pod(const struct cni_request *req)
 	return pod;
 }
 
+void request_config_warn(const struct cni_request *req, const char *verb)
+{
+	const struct cni_error *bad = &req->conf.invalid;
+
+	if (bad->code)
+		pr_warn("%s: %s: %s; socklb attaches no pod until it is fixed (an opted-in pod: failurePolicy %s)",
+			verb, bad->msg, bad->details,
+			req->conf.failure_policy == FAILURE_POLICY_FAIL ? "Fail" : "Ignore");
+}
+
 /* The daemon's map may not exist yet (no daemon so far on this node): then no namespace is annotated. */
 static int namespace_map_lookup(const char *ns, void *ctx)
 {

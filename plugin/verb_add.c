@@ -90,9 +90,12 @@ int verb_add(const struct cni_request *req, char **out, struct cni_error *err)
 	/* The result first: nothing can fail after the attachment exists. */
 	if (request_prev_result_json(req, out, err))
 		return -1;
-	if (request_opt_in(req, &optin, err))
+	if (request_opt_in(req, &optin, err)) {
+		request_config_warn(req, "ADD");
 		return failure_policy_undecided(req, "ADD", err);
+	}
 	if (!optin.enabled) {
+		request_config_warn(req, "ADD");
 		pr_info("ADD %s (%s): not attached: %s", req->env.container_id, request_pod(req), optin.why);
 		return 0;
 	}

@@ -65,9 +65,12 @@ int verb_check(const struct cni_request *req, char **out, struct cni_error *err)
 	if (!req->conf.prev_result)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "must be called as a chained plugin",
 				"prevResult is missing: list socklb after the primary network plugin in a conflist");
-	if (request_opt_in(req, &optin, err))
+	if (request_opt_in(req, &optin, err)) {
+		request_config_warn(req, "CHECK");
 		return failure_policy_undecided(req, "CHECK", err);
+	}
 	if (!optin.enabled) {
+		request_config_warn(req, "CHECK");
 		pr_debug("CHECK %s (%s): nothing to check: %s", req->env.container_id, request_pod(req), optin.why);
 		return 0;
 	}

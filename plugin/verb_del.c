@@ -37,6 +37,7 @@ int verb_del(const struct cni_request *req, char **out, struct cni_error *err)
 		       req->env.container_id, request_pod(req), req->conf.invalid.msg, req->conf.invalid.details);
 		return 0;
 	}
+	request_config_warn(req, "DEL");
 	if (request_attachment_dir(req, dir, sizeof(dir), err))
 		return -1;
 	if (nothing_attached(dir)) {

@@ -20,15 +20,15 @@ struct kube_source {
 	bool env_ready;
 };
 
-static int load_conn(const struct kube_source_config *cfg, struct kube_conn *conn)
+static int load_conn(const struct kube_source_config *cfg, struct kube_conn *conn, struct socklb_err *e)
 {
 	int err;
 
 	if (!cfg->kubeconfig)
-		return kube_conn_in_cluster(cfg->sa_dir ? cfg->sa_dir : KUBE_DEFAULT_SA_DIR, cfg->api_server, conn);
-	err = kube_conn_from_kubeconfig(cfg->kubeconfig, cfg->context, conn);
+		return kube_conn_in_cluster(cfg->sa_dir ? cfg->sa_dir : KUBE_DEFAULT_SA_DIR, cfg->api_server, conn, e);
+	err = kube_conn_from_kubeconfig(cfg->kubeconfig, cfg->context, conn, e);
 	if (!err && cfg->api_server)
-		err = kube_conn_set_server(conn, cfg->api_server, "--api-server");
+		err = kube_conn_set_server(conn, cfg->api_server, "--api-server", e);
 	if (err)
 		kube_conn_free(conn);
 	return err;
@@ -47,7 +47,8 @@ static const char *auth_description(const struct kube_conn *c)
 	return "client certificate";
 }
 
-int kube_source_start(const struct kube_source_config *cfg, struct store *s, struct kube_source **out)
+int kube_source_start(const struct kube_source_config *cfg, struct store *s, struct kube_source **out,
+		      struct socklb_err *e)
 {
 	struct kube_selectors sel[K8S_KIND_COUNT] = { 0 };
 	struct kube_source *ks = calloc(1, sizeof(*ks));
@@ -55,30 +56,31 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 	int err;
 
 	if (!ks)
-		return -ENOMEM;
-	err = load_conn(cfg, &ks->conn);
+		return socklb_fail(e, -ENOMEM, "out of memory starting the Kubernetes source");
+	err = load_conn(cfg, &ks->conn, e);
 	if (err)
 		goto err;
-	err = kube_token_init(&ks->token, ks->conn.token, ks->conn.token_file, ks->conn.exec);
+	err = kube_token_init(&ks->token, ks->conn.token, ks->conn.token_file, ks->conn.exec, e);
 	if (err)
 		goto err;
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {
 		if (k == K8S_NODE && !cfg->node_name)
 			continue;
-		err = kube_selectors_build(k, cfg->service_proxy_name, cfg->node_name, &sel[k]);
+		err = kube_selectors_build(k, cfg->service_proxy_name, cfg->node_name, &sel[k], e);
 		if (err)
 			goto err;
 	}
 	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK) {
-		pr_err("libcurl initialisation failed: %s", curl_easy_strerror(rc));
-		err = -EIO;
+		err = socklb_fail(e, -EIO, "libcurl initialisation failed: %s", curl_easy_strerror(rc));
 		goto err;
 	}
 	ks->curl_ready = true;
 	err = kube_watch_env_init(&ks->env);
-	if (err)
+	if (err) {
+		socklb_fail(e, err, "cannot set up the watchers: %s", strerror(-err));
 		goto err;
+	}
 	ks->env_ready = true;
 	ks->env.conn = &ks->conn;
 	ks->env.token = &ks->token;
@@ -99,13 +101,15 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 
 		err = none ? store_replace(s, K8S_NODE, none) : -ENOMEM;
 		cJSON_Delete(none);
-		if (err)
+		if (err) {
+			socklb_fail(e, err, "cannot record that no Node is watched: %s", strerror(-err));
 			goto err;
+		}
 	}
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {
 		if (k == K8S_NODE && !cfg->node_name)
 			continue;
-		err = kube_watcher_start(&ks->env, k, &sel[k], &ks->watchers[k]);
+		err = kube_watcher_start(&ks->env, k, &sel[k], &ks->watchers[k], e);
 		if (err)
 			goto err;
 	}

@@ -8,6 +8,7 @@
 #ifndef SOCKLB_KUBE_H
 #define SOCKLB_KUBE_H
 
+#include "err.h"
 #include "store.h"
 
 #define KUBE_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -26,11 +27,12 @@ struct kube_source_config {
 struct kube_source;
 
 /*
- * Resolve the connection settings (errors name the missing field or file) and
- * start the watcher threads. Returns 0 or a negative errno; the initial lists
- * complete asynchronously (see store_complete()).
+ * Resolve the connection settings (errors, in e, name the missing field or
+ * file) and start the watcher threads. Returns 0 or a negative errno; the
+ * initial lists complete asynchronously (see store_complete()).
  */
-int kube_source_start(const struct kube_source_config *cfg, struct store *s, struct kube_source **out);
+int kube_source_start(const struct kube_source_config *cfg, struct store *s, struct kube_source **out,
+		      struct socklb_err *e);
 /* Stop and join every thread promptly, free everything; NULL is a no-op. */
 void kube_source_stop(struct kube_source *ks);
 /* Watch (re)starts after the first one of each kind, for metrics. */

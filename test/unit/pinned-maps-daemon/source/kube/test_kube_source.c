@@ -358,7 +358,7 @@ static void start_with(const struct kube_source_config *cfg)
 {
 	src.store = store_new();
 	assert_non_null(src.store);
-	assert_int_equal(kube_source_start(cfg, src.store, &src.ks), 0);
+	assert_int_equal(kube_source_start(cfg, src.store, &src.ks, NULL), 0);
 }
 
 static void start_source(const char *kubeconfig, unsigned int watch_timeout_s, unsigned int grace_s)
