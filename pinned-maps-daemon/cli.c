@@ -10,6 +10,7 @@
 #include "kube_url.h"
 #include "lbmap.h"
 #include "metrics_server.h"
+#include "source.h"
 
 #define FOR_RUN (1U << SYNCD_RUN)
 #define FOR_DUMP (1U << SYNCD_DUMP)
@@ -190,7 +191,11 @@ int cli_duration_parse(const char *s, unsigned int *ms)
 
 static int validate(struct syncd_options *o, char *err, size_t err_len)
 {
+	struct source_config sc = {
+		.spec = o->source, .kubeconfig = o->kubeconfig, .context = o->context, .api_server = o->api_server
+	};
 	struct sockaddr_storage ss;
+	struct socklb_err e;
 	socklen_t len;
 
 	if (o->help)
@@ -217,28 +222,8 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 	}
 	if (o->command != SYNCD_RUN)
 		return 0;
-	if (!o->source) {
-		snprintf(err, err_len, "--source is required (file:PATH or kubernetes)");
-		return -EINVAL;
-	}
-	if (strcmp(o->source, "kubernetes") == 0) {
-		o->source_kind = SOURCE_KUBERNETES;
-	} else if (strncmp(o->source, "file:", 5) == 0 && o->source[5]) {
-		o->source_kind = SOURCE_FILE;
-		o->file_path = o->source + 5;
-	} else {
-		snprintf(err, err_len, "--source \"%s\": expected file:PATH or kubernetes", o->source);
-		return -EINVAL;
-	}
-	if (o->source_kind == SOURCE_FILE && (o->kubeconfig || o->api_server || o->context)) {
-		snprintf(err, err_len, "%s only applies to --source kubernetes",
-			 o->kubeconfig ? "--kubeconfig"
-			 : o->context  ? "--context"
-				       : "--api-server");
-		return -EINVAL;
-	}
-	if (o->context && (!*o->context || !o->kubeconfig)) {
-		snprintf(err, err_len, *o->context ? "--context needs --kubeconfig" : "--context must not be empty");
+	if (source_check(&sc, &e)) {
+		snprintf(err, err_len, "%s", e.msg);
 		return -EINVAL;
 	}
 	if (o->node_name && !*o->node_name) {

@@ -20,16 +20,9 @@ enum syncd_command {
 	SYNCD_TRACE,
 };
 
-enum syncd_source {
-	SOURCE_FILE,
-	SOURCE_KUBERNETES,
-};
-
 struct syncd_options {
 	enum syncd_command command;
 	const char *source; /* as given: "kubernetes" or "file:PATH" */
-	enum syncd_source source_kind;
-	const char *file_path; /* for SOURCE_FILE */
 	const char *kubeconfig;
 	const char *context; /* the kubeconfig's context; NULL: its current-context */
 	const char *api_server;

@@ -23,29 +23,18 @@
 #include "cni_watch.h"
 #include "datapath.h"
 #include "dump.h"
-#include "file_source.h"
-#include "kube.h"
 #include "lbmap.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_server.h"
 #include "service_metrics.h"
+#include "source.h"
 #include "status.h"
 #include "store.h"
 #include "syncer.h"
 #include "terminator.h"
 #include "trace_cmd.h"
 
-/* After a change, wait this long for more before syncing: a burst becomes one pass. */
-#define BATCH_QUIET_MS 2
-#define BATCH_MAX_MS 50
-/*
- * A file source's load is synced once all of it is in the store, so a new
- * Service and its EndpointSlices reach the maps in the same pass (never a
- * frontend without its backends in between). Applying even a whole
- * 10,000-service file takes well under this; it only bounds a stuck load.
- */
-#define FILE_LOAD_MAX_MS 5000
 /* Failed writes (a full map) are tried again this often. */
 #define RETRY_MS 10000
 /* --once with the API server: how long the initial lists may take. */
@@ -60,8 +49,7 @@ struct daemon {
 	bool maps_open;
 	struct syncer *syncer;
 	struct terminator *term; /* NULL: sockets are not terminated */
-	struct file_source *file;
-	struct kube_source *kube;
+	struct source *source;
 	struct service_metrics *service_metrics;
 	struct metrics_server *server;
 	struct cni_watch *cni_watch;
@@ -75,7 +63,7 @@ static void collect_watch_restarts(FILE *out, void *ctx)
 	fprintf(out,
 		"# HELP socklb_watch_restarts_total Watches of the API server restarted after the first one.\n"
 		"# TYPE socklb_watch_restarts_total counter\nsocklb_watch_restarts_total %lu\n",
-		d->kube ? kube_source_restarts(d->kube) : 0UL);
+		source_restarts(d->source));
 }
 
 static void collect_termination(FILE *out, void *ctx)
@@ -152,30 +140,23 @@ static void start_termination(struct daemon *d)
 static int start_source(struct daemon *d)
 {
 	const struct syncd_options *o = d->opts;
-	struct kube_source_config kc = {
-		.api_server = o->api_server,
+	struct source_config sc = {
+		.spec = o->source,
 		.kubeconfig = o->kubeconfig,
 		.context = o->context,
+		.api_server = o->api_server,
 		.node_name = o->node_name,
 		.service_proxy_name = o->service_proxy_name,
+		.once = o->once,
 	};
 	struct socklb_err e;
 	int err;
 
-	if (o->source_kind == SOURCE_KUBERNETES) {
-		err = kube_source_start(&kc, d->store, &d->kube, &e);
-		if (err)
-			pr_err("cannot start the Kubernetes source: %s", e.msg);
-		return err;
-	}
-	err = file_source_new(o->file_path, d->store, d->metrics, &d->file);
-	if (err)
-		return err;
-	err = file_source_load(d->file);
-	/* A daemon waits for the file to be fixed; --once has nothing to sync. */
-	if (err && o->once)
-		return err;
-	return o->once ? 0 : file_source_watch(d->file);
+	socklb_err_clear(&e);
+	err = source_start(&sc, d->store, d->metrics, &d->source, &e);
+	if (err && e.code)
+		pr_err("%s", e.msg);
+	return err;
 }
 
 static int start_metrics(struct daemon *d)
@@ -240,25 +221,10 @@ static int wait_for(struct daemon *d, int timeout_ms, bool *changed)
 	return 0;
 }
 
-/*
- * Let a burst of changes land so that it costs one pass, without holding a
- * lone change back. A file load writes everything it changed at once: the
- * burst ends when the load is done writing, no quiet period needed.
- */
+/* Let a burst of changes land so that it costs one pass, without holding a lone change back. */
 static void settle(struct daemon *d)
 {
-	struct pollfd pfd = { .fd = store_event_fd(d->store), .events = POLLIN };
-
-	if (d->file) {
-		file_source_wait_written(d->file, FILE_LOAD_MAX_MS);
-		store_drain_events(d->store);
-		return;
-	}
-	for (int waited = 0; waited < BATCH_MAX_MS; waited += BATCH_QUIET_MS) {
-		store_drain_events(d->store);
-		if (poll(&pfd, 1, BATCH_QUIET_MS) <= 0)
-			break;
-	}
+	source_wait_written(d->source);
 	store_drain_events(d->store);
 }
 
@@ -371,9 +337,8 @@ static int run_once(struct daemon *d)
 static void stop(struct daemon *d)
 {
 	cni_watch_stop(d->cni_watch);
-	/* Sources first: nothing may write to the store while it goes away. */
-	kube_source_stop(d->kube);
-	file_source_free(d->file);
+	/* The source first: nothing may write to the store while it goes away. */
+	source_free(d->source);
 	metrics_server_stop(d->server);
 	service_metrics_free(d->service_metrics);
 	syncer_free(d->syncer);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,12 @@
 #include "kube_watch.h"
 #include "log.h"
 
+/* After a change, wait this long for more: a burst of watch events becomes one sync pass. */
+#define BATCH_QUIET_MS 2
+#define BATCH_MAX_MS 50
+
 struct kube_source {
+	struct source base;
 	struct kube_conn conn;
 	struct kube_token token;
 	struct kube_watch_env env;
@@ -142,4 +148,70 @@ void kube_source_stop(struct kube_source *ks)
 unsigned long kube_source_restarts(const struct kube_source *ks)
 {
 	return ks ? atomic_load(&ks->env.restarts) : 0;
+}
+
+/* The source interface (source.h) ------------------------------------------ */
+
+/* Watch events land one at a time: the burst is over once the store has been quiet a moment. */
+static void kube_wait_written(struct source *src)
+{
+	struct kube_source *ks = (struct kube_source *)src;
+	struct pollfd pfd = { .fd = store_event_fd(ks->env.store), .events = POLLIN };
+
+	for (int waited = 0; waited < BATCH_MAX_MS; waited += BATCH_QUIET_MS) {
+		store_drain_events(ks->env.store);
+		if (poll(&pfd, 1, BATCH_QUIET_MS) <= 0)
+			break;
+	}
+}
+
+static unsigned long kube_restarts(const struct source *src)
+{
+	return kube_source_restarts((const struct kube_source *)src);
+}
+
+static void kube_free(struct source *src)
+{
+	kube_source_stop((struct kube_source *)src);
+}
+
+static const struct source_ops kube_ops = {
+	.wait_written = kube_wait_written,
+	.restarts = kube_restarts,
+	.free = kube_free,
+};
+
+int kube_source_check(const struct source_config *cfg, const char *arg, struct socklb_err *e)
+{
+	(void)arg;
+	if (cfg->context && !*cfg->context)
+		return socklb_fail(e, -EINVAL, "--context must not be empty");
+	if (cfg->context && !cfg->kubeconfig)
+		return socklb_fail(e, -EINVAL, "--context needs --kubeconfig");
+	return 0;
+}
+
+int kube_source_open(const struct source_config *cfg, const char *arg, struct store *s, struct metrics *metrics,
+		     struct source **out, struct socklb_err *e)
+{
+	struct kube_source_config kc = {
+		.api_server = cfg->api_server,
+		.kubeconfig = cfg->kubeconfig,
+		.context = cfg->context,
+		.node_name = cfg->node_name,
+		.service_proxy_name = cfg->service_proxy_name,
+	};
+	struct kube_source *ks;
+	int err;
+
+	(void)arg;
+	(void)metrics;
+	err = kube_source_start(&kc, s, &ks, e);
+	if (err) {
+		socklb_err_prefix(e, "cannot start the Kubernetes source");
+		return err;
+	}
+	ks->base.ops = &kube_ops;
+	*out = &ks->base;
+	return 0;
 }

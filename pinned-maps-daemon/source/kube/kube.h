@@ -8,7 +8,7 @@
 #ifndef SOCKLB_KUBE_H
 #define SOCKLB_KUBE_H
 
-#include "err.h"
+#include "source.h"
 #include "store.h"
 
 #define KUBE_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -37,5 +37,11 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 void kube_source_stop(struct kube_source *ks);
 /* Watch (re)starts after the first one of each kind, for metrics. */
 unsigned long kube_source_restarts(const struct kube_source *ks);
+
+/* `--source kubernetes` as a source (source.h): --context needs --kubeconfig. */
+int kube_source_check(const struct source_config *cfg, const char *arg, struct socklb_err *e);
+/* kube_source_start() with cfg's settings; --once waits for the initial lists like the daemon does. */
+int kube_source_open(const struct source_config *cfg, const char *arg, struct store *s, struct metrics *metrics,
+		     struct source **out, struct socklb_err *e);
 
 #endif /* SOCKLB_KUBE_H */

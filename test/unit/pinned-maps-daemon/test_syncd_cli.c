@@ -31,8 +31,7 @@ static void test_defaults(void **state)
 	(void)state;
 	assert_int_equal(parse(&o, err, "--source", "file:/etc/socklb/services.json"), 0);
 	assert_int_equal(o.command, SYNCD_RUN);
-	assert_int_equal(o.source_kind, SOURCE_FILE);
-	assert_string_equal(o.file_path, "/etc/socklb/services.json");
+	assert_string_equal(o.source, "file:/etc/socklb/services.json");
 	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/socklb");
 	assert_string_equal(o.metrics_addr, "127.0.0.1:9466");
 	/* Where the plugin writes it by default (its attachFailuresFile). */
@@ -58,7 +57,7 @@ static void test_every_flag(void **state)
 			       "/run/socklb/plugin/attach-failures"),
 			 0);
 	assert_string_equal(o.attach_failures_file, "/run/socklb/plugin/attach-failures");
-	assert_int_equal(o.source_kind, SOURCE_KUBERNETES);
+	assert_string_equal(o.source, "kubernetes");
 	assert_string_equal(o.kubeconfig, "/k.json");
 	assert_string_equal(o.context, "kind-kind");
 	assert_string_equal(o.api_server, "https://10.0.0.1:6443");
