@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,96 +455,7 @@ int cni_plugin_uninstall(const struct cni_install_opts *o, struct socklb_err *er
 	return 0;
 }
 
-/* Command line ----------------------------------------------------------------- */
-
-static void usage(FILE *out, const char *cmd, bool install)
-{
-	fprintf(out, "usage: socklb-syncd %s [--cni-bin-dir DIR] [--cni-conf-dir DIR]%s [-v]\n\n", cmd,
-		install ? " [--plugin-binary PATH] [--config JSON]" : "");
-	if (install)
-		fprintf(out,
-			"Copies the socklb plugin into the CNI bin dir and adds a socklb entry at the end of the\n"
-			"primary network's conflist (the lexically first *.conf, *.conflist or *.json in the conf\n"
-			"dir; a single-plugin .conf/.json is wrapped into <name>.conflist). Running it again\n"
-			"changes nothing.\n\n");
-	else
-		fprintf(out,
-			"Removes every socklb entry from the conflists in the conf dir, then the plugin binary.\n\n");
-	fprintf(out, "  --cni-bin-dir DIR      CNI plugin binaries (default " CNI_DEFAULT_BIN_DIR ")\n"
-		     "  --cni-conf-dir DIR     CNI network configs (default " CNI_DEFAULT_CONF_DIR ")\n");
-	if (install)
-		fprintf(out,
-			"  --plugin-binary PATH   the plugin to install (default: socklb next to socklb-syncd)\n"
-			"  --config JSON          extra keys of the socklb entry, e.g. '{\"namespaces\":[\"*\"]}'\n");
-	fprintf(out, "  -v, --verbose          debug logs\n"
-		     "  -h, --help             this help\n");
-}
-
-/* 0 to go on, 1 after --help, 2 on bad usage (reported). */
-static int parse_args(int argc, char **argv, bool install, struct cni_install_opts *o, bool *verbose)
-{
-	static const struct option options[] = {
-		{ "cni-bin-dir", required_argument, NULL, 'b' },
-		{ "cni-conf-dir", required_argument, NULL, 'c' },
-		{ "plugin-binary", required_argument, NULL, 'p' },
-		{ "config", required_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cmd = argv[0];
-	int c;
-
-	cni_install_opts_init(o);
-	*verbose = false;
-	/* Reset getopt: the caller may have used it already. */
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			o->bin_dir = optarg;
-			break;
-		case 'c':
-			o->conf_dir = optarg;
-			break;
-		case 'p':
-		case 'j':
-			if (!install) {
-				fprintf(stderr, "socklb-syncd %s: %s only applies to install-cni\n\n", cmd,
-					argv[optind - 1]);
-				usage(stderr, cmd, install);
-				return 2;
-			}
-			*(c == 'p' ? &o->plugin_binary : &o->entry_config) = optarg;
-			break;
-		case 'v':
-			*verbose = true;
-			break;
-		case 'h':
-			usage(stdout, cmd, install);
-			return 1;
-		case ':':
-			fprintf(stderr, "socklb-syncd %s: %s needs a value\n\n", cmd, argv[optind - 1]);
-			usage(stderr, cmd, install);
-			return 2;
-		default:
-			fprintf(stderr, "socklb-syncd %s: unknown flag %s\n\n", cmd, argv[optind - 1]);
-			usage(stderr, cmd, install);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "socklb-syncd %s: unexpected argument \"%s\"\n\n", cmd, argv[optind]);
-		usage(stderr, cmd, install);
-		return 2;
-	}
-	if (!*o->bin_dir || !*o->conf_dir) {
-		fprintf(stderr, "socklb-syncd %s: --cni-bin-dir and --cni-conf-dir must not be empty\n", cmd);
-		return 2;
-	}
-	return 0;
-}
+/* The commands -------------------------------------------------------------- */
 
 static const char *change_text(enum cni_conf_change change)
 {
@@ -560,27 +470,22 @@ static const char *change_text(enum cni_conf_change change)
 	}
 }
 
-int cni_install_main(int argc, char **argv)
+int cni_install_main(const struct cni_install_opts *o)
 {
 	enum cni_conf_change change;
-	struct cni_install_opts o;
 	struct socklb_err err;
 	char *entry = NULL, *path = NULL;
-	bool verbose, changed;
+	bool changed;
 	int ret;
 
-	ret = parse_args(argc, argv, true, &o, &verbose);
-	if (ret)
-		return ret == 1 ? 0 : 2;
-	socklb_log_init("socklb-syncd", verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
 	/* Check the entry before touching anything; the binary goes first so no conflist names a missing plugin. */
-	ret = cni_entry_build(o.entry_config, &entry, &err);
+	ret = cni_entry_build(o->entry_config, &entry, &err);
 	if (!ret)
-		ret = cni_plugin_install(&o, &changed, &err);
+		ret = cni_plugin_install(o, &changed, &err);
 	if (ret)
 		goto out;
-	pr_info("%s/" PLUGIN_FILE_NAME " %s", o.bin_dir, changed ? "installed" : "is up to date");
-	ret = cni_conf_ensure(&o, entry, CNI_ENTRY_REPLACE, &path, &change, &err);
+	pr_info("%s/" PLUGIN_FILE_NAME " %s", o->bin_dir, changed ? "installed" : "is up to date");
+	ret = cni_conf_ensure(o, entry, CNI_ENTRY_REPLACE, &path, &change, &err);
 	if (ret)
 		goto out;
 	if (path)
@@ -588,37 +493,31 @@ int cni_install_main(int argc, char **argv)
 	else
 		pr_warn("no network config (*.conf, *.conflist, *.json) in %s yet: socklb-syncd --cni-conf-dir adds "
 			"the entry once the primary CNI writes one",
-			o.conf_dir);
+			o->conf_dir);
 out:
 	if (ret)
 		pr_err("install-cni failed: %s", err.msg);
 	free(path);
 	free(entry);
-	return ret ? 1 : 0;
+	return ret;
 }
 
-int cni_uninstall_main(int argc, char **argv)
+int cni_uninstall_main(const struct cni_install_opts *o)
 {
-	struct cni_install_opts o;
 	struct socklb_err err;
 	int ret, removed = 0;
-	bool verbose;
 
-	ret = parse_args(argc, argv, false, &o, &verbose);
-	if (ret)
-		return ret == 1 ? 0 : 2;
-	socklb_log_init("socklb-syncd", verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
 	/* Entries first: a conflist must never name a plugin that is gone. */
-	ret = cni_conf_remove(&o, &removed, &err);
+	ret = cni_conf_remove(o, &removed, &err);
 	if (!ret) {
 		if (!removed)
-			pr_info("no socklb entry in %s", o.conf_dir);
-		ret = cni_plugin_uninstall(&o, &err);
+			pr_info("no socklb entry in %s", o->conf_dir);
+		ret = cni_plugin_uninstall(o, &err);
 	}
 	if (ret) {
 		pr_err("uninstall-cni failed: %s", err.msg);
-		return 1;
+		return ret;
 	}
-	pr_info("removed %s/" PLUGIN_FILE_NAME, o.bin_dir);
+	pr_info("removed %s/" PLUGIN_FILE_NAME, o->bin_dir);
 	return 0;
 }

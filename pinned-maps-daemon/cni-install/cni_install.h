@@ -57,11 +57,10 @@ int cni_plugin_install(const struct cni_install_opts *o, bool *changed, struct s
 int cni_plugin_uninstall(const struct cni_install_opts *o, struct socklb_err *err);
 
 /*
- * `socklb-syncd install-cni [...]` and `socklb-syncd uninstall-cni [...]`:
- * argv[0] is the subcommand's name. Return the process exit status
- * (0 done, 1 failed, 2 bad usage).
+ * `socklb-syncd install-cni` and `socklb-syncd uninstall-cni` (commands.c):
+ * do it, log what was done or, once, what failed; 0 or a negative errno.
  */
-int cni_install_main(int argc, char **argv);
-int cni_uninstall_main(int argc, char **argv);
+int cni_install_main(const struct cni_install_opts *o);
+int cni_uninstall_main(const struct cni_install_opts *o);
 
 #endif /* SOCKLB_CNI_INSTALL_H */
