@@ -181,6 +181,19 @@ void cli_defaults(struct syncd_options *o)
 	o->service_proxy_name = "";
 }
 
+void cli_source_config(const struct syncd_options *o, struct source_config *sc)
+{
+	*sc = (struct source_config){
+		.spec = o->source,
+		.kubeconfig = o->kubeconfig,
+		.context = o->context,
+		.api_server = o->api_server,
+		.node_name = o->node_name,
+		.service_proxy_name = o->service_proxy_name,
+		.once = o->once,
+	};
+}
+
 int cli_duration_parse(const char *s, unsigned int *ms)
 {
 	static const struct {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "source.h"
 #include "trace_filter.h"
 
 /* Every flag of every command. */
@@ -97,6 +98,8 @@ int cli_duration_parse(const char *s, unsigned int *ms);
 
 /* The default of each value the commands share (bpffs root, metrics address, ...). */
 void cli_defaults(struct syncd_options *o);
+/* The source's settings among the daemon's options. */
+void cli_source_config(const struct syncd_options *o, struct source_config *sc);
 
 /*
  * Find the command (argv[1] when it names one, else the daemon, the entry

@@ -84,13 +84,12 @@ static int check_termination(struct syncd_options *o, struct socklb_err *e)
 
 static int check_daemon(struct syncd_options *o, struct socklb_err *e)
 {
-	struct source_config sc = {
-		.spec = o->source, .kubeconfig = o->kubeconfig, .context = o->context, .api_server = o->api_server
-	};
+	struct source_config sc;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int err;
 
+	cli_source_config(o, &sc);
 	err = check_bpffs_root(o, e);
 	if (!err)
 		err = source_check(&sc, e);

@@ -133,17 +133,9 @@ static void start_termination(struct daemon *d)
 
 static int start_source(struct daemon *d, struct socklb_err *e)
 {
-	const struct syncd_options *o = d->opts;
-	struct source_config sc = {
-		.spec = o->source,
-		.kubeconfig = o->kubeconfig,
-		.context = o->context,
-		.api_server = o->api_server,
-		.node_name = o->node_name,
-		.service_proxy_name = o->service_proxy_name,
-		.once = o->once,
-	};
+	struct source_config sc;
 
+	cli_source_config(d->opts, &sc);
 	return source_start(&sc, d->store, d->metrics, &d->source, e);
 }
 

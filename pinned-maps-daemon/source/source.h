@@ -17,11 +17,11 @@
 
 struct source_config {
 	const char *spec; /* --source: "kubernetes" or "file:PATH" */
-	const char *kubeconfig; /* the API server's: NULL for the others */
-	const char *context;
-	const char *api_server;
-	const char *node_name; /* this node's Node object */
-	const char *service_proxy_name;
+	const char *kubeconfig; /* the API server's kubeconfig (YAML or JSON); NULL: in-cluster */
+	const char *context; /* its context to use; NULL: its current-context */
+	const char *api_server; /* URL override, e.g. https://10.0.0.1:6443; NULL: in-cluster or kubeconfig */
+	const char *node_name; /* this node's Node object to watch; NULL: none */
+	const char *service_proxy_name; /* "" or NULL: the Services without the label */
 	bool once; /* one complete load, then no watching */
 };
 

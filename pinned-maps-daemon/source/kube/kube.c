@@ -30,11 +30,12 @@ static int load_conn(const struct kube_source_config *cfg, struct kube_conn *con
 {
 	int err;
 
-	if (!cfg->kubeconfig)
-		return kube_conn_in_cluster(cfg->sa_dir ? cfg->sa_dir : KUBE_DEFAULT_SA_DIR, cfg->api_server, conn, e);
-	err = kube_conn_from_kubeconfig(cfg->kubeconfig, cfg->context, conn, e);
-	if (!err && cfg->api_server)
-		err = kube_conn_set_server(conn, cfg->api_server, "--api-server", e);
+	if (!cfg->source.kubeconfig)
+		return kube_conn_in_cluster(cfg->sa_dir ? cfg->sa_dir : KUBE_DEFAULT_SA_DIR, cfg->source.api_server,
+					    conn, e);
+	err = kube_conn_from_kubeconfig(cfg->source.kubeconfig, cfg->source.context, conn, e);
+	if (!err && cfg->source.api_server)
+		err = kube_conn_set_server(conn, cfg->source.api_server, "--api-server", e);
 	if (err)
 		kube_conn_free(conn);
 	return err;
@@ -70,9 +71,9 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 	if (err)
 		goto err;
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {
-		if (k == K8S_NODE && !cfg->node_name)
+		if (k == K8S_NODE && !cfg->source.node_name)
 			continue;
-		err = kube_selectors_build(k, cfg->service_proxy_name, cfg->node_name, &sel[k], e);
+		err = kube_selectors_build(k, cfg->source.service_proxy_name, cfg->source.node_name, &sel[k], e);
 		if (err)
 			goto err;
 	}
@@ -101,7 +102,7 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 		: ks->conn.ca.data ? "inline"
 				   : "the system's");
 
-	if (!cfg->node_name) {
+	if (!cfg->source.node_name) {
 		/* no node to watch: its kind is complete, and empty, from the start */
 		cJSON *none = cJSON_CreateArray();
 
@@ -113,7 +114,7 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 		}
 	}
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {
-		if (k == K8S_NODE && !cfg->node_name)
+		if (k == K8S_NODE && !cfg->source.node_name)
 			continue;
 		err = kube_watcher_start(&ks->env, k, &sel[k], &ks->watchers[k], e);
 		if (err)
@@ -194,13 +195,7 @@ int kube_source_check(const struct source_config *cfg, const char *arg, struct s
 int kube_source_open(const struct source_config *cfg, const char *arg, struct store *s, struct metrics *metrics,
 		     struct source **out, struct socklb_err *e)
 {
-	struct kube_source_config kc = {
-		.api_server = cfg->api_server,
-		.kubeconfig = cfg->kubeconfig,
-		.context = cfg->context,
-		.node_name = cfg->node_name,
-		.service_proxy_name = cfg->service_proxy_name,
-	};
+	struct kube_source_config kc = { .source = *cfg };
 	struct kube_source *ks;
 	int err;
 

@@ -14,11 +14,7 @@
 #define KUBE_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 struct kube_source_config {
-	const char *api_server; /* URL override, e.g. https://10.0.0.1:6443; NULL = in-cluster or kubeconfig */
-	const char *kubeconfig; /* kubeconfig path (YAML or JSON), NULL = in-cluster */
-	const char *context; /* its context to use, NULL = its current-context */
-	const char *node_name; /* own Node to watch (fieldSelector), NULL = none */
-	const char *service_proxy_name; /* "" or NULL = services without the label */
+	struct source_config source; /* the API server and what to watch, as --source kubernetes is given them */
 	const char *sa_dir; /* NULL = KUBE_DEFAULT_SA_DIR (tests override) */
 	unsigned int watch_timeout_s; /* 0 = jittered 240–360 s; tests shorten it */
 	unsigned int dead_watch_grace_s; /* silence beyond the watch timeout that declares it dead; 0 = 30 s */
