@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # libFuzzer targets (test/fuzz/fuzz_*.c) over the parsers that read what
 # others send us: the CNI config and environment, the Kubernetes objects, the
-# watch stream, the kubeconfig, the conflist installer.
+# watch stream, the kubeconfig, the conflist installer, the file source's
+# list scan (against cJSON).
 #
 #   hack/fuzz.sh [SECONDS] [TARGET...]   build, replay the regression inputs, fuzz each target SECONDS (600)
 #   hack/fuzz.sh build                   only build build/fuzz/fuzz_*
@@ -149,16 +150,16 @@ target_options() {
 	local t=$1 dict=$OUT/$1.dict
 	: >"$dict"
 	case "$t" in
-	fuzz_plugin_config | fuzz_kubeconfig | fuzz_kube_watch | fuzz_translate | fuzz_cni_install)
+	fuzz_plugin_config | fuzz_kubeconfig | fuzz_kube_watch | fuzz_translate | fuzz_cni_install | fuzz_json_scan)
 		cat "$FUZZ_DIR/dict/json.dict" >>"$dict" ;;
 	esac
 	case "$t" in
-	fuzz_kube_watch | fuzz_translate) cat "$FUZZ_DIR/dict/k8s.dict" >>"$dict" ;;
+	fuzz_kube_watch | fuzz_translate | fuzz_json_scan) cat "$FUZZ_DIR/dict/k8s.dict" >>"$dict" ;;
 	esac
 	[ -f "$FUZZ_DIR/dict/$t.dict" ] && cat "$FUZZ_DIR/dict/$t.dict" >>"$dict"
 	[ -s "$dict" ] && echo "-dict=$dict"
 	case "$t" in
-	fuzz_kube_watch | fuzz_translate | fuzz_cni_install) echo "-max_len=16384" ;;
+	fuzz_kube_watch | fuzz_translate | fuzz_cni_install | fuzz_json_scan) echo "-max_len=16384" ;;
 	*) echo "-max_len=4096" ;;
 	esac
 }
@@ -167,7 +168,7 @@ target_options() {
 seed_dirs() {
 	echo "$FUZZ_DIR/corpus/$1"
 	case "$1" in
-	fuzz_translate) echo "$ROOT/test/fixtures/k8s" ;;
+	fuzz_translate | fuzz_json_scan) echo "$ROOT/test/fixtures/k8s" ;;
 	fuzz_cni_install) echo "$ROOT/test/fixtures/conflist" ;;
 	esac
 }

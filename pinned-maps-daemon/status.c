@@ -17,11 +17,10 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 
+#include "cgroup.h"
 #include "datapath.h"
 #include "log.h"
 #include "probe.h"
-
-#define MOUNTINFO "/proc/self/mountinfo"
 
 struct check_ctx {
 	struct status *st;
@@ -158,12 +157,12 @@ static void check_kernel(struct check_ctx *c)
 static void check_cgroup(struct check_ctx *c)
 {
 	struct socklb_cgroup cg;
+	struct socklb_err why;
 	struct status_row *row;
-	char why[256];
 	int err;
 
-	err = socklb_probe_cgroup(MOUNTINFO, &cg, why, sizeof(why));
-	row = status_add(c->st, "cgroup v2", err ? STATUS_BLOCKING : STATUS_OK, err, why);
+	err = socklb_cgroup2_mount_find(SOCKLB_MOUNTINFO, &cg, &why);
+	row = status_add(c->st, "cgroup v2", err ? STATUS_BLOCKING : STATUS_OK, err, why.msg);
 	if (!row)
 		return;
 	if (err) {
@@ -184,11 +183,11 @@ static void check_cgroup(struct check_ctx *c)
 static void check_btf(struct check_ctx *c)
 {
 	struct status_row *row;
-	char why[256];
+	struct socklb_err why;
 	int err;
 
-	err = socklb_probe_btf(&c->vmlinux, why, sizeof(why));
-	row = status_add(c->st, "BTF", err ? STATUS_LIMITED : STATUS_OK, err, why);
+	err = socklb_probe_btf(&c->vmlinux, &why);
+	row = status_add(c->st, "BTF", err ? STATUS_LIMITED : STATUS_OK, err, why.msg);
 	if (!row)
 		return;
 	if (err) {
@@ -204,11 +203,11 @@ static void check_btf(struct check_ctx *c)
 static void check_cgroup_link(struct check_ctx *c)
 {
 	struct status_row *row;
-	char why[256];
+	struct socklb_err why;
 	int err;
 
-	err = socklb_probe_cgroup_link(why, sizeof(why));
-	row = probe_row(c, "bpf_link on cgroups", err, why, NEED_CGROUP_PROG, true, "supported");
+	err = socklb_probe_cgroup_link(&why);
+	row = probe_row(c, "bpf_link on cgroups", err, why.msg, NEED_CGROUP_PROG, true, "supported");
 	if (!err) {
 		consequence(row, "one link per hook and pod, pinned; unpinning detaches");
 		return;
@@ -231,14 +230,15 @@ static const char *const hook_roles[SOCKLB_HOOK_COUNT] = {
 
 static void check_hooks(struct check_ctx *c)
 {
-	char why[256], refused[128] = "";
+	char refused[128] = "";
+	struct socklb_err why;
 	struct status_row *row;
 	size_t off = 0;
 	int h, err;
 
 	for (h = 0; h < SOCKLB_HOOK_COUNT; h++) {
-		err = socklb_probe_hook(socklb_hooks[h].attach_type, why, sizeof(why));
-		row = probe_row(c, socklb_hooks[h].section, err, why, NEED_CGROUP_PROG, true, "loads");
+		err = socklb_probe_hook(socklb_hooks[h].attach_type, &why);
+		row = probe_row(c, socklb_hooks[h].section, err, why.msg, NEED_CGROUP_PROG, true, "loads");
 		if (!err) {
 			consequence(row, "%s", hook_roles[h]);
 			continue;
@@ -257,12 +257,13 @@ static void check_hooks(struct check_ctx *c)
 static void check_datapath(struct check_ctx *c)
 {
 	struct status_row *row;
-	char why[256], ok[64];
+	char ok[64];
+	struct socklb_err why;
 	int err;
 
-	err = socklb_probe_datapath(why, sizeof(why));
+	err = socklb_probe_datapath(&why);
 	snprintf(ok, sizeof(ok), "loads (%s)", socklb_datapath_id());
-	row = probe_row(c, "datapath", err, why, NEED_CGROUP_PROG, true, ok);
+	row = probe_row(c, "datapath", err, why.msg, NEED_CGROUP_PROG, true, ok);
 	if (!err) {
 		consequence(row, "the plugin loads and pins it on the first opted-in ADD");
 		status_summary_add(c->st, "datapath loads");
@@ -275,11 +276,11 @@ static void check_datapath(struct check_ctx *c)
 static void check_set_retval(struct check_ctx *c)
 {
 	struct status_row *row;
-	char why[256];
+	struct socklb_err why;
 	int err;
 
-	err = socklb_probe_set_retval(why, sizeof(why));
-	row = probe_row(c, "bpf_set_retval", err, why, NEED_CGROUP_PROG, false, "ECONNREFUSED");
+	err = socklb_probe_set_retval(&why);
+	row = probe_row(c, "bpf_set_retval", err, why.msg, NEED_CGROUP_PROG, false, "ECONNREFUSED");
 	if (!err) {
 		consequence(row, "a connect to a Service without endpoints fails with ECONNREFUSED, as kube-proxy's");
 		status_summary_add(c->st, "ECONNREFUSED");
@@ -292,11 +293,11 @@ static void check_set_retval(struct check_ctx *c)
 static void check_sk_storage(struct check_ctx *c)
 {
 	struct status_row *row;
-	char why[256];
+	struct socklb_err why;
 	int err;
 
-	err = socklb_probe_sk_storage(why, sizeof(why));
-	row = probe_row(c, "socket storage", err, why, NEED_CGROUP_PROG, true, "supported");
+	err = socklb_probe_sk_storage(&why);
+	row = probe_row(c, "socket storage", err, why.msg, NEED_CGROUP_PROG, true, "supported");
 	if (!err) {
 		consequence(row,
 			    "a record per socket: the VIP for getpeername and UDP replies, what termination matches");
@@ -310,11 +311,11 @@ static void check_sk_storage(struct check_ctx *c)
 static void check_sock_destroy(struct check_ctx *c)
 {
 	struct status_row *row;
-	char why[256];
+	struct socklb_err why;
 	int err;
 
-	err = socklb_probe_sock_destroy(c->vmlinux, why, sizeof(why));
-	row = probe_row(c, "bpf_sock_destroy", err, why, NEED_TRACING, false, "in BTF, loads in iter/udp");
+	err = socklb_probe_sock_destroy(c->vmlinux, &why);
+	row = probe_row(c, "bpf_sock_destroy", err, why.msg, NEED_TRACING, false, "in BTF, loads in iter/udp");
 	if (!err) {
 		consequence(row, "sockets connected to a removed backend can be destroyed");
 		status_summary_add(c->st, "bpf_sock_destroy");
@@ -368,15 +369,16 @@ static const struct {
 
 static void check_iterators(struct check_ctx *c)
 {
-	char item[48], why[256], ok[96] = "", refused[160] = "";
+	char item[48], ok[96] = "", refused[160] = "";
+	struct socklb_err why;
 	size_t ok_off = 0, refused_off = 0, i;
 	struct status_row *row;
 	int err;
 
 	for (i = 0; i < sizeof(iterators) / sizeof(iterators[0]); i++) {
 		snprintf(item, sizeof(item), "iter/%s", iterators[i].target);
-		err = socklb_probe_iter(c->vmlinux, iterators[i].target, why, sizeof(why));
-		row = probe_row(c, item, err, why, NEED_TRACING, false, "loads");
+		err = socklb_probe_iter(c->vmlinux, iterators[i].target, &why);
+		row = probe_row(c, item, err, why.msg, NEED_TRACING, false, "loads");
 		if (!err) {
 			consequence(row, "%s", iterators[i].with);
 			ok_off += (size_t)snprintf(ok + ok_off, sizeof(ok) - ok_off, " %s", iterators[i].target);
@@ -394,11 +396,11 @@ static void check_pins(struct check_ctx *c)
 {
 	struct socklb_pins p;
 	struct status_row *row;
-	char why[256];
+	struct socklb_err why;
 	int err;
 
-	err = socklb_probe_pins(c->root, &p, why, sizeof(why));
-	row = status_add(c->st, "bpffs root", err ? STATUS_BLOCKING : STATUS_OK, err, why);
+	err = socklb_probe_pins(c->root, &p, &why);
+	row = status_add(c->st, "bpffs root", err ? STATUS_BLOCKING : STATUS_OK, err, why.msg);
 	if (err) {
 		if (row)
 			snprintf(row->result, sizeof(row->result), "%s: %s", c->root,
@@ -489,13 +491,13 @@ static void check_memlock(struct check_ctx *c, char *lacks, size_t len)
 	bool has = has_cap(c->st, CAP_SYS_RESOURCE), unlimited;
 	struct status_row *row;
 	struct rlimit lim;
-	char why[256];
+	struct socklb_err why;
 	int err;
 
-	err = socklb_probe_memcg_charge(why, sizeof(why));
+	err = socklb_probe_memcg_charge(&why);
 	unlimited = getrlimit(RLIMIT_MEMLOCK, &lim) == 0 && lim.rlim_cur == RLIM_INFINITY;
 	row = status_add(c->st, "CAP_SYS_RESOURCE", has || !err || unlimited ? STATUS_OK : STATUS_LIMITED,
-			 err == -EPERM ? 0 : err, why);
+			 err == -EPERM ? 0 : err, why.msg);
 	if (row)
 		snprintf(row->result, sizeof(row->result), "%s", has ? "yes" : "no");
 	if (!err)
@@ -559,7 +561,7 @@ void status_probe(struct status *st, const char *bpffs_root)
 	size_t i;
 
 	memset(st, 0, sizeof(*st));
-	st->caps_known = socklb_probe_caps(&st->caps, NULL, 0) == 0;
+	st->caps_known = socklb_probe_caps(&st->caps, NULL) == 0;
 	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
 		checks[i](&c);
 	btf__free(c.vmlinux);

@@ -31,14 +31,9 @@
 #include <stddef.h>
 
 #include "cni_error.h"
+#include "links.h"
 
 #define SOCKLB_DEFAULT_OPT_IN_ANNOTATION "socklb.io/enabled"
-
-/* One entry of cni.dev/valid-attachments. */
-struct attachment_ref {
-	const char *container_id;
-	const char *ifname;
-};
 
 enum failure_policy {
 	FAILURE_POLICY_IGNORE,
@@ -69,7 +64,7 @@ struct plugin_config {
 	const cJSON *prev_result; /* NULL when absent */
 	/* GC only */
 	bool has_valid_attachments;
-	struct attachment_ref *valid_attachments;
+	struct socklb_attachment_ref *valid_attachments; /* cni.dev/valid-attachments */
 	size_t valid_attachments_count;
 };
 

@@ -11,13 +11,11 @@ static void count(const struct cni_request *req, bool ignored, const struct cni_
 {
 	char text[CNI_ERROR_MSG_LEN + CNI_ERROR_DETAILS_LEN + 2];
 	const char *path = req->conf.attach_failures_file;
-	int ret;
+	struct socklb_err why;
 
 	snprintf(text, sizeof(text), "%s: %s", err->msg, err->details);
-	ret = socklb_attach_failures_record(path, ignored, request_pod(req), text);
-	if (ret)
-		pr_warn("ADD %s (%s): cannot count this failure in %s: %s", req->env.container_id, request_pod(req),
-			path, strerror(-ret));
+	if (socklb_attach_failures_record(path, ignored, request_pod(req), text, &why))
+		pr_warn("ADD %s (%s): cannot count this failure: %s", req->env.container_id, request_pod(req), why.msg);
 }
 
 /* Log the error as what it is now, a pod without socklb, and clear it. */

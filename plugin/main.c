@@ -15,6 +15,7 @@
 #include "cni_version.h"
 #include "config.h"
 #include "datapath.h"
+#include "fsutil.h"
 #include "log.h"
 #include "verbs.h"
 
@@ -24,41 +25,15 @@
 
 static int read_stdin(char **text, size_t *len, struct cni_error *err)
 {
-	size_t cap = 0, n = 0;
-	char *buf = NULL, *grown;
-	ssize_t r;
+	struct socklb_err why;
+	int ret = socklb_fd_read(STDIN_FILENO, "stdin", STDIN_MAX, text, len, &why);
 
-	*text = NULL;
-	*len = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16384;
-			if (cap > STDIN_MAX) {
-				free(buf);
-				return cni_fail(err, CNI_ERR_IO, "network configuration too large",
-						"stdin holds more than %u bytes", STDIN_MAX);
-			}
-			grown = realloc(buf, cap);
-			if (!grown) {
-				free(buf);
-				return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "reading stdin");
-			}
-			buf = grown;
-		}
-		r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return cni_fail(err, CNI_ERR_IO, "cannot read the network configuration", "stdin: %s",
-					strerror(errno));
-		}
-		n += (size_t)r;
-	}
-	*text = buf;
-	*len = n;
+	if (ret == -EFBIG)
+		return cni_fail(err, CNI_ERR_IO, "network configuration too large", "%s", why.msg);
+	if (ret == -ENOMEM)
+		return cni_fail(err, SOCKLB_ERR_INTERNAL, "out of memory", "%s", why.msg);
+	if (ret)
+		return cni_fail(err, CNI_ERR_IO, "cannot read the network configuration", "%s", why.msg);
 	return 0;
 }
 
@@ -113,11 +88,6 @@ static int run(struct cni_request *req, const struct cni_verb *verb, char **out,
 					"config version %s does not allow %s (it needs %s or later)",
 					req->conf.cni_version, verb->name, verb->since);
 		*log_file = logging_setup(&req->conf);
-		if (req->conf.invalid.code)
-			pr_warn("%s: %s: %s; socklb attaches no pod until it is fixed (an opted-in pod: failurePolicy "
-				"%s)",
-				verb->name, req->conf.invalid.msg, req->conf.invalid.details,
-				req->conf.failure_policy == FAILURE_POLICY_FAIL ? "Fail" : "Ignore");
 		/* CNI_ARGS describe the pod: VERSION has none to read. */
 		if (cni_args_parse(req->env.args, &req->args, err))
 			return -1;
@@ -152,7 +122,12 @@ int main(void)
 	if (err.code) {
 		version = req.conf.cni_version && cni_version_supported(req.conf.cni_version) ? req.conf.cni_version
 											      : CNI_VERSION_LATEST;
-		pr_err("%s %s: %s: %s", req.env.command, req.env.container_id ?: "-", err.msg, err.details);
+		/*
+		 * The runtime reports the error JSON (and drops a failing plugin's
+		 * stderr): only a logFile, the node's own record, gets it as a line.
+		 */
+		if (log_file)
+			pr_err("%s %s: %s: %s", req.env.command, req.env.container_id ?: "-", err.msg, err.details);
 		free(out);
 		out = cni_error_json(&err, version);
 		ret = 1;

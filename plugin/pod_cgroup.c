@@ -10,77 +10,11 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "pod_cgroup.h"
 
-#define MOUNTINFO "/proc/self/mountinfo"
 /* QoS classes as kubelet names them; Guaranteed pods sit directly under kubepods. */
 static const char *const qos_classes[] = { "burstable", "besteffort", NULL };
-
-/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo. */
-static void unescape_octal(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
-		    s[3] <= '7') {
-			*out++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
-/*
- * A mountinfo line: "id parent maj:min root mountpoint options [optional...] - fstype source super".
- * Returns true and the mount point when the filesystem type is cgroup2.
- */
-static bool mountinfo_cgroup2(char *line, char **mountpoint)
-{
-	char *field[5], *sep, *fstype, *save = NULL;
-	int i;
-
-	sep = strstr(line, " - ");
-	if (!sep)
-		return false;
-	*sep = '\0';
-	fstype = strtok_r(sep + 3, " \n", &save);
-	if (!fstype || strcmp(fstype, "cgroup2") != 0)
-		return false;
-	save = NULL;
-	for (i = 0; i < 5; i++) {
-		field[i] = strtok_r(i ? NULL : line, " ", &save);
-		if (!field[i])
-			return false;
-	}
-	*mountpoint = field[4];
-	unescape_octal(*mountpoint);
-	return true;
-}
-
-int cgroup2_mount_find(const char *mountinfo_path, char *buf, size_t len)
-{
-	FILE *f = fopen(mountinfo_path, "re");
-	char *line = NULL, *mountpoint;
-	size_t cap = 0;
-	int ret = -ENOENT;
-
-	if (len)
-		buf[0] = '\0';
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		if (!mountinfo_cgroup2(line, &mountpoint))
-			continue;
-		ret = snprintf(buf, len, "%s", mountpoint) < (int)len ? 0 : -ENAMETOOLONG;
-		break;
-	}
-	free(line);
-	fclose(f);
-	return ret;
-}
 
 int systemd_slice_expand(const char *leaf, char *buf, size_t len)
 {
@@ -272,38 +206,37 @@ static int is_cgroup2(int fd)
 }
 
 /* kubelet's root: the config's cgroupRoot, else the cgroup v2 mount (into mount). NULL on error. */
-static const char *kubelet_root(const char *cgroup_root, char *mount, size_t len, struct cni_error *err)
+static const char *kubelet_root(const char *cgroup_root, struct socklb_cgroup *cg, struct cni_error *err)
 {
-	int ret = cgroup2_mount_find(MOUNTINFO, mount, len);
+	struct socklb_err why;
+	int ret = socklb_cgroup2_mount_find(SOCKLB_MOUNTINFO, cg, &why);
 
 	if (ret && ret != -ENOENT) {
-		cni_fail(err, SOCKLB_ERR_CGROUP, "cannot find the cgroup v2 mount", "reading %s: %s", MOUNTINFO,
-			 strerror(-ret));
+		cni_fail(err, SOCKLB_ERR_CGROUP, "cannot find the cgroup v2 mount", "%s", why.msg);
 		return NULL;
 	}
 	if (cgroup_root)
 		return cgroup_root;
-	if (!mount[0]) {
+	if (ret) {
 		cni_fail(err, SOCKLB_ERR_CGROUP, "cgroup v2 is not mounted",
-			 "no cgroup2 filesystem in %s (socklb needs cgroup v2; set cgroupRoot if it is elsewhere)",
-			 MOUNTINFO);
+			 "%s (socklb needs cgroup v2; set cgroupRoot if it is elsewhere)", why.msg);
 		return NULL;
 	}
-	return mount;
+	return cg->mount;
 }
 
 int pod_cgroup_open(const char *cgroup_root, const char *cgroup_path, const char *pod_uid, struct pod_cgroup *cg,
 		    struct cni_error *err)
 {
 	struct pod_cgroup_query q = { .cgroup_path = cgroup_path, .pod_uid = pod_uid };
-	char mount[PATH_MAX];
+	struct socklb_cgroup mounts;
 	int ret;
 
 	cg->fd = -1;
-	q.root = kubelet_root(cgroup_root, mount, sizeof(mount), err);
+	q.root = kubelet_root(cgroup_root, &mounts, err);
 	if (!q.root)
 		return -1;
-	q.mount = mount[0] ? mount : NULL;
+	q.mount = mounts.mount[0] ? mounts.mount : NULL;
 	if (pod_cgroup_find(&q, cg->path, sizeof(cg->path), err))
 		return -1;
 
@@ -337,11 +270,11 @@ void pod_cgroup_close(struct pod_cgroup *cg)
 
 int cgroup_root_check(const char *cgroup_root, struct cni_error *err)
 {
-	char mount[PATH_MAX];
+	struct socklb_cgroup mounts;
 	const char *root;
 	int fd, ret;
 
-	root = kubelet_root(cgroup_root, mount, sizeof(mount), err);
+	root = kubelet_root(cgroup_root, &mounts, err);
 	if (!root)
 		return -1;
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

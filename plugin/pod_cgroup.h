@@ -40,9 +40,6 @@ struct pod_cgroup {
 	char path[PATH_MAX];
 };
 
-/* Mount point of the first cgroup2 mount listed in mountinfo; -ENOENT when there is none. */
-int cgroup2_mount_find(const char *mountinfo_path, char *buf, size_t len);
-
 /*
  * "kubepods-burstable-pod<uid>.slice" →
  * "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice"

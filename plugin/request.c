@@ -8,6 +8,7 @@
 #include "cni_result.h"
 #include "datapath.h"
 #include "lbmap.h"
+#include "links.h"
 #include "log.h"
 #include "request.h"
 
@@ -17,6 +18,16 @@ const char *request_pod(const struct cni_request *req)
 
 	snprintf(pod, sizeof(pod), "%s/%s", req->args.pod_namespace ?: "-", req->args.pod_name ?: "-");
 	return pod;
+}
+
+void request_config_warn(const struct cni_request *req, const char *verb)
+{
+	const struct cni_error *bad = &req->conf.invalid;
+
+	if (bad->code)
+		pr_warn("%s: %s: %s; socklb attaches no pod until it is fixed (an opted-in pod: failurePolicy %s)",
+			verb, bad->msg, bad->details,
+			req->conf.failure_policy == FAILURE_POLICY_FAIL ? "Fail" : "Ignore");
 }
 
 /* The daemon's map may not exist yet (no daemon so far on this node): then no namespace is annotated. */
@@ -87,15 +98,17 @@ int request_bpffs_check(const struct cni_request *req, struct cni_error *err)
 int request_datapath_open(const struct cni_request *req, struct socklb_programs *progs, char *dir, size_t len,
 			  struct cni_error *err)
 {
-	const char *root = req->conf.bpffs_root;
+	struct socklb_err why;
 	int ret;
 
 	if (request_attachment_dir(req, dir, len, err) || request_bpffs_check(req, err))
 		return -1;
-	ret = socklb_programs_open(root, NULL, progs);
+	ret = socklb_programs_open(req->conf.bpffs_root, NULL, progs, &why);
 	if (ret)
 		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot load the datapath programs",
-				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
+				"%s", why.msg);
+	if (progs->loaded)
+		pr_info("loaded datapath %s into %s/prog", socklb_datapath_id(), req->conf.bpffs_root);
 	return 0;
 }
 

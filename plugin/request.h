@@ -26,6 +26,13 @@ struct cni_request {
 /* "<namespace>/<name>" of the pod for log lines, "-" parts when unknown. */
 const char *request_pod(const struct cni_request *req);
 
+/*
+ * A bad key of ours that this verb does not fail on (the pod did not opt in,
+ * DEL): say so, as a warning. Where the bad key is the verb's error, the
+ * error says it, once.
+ */
+void request_config_warn(const struct cni_request *req, const char *verb);
+
 /* Opt-in decision for this pod (optin.h), reading the daemon's namespace map when needed; error 106. */
 int request_opt_in(const struct cni_request *req, struct optin_decision *d, struct cni_error *err);
 

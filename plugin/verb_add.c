@@ -10,64 +10,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attachments.h"
 #include "datapath.h"
 #include "failure_policy.h"
+#include "links.h"
 #include "log.h"
 #include "pod_cgroup.h"
 #include "verbs.h"
-
-static const char *attach_hint(int ret)
-{
-	switch (-ret) {
-	case EPERM:
-		return " (another agent may have attached a program to an ancestor cgroup without "
-		       "BPF_F_ALLOW_MULTI)";
-	case ENOENT:
-		return " (the cgroup was removed meanwhile)";
-	default:
-		return "";
-	}
-}
 
 static int attach(const struct cni_request *req, const struct pod_cgroup *cg, struct cni_error *err)
 {
 	const char *root = req->conf.bpffs_root;
 	struct socklb_programs progs;
+	struct socklb_err why;
 	char dir[PATH_MAX];
 	int ret, lock;
 
 	if (request_datapath_open(req, &progs, dir, sizeof(dir), err))
 		return -1;
-	lock = attachments_lock(root, true);
+	lock = socklb_links_lock(root, true, &why);
 	if (lock < 0) {
-		cni_fail(err, cni_code_for_errno(lock, SOCKLB_ERR_BPFFS), "cannot lock the attachments", "%s/links: %s",
-			 root, strerror(-lock));
+		cni_fail(err, cni_code_for_errno(lock, SOCKLB_ERR_BPFFS), "cannot lock the attachments", "%s", why.msg);
 		goto out;
 	}
-	ret = socklb_programs_revalidate(root, &progs);
+	ret = socklb_programs_revalidate(root, &progs, &why);
 	if (ret) {
 		cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "cannot load the datapath programs",
-			 "datapath %s under %s, pruned meanwhile: %s", socklb_datapath_id(), root, strerror(-ret));
+			 "loading them again after a prune: %s", why.msg);
 		goto unlock;
 	}
-	ret = socklb_attach(&progs, cg->fd, dir);
+	ret = socklb_attach(&progs, cg->fd, dir, &why);
 	if (ret) {
 		cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_ATTACH), "cannot attach to the pod cgroup",
-			 "linking datapath %s to %s (pins in %s): %s%s", socklb_datapath_id(), cg->path, dir,
-			 strerror(-ret), attach_hint(ret));
+			 "linking datapath %s to %s: %s%s", socklb_datapath_id(), cg->path, why.msg,
+			 ret == -ENOENT ? " (the cgroup was removed meanwhile)" : "");
 		goto unlock;
 	}
 	pr_info("ADD %s (%s): attached datapath %s to %s, links in %s", req->env.container_id, request_pod(req),
 		socklb_datapath_id(), cg->path, dir);
 	/* After an upgrade, ADDs remove older builds' programs once no pod runs them; this pod is attached anyway. */
-	ret = socklb_programs_prune(root);
+	ret = socklb_programs_prune(root, &why);
 	if (ret < 0)
-		pr_warn("ADD %s (%s): cannot remove the unused programs of older datapath builds under %s/prog: %s "
-			"(the next ADD or GC tries again)",
-			req->env.container_id, request_pod(req), root, strerror(-ret));
+		pr_warn("ADD %s (%s): cannot remove the unused programs of older datapath builds: %s (the next ADD or "
+			"GC tries again)",
+			req->env.container_id, request_pod(req), why.msg);
+	else if (ret > 0)
+		pr_info("ADD %s (%s): removed %d older datapath build(s) under %s/prog: no pod's link runs them",
+			req->env.container_id, request_pod(req), ret, root);
 unlock:
-	attachments_unlock(lock);
+	socklb_links_unlock(lock);
 out:
 	socklb_programs_close(&progs);
 	return err->code ? -1 : 0;
@@ -100,9 +90,12 @@ int verb_add(const struct cni_request *req, char **out, struct cni_error *err)
 	/* The result first: nothing can fail after the attachment exists. */
 	if (request_prev_result_json(req, out, err))
 		return -1;
-	if (request_opt_in(req, &optin, err))
+	if (request_opt_in(req, &optin, err)) {
+		request_config_warn(req, "ADD");
 		return failure_policy_undecided(req, "ADD", err);
+	}
 	if (!optin.enabled) {
+		request_config_warn(req, "ADD");
 		pr_info("ADD %s (%s): not attached: %s", req->env.container_id, request_pod(req), optin.why);
 		return 0;
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "datapath.h"
+#include "links.h"
 #include "failure_policy.h"
 #include "log.h"
 #include "pod_cgroup.h"
@@ -17,24 +18,23 @@
 
 static int check_links(const struct cni_request *req, const struct pod_cgroup *cg, struct cni_error *err)
 {
-	struct socklb_check_report report;
+	char dir[PATH_MAX], datapath[NAME_MAX + 1];
 	struct socklb_programs progs;
-	char dir[PATH_MAX];
+	struct socklb_err why;
 	int ret;
 
 	if (request_datapath_open(req, &progs, dir, sizeof(dir), err))
 		return -1;
-	ret = socklb_attachment_check(req->conf.bpffs_root, &progs, dir, cg->id, &report);
+	ret = socklb_attachment_check(req->conf.bpffs_root, &progs, dir, cg->id, datapath, sizeof(datapath), &why);
 	socklb_programs_close(&progs);
 	if (ret)
-		return cni_fail(err, SOCKLB_ERR_CHECK, "the pod's socklb attachment is broken",
-				"%s (cgroup %s): %s: %s", dir, cg->path, strerror(-ret),
-				report.why[0] ? report.why : "no detail");
-	if (strcmp(report.datapath, socklb_datapath_id()) != 0)
+		return cni_fail(err, SOCKLB_ERR_CHECK, "the pod's socklb attachment is broken", "cgroup %s: %s",
+				cg->path, why.msg);
+	if (strcmp(datapath, socklb_datapath_id()) != 0)
 		pr_info("CHECK %s (%s): attachment intact; it runs datapath %s, which an older plugin attached, not "
 			"this "
 			"plugin's %s (re-creating the pod moves it)",
-			req->env.container_id, request_pod(req), report.datapath, socklb_datapath_id());
+			req->env.container_id, request_pod(req), datapath, socklb_datapath_id());
 	else
 		pr_debug("CHECK %s (%s): attachment intact", req->env.container_id, request_pod(req));
 	return 0;
@@ -65,9 +65,12 @@ int verb_check(const struct cni_request *req, char **out, struct cni_error *err)
 	if (!req->conf.prev_result)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "must be called as a chained plugin",
 				"prevResult is missing: list socklb after the primary network plugin in a conflist");
-	if (request_opt_in(req, &optin, err))
+	if (request_opt_in(req, &optin, err)) {
+		request_config_warn(req, "CHECK");
 		return failure_policy_undecided(req, "CHECK", err);
+	}
 	if (!optin.enabled) {
+		request_config_warn(req, "CHECK");
 		pr_debug("CHECK %s (%s): nothing to check: %s", req->env.container_id, request_pod(req), optin.why);
 		return 0;
 	}

@@ -12,8 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "attachments.h"
-#include "datapath.h"
+#include "links.h"
 #include "log.h"
 #include "verbs.h"
 
@@ -28,6 +27,7 @@ static bool nothing_attached(const char *dir)
 int verb_del(const struct cni_request *req, char **out, struct cni_error *err)
 {
 	const char *root = req->conf.bpffs_root;
+	struct socklb_err why;
 	char dir[PATH_MAX];
 	int lock, ret;
 
@@ -37,25 +37,26 @@ int verb_del(const struct cni_request *req, char **out, struct cni_error *err)
 		       req->env.container_id, request_pod(req), req->conf.invalid.msg, req->conf.invalid.details);
 		return 0;
 	}
+	request_config_warn(req, "DEL");
 	if (request_attachment_dir(req, dir, sizeof(dir), err))
 		return -1;
 	if (nothing_attached(dir)) {
 		pr_debug("DEL %s (%s): nothing attached (no %s)", req->env.container_id, request_pod(req), dir);
 		return 0;
 	}
-	lock = attachments_lock(root, false);
+	lock = socklb_links_lock(root, false, &why);
 	if (lock == -ENOENT) {
 		pr_debug("DEL %s (%s): nothing attached under %s", req->env.container_id, request_pod(req), root);
 		return 0;
 	}
 	if (lock < 0)
-		return cni_fail(err, cni_code_for_errno(lock, SOCKLB_ERR_BPFFS), "cannot lock the attachments",
-				"%s/links: %s", root, strerror(-lock));
-	ret = socklb_detach(dir);
-	attachments_unlock(lock);
+		return cni_fail(err, cni_code_for_errno(lock, SOCKLB_ERR_BPFFS), "cannot lock the attachments", "%s",
+				why.msg);
+	ret = socklb_detach(dir, &why);
+	socklb_links_unlock(lock);
 	if (ret)
-		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_DETACH), "cannot remove the attachment",
-				"unpinning the links in %s: %s", dir, strerror(-ret));
+		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_DETACH), "cannot remove the attachment", "%s",
+				why.msg);
 	pr_info("DEL %s (%s): attachment %s removed (or was not there)", req->env.container_id, request_pod(req), dir);
 	return 0;
 }

@@ -23,6 +23,7 @@ static int check_node(const struct cni_request *req, struct cni_error *err)
 {
 	const char *root = req->conf.bpffs_root;
 	struct socklb_programs progs;
+	struct socklb_err why;
 	int ret;
 
 	if (req->conf.invalid.code) {
@@ -33,10 +34,12 @@ static int check_node(const struct cni_request *req, struct cni_error *err)
 		return -1;
 	if (request_bpffs_check(req, err))
 		return -1;
-	ret = socklb_programs_open(root, NULL, &progs);
+	ret = socklb_programs_open(root, NULL, &progs, &why);
 	if (ret)
-		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "the datapath does not load",
-				"datapath %s under %s: %s", socklb_datapath_id(), root, strerror(-ret));
+		return cni_fail(err, cni_code_for_errno(ret, SOCKLB_ERR_PROGRAMS), "the datapath does not load", "%s",
+				why.msg);
+	if (progs.loaded)
+		pr_info("STATUS: loaded datapath %s into %s/prog", socklb_datapath_id(), root);
 	socklb_programs_close(&progs);
 	return 0;
 }

@@ -1,38 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "attach_failures.h"
+#include "fsutil.h"
 
 #define HEADER "socklb-attach-failures v1\n"
 #define RECORD_MAX (SOCKLB_ATTACH_FAILURE_POD_LEN + SOCKLB_ATTACH_FAILURE_ERROR_LEN + 256)
-
-static int lock(int fd, int how)
-{
-	while (flock(fd, how) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
-}
-
-/* The record's text in buf (NUL-terminated), read from the start of fd. */
-static int read_text(int fd, char *buf, size_t len)
-{
-	ssize_t n = pread(fd, buf, len - 1, 0);
-
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
 
 /* "last <time> <pod> <error...>" */
 static void parse_last(const char *s, struct socklb_attach_failures *r)
@@ -86,38 +64,36 @@ static void copy_field(char *dst, size_t len, const char *src, char blank)
 			*p = blank;
 }
 
-static int open_creating_dir(const char *path)
+/* The record's text, "" when there is none yet or it is not one (it then counts from zero again). */
+static int read_record(const char *path, char **text, struct socklb_err *err)
 {
-	char dir[PATH_MAX], *slash;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int ret = socklb_file_read(path, RECORD_MAX, text, NULL, err);
 
-	if (fd >= 0 || errno != ENOENT)
-		return fd < 0 ? -errno : fd;
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return -ENOENT;
-	*slash = '\0';
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	return fd < 0 ? -errno : fd;
+	if (ret == -ENOENT || ret == -EFBIG)
+		*text = strdup("");
+	else if (ret)
+		return ret;
+	return *text ? 0 : socklb_fail(err, -ENOMEM, "out of memory reading %s", path);
 }
 
-int socklb_attach_failures_record(const char *path, bool ignored, const char *pod, const char *error)
+int socklb_attach_failures_record(const char *path, bool ignored, const char *pod, const char *error,
+				  struct socklb_err *err)
 {
 	struct socklb_attach_failures r;
-	char text[RECORD_MAX];
+	char dir[PATH_MAX], line[RECORD_MAX], *text = NULL;
 	struct timespec now;
-	int fd, ret, len;
+	int lock, ret, len;
 
-	fd = open_creating_dir(path);
-	if (fd < 0)
-		return fd;
-	ret = lock(fd, LOCK_EX);
-	if (!ret)
-		ret = read_text(fd, text, sizeof(text));
+	/* Writers take turns on the directory; readers need no lock: the file is replaced whole. */
+	socklb_dir_of(path, dir, sizeof(dir));
+	/* Its directory only: a path whose parent is missing names no place of ours. */
+	ret = socklb_mkdir(dir, 0700, false, err);
+	if (ret)
+		return ret;
+	lock = socklb_dir_lock(dir, false, false, err);
+	if (lock < 0)
+		return lock;
+	ret = read_record(path, &text, err);
 	if (ret)
 		goto out;
 	parse(text, &r);
@@ -129,31 +105,25 @@ int socklb_attach_failures_record(const char *path, bool ignored, const char *po
 	r.last_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 	copy_field(r.last_pod, sizeof(r.last_pod), pod, '_');
 	copy_field(r.last_error, sizeof(r.last_error), error, ' ');
-	len = snprintf(text, sizeof(text), HEADER "ignored %llu\nfailed %llu\nlast %.3f %s %s\n", r.ignored, r.failed,
+	len = snprintf(line, sizeof(line), HEADER "ignored %llu\nfailed %llu\nlast %.3f %s %s\n", r.ignored, r.failed,
 		       r.last_time, r.last_pod, r.last_error);
-	if (len >= (int)sizeof(text))
-		len = (int)sizeof(text) - 1;
-	errno = 0;
-	if (pwrite(fd, text, (size_t)len, 0) != len || ftruncate(fd, len) < 0)
-		ret = errno ? -errno : -EIO;
+	if (len >= (int)sizeof(line))
+		len = (int)sizeof(line) - 1;
+	ret = socklb_file_write_atomic(path, line, (size_t)len, 0600, err);
 out:
-	close(fd); /* releases the lock */
+	free(text);
+	socklb_dir_unlock(lock);
 	return ret;
 }
 
-int socklb_attach_failures_read(const char *path, struct socklb_attach_failures *out)
+int socklb_attach_failures_read(const char *path, struct socklb_attach_failures *out, struct socklb_err *err)
 {
-	char text[RECORD_MAX];
-	int fd, ret;
+	char *text;
+	int ret = socklb_file_read(path, RECORD_MAX, &text, NULL, err);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = lock(fd, LOCK_SH);
-	if (!ret)
-		ret = read_text(fd, text, sizeof(text));
-	close(fd);
 	if (ret)
 		return ret;
-	return parse(text, out);
+	ret = parse(text, out);
+	free(text);
+	return ret ? socklb_fail(err, ret, "%s: not an attach-failure record", path) : 0;
 }

@@ -2,8 +2,8 @@
 /*
  * The attach-failure record: how many opted-in pods the plugin could not
  * attach, and the last failure. The plugin writes it (one ADD at a time, under
- * an exclusive flock), socklb-syncd reads it for its metrics (under a shared
- * one, so it never sees half a write). A small text file on the node, not a
+ * a lock on its directory, replacing the file whole), socklb-syncd reads it
+ * for its metrics (never half a write). A small text file on the node, not a
  * pinned object: the failure may be that there is no bpffs.
  *
  *   socklb-attach-failures v1
@@ -11,12 +11,14 @@
  *   failed 1                      (failurePolicy Fail: ADD returned the error)
  *   last 1733540000.123 default/web cannot load the datapath programs: ...
  *
- * Functions return 0 or a negative errno.
+ * Functions return 0 or a negative errno and fill the error context (err.h).
  */
 #ifndef SOCKLB_ATTACH_FAILURES_H
 #define SOCKLB_ATTACH_FAILURES_H
 
 #include <stdbool.h>
+
+#include "err.h"
 
 /* On tmpfs: the counts start again at a reboot, as a daemon's counters do at a restart. */
 #define SOCKLB_DEFAULT_ATTACH_FAILURES_FILE "/run/socklb/attach-failures"
@@ -37,9 +39,10 @@ struct socklb_attach_failures {
  * error text, creating the file (mode 0600) and its directory (0700) when
  * missing. Unreadable content counts from zero again.
  */
-int socklb_attach_failures_record(const char *path, bool ignored, const char *pod, const char *error);
+int socklb_attach_failures_record(const char *path, bool ignored, const char *pod, const char *error,
+				  struct socklb_err *err);
 
 /* Read the record; -ENOENT when no failure was ever recorded. */
-int socklb_attach_failures_read(const char *path, struct socklb_attach_failures *out);
+int socklb_attach_failures_read(const char *path, struct socklb_attach_failures *out, struct socklb_err *err);
 
 #endif /* SOCKLB_ATTACH_FAILURES_H */

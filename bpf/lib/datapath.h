@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Loading the datapath programs once per node and linking them to pod
- * cgroups. Pin layout under the bpffs root:
+ * The datapath programs: loaded once per node, pinned per build. Pin layout
+ * under the bpffs root:
  *   <root>/socklb_*_v<ABI>          maps (see lbmap.h)
  *   <root>/prog/<datapath id>/<hook> programs, one directory per datapath build
- *   <root>/links/<attachment>/<hook> one bpf_link per hook and pod attachment
+ *   <root>/links/...                the pods' links (see links.h)
  * A program directory is published whole (renamed into place) and removed
  * whole (renamed away first), never changed in place. After an upgrade the
- * old build's directory stays while a pod's link runs one of its programs.
+ * old build's directory stays while a pod's link runs one of its programs
+ * (socklb_programs_prune() in links.h removes it after its last pod).
  *
- * Locks: <root>/links (the attachments lock, plugin/attachments.h) orders
- * pinning and unpinning links and pruning programs; <root> (the root lock,
- * lbmap.h) orders loading and pruning programs. Whoever needs both takes
- * <root>/links first.
+ * Locks: <root> (the root lock, an flock on the directory) orders loading and
+ * removing programs. The links lock (links.h) is taken before it, never
+ * inside it.
  */
 #ifndef SOCKLB_DATAPATH_H
 #define SOCKLB_DATAPATH_H
@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "err.h"
 #include "lbmap.h"
 
 enum socklb_hook {
@@ -58,70 +59,48 @@ struct socklb_programs {
  * and pinning them, and creating the maps, the first time), and open them.
  * Race-free across processes. sizes is used only when the maps are created.
  */
-int socklb_programs_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_programs *p);
+int socklb_programs_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_programs *p,
+			 struct socklb_err *err);
 void socklb_programs_close(struct socklb_programs *p);
 
 /*
- * With the attachments lock held, before linking p: make sure p are still the
+ * With the links lock held, before linking p: make sure p are still the
  * programs pinned for this build, opening them again (loading them, with the
  * maps' default sizes) when a prune by another build removed them since
  * socklb_programs_open(). A link made from unpinned programs would run
  * programs that no CHECK recognises and no prune accounts for.
  */
-int socklb_programs_revalidate(const char *root, struct socklb_programs *p);
+int socklb_programs_revalidate(const char *root, struct socklb_programs *p, struct socklb_err *err);
+
+/* The kernel's id of the program (or link) behind fd; 0 when it cannot be read. */
+__u32 socklb_prog_id(int fd);
 
 /*
- * With the attachments lock held: remove every program directory under
- * <root>/prog that is not this build's and whose programs no link pinned
- * under <root>/links runs, so an upgrade's old programs (and the maps only
- * they hold) go with their last pod. Takes the root lock. Costs one
- * directory listing when this build's is the only directory. Returns how many
- * directories it removed, or a negative errno, logged with the directory or
- * link it could not read or remove (a link it cannot read keeps every
- * directory).
+ * The datapath build under <root>/prog that pins prog_id as hook h's program:
+ * its id in name, or -ENOENT when none does.
  */
-int socklb_programs_prune(const char *root);
+int socklb_build_of_program(const char *root, enum socklb_hook h, __u32 prog_id, char *name, size_t len);
 
-/* "<root>/links/<name>": one directory name per (container id, ifname), see datapath.c. */
-int socklb_attachment_dir(const char *root, const char *container_id, const char *ifname, char *buf, size_t len);
-
-/*
- * Link every hook to the cgroup and pin the links in dir: all or none. An
- * existing complete attachment in dir is replaced (ADD repeated).
- */
-int socklb_attach(const struct socklb_programs *p, int cgroup_fd, const char *dir);
-/* Unpin the links in dir and remove it; 0 when it is already gone. */
-int socklb_detach(const char *dir);
-
-struct socklb_check_report {
-	char datapath[NAME_MAX + 1]; /* success: the datapath id the links run (another build's if any hook does) */
-	char why[256]; /* failure: which link, and what is wrong with it */
+/* Another datapath build's directory under <root>/prog, and the programs it pins. */
+struct socklb_build {
+	char name[NAME_MAX + 1];
+	__u32 *prog_ids;
+	size_t n_progs;
 };
 
 /*
- * Verify the attachment in dir: every hook's link pinned, still attached to a
- * live cgroup (cgroup_id != 0, and equal to want_cgroup_id when non-zero),
- * and running socklb's program for that hook: this build's (p), or the one
- * of another build still pinned under <root>/prog (a pod attached by an older
- * plugin keeps that build's programs until its DEL). Returns 0, or -ENOENT
- * (missing), -ENOLINK (defunct), -EBADSLT (another program).
+ * The builds under <root>/prog but this one, with the ids of their programs
+ * when with_programs is set (read them with the root lock held). *out is
+ * malloc'ed (socklb_builds_free()); none, and no <root>/prog, is *n = 0.
  */
-int socklb_attachment_check(const char *root, const struct socklb_programs *p, const char *dir, __u64 want_cgroup_id,
-			    struct socklb_check_report *report);
-
+int socklb_builds_list(const char *root, bool with_programs, struct socklb_build **out, size_t *n,
+		       struct socklb_err *err);
+void socklb_builds_free(struct socklb_build *b, size_t n);
 /*
- * The cgroup id the attachment in dir links (read from its first hook's
- * link): the pod's cgroup. 0 when the link is gone or defunct (its cgroup was
- * removed).
+ * With the root lock held: remove a build's directory, moved aside first so
+ * that no one ever sees it half removed.
  */
-__u64 socklb_attachment_cgroup_id(const char *dir);
-
-/*
- * The (container id, ifname) an attachment directory's name stands for
- * (socklb_attachment_dir), as "<container id>/<ifname>": -EINVAL when name
- * is not one.
- */
-int socklb_attachment_name_decode(const char *name, char *buf, size_t len);
+int socklb_build_remove(const char *root, const char *name, struct socklb_err *err);
 
 /* Probe: 0 when an ADD could be served (bpffs at root's parent, programs load). */
 int socklb_bpffs_check(const char *root);

@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "lbmap.h"
 #include "log.h"
 #include "slots.h"
@@ -86,59 +85,6 @@ const char *socklb_proto_name(__u8 proto)
 }
 
 /* ---- opening and creating ----------------------------------------------- */
-
-static int mkdir_private(const char *path)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-int socklb_root_lock(const char *root, bool create)
-{
-	int fd, err;
-
-	if (create) {
-		err = mkdir_private(root);
-		if (err) {
-			pr_err("cannot create bpffs directory %s: %s", root, strerror(-err));
-			return err;
-		}
-	}
-	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		if (err != -ENOENT || create)
-			pr_err("cannot open %s: %s", root, strerror(-err));
-		return err;
-	}
-	if (flock(fd, LOCK_EX)) {
-		err = -errno;
-		pr_err("cannot lock %s: %s", root, strerror(-err));
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-void socklb_root_unlock(int lock_fd)
-{
-	if (lock_fd >= 0)
-		close(lock_fd);
-}
 
 struct map_fd_slot {
 	const char *name;
@@ -216,14 +162,15 @@ static __u32 map_max_for(const char *name, const struct socklb_map_sizes *sizes)
  * Tell libbpf to use every map already pinned under root as it is (whatever
  * size its creator chose) and to create the missing ones with our sizes.
  */
-int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct socklb_map_sizes *sizes)
+int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct socklb_map_sizes *sizes,
+			struct socklb_err *err)
 {
 	struct socklb_map_sizes def = { SOCKLB_DEFAULT_MAX_SERVICES, SOCKLB_DEFAULT_MAX_BACKENDS,
 					SOCKLB_DEFAULT_MAX_AFFINITY };
 	char path[PATH_MAX];
 	struct bpf_map *map;
 	__u32 max;
-	int fd, err;
+	int fd, ret;
 
 	if (!sizes)
 		sizes = &def;
@@ -236,34 +183,34 @@ int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct s
 		fd = bpf_obj_get(path);
 		if (fd >= 0) {
 			/* Adopt its real size; the pin path keeps libbpf from pinning it anywhere else. */
-			err = bpf_map__reuse_fd(map, fd);
+			ret = bpf_map__reuse_fd(map, fd);
 			close(fd);
-			if (!err)
-				err = bpf_map__set_pin_path(map, path);
-			if (err) {
-				pr_err("cannot reuse pinned map %s: %s", path, strerror(-err));
-				return err;
-			}
+			if (!ret)
+				ret = bpf_map__set_pin_path(map, path);
+			if (ret)
+				return socklb_fail(err, ret, "cannot reuse the pinned map %s: %s", path,
+						   strerror(-ret));
 			continue;
 		}
 		max = map_max_for(name, sizes);
-		err = bpf_map__set_pin_path(map, path);
-		if (!err && max)
-			err = bpf_map__set_max_entries(map, max);
-		if (err)
-			return err;
+		ret = bpf_map__set_pin_path(map, path);
+		if (!ret && max)
+			ret = bpf_map__set_max_entries(map, max);
+		if (ret)
+			return socklb_fail(err, ret, "cannot prepare the map %s: %s", path, strerror(-ret));
 	}
 	return 0;
 }
 
-int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps *m)
+int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps *m,
+		     struct socklb_err *err)
 {
 	struct bpf_program *prog;
 	struct socklb *skel = NULL;
-	int lock, err = 0;
+	int lock, ret = 0;
 
 	maps_reset(m);
-	lock = socklb_root_lock(root, true);
+	lock = socklb_dir_lock(root, true, false, err);
 	if (lock < 0)
 		return lock;
 	if (maps_open_pins(root, m) == 0)
@@ -271,26 +218,26 @@ int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, str
 
 	skel = socklb__open();
 	if (!skel) {
-		err = -errno;
-		pr_err("cannot open the datapath object: %s", strerror(-err));
+		ret = socklb_fail(err, socklb_errno(), "cannot open the datapath object: %s", strerror(errno));
 		goto out;
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, false);
-	err = socklb_maps_prepare(skel->obj, root, sizes);
-	if (!err)
-		err = socklb__load(skel);
-	if (err) {
-		pr_err("cannot create the maps under %s: %s", root, strerror(-err));
+	ret = socklb_maps_prepare(skel->obj, root, sizes, err);
+	if (ret)
+		goto out;
+	ret = socklb__load(skel);
+	if (ret) {
+		socklb_fail(err, ret, "cannot create the maps under %s: %s", root, strerror(-ret));
 		goto out;
 	}
-	err = maps_open_pins(root, m);
-	if (err)
-		pr_err("cannot open the maps pinned under %s: %s", root, strerror(-err));
+	ret = maps_open_pins(root, m);
+	if (ret)
+		socklb_fail(err, ret, "cannot open the maps pinned under %s: %s", root, strerror(-ret));
 out:
 	socklb__destroy(skel);
-	socklb_root_unlock(lock);
-	return err;
+	socklb_dir_unlock(lock);
+	return ret;
 }
 
 struct socklb_maps_ahead {
@@ -376,22 +323,22 @@ static int maps_pin_ahead(const char *root, struct socklb_maps_ahead *a)
 }
 
 int socklb_maps_open_ahead(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps_ahead *a,
-			   struct socklb_maps *m)
+			   struct socklb_maps *m, struct socklb_err *err)
 {
-	int lock, err;
+	int lock, ret;
 
 	if (!a)
-		return socklb_maps_open(root, sizes, m);
+		return socklb_maps_open(root, sizes, m, err);
 	maps_reset(m);
-	lock = socklb_root_lock(root, true);
+	lock = socklb_dir_lock(root, true, false, err);
 	if (lock < 0)
 		return lock;
-	err = maps_open_pins(root, m);
-	if (err && maps_pin_ahead(root, a) == 0)
-		err = maps_open_pins(root, m);
-	socklb_root_unlock(lock);
+	ret = maps_open_pins(root, m);
+	if (ret && maps_pin_ahead(root, a) == 0)
+		ret = maps_open_pins(root, m);
+	socklb_dir_unlock(lock);
 	/* Some pinned already (another build's set, a creator that stopped half-way): the usual way. */
-	return err ? socklb_maps_open(root, sizes, m) : 0;
+	return ret ? socklb_maps_open(root, sizes, m, err) : 0;
 }
 
 int socklb_maps_open_existing(const char *root, struct socklb_maps *m)

@@ -2,7 +2,8 @@
 /*
  * The map library: open (or create) the pinned maps, write whole services
  * atomically as the datapath sees them, read them back. Linked by the plugin,
- * the daemon and the tests. Functions return 0 or a negative errno.
+ * the daemon and the tests. Functions return 0 or a negative errno (and fill
+ * the error context, err.h, where they take one).
  *
  * One writer at a time owns the services (the daemon); the id allocator lives
  * in struct socklb_maps and is built from the pinned state when it opens.
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "err.h"
 #include "socklb.h"
 
 #define SOCKLB_DEFAULT_BPFFS_ROOT "/sys/fs/bpf/socklb"
@@ -74,9 +76,11 @@ struct socklb_endpoint {
 /*
  * Open the pinned maps under root, creating the directory (mode 0700) and the
  * maps (with sizes, or the defaults when NULL) when they do not exist yet.
- * Serialised against other processes with a lock on the root directory.
+ * Serialised against other processes with the root lock: an flock on the
+ * root directory (socklb_dir_lock()).
  */
-int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps *m);
+int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps *m,
+		     struct socklb_err *err);
 /*
  * Creating the maps costs most in the kernel's per-CPU allocations for the
  * statistics array (one per frontend): a loader may create them ahead,
@@ -87,7 +91,7 @@ int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, str
 struct socklb_maps_ahead;
 int socklb_maps_create_ahead(const struct socklb_map_sizes *sizes, struct socklb_maps_ahead **out);
 int socklb_maps_open_ahead(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps_ahead *a,
-			   struct socklb_maps *m);
+			   struct socklb_maps *m, struct socklb_err *err);
 void socklb_maps_ahead_free(struct socklb_maps_ahead *a);
 /* Open existing pins only: -ENOENT when nothing was created under root. */
 int socklb_maps_open_existing(const char *root, struct socklb_maps *m);
@@ -98,11 +102,8 @@ struct bpf_object;
  * For loaders of the datapath object: reuse every map pinned under root and
  * create the missing ones (pinned there) with these sizes (NULL: defaults).
  */
-int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct socklb_map_sizes *sizes);
-
-/* Take/release the exclusive lock on root (a directory on bpffs). */
-int socklb_root_lock(const char *root, bool create);
-void socklb_root_unlock(int lock_fd);
+int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct socklb_map_sizes *sizes,
+			struct socklb_err *err);
 
 /*
  * Make the frontend serve exactly these backends (n may be 0: connects are

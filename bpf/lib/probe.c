@@ -21,103 +21,11 @@
 
 #include "datapath.h"
 #include "lbmap.h"
+#include "links.h"
 #include "probe.h"
 #include "socklb.skel.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
-
-/* ---- cgroup mounts ------------------------------------------------------------ */
-
-const char *socklb_cgroup_mode_name(enum socklb_cgroup_mode mode)
-{
-	switch (mode) {
-	case SOCKLB_CGROUP_UNIFIED:
-		return "unified";
-	case SOCKLB_CGROUP_HYBRID:
-		return "hybrid";
-	case SOCKLB_CGROUP_LEGACY:
-		return "legacy-only";
-	default:
-		return "none";
-	}
-}
-
-/* Mount points escape space, tab, newline and backslash as \ooo. */
-static void mount_unescape(const char *s, size_t n, char *buf, size_t len)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 1 < len; i++) {
-		if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-		    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-			buf[o++] = (char)(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
-			i += 3;
-		} else {
-			buf[o++] = s[i];
-		}
-	}
-	buf[o] = '\0';
-}
-
-/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER": the mount point of a cgroup2 line. */
-static bool mountinfo_line(const char *line, bool *v1, char *mount, size_t len)
-{
-	const char *sep = strstr(line, " - "), *mnt = line, *end;
-	int i;
-
-	if (!sep)
-		return false;
-	if (strncmp(sep + 3, "cgroup ", 7) == 0) {
-		*v1 = true;
-		return false;
-	}
-	if (strncmp(sep + 3, "cgroup2 ", 8) != 0)
-		return false;
-	for (i = 0; i < 4 && mnt; i++) {
-		mnt = strchr(mnt, ' ');
-		if (mnt)
-			mnt++;
-	}
-	end = mnt ? strchr(mnt, ' ') : NULL;
-	if (!end || end > sep)
-		return false;
-	mount_unescape(mnt, (size_t)(end - mnt), mount, len);
-	return true;
-}
-
-int socklb_probe_cgroup(const char *mountinfo_path, struct socklb_cgroup *out, char *why, size_t len)
-{
-	char *line = NULL, mount[PATH_MAX];
-	bool v1 = false, v2 = false;
-	size_t cap = 0;
-	FILE *f;
-	int err;
-
-	memset(out, 0, sizeof(*out));
-	f = fopen(mountinfo_path, "re");
-	if (!f) {
-		err = -errno;
-		if (why)
-			snprintf(why, len, "cannot read %s: %s", mountinfo_path, strerror(-err));
-		return err;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		if (!mountinfo_line(line, &v1, mount, sizeof(mount)) || v2)
-			continue;
-		v2 = true;
-		snprintf(out->mount, sizeof(out->mount), "%s", mount);
-	}
-	free(line);
-	fclose(f);
-	out->mode = v2 ? (v1 ? SOCKLB_CGROUP_HYBRID : SOCKLB_CGROUP_UNIFIED)
-		       : (v1 ? SOCKLB_CGROUP_LEGACY : SOCKLB_CGROUP_NONE);
-	if (v2)
-		return 0;
-	if (why)
-		snprintf(why, len, "%s lists no cgroup2 mount%s", mountinfo_path,
-			 v1 ? ", only cgroup v1 hierarchies" : ", nor any cgroup v1 hierarchy");
-	return -ENOENT;
-}
 
 /* ---- loading probe programs ------------------------------------------------------ */
 
@@ -188,7 +96,7 @@ static void log_last_line(char *log, char *buf, size_t len)
  * cgroup/connect4 program").
  */
 static int try_load(const char *what, enum bpf_prog_type type, enum bpf_attach_type attach_type, __u32 attach_btf_id,
-		    const struct bpf_insn *insns, size_t n, char *why, size_t len)
+		    const struct bpf_insn *insns, size_t n, struct socklb_err *why)
 {
 	char log[4096] = "", last[256] = "";
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach_type, .attach_btf_id = attach_btf_id,
@@ -207,11 +115,10 @@ static int try_load(const char *what, enum bpf_prog_type type, enum bpf_attach_t
 	if (!why)
 		return err;
 	log_last_line(log, last, sizeof(last));
-	snprintf(why, len, "loading %s: %s%s%s", what, strerror(-err), last[0] ? ": verifier: " : "", last);
-	return err;
+	return socklb_fail(why, err, "loading %s: %s%s%s", what, strerror(-err), last[0] ? ": verifier: " : "", last);
 }
 
-int socklb_probe_hook(enum bpf_attach_type attach_type, char *why, size_t len)
+int socklb_probe_hook(enum bpf_attach_type attach_type, struct socklb_err *why)
 {
 	/* "return 1": every sock_addr hook accepts it. */
 	const struct bpf_insn insns[] = { mov64_imm(BPF_REG_0, 1), exit_insn() };
@@ -223,10 +130,10 @@ int socklb_probe_hook(enum bpf_attach_type attach_type, char *why, size_t len)
 		if (socklb_hooks[h].attach_type == attach_type)
 			snprintf(what, sizeof(what), "a %s program", socklb_hooks[h].section);
 	return try_load(what, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, attach_type, 0, insns, sizeof(insns) / sizeof(insns[0]),
-			why, len);
+			why);
 }
 
-int socklb_probe_cgroup_link(char *why, size_t len)
+int socklb_probe_cgroup_link(struct socklb_err *why)
 {
 	const struct bpf_insn insns[] = { mov64_imm(BPF_REG_0, 1), exit_insn() };
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
@@ -235,8 +142,7 @@ int socklb_probe_cgroup_link(char *why, size_t len)
 	prog = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "socklb_probe", "GPL", insns, 2, &opts);
 	if (prog < 0) {
 		err = -errno;
-		if (why)
-			snprintf(why, len, "loading a cgroup/connect4 program to link: %s", strerror(-err));
+		socklb_err_set(why, err, "loading a cgroup/connect4 program to link: %s", strerror(-err));
 		return err;
 	}
 	/* fd -1 is no cgroup: a kernel with cgroup links gets as far as looking it up. */
@@ -249,12 +155,11 @@ int socklb_probe_cgroup_link(char *why, size_t len)
 		return 0;
 	if (!err)
 		err = -EINVAL; /* a link to no cgroup: the kernel did not look the target up */
-	if (why)
-		snprintf(why, len, "BPF_LINK_CREATE of a cgroup/connect4 program: %s", strerror(-err));
+	socklb_err_set(why, err, "BPF_LINK_CREATE of a cgroup/connect4 program: %s", strerror(-err));
 	return err;
 }
 
-int socklb_probe_set_retval(char *why, size_t len)
+int socklb_probe_set_retval(struct socklb_err *why)
 {
 	/* bpf_set_retval(0); return 1; */
 	const struct bpf_insn insns[] = {
@@ -265,11 +170,11 @@ int socklb_probe_set_retval(char *why, size_t len)
 	};
 
 	return try_load("a cgroup/connect4 program calling bpf_set_retval", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
-			BPF_CGROUP_INET4_CONNECT, 0, insns, sizeof(insns) / sizeof(insns[0]), why, len);
+			BPF_CGROUP_INET4_CONNECT, 0, insns, sizeof(insns) / sizeof(insns[0]), why);
 }
 
 /* A socket storage map with an int key and value (the kernel wants their BTF): an fd, or a negative errno. */
-static int sk_storage_create(char *why, size_t len)
+static int sk_storage_create(struct socklb_err *why)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	struct btf *btf;
@@ -281,8 +186,7 @@ static int sk_storage_create(char *why, size_t len)
 	int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
 	err = int_id < 0 ? int_id : btf__load_into_kernel(btf);
 	if (err) {
-		if (why)
-			snprintf(why, len, "loading the BTF of a socket storage map: %s", strerror(-err));
+		socklb_err_set(why, err, "loading the BTF of a socket storage map: %s", strerror(-err));
 		btf__free(btf);
 		return err;
 	}
@@ -292,13 +196,13 @@ static int sk_storage_create(char *why, size_t len)
 	map = bpf_map_create(BPF_MAP_TYPE_SK_STORAGE, "socklb_probe", 4, 4, 0, &opts);
 	err = map < 0 ? -errno : 0;
 	btf__free(btf);
-	if (err && why)
-		snprintf(why, len, "creating a BPF_MAP_TYPE_SK_STORAGE map: %s", strerror(-err));
+	if (err)
+		socklb_err_set(why, err, "creating a BPF_MAP_TYPE_SK_STORAGE map: %s", strerror(-err));
 	return err ? err : map;
 }
 
 /* A connect4 program that does "if (ctx->sk) bpf_sk_storage_get(map, ctx->sk, 0, 0); return 1;". */
-static int sk_storage_get_load(int map, char *why, size_t len)
+static int sk_storage_get_load(int map, struct socklb_err *why)
 {
 	const struct bpf_insn insns[] = {
 		ldx_dw(BPF_REG_2, BPF_REG_1, offsetof(struct bpf_sock_addr, sk)),
@@ -314,85 +218,80 @@ static int sk_storage_get_load(int map, char *why, size_t len)
 	};
 
 	return try_load("a cgroup/connect4 program calling bpf_sk_storage_get", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
-			BPF_CGROUP_INET4_CONNECT, 0, insns, sizeof(insns) / sizeof(insns[0]), why, len);
+			BPF_CGROUP_INET4_CONNECT, 0, insns, sizeof(insns) / sizeof(insns[0]), why);
 }
 
-int socklb_probe_sk_storage(char *why, size_t len)
+int socklb_probe_sk_storage(struct socklb_err *why)
 {
 	int map, err;
 
-	map = sk_storage_create(why, len);
+	map = sk_storage_create(why);
 	if (map < 0)
 		return map;
-	err = sk_storage_get_load(map, why, len);
+	err = sk_storage_get_load(map, why);
 	close(map);
 	return err;
 }
 
 /* ---- BTF, iterators, bpf_sock_destroy ------------------------------------------- */
 
-int socklb_probe_btf(struct btf **vmlinux, char *why, size_t len)
+int socklb_probe_btf(struct btf **vmlinux, struct socklb_err *why)
 {
 	int err;
 
 	*vmlinux = NULL;
 	if (access(VMLINUX_BTF, R_OK)) {
 		err = -errno;
-		if (why)
-			snprintf(why, len, "cannot read %s: %s", VMLINUX_BTF, strerror(-err));
+		socklb_err_set(why, err, "cannot read %s: %s", VMLINUX_BTF, strerror(-err));
 		return err;
 	}
 	*vmlinux = btf__parse(VMLINUX_BTF, NULL);
 	if (!*vmlinux) {
 		err = -errno;
-		if (why)
-			snprintf(why, len, "cannot parse %s: %s", VMLINUX_BTF, strerror(-err));
+		socklb_err_set(why, err, "cannot parse %s: %s", VMLINUX_BTF, strerror(-err));
 		return err;
 	}
 	return 0;
 }
 
 /* The BTF id of a kernel function, or -ENOENT with why naming it. */
-static int kernel_func(const struct btf *vmlinux, const char *name, char *why, size_t len)
+static int kernel_func(const struct btf *vmlinux, const char *name, struct socklb_err *why)
 {
 	int id;
 
-	if (!vmlinux) {
-		if (why)
-			snprintf(why, len, "no kernel BTF (%s) to find %s in", VMLINUX_BTF, name);
-		return -EOPNOTSUPP;
-	}
+	if (!vmlinux)
+		return socklb_fail(why, -EOPNOTSUPP, "no kernel BTF (%s) to find %s in", VMLINUX_BTF, name);
 	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC);
-	if (id < 0 && why)
-		snprintf(why, len, "the kernel's BTF has no function %s", name);
-	return id < 0 ? -ENOENT : id;
+	if (id < 0)
+		return socklb_fail(why, -ENOENT, "the kernel's BTF has no function %s", name);
+	return id;
 }
 
 static int iter_load(const struct btf *vmlinux, const char *target, const struct bpf_insn *insns, size_t n,
-		     const char *what, char *why, size_t len)
+		     const char *what, struct socklb_err *why)
 {
 	char func[64];
 	int id;
 
 	/* What libbpf does for SEC("iter/<target>"): attach to the kernel's bpf_iter_<target>. */
 	snprintf(func, sizeof(func), "bpf_iter_%s", target);
-	id = kernel_func(vmlinux, func, why, len);
+	id = kernel_func(vmlinux, func, why);
 	if (id < 0)
 		return id;
-	return try_load(what, BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, (__u32)id, insns, n, why, len);
+	return try_load(what, BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, (__u32)id, insns, n, why);
 }
 
-int socklb_probe_iter(const struct btf *vmlinux, const char *target, char *why, size_t len)
+int socklb_probe_iter(const struct btf *vmlinux, const char *target, struct socklb_err *why)
 {
 	const struct bpf_insn insns[] = { mov64_imm(BPF_REG_0, 0), exit_insn() };
 	char what[64];
 
 	snprintf(what, sizeof(what), "an iter/%s program", target);
-	return iter_load(vmlinux, target, insns, sizeof(insns) / sizeof(insns[0]), what, why, len);
+	return iter_load(vmlinux, target, insns, sizeof(insns) / sizeof(insns[0]), what, why);
 }
 
 /* struct bpf_iter__udp is { meta; udp_sk; ... }: "if (ctx->udp_sk) bpf_sock_destroy(ctx->udp_sk); return 0;". */
-static int sock_destroy_load(const struct btf *vmlinux, int kfunc_id, char *why, size_t len)
+static int sock_destroy_load(const struct btf *vmlinux, int kfunc_id, struct socklb_err *why)
 {
 	const struct bpf_insn insns[] = {
 		ldx_dw(BPF_REG_1, BPF_REG_1, 8),
@@ -403,19 +302,19 @@ static int sock_destroy_load(const struct btf *vmlinux, int kfunc_id, char *why,
 	};
 
 	return iter_load(vmlinux, "udp", insns, sizeof(insns) / sizeof(insns[0]),
-			 "an iter/udp program calling bpf_sock_destroy", why, len);
+			 "an iter/udp program calling bpf_sock_destroy", why);
 }
 
-int socklb_probe_sock_destroy(const struct btf *vmlinux, char *why, size_t len)
+int socklb_probe_sock_destroy(const struct btf *vmlinux, struct socklb_err *why)
 {
-	int id = kernel_func(vmlinux, "bpf_sock_destroy", why, len);
+	int id = kernel_func(vmlinux, "bpf_sock_destroy", why);
 
-	return id < 0 ? id : sock_destroy_load(vmlinux, id, why, len);
+	return id < 0 ? id : sock_destroy_load(vmlinux, id, why);
 }
 
 /* ---- the datapath ------------------------------------------------------------------ */
 
-int socklb_probe_datapath(char *why, size_t len)
+int socklb_probe_datapath(struct socklb_err *why)
 {
 	struct socklb *skel;
 	struct bpf_map *map;
@@ -424,11 +323,10 @@ int socklb_probe_datapath(char *why, size_t len)
 	skel = socklb__open();
 	if (!skel) {
 		err = -errno;
-		if (why)
-			snprintf(why, len, "opening the datapath object: %s", strerror(-err));
+		socklb_err_set(why, err, "opening the datapath object: %s", strerror(-err));
 		return err;
 	}
-	skel->rodata->have_set_retval = socklb_probe_set_retval(NULL, 0) == 0;
+	skel->rodata->have_set_retval = socklb_probe_set_retval(NULL) == 0;
 	/* Private maps: no pin path (libbpf would pin or reuse by name), one entry each. */
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))
@@ -437,15 +335,14 @@ int socklb_probe_datapath(char *why, size_t len)
 		if (!err && bpf_map__type(map) != BPF_MAP_TYPE_SK_STORAGE)
 			err = bpf_map__set_max_entries(map, 1);
 		if (err) {
-			if (why)
-				snprintf(why, len, "preparing the datapath's map %s: %s", bpf_map__name(map),
-					 strerror(-err));
+			socklb_err_set(why, err, "preparing the datapath's map %s: %s", bpf_map__name(map),
+				       strerror(-err));
 			goto out;
 		}
 	}
 	err = socklb__load(skel);
-	if (err && why)
-		snprintf(why, len, "loading the datapath %s: %s", socklb_datapath_id(), strerror(-err));
+	if (err)
+		socklb_err_set(why, err, "loading the datapath %s: %s", socklb_datapath_id(), strerror(-err));
 out:
 	socklb__destroy(skel);
 	return err;
@@ -476,7 +373,7 @@ static void pins_maps(const char *root, struct socklb_pins *p)
 	socklb_maps_close(&maps);
 }
 
-static int pins_builds(const char *root, struct socklb_pins *p, char *why, size_t len)
+static int pins_builds(const char *root, struct socklb_pins *p, struct socklb_err *why)
 {
 	char dir[PATH_MAX];
 	struct dirent *de;
@@ -485,13 +382,9 @@ static int pins_builds(const char *root, struct socklb_pins *p, char *why, size_
 
 	snprintf(dir, sizeof(dir), "%s/prog", root);
 	d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		if (why)
-			snprintf(why, len, "cannot list %s: %s", dir, strerror(errno));
-		return -errno;
-	}
+	if (!d)
+		return errno == ENOENT ? 0
+				       : socklb_fail(why, socklb_errno(), "cannot list %s: %s", dir, strerror(errno));
 	while ((de = readdir(d))) {
 		/* tmp-PID: a loader's scratch directory, published or removed in a moment */
 		if (de->d_type != DT_DIR || de->d_name[0] == '.' || strncmp(de->d_name, "tmp-", 4) == 0)
@@ -507,44 +400,21 @@ static int pins_builds(const char *root, struct socklb_pins *p, char *why, size_
 	return 0;
 }
 
-static int pins_pods(const char *root, struct socklb_pins *p, char *why, size_t len)
+static int count_pod(const char *name, const char *dir, void *ctx)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	struct socklb_pins *p = ctx;
 	struct bpf_link_info info;
-	struct dirent *de;
-	__u32 info_len;
-	int fd;
-	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/links", root);
-	d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		if (why)
-			snprintf(why, len, "cannot list %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		p->pods++;
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, de->d_name, socklb_hooks[SOCKLB_HOOK_CONNECT4].name);
-		memset(&info, 0, sizeof(info));
-		info_len = sizeof(info);
-		fd = bpf_obj_get(path);
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &info_len))
-			p->pods_broken++;
-		else if (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id == 0)
-			p->pods_gone++;
-		if (fd >= 0)
-			close(fd);
-	}
-	closedir(d);
+	(void)name;
+	p->pods++;
+	if (socklb_attachment_link_info(dir, &info))
+		p->pods_broken++;
+	else if (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id == 0)
+		p->pods_gone++;
 	return 0;
 }
 
-int socklb_probe_pins(const char *root, struct socklb_pins *out, char *why, size_t len)
+int socklb_probe_pins(const char *root, struct socklb_pins *out, struct socklb_err *why)
 {
 	struct stat st;
 	int err;
@@ -553,31 +423,24 @@ int socklb_probe_pins(const char *root, struct socklb_pins *out, char *why, size
 	out->maps_err = -ENOENT;
 	err = socklb_bpffs_check(root);
 	if (err) {
-		if (why && err == -ENOTSUP)
-			snprintf(why, len, "%s is not on a bpffs mount", root);
-		else if (why)
-			snprintf(why, len, "checking that %s is on a bpffs mount: %s", root, strerror(-err));
-		return err;
+		if (err == -ENOTSUP)
+			return socklb_fail(why, err, "%s is not on a bpffs mount", root);
+		return socklb_fail(why, err, "checking that %s is on a bpffs mount: %s", root, strerror(-err));
 	}
-	if (stat(root, &st)) {
-		if (errno == ENOENT)
-			return 0;
-		err = -errno;
-		if (why)
-			snprintf(why, len, "cannot stat %s: %s", root, strerror(-err));
-		return err;
-	}
+	if (stat(root, &st))
+		return errno == ENOENT ? 0
+				       : socklb_fail(why, socklb_errno(), "cannot stat %s: %s", root, strerror(errno));
 	out->root_exists = true;
 	pins_maps(root, out);
-	err = pins_builds(root, out, why, len);
+	err = pins_builds(root, out, why);
 	if (!err)
-		err = pins_pods(root, out, why, len);
+		err = socklb_attachments_foreach(root, count_pod, out, why);
 	return err;
 }
 
 /* ---- privileges ------------------------------------------------------------------------ */
 
-int socklb_probe_memcg_charge(char *why, size_t len)
+int socklb_probe_memcg_charge(struct socklb_err *why)
 {
 	struct rlimit lim;
 	union bpf_attr attr;
@@ -588,8 +451,7 @@ int socklb_probe_memcg_charge(char *why, size_t len)
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
-		if (why)
-			snprintf(why, len, "fork: %s", strerror(-err));
+		socklb_err_set(why, err, "fork: %s", strerror(-err));
 		return err;
 	}
 	if (pid == 0) {
@@ -610,20 +472,19 @@ int socklb_probe_memcg_charge(char *why, size_t len)
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			err = -errno;
-			if (why)
-				snprintf(why, len, "waiting for the probe process: %s", strerror(-err));
+			socklb_err_set(why, err, "waiting for the probe process: %s", strerror(-err));
 			return err;
 		}
 	}
 	err = WIFEXITED(status) ? -WEXITSTATUS(status) : -ECHILD;
-	if (err && why)
-		snprintf(why, len, "creating a map with RLIMIT_MEMLOCK 0: %s", strerror(-err));
+	if (err)
+		socklb_err_set(why, err, "creating a map with RLIMIT_MEMLOCK 0: %s", strerror(-err));
 	return err;
 }
 
 /* ---- capabilities -------------------------------------------------------------------- */
 
-int socklb_probe_caps(__u64 *effective, char *why, size_t len)
+int socklb_probe_caps(__u64 *effective, struct socklb_err *why)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2] = {};
@@ -632,8 +493,7 @@ int socklb_probe_caps(__u64 *effective, char *why, size_t len)
 	*effective = 0;
 	if (syscall(SYS_capget, &hdr, data)) {
 		err = -errno;
-		if (why)
-			snprintf(why, len, "capget: %s", strerror(-err));
+		socklb_err_set(why, err, "capget: %s", strerror(-err));
 		return err;
 	}
 	*effective = (__u64)data[0].effective | ((__u64)data[1].effective << 32);

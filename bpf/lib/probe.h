@@ -6,8 +6,8 @@
  * loader asks socklb_probe_set_retval.
  *
  * A probe returns 0 when the facility is there, or the negative errno the
- * kernel answered, with why (may be NULL) saying what was tried and what the
- * kernel said. -EPERM may mean this process lacks a capability, not that the
+ * kernel answered, with why (an error context, err.h; may be NULL) saying
+ * what was tried and what the kernel said. -EPERM may mean this process lacks a capability, not that the
  * kernel lacks the facility. Nothing here logs, pins, attaches, or leaves
  * anything behind.
  */
@@ -20,59 +20,39 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum socklb_cgroup_mode {
-	SOCKLB_CGROUP_NONE, /* no cgroup filesystem mounted */
-	SOCKLB_CGROUP_LEGACY, /* cgroup v1 hierarchies only */
-	SOCKLB_CGROUP_HYBRID, /* v1 controllers, and the cgroup2 hierarchy beside them */
-	SOCKLB_CGROUP_UNIFIED, /* cgroup2 only */
-};
-
-struct socklb_cgroup {
-	enum socklb_cgroup_mode mode;
-	char mount[PATH_MAX]; /* the first cgroup2 mount point, unescaped; "" when none */
-};
-
-/* "unified", "hybrid", "legacy-only", "none". */
-const char *socklb_cgroup_mode_name(enum socklb_cgroup_mode mode);
-
-/*
- * The cgroup mounts in a mountinfo file (/proc/self/mountinfo): 0 when a
- * cgroup2 hierarchy is mounted, -ENOENT when none is (out->mode says what is),
- * or the errno of reading the file.
- */
-int socklb_probe_cgroup(const char *mountinfo_path, struct socklb_cgroup *out, char *why, size_t len);
+#include "err.h"
 
 struct btf;
 /* The kernel's own BTF (/sys/kernel/btf/vmlinux), parsed; free it with btf__free(). */
-int socklb_probe_btf(struct btf **vmlinux, char *why, size_t len);
+int socklb_probe_btf(struct btf **vmlinux, struct socklb_err *why);
 
 /* A minimal cgroup/sock_addr program of this attach type (cgroup/connect4, ...) loads. */
-int socklb_probe_hook(enum bpf_attach_type attach_type, char *why, size_t len);
+int socklb_probe_hook(enum bpf_attach_type attach_type, struct socklb_err *why);
 
 /*
  * bpf_link on cgroups (BPF_LINK_CREATE): asked with a probe program and no
  * cgroup, so nothing is attached. A kernel that has the command looks up the
  * cgroup and answers EBADF; one without it refuses the command itself.
  */
-int socklb_probe_cgroup_link(char *why, size_t len);
+int socklb_probe_cgroup_link(struct socklb_err *why);
 
 /* bpf_set_retval from cgroup/connect programs: refusals can say ECONNREFUSED instead of EPERM. */
-int socklb_probe_set_retval(char *why, size_t len);
+int socklb_probe_set_retval(struct socklb_err *why);
 
 /* Socket storage: the map type, and bpf_sk_storage_get from cgroup/sock_addr programs. */
-int socklb_probe_sk_storage(char *why, size_t len);
+int socklb_probe_sk_storage(struct socklb_err *why);
 
 /* A minimal iterator program of this target ("tcp", "udp", "bpf_sk_storage_map", "task") loads. */
-int socklb_probe_iter(const struct btf *vmlinux, const char *target, char *why, size_t len);
+int socklb_probe_iter(const struct btf *vmlinux, const char *target, struct socklb_err *why);
 
 /* The bpf_sock_destroy kfunc is in the kernel's BTF, and an iter/udp program calling it loads. */
-int socklb_probe_sock_destroy(const struct btf *vmlinux, char *why, size_t len);
+int socklb_probe_sock_destroy(const struct btf *vmlinux, struct socklb_err *why);
 
 /*
  * This build's datapath object loads (all its programs, through the
  * verifier), with private one-entry maps that are neither pinned nor shared.
  */
-int socklb_probe_datapath(char *why, size_t len);
+int socklb_probe_datapath(struct socklb_err *why);
 
 /* What is pinned under a bpffs root. */
 struct socklb_pins {
@@ -93,7 +73,7 @@ struct socklb_pins {
  * Read what is pinned under root, changing nothing: -ENOTSUP when root is not
  * on a bpffs mount, or the errno of listing it.
  */
-int socklb_probe_pins(const char *root, struct socklb_pins *out, char *why, size_t len);
+int socklb_probe_pins(const char *root, struct socklb_pins *out, struct socklb_err *why);
 
 /*
  * BPF memory is charged to the memory cgroup, not to RLIMIT_MEMLOCK (so
@@ -101,9 +81,9 @@ int socklb_probe_pins(const char *root, struct socklb_pins *out, char *why, size
  * RLIMIT_MEMLOCK 0 can still create a map. -EPERM when the kernel charges
  * RLIMIT_MEMLOCK.
  */
-int socklb_probe_memcg_charge(char *why, size_t len);
+int socklb_probe_memcg_charge(struct socklb_err *why);
 
 /* This process's effective capabilities: bit n for capability n (CAP_BPF, ... from <linux/capability.h>). */
-int socklb_probe_caps(__u64 *effective, char *why, size_t len);
+int socklb_probe_caps(__u64 *effective, struct socklb_err *why);
 
 #endif /* SOCKLB_PROBE_H */

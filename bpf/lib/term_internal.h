@@ -78,7 +78,7 @@ void term_netns_list_free(struct term_netns_list *l);
 struct term_pods {
 	int cgroup_mount_fd;
 	char cgroup_mount[PATH_MAX];
-	char links_dir[PATH_MAX];
+	char root[PATH_MAX]; /* the bpffs root: its links/ are the attached pods */
 };
 
 int term_pods_init(struct term_pods *p, const char *root, char *why, size_t len);

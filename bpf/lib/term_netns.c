@@ -20,71 +20,28 @@
 
 #include "cgroup.h"
 #include "datapath.h"
+#include "links.h"
 #include "log.h"
 #include "term_internal.h"
 
 /* Kubernetes puts processes at most a few levels below the pod cgroup. */
 #define CGROUP_SEARCH_DEPTH 4
 
-/* ---- the cgroup v2 mount ----------------------------------------------------------- */
-
-/* Mount points escape space, tab, newline and backslash as \ooo. */
-static void mountinfo_unescape(const char *s, size_t n, char *buf, size_t len)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 1 < len; i++) {
-		if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3') {
-			buf[o++] = (char)(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
-			i += 3;
-		} else {
-			buf[o++] = s[i];
-		}
-	}
-	buf[o] = '\0';
-}
-
-int socklb_term_cgroup2_mount(const char *mountinfo_path, char *buf, size_t len)
-{
-	char *line = NULL, *sep, *mnt, *mnt_end;
-	size_t cap = 0;
-	int i, err = -ENOENT;
-	FILE *f;
-
-	f = fopen(mountinfo_path, "re");
-	if (!f)
-		return -errno;
-	while (err && getline(&line, &cap, f) > 0) {
-		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER" */
-		sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		mnt = line;
-		for (i = 0; i < 4 && mnt; i++) {
-			mnt = strchr(mnt, ' ');
-			if (mnt)
-				mnt++;
-		}
-		mnt_end = mnt ? strchr(mnt, ' ') : NULL;
-		if (!mnt_end)
-			continue;
-		mountinfo_unescape(mnt, (size_t)(mnt_end - mnt), buf, len);
-		err = 0;
-	}
-	free(line);
-	fclose(f);
-	return err;
-}
+/* ---- the attached pods ---------------------------------------------------------------- */
 
 int term_pods_init(struct term_pods *p, const char *root, char *why, size_t len)
 {
 	int err;
 
+	struct socklb_cgroup cg;
+	struct socklb_err e;
+
 	p->cgroup_mount_fd = -1;
-	snprintf(p->links_dir, sizeof(p->links_dir), "%s/links", root);
-	err = socklb_term_cgroup2_mount("/proc/self/mountinfo", p->cgroup_mount, sizeof(p->cgroup_mount));
+	snprintf(p->root, sizeof(p->root), "%s", root);
+	err = socklb_cgroup2_mount_find(SOCKLB_MOUNTINFO, &cg, &e);
 	if (err)
-		return term_fail(why, len, err, "finding the cgroup v2 mount in /proc/self/mountinfo");
+		return term_fail(why, len, err, "%s", e.msg);
+	snprintf(p->cgroup_mount, sizeof(p->cgroup_mount), "%s", cg.mount);
 	p->cgroup_mount_fd = open(p->cgroup_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p->cgroup_mount_fd < 0)
 		return term_fail(why, len, -errno, "opening the cgroup v2 mount %s", p->cgroup_mount);
@@ -231,41 +188,52 @@ static int cgroup_netns_open(int cg_fd, int depth, struct pods_scan *s)
 	return err;
 }
 
+struct pods_walk {
+	const struct term_pods *p;
+	struct pods_scan s;
+	char *why;
+	size_t len;
+	bool failed; /* why says what */
+};
+
+/* One attached pod: open the namespaces of its cgroup's processes. */
+static int pod_netns_open(const char *name, const char *dir, void *ctx)
+{
+	struct pods_walk *w = ctx;
+	__u64 id;
+	int cg, err;
+
+	if (scan_done(&w->s))
+		return 1;
+	id = socklb_attachment_cgroup_id(dir);
+	if (!id)
+		return 0; /* being attached or detached, or its cgroup is gone */
+	cg = socklb_cgroup_open_by_id(w->p->cgroup_mount_fd, id);
+	if (cg < 0) {
+		pr_debug("socket termination: cgroup %llu of %s: %s", (unsigned long long)id, name, strerror(-cg));
+		return 0;
+	}
+	err = cgroup_netns_open(cg, CGROUP_SEARCH_DEPTH, &w->s);
+	close(cg);
+	if (err) {
+		term_fail(w->why, w->len, err, "finding the network namespace of the processes of cgroup %llu (%s)",
+			  (unsigned long long)id, name);
+		w->failed = true;
+	}
+	return err;
+}
+
 int term_pods_open(const struct term_pods *p, struct term_netns_list *l, __u32 every, char *why, size_t len)
 {
-	struct pods_scan s = { .l = l, .every = every };
-	char path[PATH_MAX];
-	struct dirent *e;
-	__u64 id;
-	DIR *d;
-	int cg, err = 0;
+	struct pods_walk w = { .p = p, .s = { .l = l, .every = every }, .why = why, .len = len };
+	struct socklb_err e;
+	int err;
 
-	d = opendir(p->links_dir);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0; /* no pod attached */
-		return term_fail(why, len, -errno, "listing the attached pods in %s", p->links_dir);
-	}
-	while (!err && !scan_done(&s) && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", p->links_dir, e->d_name);
-		id = socklb_attachment_cgroup_id(path);
-		if (!id)
-			continue; /* being attached or detached, or its cgroup is gone */
-		cg = socklb_cgroup_open_by_id(p->cgroup_mount_fd, id);
-		if (cg < 0) {
-			pr_debug("socket termination: cgroup %llu of %s: %s", (unsigned long long)id, e->d_name,
-				 strerror(-cg));
-			continue;
-		}
-		err = cgroup_netns_open(cg, CGROUP_SEARCH_DEPTH, &s);
-		close(cg);
-		if (err)
-			term_fail(why, len, err, "finding the network namespace of the processes of cgroup %llu (%s)",
-				  (unsigned long long)id, e->d_name);
-	}
-	closedir(d);
+	err = socklb_attachments_foreach(p->root, pod_netns_open, &w, &e);
+	if (err == 1)
+		return 0; /* every namespace wanted is open */
+	if (err < 0 && !w.failed)
+		term_fail(why, len, err, "%s", e.msg);
 	return err;
 }
 

@@ -147,9 +147,6 @@ int socklb_term_key_build(const struct socklb_term_target *target, struct socklb
  */
 int socklb_term_parse(const char *buf, size_t len, struct socklb_term_result *res, size_t n);
 
-/* Mount point of the cgroup v2 hierarchy, read from a mountinfo file; -ENOENT if none. */
-int socklb_term_cgroup2_mount(const char *mountinfo_path, char *buf, size_t len);
-
 /* "service 7: 3 (10.244.0.21:5353 2, 10.244.0.22:5353 1), service 9: ..." for the log line. */
 void socklb_term_summary(const struct socklb_term_target *targets, const struct socklb_term_result *res, size_t n,
 			 char *buf, size_t len);

@@ -3,17 +3,15 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "trace.h"
 
 struct socklb_trace {
@@ -109,29 +107,10 @@ static int ring_sample(void *ctx, void *data, size_t size)
 	return t->cb(data, t->ctx);
 }
 
-/* <root>/trace, created on first use, held with a non-blocking exclusive flock. */
-static int tracer_lock(const char *root)
-{
-	char path[PATH_MAX];
-	int fd, err;
-
-	snprintf(path, sizeof(path), "%s/trace", root);
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return -errno;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 int socklb_trace_open(const char *root, socklb_trace_cb cb, void *ctx, struct socklb_trace **out)
 {
 	struct socklb_trace *t;
+	char path[PATH_MAX];
 	int err;
 
 	t = calloc(1, sizeof(*t));
@@ -157,7 +136,9 @@ int socklb_trace_open(const char *root, socklb_trace_cb cb, void *ctx, struct so
 		err = t->ring;
 		goto err;
 	}
-	t->lock = tracer_lock(root);
+	/* <root>/trace, created on first use, held with a non-blocking exclusive flock. */
+	snprintf(path, sizeof(path), "%s/trace", root);
+	t->lock = socklb_dir_lock(path, true, true, NULL);
 	if (t->lock < 0) {
 		err = t->lock;
 		goto err;
@@ -203,7 +184,6 @@ void socklb_trace_close(struct socklb_trace *t)
 		close(t->ring);
 	if (t->ctl >= 0)
 		close(t->ctl);
-	if (t->lock >= 0)
-		close(t->lock);
+	socklb_dir_unlock(t->lock);
 	free(t);
 }

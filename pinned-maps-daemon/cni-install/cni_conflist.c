@@ -16,18 +16,24 @@ static const char *const reserved_entry_keys[] = {
 
 /* Parsing -------------------------------------------------------------------- */
 
-static int parse_json(const char *what, const char *text, cJSON **doc, struct cni_error_msg *err)
+/* JSON's whitespace (RFC 8259): the one definition the checks and the text edits below use. */
+static bool json_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int parse_json(const char *what, const char *text, cJSON **doc, struct socklb_err *err)
 {
 	const char *end = NULL;
 	size_t line = 1, column = 1;
 
 	/*
-	 * JSON's whitespace is space, tab, CR and LF; cJSON skips any control
-	 * byte. Refuse the others, as libcni does, so that the text editing
-	 * below never meets a byte the parser skipped.
+	 * cJSON skips any control byte as whitespace. Refuse those that are not
+	 * JSON's, as libcni does, so that the text editing below never meets a
+	 * byte the parser skipped.
 	 */
 	for (const char *p = text; *p; p++) {
-		if ((unsigned char)*p < 0x20 && !strchr("\t\r\n", *p)) {
+		if ((unsigned char)*p < 0x20 && !json_ws(*p)) {
 			for (const char *q = text; q < p; q++) {
 				if (*q == '\n') {
 					line++;
@@ -36,8 +42,8 @@ static int parse_json(const char *what, const char *text, cJSON **doc, struct cn
 					column++;
 				}
 			}
-			return cni_error(err, -EINVAL, "%s: control character 0x%02x at line %zu, column %zu", what,
-					 (unsigned char)*p, line, column);
+			return socklb_fail(err, -EINVAL, "%s: control character 0x%02x at line %zu, column %zu", what,
+					   (unsigned char)*p, line, column);
 		}
 	}
 	*doc = cJSON_ParseWithOpts(text, &end, true);
@@ -51,7 +57,7 @@ static int parse_json(const char *what, const char *text, cJSON **doc, struct cn
 			column++;
 		}
 	}
-	return cni_error(err, -EINVAL, "%s: not valid JSON (at line %zu, column %zu)", what, line, column);
+	return socklb_fail(err, -EINVAL, "%s: not valid JSON (at line %zu, column %zu)", what, line, column);
 }
 
 static bool is_socklb(const cJSON *plugin)
@@ -86,7 +92,7 @@ static int count_keys(const cJSON *obj, const char *key)
  */
 static size_t skip_ws(const char *s, size_t i)
 {
-	while (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')
+	while (json_ws(s[i]))
 		i++;
 	return i;
 }
@@ -108,7 +114,7 @@ static size_t skip_value(const char *s, size_t i)
 	if (s[i] == '"')
 		return skip_string(s, i);
 	if (s[i] != '{' && s[i] != '[') {
-		while (s[i] && !strchr(",}] \t\r\n", s[i]))
+		while (s[i] && !json_ws(s[i]) && !strchr(",}]", s[i]))
 			i++;
 		return i;
 	}
@@ -197,7 +203,7 @@ static int locate_plugins(const char *s, struct conflist *cl)
 }
 
 /* Parse and validate a conflist as libcni's ConfListFromBytes does, and locate its plugins. */
-static int conflist_parse(const char *file, const char *text, struct conflist *cl, struct cni_error_msg *err)
+static int conflist_parse(const char *file, const char *text, struct conflist *cl, struct socklb_err *err)
 {
 	const cJSON *item;
 	int ret, i = 0;
@@ -207,56 +213,56 @@ static int conflist_parse(const char *file, const char *text, struct conflist *c
 	if (ret)
 		return ret;
 	if (!cJSON_IsObject(cl->doc)) {
-		ret = cni_error(err, -EINVAL, "%s: not a JSON object", file);
+		ret = socklb_fail(err, -EINVAL, "%s: not a JSON object", file);
 		goto out;
 	}
 	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cl->doc, "name"))) {
-		ret = cni_error(err, -EINVAL, "%s: no \"name\" string (a conflist names its network)", file);
+		ret = socklb_fail(err, -EINVAL, "%s: no \"name\" string (a conflist names its network)", file);
 		goto out;
 	}
 	item = cJSON_GetObjectItemCaseSensitive(cl->doc, "cniVersion");
 	if (item && !cJSON_IsString(item)) {
-		ret = cni_error(err, -EINVAL, "%s: \"cniVersion\" is not a string", file);
+		ret = socklb_fail(err, -EINVAL, "%s: \"cniVersion\" is not a string", file);
 		goto out;
 	}
 	if (count_keys(cl->doc, "plugins") > 1) {
-		ret = cni_error(err, -EINVAL, "%s: the \"plugins\" key appears more than once", file);
+		ret = socklb_fail(err, -EINVAL, "%s: the \"plugins\" key appears more than once", file);
 		goto out;
 	}
 	cl->plugins = cJSON_GetObjectItemCaseSensitive(cl->doc, "plugins");
 	if (!cl->plugins) {
-		ret = cni_error(err, -EINVAL, "%s: no \"plugins\" list", file);
+		ret = socklb_fail(err, -EINVAL, "%s: no \"plugins\" list", file);
 		goto out;
 	}
 	if (!cJSON_IsArray(cl->plugins)) {
-		ret = cni_error(err, -EINVAL, "%s: \"plugins\" is not a list", file);
+		ret = socklb_fail(err, -EINVAL, "%s: \"plugins\" is not a list", file);
 		goto out;
 	}
 	cl->count = cJSON_GetArraySize(cl->plugins);
 	if (cl->count == 0) {
-		ret = cni_error(err, -EINVAL, "%s: \"plugins\" is empty", file);
+		ret = socklb_fail(err, -EINVAL, "%s: \"plugins\" is empty", file);
 		goto out;
 	}
 	cJSON_ArrayForEach(item, cl->plugins) {
 		if (!cJSON_IsObject(item)) {
-			ret = cni_error(err, -EINVAL, "%s: plugins[%d] is not a JSON object", file, i);
+			ret = socklb_fail(err, -EINVAL, "%s: plugins[%d] is not a JSON object", file, i);
 			goto out;
 		}
 		if (!has_type(item)) {
-			ret = cni_error(err, -EINVAL, "%s: plugins[%d] has no \"type\" string", file, i);
+			ret = socklb_fail(err, -EINVAL, "%s: plugins[%d] has no \"type\" string", file, i);
 			goto out;
 		}
 		i++;
 	}
 	cl->items = calloc((size_t)cl->count, sizeof(*cl->items));
 	if (!cl->items) {
-		ret = cni_error(err, -ENOMEM, "%s: out of memory", file);
+		ret = socklb_fail(err, -ENOMEM, "%s: out of memory", file);
 		goto out;
 	}
 	if (locate_plugins(text, cl)) {
-		ret = cni_error(err, -EINVAL,
-				"%s: cannot find the \"plugins\" list in the text (is its key written with escapes?)",
-				file);
+		ret = socklb_fail(err, -EINVAL,
+				  "%s: cannot find the \"plugins\" list in the text (is its key written with escapes?)",
+				  file);
 		goto out;
 	}
 	return 0;
@@ -283,7 +289,7 @@ static int find_socklb(const struct conflist *cl, int *how_many)
 	return first;
 }
 
-int cni_conflist_count_socklb(const char *file, const char *text, int *count, struct cni_error_msg *err)
+int cni_conflist_count_socklb(const char *file, const char *text, int *count, struct socklb_err *err)
 {
 	struct conflist cl;
 	int ret = conflist_parse(file, text, &cl, err);
@@ -332,7 +338,7 @@ static char *item_separator(const char *s, const struct conflist *cl)
 }
 
 int cni_conflist_put(const char *file, const char *text, const char *entry, enum cni_entry_mode mode, char **out,
-		     enum cni_conf_change *change, struct cni_error_msg *err)
+		     enum cni_conf_change *change, struct socklb_err *err)
 {
 	struct conflist cl;
 	cJSON *want = NULL;
@@ -346,14 +352,14 @@ int cni_conflist_put(const char *file, const char *text, const char *entry, enum
 		return ret;
 	k = find_socklb(&cl, &n);
 	if (n > 1) {
-		ret = cni_error(err, -EINVAL, "%s: %d socklb entries in \"plugins\"; uninstall-cni removes them all",
-				file, n);
+		ret = socklb_fail(err, -EINVAL, "%s: %d socklb entries in \"plugins\"; uninstall-cni removes them all",
+				  file, n);
 		goto out;
 	}
 	if (k >= 0) {
 		want = cJSON_Parse(entry);
 		if (!want) {
-			ret = cni_error(err, -EINVAL, "the socklb entry is not valid JSON: %s", entry);
+			ret = socklb_fail(err, -EINVAL, "the socklb entry is not valid JSON: %s", entry);
 			goto out;
 		}
 		if (mode == CNI_ENTRY_KEEP || cJSON_Compare(cJSON_GetArrayItem(cl.plugins, k), want, true))
@@ -369,7 +375,7 @@ int cni_conflist_put(const char *file, const char *text, const char *entry, enum
 	}
 	if (!*out) {
 		*change = CNI_CONF_UNCHANGED;
-		ret = cni_error(err, -ENOMEM, "%s: out of memory", file);
+		ret = socklb_fail(err, -ENOMEM, "%s: out of memory", file);
 	}
 out:
 	free(sep);
@@ -378,7 +384,7 @@ out:
 	return ret;
 }
 
-int cni_conflist_drop(const char *file, const char *text, char **out, struct cni_error_msg *err)
+int cni_conflist_drop(const char *file, const char *text, char **out, struct socklb_err *err)
 {
 	char *cur = NULL;
 	int ret = 0;
@@ -401,8 +407,9 @@ int cni_conflist_drop(const char *file, const char *text, char **out, struct cni
 		}
 		if (cl.count == 1) {
 			conflist_free(&cl);
-			ret = cni_error(err, -EINVAL,
-					"%s: socklb is its only plugin; removing it would leave an invalid file", file);
+			ret = socklb_fail(err, -EINVAL,
+					  "%s: socklb is its only plugin; removing it would leave an invalid file",
+					  file);
 			break;
 		}
 		/* Take the separator before the entry (after it when first), so an insert-then-drop is exact. */
@@ -413,7 +420,7 @@ int cni_conflist_drop(const char *file, const char *text, char **out, struct cni
 		free(cur);
 		cur = next;
 		if (!cur) {
-			ret = cni_error(err, -ENOMEM, "%s: out of memory", file);
+			ret = socklb_fail(err, -ENOMEM, "%s: out of memory", file);
 			break;
 		}
 	}
@@ -425,7 +432,7 @@ int cni_conflist_drop(const char *file, const char *text, char **out, struct cni
 	return 0;
 }
 
-int cni_conf_wrap(const char *file, const char *text, char **out, struct cni_error_msg *err)
+int cni_conf_wrap(const char *file, const char *text, char **out, struct socklb_err *err)
 {
 	const cJSON *name, *version;
 	char *name_json = NULL, *version_json = NULL, *buf = NULL;
@@ -441,16 +448,16 @@ int cni_conf_wrap(const char *file, const char *text, char **out, struct cni_err
 	name = cJSON_GetObjectItemCaseSensitive(doc, "name");
 	version = cJSON_GetObjectItemCaseSensitive(doc, "cniVersion");
 	if (!cJSON_IsObject(doc)) {
-		ret = cni_error(err, -EINVAL, "%s: not a JSON object", file);
+		ret = socklb_fail(err, -EINVAL, "%s: not a JSON object", file);
 	} else if (!has_type(doc)) {
-		ret = cni_error(err, -EINVAL,
-				"%s: no \"type\" string (a .conf or .json file holds one plugin; a list belongs in a "
-				".conflist file)",
-				file);
+		ret = socklb_fail(err, -EINVAL,
+				  "%s: no \"type\" string (a .conf or .json file holds one plugin; a list belongs in a "
+				  ".conflist file)",
+				  file);
 	} else if (!cJSON_IsString(name)) {
-		ret = cni_error(err, -EINVAL, "%s: no \"name\" string (a network config names its network)", file);
+		ret = socklb_fail(err, -EINVAL, "%s: no \"name\" string (a network config names its network)", file);
 	} else if (version && !cJSON_IsString(version)) {
-		ret = cni_error(err, -EINVAL, "%s: \"cniVersion\" is not a string", file);
+		ret = socklb_fail(err, -EINVAL, "%s: \"cniVersion\" is not a string", file);
 	}
 	if (ret)
 		goto out;
@@ -460,11 +467,11 @@ int cni_conf_wrap(const char *file, const char *text, char **out, struct cni_err
 	if (!name_json || (version && !version_json) || !f) {
 		if (f)
 			fclose(f);
-		ret = cni_error(err, -ENOMEM, "%s: out of memory", file);
+		ret = socklb_fail(err, -ENOMEM, "%s: out of memory", file);
 		goto out;
 	}
 	/* The plugin goes in as written, one level deeper: JSON strings hold no raw newline. */
-	while (end > start && strchr(" \t\r\n", text[end - 1]))
+	while (end > start && json_ws(text[end - 1]))
 		end--;
 	fputs("{\n", f);
 	if (version_json)
@@ -479,7 +486,7 @@ int cni_conf_wrap(const char *file, const char *text, char **out, struct cni_err
 	if (fclose(f)) {
 		free(buf);
 		buf = NULL;
-		ret = cni_error(err, -ENOMEM, "%s: out of memory", file);
+		ret = socklb_fail(err, -ENOMEM, "%s: out of memory", file);
 	}
 	*out = buf;
 out:
@@ -499,7 +506,7 @@ static bool is_reserved_key(const char *key)
 	return false;
 }
 
-static int add_extra_keys(cJSON *entry, const char *extra_json, struct cni_error_msg *err)
+static int add_extra_keys(cJSON *entry, const char *extra_json, struct socklb_err *err)
 {
 	const cJSON *child;
 	cJSON *extra;
@@ -509,8 +516,8 @@ static int add_extra_keys(cJSON *entry, const char *extra_json, struct cni_error
 	if (ret)
 		return ret;
 	if (!cJSON_IsObject(extra)) {
-		ret = cni_error(err, -EINVAL,
-				"socklb entry config: must be a JSON object, e.g. {\"namespaces\":[\"*\"]}");
+		ret = socklb_fail(err, -EINVAL,
+				  "socklb entry config: must be a JSON object, e.g. {\"namespaces\":[\"*\"]}");
 		goto out;
 	}
 	cJSON_ArrayForEach(child, extra) {
@@ -520,20 +527,20 @@ static int add_extra_keys(cJSON *entry, const char *extra_json, struct cni_error
 		if (!child->string)
 			continue;
 		if (is_reserved_key(child->string)) {
-			ret = cni_error(err, -EINVAL,
-					"socklb entry config: \"%s\" is set by the installer or the runtime",
-					child->string);
+			ret = socklb_fail(err, -EINVAL,
+					  "socklb entry config: \"%s\" is set by the installer or the runtime",
+					  child->string);
 			goto out;
 		}
 		if (count_keys(extra, child->string) > 1) {
-			ret = cni_error(err, -EINVAL, "socklb entry config: \"%s\" appears more than once",
-					child->string);
+			ret = socklb_fail(err, -EINVAL, "socklb entry config: \"%s\" appears more than once",
+					  child->string);
 			goto out;
 		}
 		copy = cJSON_Duplicate(child, true);
 		if (!copy || !cJSON_AddItemToObject(entry, child->string, copy)) {
 			cJSON_Delete(copy);
-			ret = cni_error(err, -ENOMEM, "socklb entry config: out of memory");
+			ret = socklb_fail(err, -ENOMEM, "socklb entry config: out of memory");
 			goto out;
 		}
 	}
@@ -542,14 +549,14 @@ out:
 	return ret;
 }
 
-int cni_entry_build(const char *extra_json, char **entry, struct cni_error_msg *err)
+int cni_entry_build(const char *extra_json, char **entry, struct socklb_err *err)
 {
 	cJSON *doc = cJSON_CreateObject(), *caps;
 	int ret = 0;
 
 	*entry = NULL;
 	if (!doc || !cJSON_AddStringToObject(doc, "type", CNI_PLUGIN_TYPE)) {
-		ret = cni_error(err, -ENOMEM, "socklb entry: out of memory");
+		ret = socklb_fail(err, -ENOMEM, "socklb entry: out of memory");
 		goto out;
 	}
 	if (extra_json) {
@@ -562,7 +569,7 @@ int cni_entry_build(const char *extra_json, char **entry, struct cni_error_msg *
 	if (!caps || !cJSON_AddTrueToObject(caps, "cgroupPath") ||
 	    !cJSON_AddTrueToObject(caps, "io.kubernetes.cri.pod-annotations") ||
 	    !(*entry = cJSON_PrintUnformatted(doc)))
-		ret = cni_error(err, -ENOMEM, "socklb entry: out of memory");
+		ret = socklb_fail(err, -ENOMEM, "socklb entry: out of memory");
 out:
 	cJSON_Delete(doc);
 	return ret;

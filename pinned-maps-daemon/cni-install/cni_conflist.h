@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The socklb entry and the edits of a CNI config's text that add, replace or
- * remove it. Pure functions: no files, no logging.
+ * remove it. Pure functions: no files, no logging; every error (err.h) names
+ * the file and the problem.
  *
  * Edits are made on the text, not by re-printing the parsed JSON: the entry is
  * spliced in after the last plugin, with the separator the file already uses
@@ -14,27 +15,9 @@
 #ifndef SOCKLB_CNI_CONFLIST_H
 #define SOCKLB_CNI_CONFLIST_H
 
-#include <stdio.h>
+#include "err.h"
 
 #define CNI_PLUGIN_TYPE "socklb"
-
-/* Every error names the file and the problem. */
-struct cni_error_msg {
-	char text[1024];
-};
-
-/*
- * Formats the message into err and evaluates to code (a negative errno),
- * computed before the message so that an errno it reads is the caller's. A
- * macro, not a function: analyzers do not follow variadic calls and would
- * otherwise assume an error path may return 0.
- */
-#define cni_error(err, code, ...)                                        \
-	({                                                               \
-		int cni_error_code_ = (code);                            \
-		snprintf((err)->text, sizeof((err)->text), __VA_ARGS__); \
-		cni_error_code_;                                         \
-	})
 
 enum cni_conf_change {
 	CNI_CONF_UNCHANGED,
@@ -54,7 +37,7 @@ enum cni_entry_mode {
  * extra_json may be NULL. Keys the runtime or we set (type, capabilities,
  * name, cniVersion, runtimeConfig, prevResult) are refused. Free with free().
  */
-int cni_entry_build(const char *extra_json, char **entry, struct cni_error_msg *err);
+int cni_entry_build(const char *extra_json, char **entry, struct socklb_err *err);
 
 /*
  * `file` only names the text in errors. *out is a new NUL-terminated string
@@ -69,10 +52,10 @@ int cni_entry_build(const char *extra_json, char **entry, struct cni_error_msg *
  * ConfListFromConf does: cniVersion and name copied up, the plugin as it is.
  */
 int cni_conflist_put(const char *file, const char *text, const char *entry, enum cni_entry_mode mode, char **out,
-		     enum cni_conf_change *change, struct cni_error_msg *err);
-int cni_conflist_drop(const char *file, const char *text, char **out, struct cni_error_msg *err);
-int cni_conf_wrap(const char *file, const char *text, char **out, struct cni_error_msg *err);
+		     enum cni_conf_change *change, struct socklb_err *err);
+int cni_conflist_drop(const char *file, const char *text, char **out, struct socklb_err *err);
+int cni_conf_wrap(const char *file, const char *text, char **out, struct socklb_err *err);
 /* How many socklb entries a valid conflist holds. */
-int cni_conflist_count_socklb(const char *file, const char *text, int *count, struct cni_error_msg *err);
+int cni_conflist_count_socklb(const char *file, const char *text, int *count, struct socklb_err *err);
 
 #endif /* SOCKLB_CNI_CONFLIST_H */

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cni_install.h"
 
-#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,25 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 
 #define PLUGIN_FILE_NAME CNI_PLUGIN_TYPE
 /* Real conflists are a few KiB; anything this large is not one. */
 #define CONF_MAX_BYTES (1024 * 1024)
-/* Temp files end in ".tmp": runtimes only read .conf, .conflist and .json. */
-#define TEMP_PREFIX ".socklb-"
-#define TEMP_SUFFIX ".tmp"
-#define TEMP_TEMPLATE TEMP_PREFIX "XXXXXX" TEMP_SUFFIX
-
-/* errno as a negative code, never 0: a failed call must not read as success. */
-static int neg_errno(void)
-{
-	int e = errno, ret = e > 0 ? -e : -EIO;
-
-	/* Always true; it tells the static analyzer, which cannot negate a range, that ret is not 0. */
-	assert(ret < 0);
-	return ret;
-}
 
 void cni_install_opts_init(struct cni_install_opts *o)
 {
@@ -43,159 +28,50 @@ void cni_install_opts_init(struct cni_install_opts *o)
 
 /* Files --------------------------------------------------------------------- */
 
-static int read_text(const char *path, char **text, struct stat *st, struct cni_error_msg *err)
+/* A config's text, and its mode and owner for the file that replaces it. */
+static int read_text(const char *path, char **text, struct stat *st, struct socklb_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
-	size_t n = 0;
-	char *buf = NULL;
+	size_t len;
+	int ret;
 
 	*text = NULL;
-	if (fd < 0)
-		return cni_error(err, neg_errno(), "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, st)) {
-		ret = cni_error(err, neg_errno(), "cannot stat %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		ret = cni_error(err, -EINVAL, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st->st_size > CONF_MAX_BYTES) {
-		ret = cni_error(err, -EFBIG, "%s: larger than %d bytes, not a CNI config", path, CONF_MAX_BYTES);
-		goto out;
-	}
-	buf = malloc((size_t)st->st_size + 1);
-	if (!buf) {
-		ret = cni_error(err, -ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (n < (size_t)st->st_size) {
-		ssize_t got = read(fd, buf + n, (size_t)st->st_size - n);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			ret = cni_error(err, neg_errno(), "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
-	if (strlen(buf) != n) {
-		ret = cni_error(err, -EINVAL, "%s: contains a NUL byte, not JSON text", path);
-		goto out;
-	}
-	*text = buf;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return ret;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return neg_errno();
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The directory of path, into buf. */
-static void dir_of(const char *path, char *buf, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(buf, len, ".");
-	else if (slash == path)
-		snprintf(buf, len, "/");
-	else
-		snprintf(buf, len, "%.*s", (int)(slash - path), path);
-}
-
-/* A rename is durable once its directory is synced. */
-static int sync_dir(const char *dir, struct cni_error_msg *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return cni_error(err, neg_errno(), "cannot open %s: %s", dir, strerror(errno));
-	if (fsync(fd))
-		ret = cni_error(err, neg_errno(), "cannot sync %s: %s", dir, strerror(errno));
-	close(fd);
-	return ret;
-}
-
-/* A temp file beside path, to be renamed over it: *fd and the name in tmp. */
-static int open_temp(const char *path, char *tmp, size_t len, int *fd, struct cni_error_msg *err)
-{
-	char dir[PATH_MAX];
-
-	dir_of(path, dir, sizeof(dir));
-	if ((size_t)snprintf(tmp, len, "%s/" TEMP_TEMPLATE, dir) >= len)
-		return cni_error(err, -ENAMETOOLONG, "%s: path too long", path);
-	*fd = mkostemps(tmp, (int)strlen(TEMP_SUFFIX), O_CLOEXEC);
-	if (*fd < 0)
-		return cni_error(err, neg_errno(), "cannot create a file in %s: %s", dir, strerror(errno));
-	return 0;
-}
-
-/* fsync, close, rename over path, sync the directory; the temp file is gone on every path. */
-static int commit_temp(int fd, const char *tmp, const char *path, struct cni_error_msg *err)
-{
-	char dir[PATH_MAX];
-	int ret = 0;
-
-	if (fsync(fd))
-		ret = cni_error(err, neg_errno(), "cannot sync %s: %s", tmp, strerror(errno));
-	if (close(fd) && !ret)
-		ret = cni_error(err, neg_errno(), "cannot write %s: %s", tmp, strerror(errno));
-	if (!ret && rename(tmp, path))
-		ret = cni_error(err, neg_errno(), "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-	if (ret) {
-		unlink(tmp);
+	if (stat(path, st))
+		return socklb_fail(err, socklb_errno(), "cannot stat %s: %s", path, strerror(errno));
+	if (!S_ISREG(st->st_mode))
+		return socklb_fail(err, -EINVAL, "%s: not a regular file", path);
+	ret = socklb_file_read(path, CONF_MAX_BYTES, text, &len, err);
+	if (ret == -EFBIG)
+		return socklb_fail(err, ret, "%s: larger than %d bytes, not a CNI config", path, CONF_MAX_BYTES);
+	if (ret)
 		return ret;
+	if (strlen(*text) != len) {
+		free(*text);
+		*text = NULL;
+		return socklb_fail(err, -EINVAL, "%s: contains a NUL byte, not JSON text", path);
 	}
-	dir_of(path, dir, sizeof(dir));
-	return sync_dir(dir, err);
+	return 0;
 }
 
 /* Replace path with data atomically, with the mode and owner of like. */
-static int write_atomic(const char *path, const char *data, const struct stat *like, struct cni_error_msg *err)
+static int write_atomic(const char *path, const char *data, const struct stat *like, struct socklb_err *err)
 {
-	char tmp[PATH_MAX];
-	int fd, ret;
+	struct socklb_atomic_file f;
+	int ret;
 
-	ret = open_temp(path, tmp, sizeof(tmp), &fd, err);
+	ret = socklb_atomic_begin(&f, path, like->st_mode, err);
 	if (ret)
 		return ret;
-	if (fchmod(fd, like->st_mode & 07777))
-		ret = cni_error(err, neg_errno(), "cannot set the mode of %s: %s", tmp, strerror(errno));
 	/* Keeping the owner needs CAP_CHOWN unless it is us: only a failure that changes something matters. */
-	if (!ret && fchown(fd, like->st_uid, like->st_gid) && (like->st_uid != geteuid() || like->st_gid != getegid()))
+	if (fchown(f.fd, like->st_uid, like->st_gid) && (like->st_uid != geteuid() || like->st_gid != getegid()))
 		pr_warn("%s: cannot keep its owner %u:%u: %s", path, (unsigned)like->st_uid, (unsigned)like->st_gid,
 			strerror(errno));
-	if (!ret) {
-		ret = write_all(fd, data, strlen(data));
-		if (ret)
-			ret = cni_error(err, ret, "cannot write %s: %s", tmp, strerror(-ret));
-	}
+	ret = socklb_write_all(f.fd, data, strlen(data));
 	if (ret) {
-		close(fd);
-		unlink(tmp);
+		socklb_fail(err, ret, "cannot write %s: %s", f.tmp, strerror(-ret));
+		socklb_atomic_abort(&f);
 		return ret;
 	}
-	return commit_temp(fd, tmp, path, err);
+	return socklb_atomic_commit(&f, err);
 }
 
 /* Finding the primary config ---------------------------------------------- */
@@ -235,7 +111,7 @@ static int find_primary(const char *conf_dir, char **path)
 	*path = NULL;
 	d = opendir(conf_dir);
 	if (!d)
-		return neg_errno();
+		return socklb_errno();
 	while ((de = readdir(d))) {
 		/* Byte order, as Go's sort.Strings: not strcoll. */
 		if (!cni_conf_is_config_name(de->d_name) || is_directory(d, de) ||
@@ -268,22 +144,22 @@ int cni_conf_find_primary(const char *conf_dir, char **path)
 /* Ensuring and removing the entry ------------------------------------------- */
 
 /* Symlinked configs are edited where they point, so the link stays a link. */
-static int resolve(const char *path, char **real, struct cni_error_msg *err)
+static int resolve(const char *path, char **real, struct socklb_err *err)
 {
 	struct stat st;
 
 	if (lstat(path, &st))
-		return cni_error(err, neg_errno(), "cannot stat %s: %s", path, strerror(errno));
+		return socklb_fail(err, socklb_errno(), "cannot stat %s: %s", path, strerror(errno));
 	*real = S_ISLNK(st.st_mode) ? realpath(path, NULL) : strdup(path);
 	if (!*real)
-		return cni_error(err, neg_errno(), "cannot resolve %s: %s", path, strerror(errno));
+		return socklb_fail(err, socklb_errno(), "cannot resolve %s: %s", path, strerror(errno));
 	return 0;
 }
 
 /* A conflist at dest may be replaced only if we wrote it: it holds a socklb entry. */
-static int check_wrap_target(const char *conf_path, const char *dest, struct cni_error_msg *err)
+static int check_wrap_target(const char *conf_path, const char *dest, struct socklb_err *err)
 {
-	struct cni_error_msg ignored = { .text = "" };
+	struct socklb_err ignored;
 	struct stat st;
 	char *text;
 	int ours = 0;
@@ -297,14 +173,14 @@ static int check_wrap_target(const char *conf_path, const char *dest, struct cni
 	}
 	if (ours)
 		return 0;
-	return cni_error(err, -EEXIST,
-			 "%s: wrapping it into a conflist would replace %s, which is not ours; move one away",
-			 conf_path, dest);
+	return socklb_fail(err, -EEXIST,
+			   "%s: wrapping it into a conflist would replace %s, which is not ours; move one away",
+			   conf_path, dest);
 }
 
 /* A .conf or .json becomes <base>.conflist holding the entry; the original goes once that is in place. */
 static int wrap_file(const char *conf_path, const char *real, const char *text, const struct stat *st,
-		     const char *entry, char **dest, enum cni_conf_change *change, struct cni_error_msg *err)
+		     const char *entry, char **dest, enum cni_conf_change *change, struct socklb_err *err)
 {
 	char *wrapped = NULL, *with_entry = NULL, dir[PATH_MAX];
 	const char *ext = strrchr(conf_path, '.');
@@ -312,7 +188,7 @@ static int wrap_file(const char *conf_path, const char *real, const char *text, 
 
 	if (asprintf(dest, "%.*s.conflist", (int)(ext - conf_path), conf_path) < 0) {
 		*dest = NULL;
-		return cni_error(err, -ENOMEM, "%s: out of memory", conf_path);
+		return socklb_fail(err, -ENOMEM, "%s: out of memory", conf_path);
 	}
 	ret = check_wrap_target(conf_path, *dest, err);
 	if (!ret)
@@ -323,11 +199,11 @@ static int wrap_file(const char *conf_path, const char *real, const char *text, 
 		ret = write_atomic(*dest, with_entry ? with_entry : wrapped, st, err);
 	/* Until the original goes it sorts first ("x.conf" < "x.conflist"): runtimes see the old or the new, never neither. */
 	if (!ret && unlink(conf_path))
-		ret = cni_error(err, neg_errno(), "wrote %s but cannot remove %s: %s", *dest, conf_path,
-				strerror(errno));
+		ret = socklb_fail(err, socklb_errno(), "wrote %s but cannot remove %s: %s", *dest, conf_path,
+				  strerror(errno));
 	if (!ret) {
-		dir_of(conf_path, dir, sizeof(dir));
-		ret = sync_dir(dir, err);
+		socklb_dir_of(conf_path, dir, sizeof(dir));
+		ret = socklb_dir_sync(dir, err);
 	}
 	if (!ret)
 		pr_info("wrapped the single-plugin config %s into %s", conf_path, *dest);
@@ -341,7 +217,7 @@ static int wrap_file(const char *conf_path, const char *real, const char *text, 
 }
 
 int cni_conf_ensure(const struct cni_install_opts *o, const char *entry, enum cni_entry_mode mode, char **path,
-		    enum cni_conf_change *change, struct cni_error_msg *err)
+		    enum cni_conf_change *change, struct socklb_err *err)
 {
 	char *primary = NULL, *real = NULL, *text = NULL, *out = NULL;
 	struct stat st;
@@ -351,7 +227,7 @@ int cni_conf_ensure(const struct cni_install_opts *o, const char *entry, enum cn
 	*change = CNI_CONF_UNCHANGED;
 	ret = find_primary(o->conf_dir, &primary);
 	if (ret < 0)
-		return cni_error(err, ret, "cannot read the CNI config dir %s: %s", o->conf_dir, strerror(-ret));
+		return socklb_fail(err, ret, "cannot read the CNI config dir %s: %s", o->conf_dir, strerror(-ret));
 	if (ret == 1)
 		return 0;
 	ret = resolve(primary, &real, err);
@@ -380,7 +256,7 @@ out:
 	return ret;
 }
 
-static int remove_from_file(const char *path, bool *changed, struct cni_error_msg *err)
+static int remove_from_file(const char *path, bool *changed, struct socklb_err *err)
 {
 	char *real = NULL, *text = NULL, *out = NULL;
 	struct stat st;
@@ -403,7 +279,7 @@ static int remove_from_file(const char *path, bool *changed, struct cni_error_ms
 	return ret;
 }
 
-int cni_conf_remove(const struct cni_install_opts *o, int *removed, struct cni_error_msg *err)
+int cni_conf_remove(const struct cni_install_opts *o, int *removed, struct socklb_err *err)
 {
 	const struct dirent *de;
 	DIR *d;
@@ -412,8 +288,8 @@ int cni_conf_remove(const struct cni_install_opts *o, int *removed, struct cni_e
 	*removed = 0;
 	d = opendir(o->conf_dir);
 	if (!d)
-		return cni_error(err, neg_errno(), "cannot read the CNI config dir %s: %s", o->conf_dir,
-				 strerror(errno));
+		return socklb_fail(err, socklb_errno(), "cannot read the CNI config dir %s: %s", o->conf_dir,
+				   strerror(errno));
 	/* We only ever write our entry into .conflist files. */
 	while (!ret && (de = readdir(d))) {
 		char *path = NULL;
@@ -422,7 +298,7 @@ int cni_conf_remove(const struct cni_install_opts *o, int *removed, struct cni_e
 		if (!has_suffix(de->d_name, ".conflist") || is_directory(d, de))
 			continue;
 		if (asprintf(&path, "%s/%s", o->conf_dir, de->d_name) < 0) {
-			ret = cni_error(err, -ENOMEM, "out of memory");
+			ret = socklb_fail(err, -ENOMEM, "out of memory");
 			break;
 		}
 		ret = remove_from_file(path, &changed, err);
@@ -438,7 +314,7 @@ int cni_conf_remove(const struct cni_install_opts *o, int *removed, struct cni_e
 
 /* The plugin binary ----------------------------------------------------------- */
 
-static int plugin_source(const struct cni_install_opts *o, char *buf, size_t len, struct cni_error_msg *err)
+static int plugin_source(const struct cni_install_opts *o, char *buf, size_t len, struct socklb_err *err)
 {
 	char self[PATH_MAX], dir[PATH_MAX];
 	ssize_t n;
@@ -449,13 +325,13 @@ static int plugin_source(const struct cni_install_opts *o, char *buf, size_t len
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)
-		return cni_error(err, neg_errno(),
-				 "cannot find our own executable (/proc/self/exe): %s; use --plugin-binary",
-				 strerror(errno));
+		return socklb_fail(err, socklb_errno(),
+				   "cannot find our own executable (/proc/self/exe): %s; use --plugin-binary",
+				   strerror(errno));
 	self[n] = '\0';
-	dir_of(self, dir, sizeof(dir));
+	socklb_dir_of(self, dir, sizeof(dir));
 	if ((size_t)snprintf(buf, len, "%s/%s", dir, PLUGIN_FILE_NAME) >= len)
-		return cni_error(err, -ENAMETOOLONG, "%s: path too long", dir);
+		return socklb_fail(err, -ENAMETOOLONG, "%s: path too long", dir);
 	return 0;
 }
 
@@ -468,10 +344,10 @@ static int same_content(int a, int b)
 		ssize_t n = read(a, x, sizeof(x)), m;
 
 		if (n < 0)
-			return neg_errno();
+			return socklb_errno();
 		m = read(b, y, (size_t)n);
 		if (m < 0)
-			return neg_errno();
+			return socklb_errno();
 		if (m != n || memcmp(x, y, (size_t)n) != 0)
 			return 0;
 		if (n == 0)
@@ -512,19 +388,20 @@ static int copy_fd(int from, int to)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return neg_errno();
+			return socklb_errno();
 		if (n == 0)
 			return 0;
-		ret = write_all(to, buf, (size_t)n);
+		ret = socklb_write_all(to, buf, (size_t)n);
 		if (ret)
 			return ret;
 	}
 }
 
-int cni_plugin_install(const struct cni_install_opts *o, bool *changed, struct cni_error_msg *err)
+int cni_plugin_install(const struct cni_install_opts *o, bool *changed, struct socklb_err *err)
 {
-	char src[PATH_MAX], dest[PATH_MAX], tmp[PATH_MAX];
-	int src_fd, tmp_fd = -1, ret;
+	char src[PATH_MAX], dest[PATH_MAX];
+	struct socklb_atomic_file tmp;
+	int src_fd, ret;
 	struct stat st;
 
 	*changed = false;
@@ -532,12 +409,13 @@ int cni_plugin_install(const struct cni_install_opts *o, bool *changed, struct c
 	if (ret)
 		return ret;
 	if ((size_t)snprintf(dest, sizeof(dest), "%s/%s", o->bin_dir, PLUGIN_FILE_NAME) >= sizeof(dest))
-		return cni_error(err, -ENAMETOOLONG, "%s: path too long", o->bin_dir);
+		return socklb_fail(err, -ENAMETOOLONG, "%s: path too long", o->bin_dir);
 	src_fd = open(src, O_RDONLY | O_CLOEXEC);
 	if (src_fd < 0)
-		return cni_error(err, neg_errno(), "plugin binary %s: %s (use --plugin-binary)", src, strerror(errno));
+		return socklb_fail(err, socklb_errno(), "plugin binary %s: %s (use --plugin-binary)", src,
+				   strerror(errno));
 	if (fstat(src_fd, &st) || !S_ISREG(st.st_mode)) {
-		ret = cni_error(err, -EINVAL, "plugin binary %s: not a regular file", src);
+		ret = socklb_fail(err, -EINVAL, "plugin binary %s: not a regular file", src);
 		goto out;
 	}
 	ret = plugin_up_to_date(src_fd, &st, dest);
@@ -546,133 +424,38 @@ int cni_plugin_install(const struct cni_install_opts *o, bool *changed, struct c
 		goto out;
 	}
 	if (lseek(src_fd, 0, SEEK_SET) < 0) {
-		ret = cni_error(err, neg_errno(), "plugin binary %s: %s", src, strerror(errno));
+		ret = socklb_fail(err, socklb_errno(), "plugin binary %s: %s", src, strerror(errno));
 		goto out;
 	}
-	ret = open_temp(dest, tmp, sizeof(tmp), &tmp_fd, err);
+	/* rename, never write in place: a runtime may be executing the old binary right now (ETXTBSY). */
+	ret = socklb_atomic_begin(&tmp, dest, 0755, err);
 	if (ret)
 		goto out;
-	/* rename, never write in place: a runtime may be executing the old binary right now (ETXTBSY). */
-	if (fchmod(tmp_fd, 0755))
-		ret = cni_error(err, neg_errno(), "cannot set the mode of %s: %s", tmp, strerror(errno));
-	if (!ret) {
-		ret = copy_fd(src_fd, tmp_fd);
-		if (ret)
-			ret = cni_error(err, ret, "cannot copy %s to %s: %s", src, tmp, strerror(-ret));
-	}
+	ret = copy_fd(src_fd, tmp.fd);
 	if (ret) {
-		close(tmp_fd);
-		unlink(tmp);
+		socklb_fail(err, ret, "cannot copy %s to %s: %s", src, tmp.tmp, strerror(-ret));
+		socklb_atomic_abort(&tmp);
 		goto out;
 	}
-	ret = commit_temp(tmp_fd, tmp, dest, err);
+	ret = socklb_atomic_commit(&tmp, err);
 	*changed = !ret;
 out:
 	close(src_fd);
 	return ret;
 }
 
-int cni_plugin_uninstall(const struct cni_install_opts *o, struct cni_error_msg *err)
+int cni_plugin_uninstall(const struct cni_install_opts *o, struct socklb_err *err)
 {
 	char dest[PATH_MAX];
 
 	if ((size_t)snprintf(dest, sizeof(dest), "%s/%s", o->bin_dir, PLUGIN_FILE_NAME) >= sizeof(dest))
-		return cni_error(err, -ENAMETOOLONG, "%s: path too long", o->bin_dir);
+		return socklb_fail(err, -ENAMETOOLONG, "%s: path too long", o->bin_dir);
 	if (unlink(dest) && errno != ENOENT)
-		return cni_error(err, neg_errno(), "cannot remove %s: %s", dest, strerror(errno));
+		return socklb_fail(err, socklb_errno(), "cannot remove %s: %s", dest, strerror(errno));
 	return 0;
 }
 
-/* Command line ----------------------------------------------------------------- */
-
-static void usage(FILE *out, const char *cmd, bool install)
-{
-	fprintf(out, "usage: socklb-syncd %s [--cni-bin-dir DIR] [--cni-conf-dir DIR]%s [-v]\n\n", cmd,
-		install ? " [--plugin-binary PATH] [--config JSON]" : "");
-	if (install)
-		fprintf(out,
-			"Copies the socklb plugin into the CNI bin dir and adds a socklb entry at the end of the\n"
-			"primary network's conflist (the lexically first *.conf, *.conflist or *.json in the conf\n"
-			"dir; a single-plugin .conf/.json is wrapped into <name>.conflist). Running it again\n"
-			"changes nothing.\n\n");
-	else
-		fprintf(out,
-			"Removes every socklb entry from the conflists in the conf dir, then the plugin binary.\n\n");
-	fprintf(out, "  --cni-bin-dir DIR      CNI plugin binaries (default " CNI_DEFAULT_BIN_DIR ")\n"
-		     "  --cni-conf-dir DIR     CNI network configs (default " CNI_DEFAULT_CONF_DIR ")\n");
-	if (install)
-		fprintf(out,
-			"  --plugin-binary PATH   the plugin to install (default: socklb next to socklb-syncd)\n"
-			"  --config JSON          extra keys of the socklb entry, e.g. '{\"namespaces\":[\"*\"]}'\n");
-	fprintf(out, "  -v, --verbose          debug logs\n"
-		     "  -h, --help             this help\n");
-}
-
-/* 0 to go on, 1 after --help, 2 on bad usage (reported). */
-static int parse_args(int argc, char **argv, bool install, struct cni_install_opts *o, bool *verbose)
-{
-	static const struct option options[] = {
-		{ "cni-bin-dir", required_argument, NULL, 'b' },
-		{ "cni-conf-dir", required_argument, NULL, 'c' },
-		{ "plugin-binary", required_argument, NULL, 'p' },
-		{ "config", required_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cmd = argv[0];
-	int c;
-
-	cni_install_opts_init(o);
-	*verbose = false;
-	/* Reset getopt: the caller may have used it already. */
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			o->bin_dir = optarg;
-			break;
-		case 'c':
-			o->conf_dir = optarg;
-			break;
-		case 'p':
-		case 'j':
-			if (!install) {
-				fprintf(stderr, "socklb-syncd %s: %s only applies to install-cni\n\n", cmd,
-					argv[optind - 1]);
-				usage(stderr, cmd, install);
-				return 2;
-			}
-			*(c == 'p' ? &o->plugin_binary : &o->entry_config) = optarg;
-			break;
-		case 'v':
-			*verbose = true;
-			break;
-		case 'h':
-			usage(stdout, cmd, install);
-			return 1;
-		case ':':
-			fprintf(stderr, "socklb-syncd %s: %s needs a value\n\n", cmd, argv[optind - 1]);
-			usage(stderr, cmd, install);
-			return 2;
-		default:
-			fprintf(stderr, "socklb-syncd %s: unknown flag %s\n\n", cmd, argv[optind - 1]);
-			usage(stderr, cmd, install);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "socklb-syncd %s: unexpected argument \"%s\"\n\n", cmd, argv[optind]);
-		usage(stderr, cmd, install);
-		return 2;
-	}
-	if (!*o->bin_dir || !*o->conf_dir) {
-		fprintf(stderr, "socklb-syncd %s: --cni-bin-dir and --cni-conf-dir must not be empty\n", cmd);
-		return 2;
-	}
-	return 0;
-}
+/* The commands -------------------------------------------------------------- */
 
 static const char *change_text(enum cni_conf_change change)
 {
@@ -687,27 +470,22 @@ static const char *change_text(enum cni_conf_change change)
 	}
 }
 
-int cni_install_main(int argc, char **argv)
+int cni_install_main(const struct cni_install_opts *o)
 {
 	enum cni_conf_change change;
-	struct cni_install_opts o;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *entry = NULL, *path = NULL;
-	bool verbose, changed;
+	bool changed;
 	int ret;
 
-	ret = parse_args(argc, argv, true, &o, &verbose);
-	if (ret)
-		return ret == 1 ? 0 : 2;
-	socklb_log_init("socklb-syncd", verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
 	/* Check the entry before touching anything; the binary goes first so no conflist names a missing plugin. */
-	ret = cni_entry_build(o.entry_config, &entry, &err);
+	ret = cni_entry_build(o->entry_config, &entry, &err);
 	if (!ret)
-		ret = cni_plugin_install(&o, &changed, &err);
+		ret = cni_plugin_install(o, &changed, &err);
 	if (ret)
 		goto out;
-	pr_info("%s/" PLUGIN_FILE_NAME " %s", o.bin_dir, changed ? "installed" : "is up to date");
-	ret = cni_conf_ensure(&o, entry, CNI_ENTRY_REPLACE, &path, &change, &err);
+	pr_info("%s/" PLUGIN_FILE_NAME " %s", o->bin_dir, changed ? "installed" : "is up to date");
+	ret = cni_conf_ensure(o, entry, CNI_ENTRY_REPLACE, &path, &change, &err);
 	if (ret)
 		goto out;
 	if (path)
@@ -715,37 +493,31 @@ int cni_install_main(int argc, char **argv)
 	else
 		pr_warn("no network config (*.conf, *.conflist, *.json) in %s yet: socklb-syncd --cni-conf-dir adds "
 			"the entry once the primary CNI writes one",
-			o.conf_dir);
+			o->conf_dir);
 out:
 	if (ret)
-		pr_err("install-cni failed: %s", err.text);
+		pr_err("install-cni failed: %s", err.msg);
 	free(path);
 	free(entry);
-	return ret ? 1 : 0;
+	return ret;
 }
 
-int cni_uninstall_main(int argc, char **argv)
+int cni_uninstall_main(const struct cni_install_opts *o)
 {
-	struct cni_install_opts o;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	int ret, removed = 0;
-	bool verbose;
 
-	ret = parse_args(argc, argv, false, &o, &verbose);
-	if (ret)
-		return ret == 1 ? 0 : 2;
-	socklb_log_init("socklb-syncd", verbose ? SOCKLB_LOG_DEBUG : SOCKLB_LOG_INFO, NULL, true);
 	/* Entries first: a conflist must never name a plugin that is gone. */
-	ret = cni_conf_remove(&o, &removed, &err);
+	ret = cni_conf_remove(o, &removed, &err);
 	if (!ret) {
 		if (!removed)
-			pr_info("no socklb entry in %s", o.conf_dir);
-		ret = cni_plugin_uninstall(&o, &err);
+			pr_info("no socklb entry in %s", o->conf_dir);
+		ret = cni_plugin_uninstall(o, &err);
 	}
 	if (ret) {
-		pr_err("uninstall-cni failed: %s", err.text);
-		return 1;
+		pr_err("uninstall-cni failed: %s", err.msg);
+		return ret;
 	}
-	pr_info("removed %s/" PLUGIN_FILE_NAME, o.bin_dir);
+	pr_info("removed %s/" PLUGIN_FILE_NAME, o->bin_dir);
 	return 0;
 }

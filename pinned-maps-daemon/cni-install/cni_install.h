@@ -47,21 +47,20 @@ bool cni_conf_is_config_name(const char *name);
  * untouched.
  */
 int cni_conf_ensure(const struct cni_install_opts *o, const char *entry, enum cni_entry_mode mode, char **path,
-		    enum cni_conf_change *change, struct cni_error_msg *err);
+		    enum cni_conf_change *change, struct socklb_err *err);
 /* Remove socklb entries from every conflist in the conf dir; *removed counts the files changed. */
-int cni_conf_remove(const struct cni_install_opts *o, int *removed, struct cni_error_msg *err);
+int cni_conf_remove(const struct cni_install_opts *o, int *removed, struct socklb_err *err);
 
 /* Copy the plugin binary to <bin_dir>/socklb (mode 0755, atomic); *changed is false when it was already there. */
-int cni_plugin_install(const struct cni_install_opts *o, bool *changed, struct cni_error_msg *err);
+int cni_plugin_install(const struct cni_install_opts *o, bool *changed, struct socklb_err *err);
 /* Remove <bin_dir>/socklb; already gone is success. */
-int cni_plugin_uninstall(const struct cni_install_opts *o, struct cni_error_msg *err);
+int cni_plugin_uninstall(const struct cni_install_opts *o, struct socklb_err *err);
 
 /*
- * `socklb-syncd install-cni [...]` and `socklb-syncd uninstall-cni [...]`:
- * argv[0] is the subcommand's name. Return the process exit status
- * (0 done, 1 failed, 2 bad usage).
+ * `socklb-syncd install-cni` and `socklb-syncd uninstall-cni` (commands.c):
+ * do it, log what was done or, once, what failed; 0 or a negative errno.
  */
-int cni_install_main(int argc, char **argv);
-int cni_uninstall_main(int argc, char **argv);
+int cni_install_main(const struct cni_install_opts *o);
+int cni_uninstall_main(const struct cni_install_opts *o);
 
 #endif /* SOCKLB_CNI_INSTALL_H */

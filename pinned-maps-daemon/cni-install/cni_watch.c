@@ -33,20 +33,20 @@ struct cni_watch {
 	pthread_t thread;
 	bool failing;
 	bool told_no_config;
-	struct cni_error_msg last_error;
+	struct socklb_err last_error;
 };
 
 /* first: the ensure at start, which adds an entry rather than putting one back. */
 static void ensure(struct cni_watch *w, bool first)
 {
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *path = NULL;
 
 	if (cni_conf_ensure(&w->opts, w->entry, CNI_ENTRY_KEEP, &path, &change, &err)) {
 		/* The same broken file would log the same line every retry. */
-		if (!w->failing || strcmp(err.text, w->last_error.text) != 0)
-			pr_warn("cni: %s; socklb is added once it is fixed", err.text);
+		if (!w->failing || strcmp(err.msg, w->last_error.msg) != 0)
+			pr_warn("cni: %s; socklb is added once it is fixed", err.msg);
 		w->failing = true;
 		w->last_error = err;
 		return;
@@ -155,25 +155,24 @@ static void watch_free(struct cni_watch *w)
 	free(w);
 }
 
-int cni_watch_start(const struct cni_install_opts *o, struct cni_watch **out)
+int cni_watch_start(const struct cni_install_opts *o, struct cni_watch **out, struct socklb_err *e)
 {
-	struct cni_error_msg err = { .text = "" };
 	struct cni_watch *w;
 	int ret;
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
-		return -ENOMEM;
+		return socklb_fail(e, -ENOMEM, "cni: out of memory");
 	w->inotify_fd = -1;
 	w->stop_fd = -1;
-	ret = cni_entry_build(o->entry_config, &w->entry, &err);
+	ret = cni_entry_build(o->entry_config, &w->entry, e);
 	if (ret) {
-		pr_err("cni: %s", err.text);
+		socklb_err_prefix(e, "cni");
 		goto fail;
 	}
 	w->conf_dir = strdup(o->conf_dir);
 	if (!w->conf_dir) {
-		ret = -ENOMEM;
+		ret = socklb_fail(e, -ENOMEM, "cni: out of memory");
 		goto fail;
 	}
 	cni_install_opts_init(&w->opts);
@@ -181,19 +180,18 @@ int cni_watch_start(const struct cni_install_opts *o, struct cni_watch **out)
 	w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->inotify_fd < 0 || w->stop_fd < 0) {
-		ret = -errno;
-		pr_err("cni: cannot set up the watch of %s: %s", o->conf_dir, strerror(errno));
+		ret = socklb_fail(e, socklb_errno(), "cni: cannot set up the watch of %s: %s", o->conf_dir,
+				  strerror(errno));
 		goto fail;
 	}
 	w->wd = inotify_add_watch(w->inotify_fd, w->conf_dir, WATCH_EVENTS);
 	if (w->wd < 0) {
-		ret = -errno;
-		pr_err("cni: cannot watch %s: %s", o->conf_dir, strerror(errno));
+		ret = socklb_fail(e, socklb_errno(), "cni: cannot watch %s: %s", o->conf_dir, strerror(errno));
 		goto fail;
 	}
 	ret = -pthread_create(&w->thread, NULL, watch_thread, w);
 	if (ret) {
-		pr_err("cni: cannot start the watcher of %s: %s", o->conf_dir, strerror(-ret));
+		socklb_fail(e, ret, "cni: cannot start the watcher of %s: %s", o->conf_dir, strerror(-ret));
 		goto fail;
 	}
 	pr_info("cni: keeping socklb in the primary conflist of %s", o->conf_dir);

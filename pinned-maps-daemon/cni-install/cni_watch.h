@@ -22,9 +22,10 @@ struct cni_watch;
 /*
  * Uses o->conf_dir (which must exist) and o->entry_config; the strings are
  * copied. Checks the entry config, ensures once in the background, and
- * returns 0, or a negative errno after logging why.
+ * returns 0, or a negative errno with e saying why. The thread then reports
+ * its own failures (logged once per distinct error).
  */
-int cni_watch_start(const struct cni_install_opts *o, struct cni_watch **out);
+int cni_watch_start(const struct cni_install_opts *o, struct cni_watch **out, struct socklb_err *e);
 /* Stops the thread and frees; NULL is fine. */
 void cni_watch_stop(struct cni_watch *w);
 

@@ -199,7 +199,7 @@ static void listen_addr_format(int fd, char *buf, size_t len)
 		snprintf(buf, len, "%s:%u", host, ntohs(a.in.sin_port));
 }
 
-int metrics_server_start(const char *addr, struct metrics *m, struct metrics_server **out)
+int metrics_server_start(const char *addr, struct metrics *m, struct metrics_server **out, struct socklb_err *e)
 {
 	char bound[INET6_ADDRSTRLEN + 8];
 	struct metrics_server *srv;
@@ -208,30 +208,27 @@ int metrics_server_start(const char *addr, struct metrics *m, struct metrics_ser
 	int one = 1, err;
 
 	err = metrics_addr_parse(addr, &ss, &len);
-	if (err) {
-		pr_err("--metrics-addr \"%s\": expected HOST:PORT, e.g. 127.0.0.1:9466 or [::1]:9466", addr);
-		return err;
-	}
+	if (err)
+		return socklb_fail(
+			e, err, "--metrics-addr \"%s\": expected HOST:PORT, e.g. 127.0.0.1:9466 or [::1]:9466", addr);
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
-		return -ENOMEM;
+		return socklb_fail(e, -ENOMEM, "out of memory starting the metrics server");
 	srv->metrics = m;
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	srv->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (srv->stop_fd < 0 || srv->listen_fd < 0) {
-		err = -errno;
-		pr_err("metrics server: socket: %s", strerror(-err));
+		err = socklb_fail(e, socklb_errno(), "metrics server: socket: %s", strerror(errno));
 		goto err;
 	}
 	setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(srv->listen_fd, (struct sockaddr *)&ss, len) || listen(srv->listen_fd, 16)) {
-		err = -errno;
-		pr_err("metrics server: cannot listen on %s: %s", addr, strerror(-err));
+		err = socklb_fail(e, socklb_errno(), "metrics server: cannot listen on %s: %s", addr, strerror(errno));
 		goto err;
 	}
 	err = -pthread_create(&srv->thread, NULL, server_thread, srv);
 	if (err) {
-		pr_err("metrics server: cannot start its thread: %s", strerror(-err));
+		socklb_fail(e, err, "metrics server: cannot start its thread: %s", strerror(-err));
 		goto err;
 	}
 	listen_addr_format(srv->listen_fd, bound, sizeof(bound));

@@ -9,6 +9,7 @@
 
 #include <sys/socket.h>
 
+#include "err.h"
 #include "metrics.h"
 
 #define SOCKLB_DEFAULT_METRICS_ADDR "127.0.0.1:9466"
@@ -19,7 +20,7 @@ int metrics_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *le
 struct metrics_server;
 
 /* Logs the address it listens on: with port 0, the port the kernel chose. */
-int metrics_server_start(const char *addr, struct metrics *m, struct metrics_server **out);
+int metrics_server_start(const char *addr, struct metrics *m, struct metrics_server **out, struct socklb_err *e);
 void metrics_server_stop(struct metrics_server *srv);
 
 #endif /* SOCKLB_METRICS_SERVER_H */

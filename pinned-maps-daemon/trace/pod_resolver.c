@@ -2,7 +2,6 @@
 #include "pod_resolver.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -13,7 +12,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
-#include "datapath.h"
+#include "links.h"
 #include "hashmap.h"
 #include "log.h"
 
@@ -29,7 +28,7 @@ struct attachment {
 };
 
 struct pod_resolver {
-	char *links; /* <root>/links */
+	char *root; /* the bpffs root */
 	int mount_fd; /* the cgroup2 mount; -1: unknown */
 	struct attachment *items;
 	size_t n;
@@ -110,10 +109,9 @@ int pod_resolver_new(const char *bpffs_root, const char *cgroup2_mount, struct p
 	if (!r)
 		return -ENOMEM;
 	r->mount_fd = -1;
-	if (asprintf(&r->links, "%s/links", bpffs_root) < 0) {
-		r->links = NULL;
+	r->root = strdup(bpffs_root);
+	if (!r->root)
 		goto err;
-	}
 	r->cache = hashmap_new();
 	if (!r->cache)
 		goto err;
@@ -137,17 +135,14 @@ void pod_resolver_free(struct pod_resolver *r)
 		return;
 	hashmap_free(r->cache, NULL);
 	free(r->items);
-	free(r->links);
+	free(r->root);
 	if (r->mount_fd >= 0)
 		close(r->mount_fd);
 	free(r);
 }
 
-static void attachment_fill(struct pod_resolver *r, struct attachment *a, const char *name)
+static void attachment_fill(struct pod_resolver *r, struct attachment *a, const char *name, const char *dir)
 {
-	char dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s/%s", r->links, name);
 	a->cgroup_id = socklb_attachment_cgroup_id(dir);
 	if (socklb_attachment_name_decode(name, a->pod.attachment, sizeof(a->pod.attachment)))
 		snprintf(a->pod.attachment, sizeof(a->pod.attachment), "%s", name);
@@ -158,36 +153,33 @@ static void attachment_fill(struct pod_resolver *r, struct attachment *a, const 
 	}
 }
 
+static int add_attachment(const char *name, const char *dir, void *ctx)
+{
+	struct pod_resolver *r = ctx;
+	struct attachment *grown = realloc(r->items, (r->n + 1) * sizeof(*grown));
+
+	/* Out of memory: stop, with the attachments read so far. */
+	if (!grown)
+		return 1;
+	r->items = grown;
+	memset(&grown[r->n], 0, sizeof(*grown));
+	attachment_fill(r, &grown[r->n], name, dir);
+	if (grown[r->n].cgroup_id)
+		r->n++;
+	return 0;
+}
+
 /* Read every attachment again; the cache goes with the old ones. */
 static void rescan(struct pod_resolver *r)
 {
-	struct attachment *grown;
-	struct dirent *e;
-	DIR *d;
+	struct socklb_err why;
 
 	hashmap_free(r->cache, NULL);
 	r->cache = hashmap_new();
 	r->n = 0;
 	r->scanned_ns = monotonic_ns();
-	d = opendir(r->links);
-	if (!d) {
-		if (errno != ENOENT)
-			pr_warn("trace: cannot list the pod attachments in %s: %s", r->links, strerror(errno));
-		return;
-	}
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || e->d_type != DT_DIR)
-			continue;
-		grown = realloc(r->items, (r->n + 1) * sizeof(*grown));
-		if (!grown)
-			break;
-		r->items = grown;
-		memset(&grown[r->n], 0, sizeof(*grown));
-		attachment_fill(r, &grown[r->n], e->d_name);
-		if (grown[r->n].cgroup_id)
-			r->n++;
-	}
-	closedir(d);
+	if (socklb_attachments_foreach(r->root, add_attachment, r, &why) < 0)
+		pr_warn("trace: %s", why.msg);
 }
 
 /* The attachment on this cgroup or on its nearest ancestor. */

@@ -2,17 +2,16 @@
 #include "trace_cmd.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "datapath.h"
 #include "log.h"
 #include "pod_resolver.h"
-#include "terminate.h"
 #include "trace.h"
 
 /* Losses are reported at most this often, on stderr. */
@@ -111,12 +110,13 @@ static void handle_signals(void)
 
 static void open_resolver(struct session *s)
 {
-	char mount[PATH_MAX];
-	int err = socklb_term_cgroup2_mount("/proc/self/mountinfo", mount, sizeof(mount));
+	struct socklb_cgroup cg;
+	struct socklb_err why;
+	int err = socklb_cgroup2_mount_find(SOCKLB_MOUNTINFO, &cg, &why);
 
 	if (err)
-		pr_warn("trace: no cgroup v2 mount: events are matched to pods by their own cgroup only");
-	err = pod_resolver_new(s->cfg->bpffs_root, err ? NULL : mount, &s->pods);
+		pr_warn("trace: %s: events are matched to pods by their own cgroup only", why.msg);
+	err = pod_resolver_new(s->cfg->bpffs_root, err ? NULL : cg.mount, &s->pods);
 	if (err)
 		pr_warn("trace: pods cannot be resolved (%s): events show cgroup ids", strerror(-err));
 }

@@ -11,7 +11,7 @@
 #include "lbmap.h"
 #include "trace.h"
 
-static int parse_service(struct trace_filter *f, const char *s, char *err, size_t err_len)
+static int parse_service(struct trace_filter *f, const char *s, struct socklb_err *e)
 {
 	char host[SOCKLB_ADDR_STRLEN];
 	const char *colon = strrchr(s, ':'), *port = NULL;
@@ -55,58 +55,52 @@ static int parse_service(struct trace_filter *f, const char *s, char *err, size_
 	}
 	return 0;
 bad:
-	snprintf(err, err_len,
-		 "--service \"%s\": expected a VIP with or without a port (10.96.0.10, 10.96.0.10:80, "
-		 "fd00::10, [fd00::10]:80)",
-		 s);
-	return -EINVAL;
+	return socklb_fail(e, -EINVAL,
+			   "--service \"%s\": expected a VIP with or without a port (10.96.0.10, 10.96.0.10:80, "
+			   "fd00::10, [fd00::10]:80)",
+			   s);
 }
 
-static int parse_verdicts(struct trace_filter *f, const char *list, char *err, size_t err_len)
+static int parse_verdicts(struct trace_filter *f, const char *list, struct socklb_err *e)
 {
 	char *copy = strdup(list), *save = NULL, *name;
 	int v, err_ret = 0;
 
 	if (!copy)
-		return -ENOMEM;
+		return socklb_fail(e, -ENOMEM, "out of memory parsing --verdict");
 	for (name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
 		v = socklb_verdict_parse(name);
 		if (v < 0) {
-			snprintf(
-				err, err_len,
-				"--verdict \"%s\": expected translated, refused-no-endpoints, affinity-hit, sticky-udp "
-				"or reverse-translated (comma-separated)",
+			err_ret = socklb_fail(
+				e, -EINVAL,
+				"--verdict \"%s\": expected translated, refused-no-endpoints, affinity-hit, "
+				"sticky-udp or reverse-translated (comma-separated)",
 				name);
-			err_ret = -EINVAL;
 			break;
 		}
 		f->verdicts |= 1U << v;
 	}
 	free(copy);
-	if (!err_ret && !f->verdicts) {
-		snprintf(err, err_len, "--verdict must name at least one verdict");
-		err_ret = -EINVAL;
-	}
+	if (!err_ret && !f->verdicts)
+		err_ret = socklb_fail(e, -EINVAL, "--verdict must name at least one verdict");
 	return err_ret;
 }
 
-int trace_filter_parse(struct trace_filter *f, const char *pod, const char *service, const char *verdicts, char *err,
-		       size_t err_len)
+int trace_filter_parse(struct trace_filter *f, const char *pod, const char *service, const char *verdicts,
+		       struct socklb_err *e)
 {
 	int ret;
 
 	memset(f, 0, sizeof(*f));
-	if (pod && !*pod) {
-		snprintf(err, err_len, "--pod must not be empty");
-		return -EINVAL;
-	}
+	if (pod && !*pod)
+		return socklb_fail(e, -EINVAL, "--pod must not be empty");
 	f->pod = pod;
 	if (service) {
-		ret = parse_service(f, service, err, err_len);
+		ret = parse_service(f, service, e);
 		if (ret)
 			return ret;
 	}
-	return verdicts ? parse_verdicts(f, verdicts, err, err_len) : 0;
+	return verdicts ? parse_verdicts(f, verdicts, e) : 0;
 }
 
 static bool pod_matches(const char *want, const struct trace_pod *pod)

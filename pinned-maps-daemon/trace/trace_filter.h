@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "err.h"
 #include "socklb.h"
 
 /* The pod an event came from, as far as it could be told (pod_resolver.h). */
@@ -33,10 +34,10 @@ struct trace_filter {
 /*
  * Parse the filters (each may be NULL): service "10.96.0.10", "10.96.0.10:80",
  * "fd00::10" or "[fd00::10]:80"; verdicts a comma-separated list of
- * socklb_verdict_name()s. -EINVAL with a message in err.
+ * socklb_verdict_name()s. -EINVAL with e naming the flag.
  */
-int trace_filter_parse(struct trace_filter *f, const char *pod, const char *service, const char *verdicts, char *err,
-		       size_t err_len);
+int trace_filter_parse(struct trace_filter *f, const char *pod, const char *service, const char *verdicts,
+		       struct socklb_err *e);
 /* pod may be NULL (not resolved): then only a filter without --pod matches. */
 bool trace_filter_match(const struct trace_filter *f, const struct socklb_trace_event *ev, const struct trace_pod *pod);
 

@@ -649,14 +649,14 @@ static void test_maps_made_ahead(void **state)
 	rmdir(root);
 	assert_int_equal(socklb_maps_create_ahead(&small, &a), 0);
 	assert_int_equal(access(root, F_OK), -1);
-	assert_int_equal(socklb_maps_open_ahead(root, &small, a, &m), 0);
+	assert_int_equal(socklb_maps_open_ahead(root, &small, a, &m, NULL), 0);
 	socklb_maps_ahead_free(a);
 	assert_int_equal(m.max_services, 1000);
 	assert_int_equal(m.max_backends, 5000);
 	socklb_maps_close(&m);
 
 	assert_int_equal(socklb_maps_create_ahead(&big, &a), 0);
-	assert_int_equal(socklb_maps_open_ahead(root, &big, a, &m), 0);
+	assert_int_equal(socklb_maps_open_ahead(root, &big, a, &m, NULL), 0);
 	socklb_maps_ahead_free(a);
 	assert_int_equal(m.max_services, 1000);
 	assert_int_equal(m.max_backends, 5000);
@@ -665,7 +665,7 @@ static void test_maps_made_ahead(void **state)
 	snprintf(path, sizeof(path), "%s/%s", root, SOCKLB_MAP_NAMESPACES);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(socklb_maps_create_ahead(&big, &a), 0);
-	assert_int_equal(socklb_maps_open_ahead(root, &big, a, &m), 0);
+	assert_int_equal(socklb_maps_open_ahead(root, &big, a, &m, NULL), 0);
 	socklb_maps_ahead_free(a);
 	assert_int_equal(m.max_services, 1000);
 	assert_int_equal(access(path, F_OK), 0);

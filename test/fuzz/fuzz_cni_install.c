@@ -17,15 +17,16 @@
 
 #define FILE_NAME "/etc/cni/net.d/10-fuzz.conflist"
 
-static void check_refusal(int ret, const struct cni_error_msg *err)
+/* A refusal says what is wrong: its error context holds the code returned and a message. */
+static void check_refusal(int ret, const struct socklb_err *err)
 {
-	if (ret > 0 || (ret < 0 && !err->text[0]))
+	if (ret > 0 || (ret < 0 && (!err->msg[0] || err->code != ret)))
 		abort();
 }
 
 static void check_put(const char *text, const char *entry, enum cni_entry_mode mode)
 {
-	struct cni_error_msg err = { { 0 } };
+	struct socklb_err err = { 0 };
 	enum cni_conf_change change, again_change;
 	char *out = NULL, *again = NULL, *dropped = NULL;
 	int count = -1, ret;
@@ -55,7 +56,7 @@ static void check_put(const char *text, const char *entry, enum cni_entry_mode m
 
 static void check_drop(const char *text)
 {
-	struct cni_error_msg err = { { 0 } };
+	struct socklb_err err = { 0 };
 	char *out = NULL;
 	int count = -1;
 	int ret = cni_conflist_drop(FILE_NAME, text, &out, &err);
@@ -70,7 +71,7 @@ static void check_drop(const char *text)
 
 static void check_wrap(const char *text, const char *entry)
 {
-	struct cni_error_msg err = { { 0 } };
+	struct socklb_err err = { 0 };
 	char *out = NULL;
 	int count = -1;
 	int ret = cni_conf_wrap("/etc/cni/net.d/10-fuzz.conf", text, &out, &err);
@@ -88,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const extras[] = { NULL, "{\"logLevel\":\"debug\",\"namespaces\":[\"*\"]}" };
 	char *text = fuzz_strndup(data, size);
-	struct cni_error_msg err = { { 0 } };
+	struct socklb_err err = { 0 };
 	char *entry = NULL;
 	int count;
 
@@ -96,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the entry's extra keys: the input itself too, as --config would pass them */
 	if (cni_entry_build(text, &entry, &err) == 0)
 		free(entry);
-	else if (!err.text[0])
+	else if (!err.msg[0])
 		abort();
 	for (size_t i = 0; i < sizeof(extras) / sizeof(extras[0]); i++) {
 		memset(&err, 0, sizeof(err));

@@ -86,12 +86,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = fuzz_strndup(data, size);
 	struct kube_blob blob = { 0 };
+	struct socklb_err e;
 	struct kube_conn c;
+	int ret;
 
 	fuzz_logs_quiet();
-	if (kube_conn_parse_kubeconfig(text, strlen(text), "/nonexistent/kubeconfig", NULL, &c) == 0) {
+	ret = kube_conn_parse_kubeconfig(text, strlen(text), "/nonexistent/kubeconfig", NULL, &c, &e);
+	/* A refusal says why, in the error context, with the code it returns. */
+	if (ret && (e.code != ret || !e.msg[0]))
+		abort();
+	if (ret == 0) {
 		check_conn(&c);
-		if (kube_conn_set_server(&c, "https://127.0.0.1:6443///", "fuzz") != 0 ||
+		if (kube_conn_set_server(&c, "https://127.0.0.1:6443///", "fuzz", &e) != 0 ||
 		    strcmp(c.server, "https://127.0.0.1:6443") != 0)
 			abort();
 	}

@@ -85,6 +85,13 @@ record_is() {
 log_since() { # log_since LINE: what the plugin logged after line LINE of STDERR_LOG
 	tail -n +$(($1 + 1)) "$STDERR_LOG"
 }
+# said_once LINE TEXT: of the last call, its stdout and what it logged after line LINE name TEXT once
+# (the library says what failed in its error context; only the plugin's edge reports it).
+said_once() {
+	local n
+	n=$( { printf '%s\n' "$OUT"; log_since "$1"; } | grep -o -- "$2" | wc -l)
+	[ "$n" = 1 ] || { echo "\"$2\" said $n times:"; printf '%s\n' "$OUT"; log_since "$1"; return 1; }
+}
 
 # ------------------------------------------- pods that did not opt in
 mkdir -p "$TL_TMP/plain/socklb/links"
@@ -138,9 +145,11 @@ IGNORED=0
 for c in "${CAUSES[@]}"; do
 	IFS='|' read -r what code text extra <<<"$c"
 	conf=$(config Fail "$OPT_IN, $extra")
+	lines=$(wc -l <"$STDERR_LOG")
 	plugin ADD "$conf"
 	FAILED=$((FAILED + 1))
 	tl_check "opted in, $what, failurePolicy Fail: ADD returns error $code" is_error "$code" "$text"
+	tl_check "opted in, $what, failurePolicy Fail: the failure is said once, in the error" said_once "$lines" "$text"
 	tl_check "opted in, $what, failurePolicy Fail: the ADD is counted as failed" record_is "$IGNORED" "$FAILED" team/web
 	plugin CHECK "$conf"
 	tl_check "opted in, $what, failurePolicy Fail: CHECK returns error $code" is_error "$code" "$text"
@@ -156,6 +165,12 @@ for c in "${CAUSES[@]}"; do
 		tl_check "opted in, $what, failurePolicy ${policy/-/default (Ignore)}: the log says why the pod starts without socklb" \
 			grep -q "ADD policy-$TL_ID (team/web): .*$text.*; failurePolicy Ignore: the pod starts without socklb" \
 			<(log_since "$lines")
+		lines=$(wc -l <"$STDERR_LOG")
+		plugin ADD "$conf"
+		tl_check "opted in, $what, failurePolicy ${policy/-/default (Ignore)}: the failure is logged once" \
+			said_once "$lines" "$text"
+		plugin DEL "$conf"
+		IGNORED=$((IGNORED + 1))
 	done
 	tl_check "opted in, $what: the ignored ADDs are counted as ignored" record_is "$IGNORED" "$FAILED"
 done

@@ -195,4 +195,32 @@ tl_check "--service-proxy-name with the file source: the error names it" \
 	grep -qF -- '--service-proxy-name "my proxy": not a valid label value' <<<"$OUT"
 tl_check "refused names create nothing" test ! -e "$TL_BPFFS/name"
 
+# ------------------------------------------------------------ each failure said once
+# The libraries say what failed in their error context; the command reports it, on one line.
+said_once() { # said_once TEXT [FILE]: TEXT is on exactly one line of OUT (or of FILE)
+	local n
+	n=$(grep -cF -- "$1" "${2:-/dev/stdin}" <<<"$OUT")
+	[ "$n" = 1 ] || { echo "\"$1\" on $n lines:"; cat "${2:-/dev/stdin}" <<<"$OUT"; return 1; }
+}
+bpftool map create "$TL_BPFFS/a-pin" type array key 4 value 4 entries 1 name slb_not_a_dir ||
+	tl_not_ok "pinning a map where the bpffs root should be"
+refused --source "file:$SRC" --bpffs-root "$TL_BPFFS/a-pin" --node-name node-a --once
+tl_check "a --bpffs-root that is a pinned map, not a directory, fails (1)" test "$RC" -eq 1
+tl_check "a --bpffs-root that is not a directory is said once" said_once "$TL_BPFFS/a-pin"
+printf '{"clusters": [' >"$TL_TMP/broken.kubeconfig"
+refused --source kubernetes --kubeconfig "$TL_TMP/broken.kubeconfig" --bpffs-root "$TL_BPFFS/kc" \
+	--node-name node-a --once
+tl_check "a kubeconfig that does not parse fails (1)" test "$RC" -eq 1
+tl_check "a kubeconfig that does not parse is said once" said_once "broken.kubeconfig: invalid JSON"
+mkdir -p "$TL_TMP/net.d"
+printf '{"cniVersion": "1.0.0", "name": "net", "plugins": [' >"$TL_TMP/net.d/10-net.conflist"
+write "$SRC/cluster.json" "$(cluster_json 10.96.0.20)"
+start_daemon "$TL_BPFFS/cni" "$TL_TMP/cni.log" --node-name node-a --cni-conf-dir "$TL_TMP/net.d"
+tl_check "a conflist that does not parse is said" wait_until 5 log_has "$TL_TMP/cni.log" "10-net.conflist: not valid JSON"
+touch "$TL_TMP/net.d/10-net.conflist"
+sleep 1
+stop_daemon
+tl_check "a conflist that does not parse is said once, also when it changes without being fixed" \
+	said_once "10-net.conflist" "$TL_TMP/cni.log"
+
 tl_finish

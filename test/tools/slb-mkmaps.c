@@ -30,15 +30,16 @@ int main(int argc, char **argv)
 {
 	struct socklb_map_sizes sizes = { .max_affinity = 1024 };
 	struct socklb_maps m;
+	struct socklb_err e;
 	int err;
 
 	if (argc != 4 || parse_size(argv[2], &sizes.max_services) || parse_size(argv[3], &sizes.max_backends)) {
 		fprintf(stderr, "usage: slb-mkmaps ROOT MAX_SERVICES MAX_BACKENDS\n");
 		return 2;
 	}
-	err = socklb_maps_open(argv[1], &sizes, &m);
+	err = socklb_maps_open(argv[1], &sizes, &m, &e);
 	if (err) {
-		fprintf(stderr, "slb-mkmaps: maps under %s: %s\n", argv[1], strerror(-err));
+		fprintf(stderr, "slb-mkmaps: %s\n", e.msg);
 		return 1;
 	}
 	printf("services %u backends %u\n", m.max_services, m.max_backends);

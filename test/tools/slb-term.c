@@ -384,7 +384,7 @@ static int remove_and_terminate(char **argv, bool remove)
 	fe.port = (__u16)atoi(argv[2]);
 	fe.proto = (__u8)proto;
 
-	err = socklb_maps_open(argv[0], NULL, &m);
+	err = socklb_maps_open(argv[0], NULL, &m, NULL);
 	if (err)
 		goto out;
 	err = socklb_service_get(&m, &fe, &svc, &cur, &ncur);

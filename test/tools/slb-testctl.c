@@ -23,6 +23,7 @@
 
 #include "datapath.h"
 #include "lbmap.h"
+#include "links.h"
 #include "log.h"
 #include "tool_util.h"
 #include "trace.h"
@@ -96,13 +97,13 @@ static int cmd_trace_drain(const char *root)
 	return 0;
 }
 
-static int cmd_attach(const char *root, const char *cgroup, const char *name)
+static int cmd_attach(const char *root, const char *cgroup, const char *name, struct socklb_err *e)
 {
 	struct socklb_programs p;
 	char dir[4096];
 	int cg, err;
 
-	err = socklb_programs_open(root, NULL, &p);
+	err = socklb_programs_open(root, NULL, &p, e);
 	if (err)
 		return err;
 	cg = open(cgroup, O_RDONLY | O_DIRECTORY);
@@ -113,7 +114,7 @@ static int cmd_attach(const char *root, const char *cgroup, const char *name)
 	}
 	err = socklb_attachment_dir(root, name, "eth0", dir, sizeof(dir));
 	if (!err)
-		err = socklb_attach(&p, cg, dir);
+		err = socklb_attach(&p, cg, dir, e);
 	close(cg);
 	socklb_programs_close(&p);
 	return err;
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
 	struct socklb_endpoint eps[256];
 	struct socklb_frontend fe;
 	struct socklb_maps m;
+	struct socklb_err e = { 0 };
 	struct socklb_stats st;
 	struct socklb_svc svc;
 	struct socklb_programs p;
@@ -143,20 +145,20 @@ int main(int argc, char **argv)
 
 	socklb_log_init("slb-testctl", SOCKLB_LOG_WARN, NULL, true);
 	if (argc == 3 && strcmp(argv[1], "load") == 0) {
-		err = socklb_programs_open(argv[2], NULL, &p);
+		err = socklb_programs_open(argv[2], NULL, &p, &e);
 		if (!err)
 			socklb_programs_close(&p);
 	} else if (argc == 5 && strcmp(argv[1], "attach") == 0) {
-		err = cmd_attach(argv[2], argv[3], argv[4]);
+		err = cmd_attach(argv[2], argv[3], argv[4], &e);
 	} else if (argc == 4 && strcmp(argv[1], "detach") == 0) {
 		err = socklb_attachment_dir(argv[2], argv[3], "eth0", dir, sizeof(dir));
 		if (!err)
-			err = socklb_detach(dir);
+			err = socklb_detach(dir, &e);
 	} else if (argc >= 7 && strcmp(argv[1], "svc") == 0) {
 		n = argc - 7;
 		if (n > 256 || parse_frontend(argv + 3, &fe) || parse_endpoints(n, argv + 7, eps))
 			return 2;
-		err = socklb_maps_open(argv[2], NULL, &m);
+		err = socklb_maps_open(argv[2], NULL, &m, &e);
 		if (!err) {
 			err = socklb_service_upsert(&m, &fe, eps, (__u32)n, (__u32)atoi(argv[6]));
 			socklb_maps_close(&m);
@@ -164,7 +166,7 @@ int main(int argc, char **argv)
 	} else if (argc == 6 && (strcmp(argv[1], "del") == 0 || strcmp(argv[1], "stats") == 0)) {
 		if (parse_frontend(argv + 3, &fe))
 			return 2;
-		err = socklb_maps_open(argv[2], NULL, &m);
+		err = socklb_maps_open(argv[2], NULL, &m, &e);
 		if (!err && argv[1][0] == 'd') {
 			err = socklb_service_delete(&m, &fe);
 		} else if (!err) {
@@ -187,7 +189,7 @@ int main(int argc, char **argv)
 		n = argc - 7;
 		if (n > 256 || parse_frontend(argv + 3, &fe) || parse_endpoints(n, argv + 7, eps))
 			return 2;
-		err = socklb_maps_open(argv[2], NULL, &m);
+		err = socklb_maps_open(argv[2], NULL, &m, &e);
 		end = now_ms() + atoi(argv[6]);
 		while (!err && now_ms() < end) {
 			/* full set, then only the first backend, then the full set again */
@@ -205,7 +207,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (err) {
-		fprintf(stderr, "slb-testctl %s: %s\n", argv[1], strerror(-err));
+		fprintf(stderr, "slb-testctl %s: %s\n", argv[1], e.code == err ? e.msg : strerror(-err));
 		return 1;
 	}
 	return 0;

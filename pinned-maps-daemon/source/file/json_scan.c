@@ -259,8 +259,9 @@ static int scan_items(struct scanner *s, struct json_list *list)
 
 /*
  * At the '{' of the document. The items are the value of the first member
- * named "items", as cJSON finds it; a name written with escapes might be that
- * one too, so after one the document is left to cJSON whole.
+ * named "items", as cJSON finds it; a name written with escapes, or holding a
+ * raw NUL (cJSON compares names as C strings), might be that one too, so after
+ * one the document is left to cJSON whole.
  */
 static int scan_object(struct scanner *s, struct json_list *list)
 {
@@ -284,7 +285,8 @@ static int scan_object(struct scanner *s, struct json_list *list)
 		if (err)
 			return err;
 		items = !settled && s->pos - name == 7 && memcmp(s->text + name, "\"items\"", 7) == 0;
-		settled |= items || memchr(s->text + name, '\\', s->pos - name);
+		settled |= items || memchr(s->text + name, '\\', s->pos - name) ||
+			   memchr(s->text + name, '\0', s->pos - name);
 		skip_whitespace(s);
 		if (s->pos >= s->len || s->text[s->pos] != ':')
 			return fail(s, s->pos, "':' was expected after a member name");

@@ -8,16 +8,13 @@
 #ifndef SOCKLB_KUBE_H
 #define SOCKLB_KUBE_H
 
+#include "source.h"
 #include "store.h"
 
 #define KUBE_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 struct kube_source_config {
-	const char *api_server; /* URL override, e.g. https://10.0.0.1:6443; NULL = in-cluster or kubeconfig */
-	const char *kubeconfig; /* kubeconfig path (YAML or JSON), NULL = in-cluster */
-	const char *context; /* its context to use, NULL = its current-context */
-	const char *node_name; /* own Node to watch (fieldSelector), NULL = none */
-	const char *service_proxy_name; /* "" or NULL = services without the label */
+	struct source_config source; /* the API server and what to watch, as --source kubernetes is given them */
 	const char *sa_dir; /* NULL = KUBE_DEFAULT_SA_DIR (tests override) */
 	unsigned int watch_timeout_s; /* 0 = jittered 240–360 s; tests shorten it */
 	unsigned int dead_watch_grace_s; /* silence beyond the watch timeout that declares it dead; 0 = 30 s */
@@ -26,14 +23,21 @@ struct kube_source_config {
 struct kube_source;
 
 /*
- * Resolve the connection settings (errors name the missing field or file) and
- * start the watcher threads. Returns 0 or a negative errno; the initial lists
- * complete asynchronously (see store_complete()).
+ * Resolve the connection settings (errors, in e, name the missing field or
+ * file) and start the watcher threads. Returns 0 or a negative errno; the
+ * initial lists complete asynchronously (see store_complete()).
  */
-int kube_source_start(const struct kube_source_config *cfg, struct store *s, struct kube_source **out);
+int kube_source_start(const struct kube_source_config *cfg, struct store *s, struct kube_source **out,
+		      struct socklb_err *e);
 /* Stop and join every thread promptly, free everything; NULL is a no-op. */
 void kube_source_stop(struct kube_source *ks);
 /* Watch (re)starts after the first one of each kind, for metrics. */
 unsigned long kube_source_restarts(const struct kube_source *ks);
+
+/* `--source kubernetes` as a source (source.h): --context needs --kubeconfig. */
+int kube_source_check(const struct source_config *cfg, const char *arg, struct socklb_err *e);
+/* kube_source_start() with cfg's settings; --once waits for the initial lists like the daemon does. */
+int kube_source_open(const struct source_config *cfg, const char *arg, struct store *s, struct metrics *metrics,
+		     struct source **out, struct socklb_err *e);
 
 #endif /* SOCKLB_KUBE_H */

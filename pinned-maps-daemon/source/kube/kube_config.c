@@ -7,10 +7,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "kube_config.h"
 #include "kube_exec.h"
 #include "kube_yaml.h"
 #include "log.h"
+
+/* A kubeconfig or a CA bundle: a few KiB, a kubeconfig of many clusters some MiB. */
+#define KUBE_FILE_MAX (16u << 20)
 
 static int base64_value(unsigned char c)
 {
@@ -68,49 +72,23 @@ bad:
 	return -EINVAL;
 }
 
-int kube_conn_set_server(struct kube_conn *c, const char *server, const char *what)
+int kube_conn_set_server(struct kube_conn *c, const char *server, const char *what, struct socklb_err *e)
 {
 	size_t len = strlen(server);
 	char *copy;
 
-	if (strncasecmp(server, "https://", 8) != 0 || len == 8) {
-		pr_err("%s: server \"%s\" must be an https:// URL", what, server);
-		return -EINVAL;
-	}
+	if (strncasecmp(server, "https://", 8) != 0 || len == 8)
+		return socklb_fail(e, -EINVAL, "%s: server \"%s\" must be an https:// URL", what, server);
 	while (len > 8 && server[len - 1] == '/')
 		len--;
-	if (len == 8) {
-		pr_err("%s: server \"%s\" names no host", what, server);
-		return -EINVAL;
-	}
+	if (len == 8)
+		return socklb_fail(e, -EINVAL, "%s: server \"%s\" names no host", what, server);
 	copy = strndup(server, len);
 	if (!copy)
 		return -ENOMEM;
 	free(c->server);
 	c->server = copy;
 	return 0;
-}
-
-static char *read_file(const char *path, int *err)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f) {
-		*err = -errno;
-		return NULL;
-	}
-	if (getdelim(&buf, &len, '\0', f) < 0 && !feof(f)) {
-		*err = -errno;
-		free(buf);
-		buf = NULL;
-	} else if (!buf) {
-		buf = strdup("");
-		*err = buf ? 0 : -ENOMEM;
-	}
-	fclose(f);
-	return buf;
 }
 
 char *kube_base64_encode(const void *data, size_t len)
@@ -141,49 +119,43 @@ static const char *scalar_text(const cJSON *item)
 }
 
 /* A string member: 0 and *out = NULL when absent or empty, -EINVAL (logged) when not a string. */
-static int get_string(const cJSON *obj, const char *key, const char *where, const char **out)
+static int get_string(const cJSON *obj, const char *key, const char *where, const char **out, struct socklb_err *e)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	*out = NULL;
 	if (!item || cJSON_IsNull(item))
 		return 0;
-	if (!scalar_text(item)) {
-		pr_err("%s.%s must be a string", where, key);
-		return -EINVAL;
-	}
+	if (!scalar_text(item))
+		return socklb_fail(e, -EINVAL, "%s.%s must be a string", where, key);
 	*out = item->valuestring[0] ? item->valuestring : NULL;
 	return 0;
 }
 
 /* A boolean member: false when absent, -EINVAL (logged) when not true or false. */
-static int get_bool(const cJSON *obj, const char *key, const char *where, bool *out)
+static int get_bool(const cJSON *obj, const char *key, const char *where, bool *out, struct socklb_err *e)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	*out = false;
 	if (!item || cJSON_IsNull(item))
 		return 0;
-	if (!cJSON_IsBool(item)) {
-		pr_err("%s.%s must be true or false", where, key);
-		return -EINVAL;
-	}
+	if (!cJSON_IsBool(item))
+		return socklb_fail(e, -EINVAL, "%s.%s must be true or false", where, key);
 	*out = cJSON_IsTrue(item);
 	return 0;
 }
 
 /* A list member (absent or null = empty): -EINVAL (logged) when not a list. */
-static int get_list(const cJSON *obj, const char *key, const char *where, const cJSON **out)
+static int get_list(const cJSON *obj, const char *key, const char *where, const cJSON **out, struct socklb_err *e)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	*out = NULL;
 	if (!item || cJSON_IsNull(item))
 		return 0;
-	if (!cJSON_IsArray(item)) {
-		pr_err("%s.%s must be a list", where, key);
-		return -EINVAL;
-	}
+	if (!cJSON_IsArray(item))
+		return socklb_fail(e, -EINVAL, "%s.%s must be a list", where, key);
 	*out = item;
 	return 0;
 }
@@ -194,22 +166,22 @@ struct unsupported {
 	const char *why;
 };
 
-static int refuse_unsupported(const cJSON *obj, const struct unsupported *fields, const char *where)
+static int refuse_unsupported(const cJSON *obj, const struct unsupported *fields, const char *where,
+			      struct socklb_err *e)
 {
 	for (; fields->field; fields++) {
 		const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, fields->field);
 
-		if (item && !cJSON_IsNull(item) && !(cJSON_IsString(item) && !item->valuestring[0])) {
-			pr_err("%s.%s is not supported: %s", where, fields->field, fields->why);
-			return -EOPNOTSUPP;
-		}
+		if (item && !cJSON_IsNull(item) && !(cJSON_IsString(item) && !item->valuestring[0]))
+			return socklb_fail(e, -EOPNOTSUPP, "%s.%s is not supported: %s", where, fields->field,
+					   fields->why);
 	}
 	return 0;
 }
 
 /* The "inner" object of the entry of root[list] named name, e.g. contexts[name].context. */
 static const cJSON *find_named(const cJSON *root, const char *list, const char *name, const char *inner,
-			       const char *where, const char *because)
+			       const char *where, const char *because, struct socklb_err *e)
 {
 	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(root, list);
 	const cJSON *entry;
@@ -224,12 +196,12 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
 			continue;
 		obj = cJSON_GetObjectItemCaseSensitive(entry, inner);
 		if (!cJSON_IsObject(obj)) {
-			pr_err("%s: %s[\"%s\"].%s is missing", where, list, name, inner);
+			socklb_fail(e, -EINVAL, "%s: %s[\"%s\"].%s is missing", where, list, name, inner);
 			return NULL;
 		}
 		return obj;
 	}
-	pr_err("%s: %s has no entry named \"%s\" (%s)", where, list, name, because);
+	socklb_fail(e, -EINVAL, "%s: %s has no entry named \"%s\" (%s)", where, list, name, because);
 	return NULL;
 }
 
@@ -251,15 +223,15 @@ static int resolve_path(const char *value, const char *kubeconfig, char **out)
 }
 
 /* A file named in the kubeconfig, which must be readable. */
-static int resolve_file(const char *value, const char *kubeconfig, const char *where, const char *field, char **out)
+static int resolve_file(const char *value, const char *kubeconfig, const char *where, const char *field, char **out,
+			struct socklb_err *e)
 {
 	int err = resolve_path(value, kubeconfig, out);
 
 	if (err)
 		return err;
 	if (access(*out, R_OK) != 0) {
-		err = -errno;
-		pr_err("%s.%s: %s: %s", where, field, *out, strerror(-err));
+		err = socklb_fail(e, socklb_errno(), "%s.%s: %s: %s", where, field, *out, strerror(errno));
 		free(*out);
 		*out = NULL;
 		return err;
@@ -272,34 +244,34 @@ static int resolve_file(const char *value, const char *kubeconfig, const char *w
  * "<field>" (a file); the inline form wins, as in kubectl.
  */
 static int pem_field(const cJSON *obj, const char *field, const char *where, const char *kubeconfig, char **file,
-		     struct kube_blob *blob)
+		     struct kube_blob *blob, struct socklb_err *e)
 {
 	char data_field[64];
 	const char *data, *path;
 	int err;
 
 	snprintf(data_field, sizeof(data_field), "%s-data", field);
-	err = get_string(obj, data_field, where, &data);
+	err = get_string(obj, data_field, where, &data, e);
 	if (!err)
-		err = get_string(obj, field, where, &path);
+		err = get_string(obj, field, where, &path, e);
 	if (err)
 		return err;
 	if (data) {
 		err = kube_base64_decode(data, blob);
 		if (err == -EINVAL)
-			pr_err("%s.%s is not valid base64", where, data_field);
+			return socklb_fail(e, err, "%s.%s is not valid base64", where, data_field);
 		return err;
 	}
 	if (path)
-		return resolve_file(path, kubeconfig, where, field, file);
+		return resolve_file(path, kubeconfig, where, field, file, e);
 	return 0;
 }
 
-static int parse_proxy_url(const cJSON *cluster, const char *where, struct kube_conn *c)
+static int parse_proxy_url(const cJSON *cluster, const char *where, struct kube_conn *c, struct socklb_err *e)
 {
 	static const char *const schemes[] = { "http://", "https://", "socks5://", NULL };
 	const char *url;
-	int err = get_string(cluster, "proxy-url", where, &url);
+	int err = get_string(cluster, "proxy-url", where, &url, e);
 
 	if (err || !url)
 		return err;
@@ -309,11 +281,11 @@ static int parse_proxy_url(const cJSON *cluster, const char *where, struct kube_
 			return c->proxy_url ? 0 : -ENOMEM;
 		}
 	}
-	pr_err("%s.proxy-url \"%s\" must be an http://, https:// or socks5:// URL", where, url);
-	return -EINVAL;
+	return socklb_fail(e, -EINVAL, "%s.proxy-url \"%s\" must be an http://, https:// or socks5:// URL", where, url);
 }
 
-static int parse_cluster(const cJSON *cluster, const char *where, const char *path, struct kube_conn *c)
+static int parse_cluster(const cJSON *cluster, const char *where, const char *path, struct kube_conn *c,
+			 struct socklb_err *e)
 {
 	static const struct unsupported unsupported[] = {
 		{ "tls-server-name", "the server's certificate must name the host of server" },
@@ -322,30 +294,28 @@ static int parse_cluster(const cJSON *cluster, const char *where, const char *pa
 	const char *server;
 	int err;
 
-	err = refuse_unsupported(cluster, unsupported, where);
+	err = refuse_unsupported(cluster, unsupported, where, e);
 	if (!err)
-		err = get_string(cluster, "server", where, &server);
-	if (!err && !server) {
-		pr_err("%s.server is missing", where);
-		err = -EINVAL;
-	}
+		err = get_string(cluster, "server", where, &server, e);
+	if (!err && !server)
+		err = socklb_fail(e, -EINVAL, "%s.server is missing", where);
 	if (!err)
-		err = kube_conn_set_server(c, server, where);
+		err = kube_conn_set_server(c, server, where, e);
 	if (!err)
-		err = get_bool(cluster, "insecure-skip-tls-verify", where, &c->insecure);
+		err = get_bool(cluster, "insecure-skip-tls-verify", where, &c->insecure, e);
 	if (!err)
-		err = get_bool(cluster, "disable-compression", where, &c->no_compression);
+		err = get_bool(cluster, "disable-compression", where, &c->no_compression, e);
 	if (!err)
-		err = parse_proxy_url(cluster, where, c);
+		err = parse_proxy_url(cluster, where, c, e);
 	if (!err)
-		err = pem_field(cluster, "certificate-authority", where, path, &c->ca_file, &c->ca);
+		err = pem_field(cluster, "certificate-authority", where, path, &c->ca_file, &c->ca, e);
 	if (err)
 		return err;
 	if (c->insecure && (c->ca_file || c->ca.data)) {
 		/* client-go refuses this too: which of the two did the author mean? */
-		pr_err("%s has both insecure-skip-tls-verify and certificate-authority%s: remove one", where,
-		       c->ca.data ? "-data" : "");
-		return -EINVAL;
+		return socklb_fail(e, -EINVAL,
+				   "%s has both insecure-skip-tls-verify and certificate-authority%s: remove one",
+				   where, c->ca.data ? "-data" : "");
 	}
 	if (c->insecure)
 		pr_warn("%s.insecure-skip-tls-verify is true: the API server's certificate is NOT verified; "
@@ -356,11 +326,11 @@ static int parse_cluster(const cJSON *cluster, const char *where, const char *pa
 }
 
 /* The strings of a list member, NULL-ended ("args"). */
-static int string_list(const cJSON *obj, const char *key, const char *where, char ***out)
+static int string_list(const cJSON *obj, const char *key, const char *where, char ***out, struct socklb_err *e)
 {
 	const cJSON *list, *item;
 	size_t n = 0;
-	int err = get_list(obj, key, where, &list);
+	int err = get_list(obj, key, where, &list, e);
 
 	if (err)
 		return err;
@@ -370,10 +340,8 @@ static int string_list(const cJSON *obj, const char *key, const char *where, cha
 	cJSON_ArrayForEach(item, list) {
 		const char *s = scalar_text(item);
 
-		if (!s) {
-			pr_err("%s.%s[%zu] must be a string", where, key, n);
-			return -EINVAL;
-		}
+		if (!s)
+			return socklb_fail(e, -EINVAL, "%s.%s[%zu] must be a string", where, key, n);
 		(*out)[n] = strdup(s);
 		if (!(*out)[n++])
 			return -ENOMEM;
@@ -382,11 +350,11 @@ static int string_list(const cJSON *obj, const char *key, const char *where, cha
 }
 
 /* exec.env: [{name, value}] as "NAME=value", NULL-ended. */
-static int env_list(const cJSON *exec, const char *where, char ***out)
+static int env_list(const cJSON *exec, const char *where, char ***out, struct socklb_err *e)
 {
 	const cJSON *list, *item;
 	size_t n = 0;
-	int err = get_list(exec, "env", where, &list);
+	int err = get_list(exec, "env", where, &list, e);
 
 	if (err)
 		return err;
@@ -398,14 +366,10 @@ static int env_list(const cJSON *exec, const char *where, char ***out)
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, "value");
 		const char *value = scalar_text(v);
 
-		if (!name || !name[0] || strchr(name, '=')) {
-			pr_err("%s.env[%zu].name must be a variable name", where, n);
-			return -EINVAL;
-		}
-		if (!value && v && !cJSON_IsNull(v)) {
-			pr_err("%s.env[%zu].value must be a string", where, n);
-			return -EINVAL;
-		}
+		if (!name || !name[0] || strchr(name, '='))
+			return socklb_fail(e, -EINVAL, "%s.env[%zu].name must be a variable name", where, n);
+		if (!value && v && !cJSON_IsNull(v))
+			return socklb_fail(e, -EINVAL, "%s.env[%zu].value must be a string", where, n);
 		if (asprintf(&(*out)[n], "%s=%s", name, value ? value : "") < 0) {
 			(*out)[n] = NULL;
 			return -ENOMEM;
@@ -415,46 +379,43 @@ static int env_list(const cJSON *exec, const char *where, char ***out)
 	return 0;
 }
 
-static int exec_api_version(const cJSON *exec, const char *where, const char **out)
+static int exec_api_version(const cJSON *exec, const char *where, const char **out, struct socklb_err *e)
 {
-	int err = get_string(exec, "apiVersion", where, out);
+	int err = get_string(exec, "apiVersion", where, out, e);
 
 	if (err)
 		return err;
-	if (!*out) {
-		pr_err("%s.apiVersion is missing (%s or %s)", where, KUBE_EXEC_V1, KUBE_EXEC_V1BETA1);
-		return -EINVAL;
-	}
+	if (!*out)
+		return socklb_fail(e, -EINVAL, "%s.apiVersion is missing (%s or %s)", where, KUBE_EXEC_V1,
+				   KUBE_EXEC_V1BETA1);
 	if (strcmp(*out, KUBE_EXEC_V1) == 0 || strcmp(*out, KUBE_EXEC_V1BETA1) == 0)
 		return 0;
-	pr_err("%s.apiVersion \"%s\" is not supported: %s or %s%s", where, *out, KUBE_EXEC_V1, KUBE_EXEC_V1BETA1,
-	       strcmp(*out, "client.authentication.k8s.io/v1alpha1") == 0
-		       ? " (v1alpha1 was removed in Kubernetes 1.24: update the plugin)"
-		       : "");
-	return -EINVAL;
+	return socklb_fail(e, -EINVAL, "%s.apiVersion \"%s\" is not supported: %s or %s%s", where, *out, KUBE_EXEC_V1,
+			   KUBE_EXEC_V1BETA1,
+			   strcmp(*out, "client.authentication.k8s.io/v1alpha1") == 0
+				   ? " (v1alpha1 was removed in Kubernetes 1.24: update the plugin)"
+				   : "");
 }
 
 /* interactiveMode: a daemon has no terminal, so only a plugin that can do without one works. */
-static int exec_interactive_mode(const cJSON *exec, const char *where, const char *api_version)
+static int exec_interactive_mode(const cJSON *exec, const char *where, const char *api_version, struct socklb_err *e)
 {
 	const char *mode;
-	int err = get_string(exec, "interactiveMode", where, &mode);
+	int err = get_string(exec, "interactiveMode", where, &mode, e);
 
 	if (err)
 		return err;
-	if (!mode && strcmp(api_version, KUBE_EXEC_V1) == 0) {
-		pr_err("%s.interactiveMode is missing (%s requires it; Never or IfAvailable)", where, KUBE_EXEC_V1);
-		return -EINVAL;
-	}
+	if (!mode && strcmp(api_version, KUBE_EXEC_V1) == 0)
+		return socklb_fail(e, -EINVAL, "%s.interactiveMode is missing (%s requires it; Never or IfAvailable)",
+				   where, KUBE_EXEC_V1);
 	if (!mode || strcmp(mode, "Never") == 0 || strcmp(mode, "IfAvailable") == 0)
 		return 0;
 	if (strcmp(mode, "Always") == 0)
-		pr_err("%s.interactiveMode is Always: the plugin needs a terminal, and a daemon has none "
-		       "(configure it to work non-interactively, then set Never)",
-		       where);
-	else
-		pr_err("%s.interactiveMode \"%s\" must be Never, IfAvailable or Always", where, mode);
-	return -EINVAL;
+		return socklb_fail(e, -EINVAL,
+				   "%s.interactiveMode is Always: the plugin needs a terminal, and a daemon has none "
+				   "(configure it to work non-interactively, then set Never)",
+				   where);
+	return socklb_fail(e, -EINVAL, "%s.interactiveMode \"%s\" must be Never, IfAvailable or Always", where, mode);
 }
 
 /* The cluster's extension for exec plugins (client-go passes it as spec.cluster.config). */
@@ -472,7 +433,8 @@ static const cJSON *exec_extension(const cJSON *cluster)
 }
 
 /* spec.cluster of KUBERNETES_EXEC_INFO, as client-go fills it for provideClusterInfo. */
-static int add_cluster_info(cJSON *spec, const cJSON *cluster_obj, const struct kube_conn *c, const char *where)
+static int add_cluster_info(cJSON *spec, const cJSON *cluster_obj, const struct kube_conn *c, const char *where,
+			    struct socklb_err *e)
 {
 	cJSON *info = cJSON_AddObjectToObject(spec, "cluster");
 	const cJSON *config = exec_extension(cluster_obj);
@@ -483,14 +445,12 @@ static int add_cluster_info(cJSON *spec, const cJSON *cluster_obj, const struct 
 	if (!info || !cJSON_AddStringToObject(info, "server", c->server))
 		return -ENOMEM;
 	if (c->ca_file) {
-		ca_file = read_file(c->ca_file, &err);
-		if (!ca_file) {
-			pr_err("%s: reading certificate-authority %s for provideClusterInfo: %s", where, c->ca_file,
-			       strerror(-err));
+		err = socklb_file_read(c->ca_file, KUBE_FILE_MAX, &ca_file, &ca.len, e);
+		if (err) {
+			socklb_err_prefix(e, "%s: certificate-authority for provideClusterInfo", where);
 			return err;
 		}
 		ca.data = ca_file;
-		ca.len = strlen(ca_file);
 	}
 	if (ca.data) {
 		b64 = kube_base64_encode(ca.data, ca.len);
@@ -512,7 +472,7 @@ static int add_cluster_info(cJSON *spec, const cJSON *cluster_obj, const struct 
 
 /* The ExecCredential a plugin finds in KUBERNETES_EXEC_INFO. */
 static int exec_info(struct kube_exec_config *x, bool provide_cluster_info, const cJSON *cluster_obj,
-		     const struct kube_conn *c, const char *where)
+		     const struct kube_conn *c, const char *where, struct socklb_err *e)
 {
 	cJSON *cred = cJSON_CreateObject(), *spec;
 	int err = -ENOMEM;
@@ -522,7 +482,7 @@ static int exec_info(struct kube_exec_config *x, bool provide_cluster_info, cons
 	    !(spec = cJSON_AddObjectToObject(cred, "spec")) || !cJSON_AddFalseToObject(spec, "interactive"))
 		goto out;
 	if (provide_cluster_info) {
-		err = add_cluster_info(spec, cluster_obj, c, where);
+		err = add_cluster_info(spec, cluster_obj, c, where, e);
 		if (err)
 			goto out;
 	}
@@ -534,7 +494,7 @@ out:
 }
 
 static int parse_exec(const cJSON *exec, const char *where, const char *path, const cJSON *cluster_obj,
-		      struct kube_conn *c)
+		      struct kube_conn *c, struct socklb_err *e)
 {
 	struct kube_exec_config *x = calloc(1, sizeof(*x));
 	const char *api_version, *command, *hint;
@@ -546,23 +506,21 @@ static int parse_exec(const cJSON *exec, const char *where, const char *path, co
 	if (!x)
 		return -ENOMEM;
 	c->exec = x;
-	err = exec_api_version(exec, where, &api_version);
+	err = exec_api_version(exec, where, &api_version, e);
 	if (!err)
-		err = get_string(exec, "command", where, &command);
-	if (!err && !command) {
-		pr_err("%s.command is missing", where);
-		err = -EINVAL;
-	}
+		err = get_string(exec, "command", where, &command, e);
+	if (!err && !command)
+		err = socklb_fail(e, -EINVAL, "%s.command is missing", where);
 	if (!err)
-		err = exec_interactive_mode(exec, where, api_version);
+		err = exec_interactive_mode(exec, where, api_version, e);
 	if (!err)
-		err = get_string(exec, "installHint", where, &hint);
+		err = get_string(exec, "installHint", where, &hint, e);
 	if (!err)
-		err = get_bool(exec, "provideClusterInfo", where, &provide_cluster_info);
+		err = get_bool(exec, "provideClusterInfo", where, &provide_cluster_info, e);
 	if (!err)
-		err = string_list(exec, "args", where, &args);
+		err = string_list(exec, "args", where, &args, e);
 	if (!err)
-		err = env_list(exec, where, &x->env);
+		err = env_list(exec, where, &x->env, e);
 	if (err)
 		goto out;
 	err = -ENOMEM;
@@ -584,7 +542,7 @@ static int parse_exec(const cJSON *exec, const char *where, const char *path, co
 	memcpy(x->argv + 1, args, n * sizeof(*args));
 	free(args);
 	args = NULL;
-	err = exec_info(x, provide_cluster_info, cluster_obj, c, where);
+	err = exec_info(x, provide_cluster_info, cluster_obj, c, where, e);
 out:
 	if (args) {
 		for (size_t i = 0; args[i]; i++)
@@ -595,7 +553,7 @@ out:
 }
 
 static int parse_user(const cJSON *user, const char *where, const char *path, const cJSON *cluster_obj,
-		      struct kube_conn *c)
+		      struct kube_conn *c, struct socklb_err *e)
 {
 	static const struct unsupported unsupported[] = {
 		{ "auth-provider",
@@ -615,35 +573,32 @@ static int parse_user(const cJSON *user, const char *where, const char *path, co
 	char exec_where[600];
 	int err;
 
-	err = refuse_unsupported(user, unsupported, where);
+	err = refuse_unsupported(user, unsupported, where, e);
 	if (!err)
-		err = get_string(user, "token", where, &token);
+		err = get_string(user, "token", where, &token, e);
 	if (!err)
-		err = get_string(user, "tokenFile", where, &token_file);
+		err = get_string(user, "tokenFile", where, &token_file, e);
 	if (!err)
-		err = pem_field(user, "client-certificate", where, path, &c->cert_file, &c->cert);
+		err = pem_field(user, "client-certificate", where, path, &c->cert_file, &c->cert, e);
 	if (!err)
-		err = pem_field(user, "client-key", where, path, &c->key_file, &c->key);
+		err = pem_field(user, "client-key", where, path, &c->key_file, &c->key, e);
 	if (err)
 		return err;
 	has_cert = c->cert_file || c->cert.data;
 	has_key = c->key_file || c->key.data;
-	if (has_cert != has_key) {
-		pr_err("%s has %s but no %s", where, has_cert ? "client-certificate" : "client-key",
-		       has_cert ? "client-key(-data)" : "client-certificate(-data)");
-		return -EINVAL;
-	}
+	if (has_cert != has_key)
+		return socklb_fail(e, -EINVAL, "%s has %s but no %s", where,
+				   has_cert ? "client-certificate" : "client-key",
+				   has_cert ? "client-key(-data)" : "client-certificate(-data)");
 	if (token && !(c->token = strdup(token)))
 		return -ENOMEM;
 	if (token_file) {
-		err = resolve_file(token_file, path, where, "tokenFile", &c->token_file);
+		err = resolve_file(token_file, path, where, "tokenFile", &c->token_file, e);
 		if (err)
 			return err;
 	}
-	if (exec && !cJSON_IsNull(exec) && !cJSON_IsObject(exec)) {
-		pr_err("%s.exec must be a mapping", where);
-		return -EINVAL;
-	}
+	if (exec && !cJSON_IsNull(exec) && !cJSON_IsObject(exec))
+		return socklb_fail(e, -EINVAL, "%s.exec must be a mapping", where);
 	if (cJSON_IsObject(exec) && (token || token_file || has_cert)) {
 		/* what kubectl does: credentials given outright win over the plugin */
 		pr_warn("%s.exec is not used: the user has a %s", where, has_cert ? "client certificate" : "token");
@@ -651,17 +606,17 @@ static int parse_user(const cJSON *user, const char *where, const char *path, co
 	}
 	if (cJSON_IsObject(exec)) {
 		snprintf(exec_where, sizeof(exec_where), "%s.exec", where);
-		return parse_exec(exec, exec_where, path, cluster_obj, c);
+		return parse_exec(exec, exec_where, path, cluster_obj, c, e);
 	}
-	if (!token && !token_file && !has_cert) {
-		pr_err("%s has no token, tokenFile, client-certificate/client-key or exec", where);
-		return -EINVAL;
-	}
+	if (!token && !token_file && !has_cert)
+		return socklb_fail(e, -EINVAL, "%s has no token, tokenFile, client-certificate/client-key or exec",
+				   where);
 	return 0;
 }
 
 /* The context's name: --context, else current-context. */
-static int context_name(const cJSON *root, const char *context, const char *path, const char **out)
+static int context_name(const cJSON *root, const char *context, const char *path, const char **out,
+			struct socklb_err *e)
 {
 	char where[300];
 	int err;
@@ -670,16 +625,15 @@ static int context_name(const cJSON *root, const char *context, const char *path
 	if (context)
 		return 0;
 	snprintf(where, sizeof(where), "kubeconfig %s", path);
-	err = get_string(root, "current-context", where, out);
-	if (!err && !*out) {
-		pr_err("kubeconfig %s: current-context is not set: choose a context with --context", path);
-		err = -EINVAL;
-	}
+	err = get_string(root, "current-context", where, out, e);
+	if (!err && !*out)
+		err = socklb_fail(e, -EINVAL,
+				  "kubeconfig %s: current-context is not set: choose a context with --context", path);
 	return err;
 }
 
 /* The kubeconfig as a tree: JSON when it looks like JSON (kubectl -o json), else YAML. */
-static cJSON *parse_document(const char *text, size_t len, const char *path)
+static cJSON *parse_document(const char *text, size_t len, const char *path, struct socklb_err *e)
 {
 	const char *start = text;
 	char why[300];
@@ -690,26 +644,28 @@ static cJSON *parse_document(const char *text, size_t len, const char *path)
 	if (start < text + len && *start == '{') {
 		root = cJSON_ParseWithLength(text, len);
 		if (!root) {
-			pr_err("kubeconfig %s: invalid JSON at byte %td", path,
-			       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : (ptrdiff_t)0);
+			socklb_fail(e, -EINVAL, "kubeconfig %s: invalid JSON at byte %td", path,
+				    cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : (ptrdiff_t)0);
 			return NULL;
 		}
 	} else {
 		root = kube_yaml_parse(text, len, why, sizeof(why));
 		if (!root) {
-			pr_err("kubeconfig %s: %s", path, why);
+			socklb_fail(e, -EINVAL, "kubeconfig %s: %s", path, why);
 			return NULL;
 		}
 	}
 	if (!cJSON_IsObject(root)) {
-		pr_err("kubeconfig %s: not a kubeconfig (a mapping of clusters, contexts and users)", path);
+		socklb_fail(e, -EINVAL, "kubeconfig %s: not a kubeconfig (a mapping of clusters, contexts and users)",
+			    path);
 		cJSON_Delete(root);
 		return NULL;
 	}
 	return root;
 }
 
-int kube_conn_parse_kubeconfig(const char *text, size_t len, const char *path, const char *context, struct kube_conn *c)
+int kube_conn_parse_kubeconfig(const char *text, size_t len, const char *path, const char *context, struct kube_conn *c,
+			       struct socklb_err *e)
 {
 	const cJSON *ctx, *cluster, *user;
 	const char *name, *cluster_name, *user_name;
@@ -718,36 +674,37 @@ int kube_conn_parse_kubeconfig(const char *text, size_t len, const char *path, c
 	int err = -EINVAL;
 
 	memset(c, 0, sizeof(*c));
-	root = parse_document(text, len, path);
+	socklb_err_clear(e);
+	root = parse_document(text, len, path, e);
 	if (!root)
-		return -EINVAL;
-	err = context_name(root, context, path, &name);
+		return socklb_err_fallback(e, -EINVAL, "kubeconfig %s: cannot parse it", path);
+	err = context_name(root, context, path, &name, e);
 	if (err)
 		goto out;
 	err = -EINVAL;
 	snprintf(where, sizeof(where), "kubeconfig %s", path);
-	ctx = find_named(root, "contexts", name, "context", where, context ? "--context" : "current-context");
+	ctx = find_named(root, "contexts", name, "context", where, context ? "--context" : "current-context", e);
 	if (!ctx)
 		goto out;
 	snprintf(where, sizeof(where), "kubeconfig %s: contexts[\"%s\"].context", path, name);
-	if (get_string(ctx, "cluster", where, &cluster_name) || get_string(ctx, "user", where, &user_name))
+	if (get_string(ctx, "cluster", where, &cluster_name, e) || get_string(ctx, "user", where, &user_name, e))
 		goto out;
 	if (!cluster_name || !user_name) {
-		pr_err("%s.%s is missing", where, cluster_name ? "user" : "cluster");
+		socklb_fail(e, -EINVAL, "%s.%s is missing", where, cluster_name ? "user" : "cluster");
 		goto out;
 	}
 	snprintf(where, sizeof(where), "kubeconfig %s", path);
-	cluster = find_named(root, "clusters", cluster_name, "cluster", where, "the context's cluster");
-	user = find_named(root, "users", user_name, "user", where, "the context's user");
+	cluster = find_named(root, "clusters", cluster_name, "cluster", where, "the context's cluster", e);
+	user = cluster ? find_named(root, "users", user_name, "user", where, "the context's user", e) : NULL;
 	if (!cluster || !user)
 		goto out;
 
 	snprintf(where, sizeof(where), "kubeconfig %s: clusters[\"%s\"].cluster", path, cluster_name);
-	err = parse_cluster(cluster, where, path, c);
+	err = parse_cluster(cluster, where, path, c, e);
 	if (err)
 		goto out;
 	snprintf(where, sizeof(where), "kubeconfig %s: users[\"%s\"].user", path, user_name);
-	err = parse_user(user, where, path, cluster, c);
+	err = parse_user(user, where, path, cluster, c, e);
 	if (err)
 		goto out;
 	if (asprintf(&c->origin, "kubeconfig %s (context %s)", path, name) < 0) {
@@ -758,43 +715,42 @@ out:
 	cJSON_Delete(root);
 	if (err)
 		kube_conn_free(c);
-	return err;
+	return socklb_err_fallback(e, err, "kubeconfig %s: %s", path, strerror(-err));
 }
 
-int kube_conn_from_kubeconfig(const char *path, const char *context, struct kube_conn *c)
+int kube_conn_from_kubeconfig(const char *path, const char *context, struct kube_conn *c, struct socklb_err *e)
 {
-	int err = 0;
-	char *text = read_file(path, &err);
+	char *text;
+	size_t len;
+	int err = socklb_file_read(path, KUBE_FILE_MAX, &text, &len, e);
 
 	memset(c, 0, sizeof(*c));
-	if (!text) {
-		pr_err("kubeconfig %s: %s%s", path, strerror(-err),
-		       err == -ENOENT && strchr(path, ':') ? " (one file: a KUBECONFIG-style list a:b is not merged)"
-							   : "");
+	if (err) {
+		/* KUBECONFIG's a:b lists name no one file. */
+		if (err == -ENOENT && strchr(path, ':'))
+			socklb_err_prefix(e, "kubeconfig (one file: a KUBECONFIG-style list a:b is not merged)");
+		else
+			socklb_err_prefix(e, "kubeconfig");
 		return err;
 	}
-	err = kube_conn_parse_kubeconfig(text, strlen(text), path, context, c);
+	err = kube_conn_parse_kubeconfig(text, len, path, context, c, e);
 	free(text);
 	return err;
 }
 
 /* A file the service account must provide. */
-static int sa_file(const char *sa_dir, const char *name, char **out)
+static int sa_file(const char *sa_dir, const char *name, char **out, struct socklb_err *e)
 {
-	int err;
-
 	if (asprintf(out, "%s/%s", sa_dir, name) < 0) {
 		*out = NULL;
 		return -ENOMEM;
 	}
 	if (access(*out, R_OK) == 0)
 		return 0;
-	err = -errno;
-	pr_err("in-cluster config: service account file %s: %s", *out, strerror(-err));
-	return err;
+	return socklb_fail(e, socklb_errno(), "in-cluster config: service account file %s: %s", *out, strerror(errno));
 }
 
-int kube_conn_in_cluster(const char *sa_dir, const char *server_override, struct kube_conn *c)
+int kube_conn_in_cluster(const char *sa_dir, const char *server_override, struct kube_conn *c, struct socklb_err *e)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -802,14 +758,16 @@ int kube_conn_in_cluster(const char *sa_dir, const char *server_override, struct
 	int err;
 
 	memset(c, 0, sizeof(*c));
+	socklb_err_clear(e);
 	c->origin = strdup("in-cluster service account");
 	if (!c->origin)
-		return -ENOMEM;
+		return socklb_fail(e, -ENOMEM, "in-cluster config: out of memory");
 	if (!server_override) {
 		if (!host || !host[0] || !port || !port[0]) {
-			pr_err("in-cluster config: %s is not set (not in a pod? use --kubeconfig or --api-server)",
-			       !host || !host[0] ? "KUBERNETES_SERVICE_HOST" : "KUBERNETES_SERVICE_PORT");
-			err = -EINVAL;
+			err = socklb_fail(
+				e, -EINVAL,
+				"in-cluster config: %s is not set (not in a pod? use --kubeconfig or --api-server)",
+				!host || !host[0] ? "KUBERNETES_SERVICE_HOST" : "KUBERNETES_SERVICE_PORT");
 			goto out;
 		}
 		/* an IPv6 address needs brackets in a URL */
@@ -819,16 +777,16 @@ int kube_conn_in_cluster(const char *sa_dir, const char *server_override, struct
 			goto out;
 		}
 	}
-	err = kube_conn_set_server(c, server_override ? server_override : server, "in-cluster config");
+	err = kube_conn_set_server(c, server_override ? server_override : server, "in-cluster config", e);
 	if (!err)
-		err = sa_file(sa_dir, "token", &c->token_file);
+		err = sa_file(sa_dir, "token", &c->token_file, e);
 	if (!err)
-		err = sa_file(sa_dir, "ca.crt", &c->ca_file);
+		err = sa_file(sa_dir, "ca.crt", &c->ca_file, e);
 out:
 	free(server);
 	if (err)
 		kube_conn_free(c);
-	return err;
+	return socklb_err_fallback(e, err, "in-cluster config: %s", strerror(-err));
 }
 
 static void blob_free(struct kube_blob *b)

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "err.h"
+
 /* PEM bytes given inline (a kubeconfig "*-data" field, base64-decoded). */
 struct kube_blob {
 	char *data;
@@ -48,20 +50,20 @@ struct kube_conn {
 /*
  * Parse a kubeconfig held in memory: JSON when it starts with '{', else YAML.
  * path names it in errors and is the base of relative file names; context
- * NULL = its current-context. Errors (logged) name the file, the context,
- * cluster or user and the field.
+ * NULL = its current-context. Errors (e) name the file, the context, cluster
+ * or user and the field.
  */
-int kube_conn_parse_kubeconfig(const char *text, size_t len, const char *path, const char *context,
-			       struct kube_conn *c);
+int kube_conn_parse_kubeconfig(const char *text, size_t len, const char *path, const char *context, struct kube_conn *c,
+			       struct socklb_err *e);
 /* Read and parse the kubeconfig file at path (one file: KUBECONFIG-style a:b lists are not merged). */
-int kube_conn_from_kubeconfig(const char *path, const char *context, struct kube_conn *c);
+int kube_conn_from_kubeconfig(const char *path, const char *context, struct kube_conn *c, struct socklb_err *e);
 /*
  * In-cluster: sa_dir/token and sa_dir/ca.crt, the server from
  * KUBERNETES_SERVICE_HOST/PORT unless server_override is given.
  */
-int kube_conn_in_cluster(const char *sa_dir, const char *server_override, struct kube_conn *c);
-/* Replace the server URL (must be https://). */
-int kube_conn_set_server(struct kube_conn *c, const char *server, const char *what);
+int kube_conn_in_cluster(const char *sa_dir, const char *server_override, struct kube_conn *c, struct socklb_err *e);
+/* Replace the server URL (must be https://); what names where it comes from in errors. */
+int kube_conn_set_server(struct kube_conn *c, const char *server, const char *what, struct socklb_err *e);
 /* Decode standard base64 (whitespace ignored); -EINVAL when malformed. */
 int kube_base64_decode(const char *in, struct kube_blob *out);
 /* Standard base64 with padding (malloc'd), NULL when out of memory. */

@@ -72,7 +72,7 @@ static char **plugin_env(const struct kube_exec_config *x, char **info)
 	return env;
 }
 
-static int spawn(struct plugin_run *r, char *why, size_t why_len)
+static int spawn(struct plugin_run *r, struct socklb_err *e)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	posix_spawn_file_actions_t actions;
@@ -86,7 +86,7 @@ static int spawn(struct plugin_run *r, char *why, size_t why_len)
 		return -ENOMEM;
 	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
 		rc = errno;
-		snprintf(why, why_len, "cannot make a pipe: %s", strerror(rc));
+		socklb_err_set(e, -rc, "cannot make a pipe: %s", strerror(rc));
 		goto out;
 	}
 	posix_spawn_file_actions_init(&actions);
@@ -107,11 +107,11 @@ static int spawn(struct plugin_run *r, char *why, size_t why_len)
 	posix_spawn_file_actions_destroy(&actions);
 	posix_spawnattr_destroy(&attr);
 	if (rc == ENOENT)
-		snprintf(why, why_len, "executable %s not found%s%s", r->x->argv[0],
-			 r->x->install_hint ? "; its install hint: " : "",
-			 r->x->install_hint ? r->x->install_hint : "");
+		socklb_err_set(e, -rc, "executable %s not found%s%s", r->x->argv[0],
+			       r->x->install_hint ? "; its install hint: " : "",
+			       r->x->install_hint ? r->x->install_hint : "");
 	else if (rc)
-		snprintf(why, why_len, "cannot run %s: %s", r->x->argv[0], strerror(rc));
+		socklb_err_set(e, -rc, "cannot run %s: %s", r->x->argv[0], strerror(rc));
 out:
 	close(out[1]);
 	close(err[1]);
@@ -176,7 +176,7 @@ static long ms_left(const struct timespec *deadline)
 }
 
 /* Both pipes to their end, then the exit status; a timeout or stop kills the process group. */
-static int collect(struct plugin_run *r, const atomic_bool *stop, int *status, char *why, size_t why_len)
+static int collect(struct plugin_run *r, const atomic_bool *stop, int *status, struct socklb_err *e)
 {
 	struct pollfd pfd[2] = { { .fd = r->out_fd, .events = POLLIN }, { .fd = r->err_fd, .events = POLLIN } };
 	struct timespec deadline;
@@ -192,18 +192,18 @@ static int collect(struct plugin_run *r, const atomic_bool *stop, int *status, c
 			break;
 		if (stop && atomic_load(stop)) {
 			err = -ECANCELED;
-			snprintf(why, why_len, "stopped while %s was running", r->x->argv[0]);
+			socklb_err_set(e, err, "stopped while %s was running", r->x->argv[0]);
 		} else if (ms_left(&deadline) <= 0) {
 			err = -ETIMEDOUT;
-			snprintf(why, why_len, "%s did not finish within %d s; killed", r->x->argv[0],
-				 KUBE_EXEC_TIMEOUT_S);
+			socklb_err_set(e, err, "%s did not finish within %d s; killed", r->x->argv[0],
+				       KUBE_EXEC_TIMEOUT_S);
 		}
 		if (err)
 			break;
 		/* both pipes closed: only the exit is awaited, which comes at once */
 		if (poll(pfd, 2, pfd[0].fd < 0 && pfd[1].fd < 0 ? 5 : POLL_MS) < 0 && errno != EINTR) {
 			err = -errno;
-			snprintf(why, why_len, "waiting for %s: %s", r->x->argv[0], strerror(-err));
+			socklb_err_set(e, err, "waiting for %s: %s", r->x->argv[0], strerror(-err));
 			break;
 		}
 		for (int i = 0; i < 2; i++) {
@@ -223,8 +223,8 @@ static int collect(struct plugin_run *r, const atomic_bool *stop, int *status, c
 				read_stderr(r, buf, (size_t)n);
 			} else if (read_stdout(r, buf, (size_t)n)) {
 				err = -EPROTO;
-				snprintf(why, why_len, "%s printed more than %u bytes", r->x->argv[0],
-					 KUBE_EXEC_STDOUT_MAX);
+				socklb_err_set(e, err, "%s printed more than %u bytes", r->x->argv[0],
+					       KUBE_EXEC_STDOUT_MAX);
 			}
 		}
 		if (err)
@@ -292,7 +292,7 @@ static void wipe_strings(cJSON *item)
 	}
 }
 
-static int decode_credential(const struct plugin_run *r, struct kube_exec_cred *out, char *why, size_t why_len)
+static int decode_credential(const struct plugin_run *r, struct kube_exec_cred *out, struct socklb_err *e)
 {
 	cJSON *doc = cJSON_ParseWithLength(r->out ? r->out : "", r->out_len);
 	const cJSON *api_version = cJSON_GetObjectItemCaseSensitive(doc, "apiVersion");
@@ -307,47 +307,47 @@ static int decode_credential(const struct plugin_run *r, struct kube_exec_cred *
 
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(doc)) {
-		snprintf(why, why_len, "%s printed no JSON object on stdout (%zu bytes)", name, r->out_len);
+		socklb_err_set(e, err, "%s printed no JSON object on stdout (%zu bytes)", name, r->out_len);
 		goto out;
 	}
 	if (!cJSON_IsString(api_version) || strcmp(api_version->valuestring, r->x->api_version) != 0) {
-		snprintf(why, why_len, "%s returned apiVersion \"%s\", the kubeconfig asks for %s", name,
-			 cJSON_IsString(api_version) ? api_version->valuestring : "", r->x->api_version);
+		socklb_err_set(e, err, "%s returned apiVersion \"%s\", the kubeconfig asks for %s", name,
+			       cJSON_IsString(api_version) ? api_version->valuestring : "", r->x->api_version);
 		goto out;
 	}
 	if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "ExecCredential") != 0) {
-		snprintf(why, why_len, "%s returned kind \"%s\", not ExecCredential", name,
-			 cJSON_IsString(kind) ? kind->valuestring : "");
+		socklb_err_set(e, err, "%s returned kind \"%s\", not ExecCredential", name,
+			       cJSON_IsString(kind) ? kind->valuestring : "");
 		goto out;
 	}
 	if (!cJSON_IsObject(status)) {
-		snprintf(why, why_len, "%s returned an ExecCredential without status", name);
+		socklb_err_set(e, err, "%s returned an ExecCredential without status", name);
 		goto out;
 	}
 	if ((token && !cJSON_IsString(token)) || (cert && !cJSON_IsString(cert)) || (key && !cJSON_IsString(key))) {
-		snprintf(why, why_len, "%s returned a status.%s that is not a string", name,
-			 token && !cJSON_IsString(token) ? "token"
-			 : cert && !cJSON_IsString(cert) ? "clientCertificateData"
-							 : "clientKeyData");
+		socklb_err_set(e, err, "%s returned a status.%s that is not a string", name,
+			       token && !cJSON_IsString(token) ? "token"
+			       : cert && !cJSON_IsString(cert) ? "clientCertificateData"
+							       : "clientKeyData");
 		goto out;
 	}
 	token = token && token->valuestring[0] ? token : NULL;
 	cert = cert && cert->valuestring[0] ? cert : NULL;
 	key = key && key->valuestring[0] ? key : NULL;
 	if (!cert != !key) {
-		snprintf(why, why_len, "%s returned status.%s without status.%s", name,
-			 cert ? "clientCertificateData" : "clientKeyData",
-			 cert ? "clientKeyData" : "clientCertificateData");
+		socklb_err_set(e, err, "%s returned status.%s without status.%s", name,
+			       cert ? "clientCertificateData" : "clientKeyData",
+			       cert ? "clientKeyData" : "clientCertificateData");
 		goto out;
 	}
 	if (!token && !cert) {
-		snprintf(why, why_len,
-			 "%s returned neither status.token nor status.clientCertificateData/clientKeyData", name);
+		socklb_err_set(e, err,
+			       "%s returned neither status.token nor status.clientCertificateData/clientKeyData", name);
 		goto out;
 	}
 	if (expiry && !cJSON_IsNull(expiry) &&
 	    (!cJSON_IsString(expiry) || kube_rfc3339_parse(expiry->valuestring, &out->expires))) {
-		snprintf(why, why_len, "%s returned a status.expirationTimestamp that is not an RFC 3339 time", name);
+		socklb_err_set(e, err, "%s returned a status.expirationTimestamp that is not an RFC 3339 time", name);
 		goto out;
 	}
 	err = -ENOMEM;
@@ -370,39 +370,38 @@ out:
 	return err;
 }
 
-int kube_exec_run(const struct kube_exec_config *x, const atomic_bool *stop, struct kube_exec_cred *out, char *why,
-		  size_t why_len)
+int kube_exec_run(const struct kube_exec_config *x, const atomic_bool *stop, struct kube_exec_cred *out,
+		  struct socklb_err *e)
 {
 	struct plugin_run r = { .x = x, .out_fd = -1, .err_fd = -1 };
 	int status = 0, err;
 
 	memset(out, 0, sizeof(*out));
-	why[0] = '\0';
+	socklb_err_clear(e);
 	/* the other watchers, waiting for the credential while the daemon stops, start nothing */
 	if (stop && atomic_load(stop)) {
-		snprintf(why, why_len, "stopped before %s ran", x->argv[0]);
-		return -ECANCELED;
+		return socklb_fail(e, -ECANCELED, "stopped before %s ran", x->argv[0]);
 	}
-	err = spawn(&r, why, why_len);
+	err = spawn(&r, e);
 	if (err)
 		return err;
-	err = collect(&r, stop, &status, why, why_len);
+	err = collect(&r, stop, &status, e);
 	if (!err && WIFSIGNALED(status)) {
 		err = -EPROTO;
-		snprintf(why, why_len, "%s was killed by signal %d%s%s", x->argv[0], WTERMSIG(status),
-			 r.last_line[0] ? ": " : "", r.last_line);
+		socklb_err_set(e, err, "%s was killed by signal %d%s%s", x->argv[0], WTERMSIG(status),
+			       r.last_line[0] ? ": " : "", r.last_line);
 	} else if (!err && WEXITSTATUS(status)) {
 		err = -EPROTO;
-		snprintf(why, why_len, "%s exited with status %d%s%s", x->argv[0], WEXITSTATUS(status),
-			 r.last_line[0] ? ": " : "", r.last_line);
+		socklb_err_set(e, err, "%s exited with status %d%s%s", x->argv[0], WEXITSTATUS(status),
+			       r.last_line[0] ? ": " : "", r.last_line);
 	}
 	if (!err)
-		err = decode_credential(&r, out, why, why_len);
+		err = decode_credential(&r, out, e);
 	if (r.out) {
 		explicit_bzero(r.out, r.out_len);
 		free(r.out);
 	}
-	return err;
+	return socklb_err_fallback(e, err, "running %s: %s", x->argv[0], strerror(-err));
 }
 
 static void blob_wipe(struct kube_blob *b)

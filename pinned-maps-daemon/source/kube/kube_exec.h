@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "err.h"
 #include "kube_config.h"
 
 #define KUBE_EXEC_V1 "client.authentication.k8s.io/v1"
@@ -32,12 +33,12 @@ struct kube_exec_cred {
 };
 
 /*
- * Run x once. 0 and *out filled, or a negative errno and why set:
- * -ENOENT (not found: why carries the installHint), -ETIMEDOUT, -ECANCELED
+ * Run x once. 0 and *out filled, or a negative errno with e saying why:
+ * -ENOENT (not found: e carries the installHint), -ETIMEDOUT, -ECANCELED
  * (stop was set), -EPROTO (it failed or printed no valid ExecCredential).
  */
-int kube_exec_run(const struct kube_exec_config *x, const atomic_bool *stop, struct kube_exec_cred *out, char *why,
-		  size_t why_len);
+int kube_exec_run(const struct kube_exec_config *x, const atomic_bool *stop, struct kube_exec_cred *out,
+		  struct socklb_err *e);
 void kube_exec_cred_free(struct kube_exec_cred *c);
 /* "2024-01-02T03:04:05Z", "…05.123+01:00" → *t (UTC seconds); -EINVAL when not RFC 3339. */
 int kube_rfc3339_parse(const char *s, time_t *t);

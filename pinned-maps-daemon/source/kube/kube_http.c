@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "kube_http.h"
-#include "log.h"
 
 static bool is_success(long status)
 {
@@ -72,7 +71,7 @@ static CURLcode set_blob(CURL *curl, CURLoption opt, const struct kube_blob *b)
 }
 
 /* TLS material and the options every request shares. */
-static int configure(struct kube_http *h)
+static int configure(struct kube_http *h, struct socklb_err *e)
 {
 	const struct kube_conn *c = h->conn;
 	CURL *curl = h->curl;
@@ -115,14 +114,15 @@ static int configure(struct kube_http *h)
 	SETOPT(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SETOPT(CURLOPT_XFERINFODATA, h);
 #undef SETOPT
-	if (bad) {
-		pr_err("libcurl refused an option for %s (is libcurl ≥7.85 built with OpenSSL?)", c->server);
-		return -EINVAL;
-	}
+	if (bad)
+		return socklb_fail(e, -EINVAL,
+				   "libcurl refused an option for %s (is libcurl ≥7.85 built with OpenSSL?)",
+				   c->server);
 	return 0;
 }
 
-int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kube_token *token, const atomic_bool *stop)
+int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kube_token *token, const atomic_bool *stop,
+		   struct socklb_err *e)
 {
 	int err;
 
@@ -131,11 +131,9 @@ int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kub
 	h->token = token;
 	h->stop = stop;
 	h->curl = curl_easy_init();
-	if (!h->curl) {
-		pr_err("libcurl: cannot create a handle");
-		return -ENOMEM;
-	}
-	err = configure(h);
+	if (!h->curl)
+		return socklb_fail(e, -ENOMEM, "libcurl cannot create a handle");
+	err = configure(h, e);
 	if (err)
 		kube_http_free(h);
 	return err;
@@ -187,7 +185,7 @@ int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsig
 	h->error_len = 0;
 	clock_gettime(CLOCK_MONOTONIC, &h->last_byte);
 
-	err = kube_token_get(h->token, reload_token ? h->generation : 0, h->stop, &cred);
+	err = kube_token_get(h->token, reload_token ? h->generation : 0, h->stop, &cred, &h->cred_error);
 	if (err)
 		return err;
 	h->generation = cred.generation;

@@ -31,6 +31,7 @@ struct kube_http {
 	const atomic_bool *stop;
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's text for a transport error */
 	char message[512]; /* a non-2xx response's Status message (or body start) */
+	struct socklb_err cred_error; /* why there was no credential to send (-ENOKEY, -ECANCELED) */
 	/* one request */
 	kube_body_cb cb;
 	void *ctx;
@@ -43,8 +44,8 @@ struct kube_http {
 	size_t error_len;
 };
 
-int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kube_token *token,
-		   const atomic_bool *stop);
+int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kube_token *token, const atomic_bool *stop,
+		   struct socklb_err *e);
 void kube_http_free(struct kube_http *h);
 /*
  * GET url; reload_token renews the credential first (after a 401 to the
@@ -53,7 +54,7 @@ void kube_http_free(struct kube_http *h);
  * (*status; a non-2xx body is summarised in h->message), cb's non-zero value
  * when it aborted, -ECANCELED when stopped, -ETIMEDOUT when idle for
  * idle_timeout_s, -EIO for a transport error (h->errbuf), -ENOKEY when there
- * is no credential (an exec plugin failed: logged), -ENOMEM.
+ * is no credential (an exec plugin failed: h->cred_error), -ENOMEM.
  */
 int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsigned int idle_timeout_s, kube_body_cb cb,
 		  void *ctx, long *status);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "kube_exec.h"
 #include "kube_token.h"
 #include "log.h"
@@ -20,42 +21,24 @@ static void secret_free(char *s)
 /* The file's content without surrounding whitespace; never logs it. */
 static int read_token_file(const char *path, char **out)
 {
-	FILE *f = fopen(path, "re");
 	char *buf, *start, *end;
 	size_t len;
-	int err = 0;
+	int err;
 
 	*out = NULL;
-	if (!f)
-		return -errno;
-	buf = malloc(TOKEN_MAX_LEN + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	len = fread(buf, 1, TOKEN_MAX_LEN + 1, f);
-	if (ferror(f))
-		err = -EIO;
-	else if (len > TOKEN_MAX_LEN)
-		err = -EFBIG;
-	fclose(f);
+	err = socklb_file_read(path, TOKEN_MAX_LEN, &buf, &len, NULL);
 	if (err)
-		goto out;
-	buf[len] = '\0';
+		return err;
 	for (start = buf; *start == ' ' || *start == '\t' || *start == '\n' || *start == '\r'; start++)
 		;
 	for (end = buf + len; end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r');
 	     end--)
 		;
-	if (end == start) {
+	if (end == start)
 		err = -ENODATA;
-		goto out;
-	}
-	*out = strndup(start, end - start);
-	if (!*out)
+	else if (!(*out = strndup(start, end - start)))
 		err = -ENOMEM;
-out:
-	explicit_bzero(buf, len <= TOKEN_MAX_LEN ? len : TOKEN_MAX_LEN);
+	explicit_bzero(buf, len);
 	free(buf);
 	return err;
 }
@@ -93,15 +76,15 @@ static const char *credential_kind(const struct kube_exec_cred *c)
 	return c->token ? "token" : "client certificate";
 }
 
-/* Run the plugin; on success its credential replaces ours, on failure ours stays and why says what failed. */
-static int run_plugin(struct kube_token *t, const atomic_bool *stop, char *why, size_t why_len)
+/* Run the plugin; on success its credential replaces ours, on failure ours stays and e says what failed. */
+static int run_plugin(struct kube_token *t, const atomic_bool *stop, struct socklb_err *e)
 {
 	struct kube_exec_cred cred;
 	char expiry[64] = "does not expire";
 	struct tm tm;
 	int err;
 
-	err = kube_exec_run(t->exec, stop, &cred, why, why_len);
+	err = kube_exec_run(t->exec, stop, &cred, e);
 	if (err)
 		return err;
 	secret_free(t->value);
@@ -122,9 +105,9 @@ static int run_plugin(struct kube_token *t, const atomic_bool *stop, char *why, 
 	return 0;
 }
 
-int kube_token_init(struct kube_token *t, const char *value, const char *file, const struct kube_exec_config *exec)
+int kube_token_init(struct kube_token *t, const char *value, const char *file, const struct kube_exec_config *exec,
+		    struct socklb_err *e)
 {
-	char why[768];
 	int err;
 
 	memset(t, 0, sizeof(*t));
@@ -134,22 +117,21 @@ int kube_token_init(struct kube_token *t, const char *value, const char *file, c
 		t->file = strdup(file);
 		err = t->file ? read_token_file(file, &t->value) : -ENOMEM;
 		if (err) {
-			pr_err("bearer token file %s: %s", file, token_error(err));
 			kube_token_free(t);
-			return err;
+			return socklb_fail(e, err, "bearer token file %s: %s", file, token_error(err));
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t->read_at);
 	} else if (value) {
 		t->value = strdup(value);
 		if (!t->value) {
 			kube_token_free(t);
-			return -ENOMEM;
+			return socklb_fail(e, -ENOMEM, "out of memory copying the bearer token");
 		}
 	} else if (exec) {
 		t->exec = exec;
-		err = run_plugin(t, NULL, why, sizeof(why));
+		err = run_plugin(t, NULL, e);
 		if (err) {
-			pr_err("exec credential plugin: %s", why);
+			socklb_err_prefix(e, "exec credential plugin");
 			kube_token_free(t);
 			return err;
 		}
@@ -185,38 +167,41 @@ static void refresh_file(struct kube_token *t, bool reload)
  * Re-run the plugin when its credential nears expiry or was just refused (and
  * no other thread has renewed it since). 0 when there is a credential to use.
  */
-static int refresh_exec(struct kube_token *t, unsigned long refused, const atomic_bool *stop)
+static int refresh_exec(struct kube_token *t, unsigned long refused, const atomic_bool *stop, struct socklb_err *e)
 {
 	time_t now = time(NULL);
 	bool expiring = t->expires && now >= t->expires - KUBE_EXEC_RENEW_S;
 	bool was_refused = refused && refused == t->generation;
-	char why[768];
+	struct socklb_err why;
 	int err;
 
 	if (!expiring && !was_refused)
 		return 0;
 	pr_info("exec credential plugin %s: %s; running it again", t->exec->argv[0],
 		was_refused ? "the API server refused the credential (401)" : "the credential is about to expire");
-	err = run_plugin(t, stop, why, sizeof(why));
-	if (!err || err == -ECANCELED)
-		return err;
+	err = run_plugin(t, stop, &why);
+	if (!err)
+		return 0;
+	if (err == -ECANCELED)
+		return socklb_fail(e, err, "exec credential plugin: %s", why.msg);
 	now = time(NULL);
-	if (t->expires && now >= t->expires) {
-		pr_warn("exec credential plugin: %s; the previous credential has expired", why);
-		return -ENOKEY;
-	}
-	pr_warn("exec credential plugin: %s; keeping the previous credential", why);
+	if (t->expires && now >= t->expires)
+		return socklb_fail(e, -ENOKEY, "exec credential plugin: %s; the previous credential has expired",
+				   why.msg);
+	pr_warn("exec credential plugin: %s; keeping the previous credential", why.msg);
 	return 0;
 }
 
-int kube_token_get(struct kube_token *t, unsigned long refused, const atomic_bool *stop, struct kube_credential *out)
+int kube_token_get(struct kube_token *t, unsigned long refused, const atomic_bool *stop, struct kube_credential *out,
+		   struct socklb_err *e)
 {
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
+	socklb_err_clear(e);
 	pthread_mutex_lock(&t->lock);
 	if (t->exec)
-		err = refresh_exec(t, refused, stop);
+		err = refresh_exec(t, refused, stop, e);
 	else if (t->file)
 		refresh_file(t, refused != 0);
 	if (err)
@@ -234,7 +219,7 @@ out:
 	pthread_mutex_unlock(&t->lock);
 	if (err)
 		kube_credential_free(out);
-	return err;
+	return socklb_err_fallback(e, err, "out of memory copying the credential");
 }
 
 void kube_credential_free(struct kube_credential *c)

@@ -44,16 +44,18 @@ struct kube_credential {
  * empty file is an error naming it); exec: a plugin (run now: an error names
  * what failed). All NULL = no credential of ours (a client certificate).
  */
-int kube_token_init(struct kube_token *t, const char *value, const char *file, const struct kube_exec_config *exec);
+int kube_token_init(struct kube_token *t, const char *value, const char *file, const struct kube_exec_config *exec,
+		    struct socklb_err *e);
 /*
  * The credential for the next request. refused: the generation of the one
  * the API server just answered 401, or 0. A token file is re-read when its
  * copy is KUBE_TOKEN_REFRESH_S old or after a 401; a plugin re-runs when its
  * credential nears expiry or was refused. A failure keeps a credential that
- * has not expired (logged); without one it returns -ENOKEY, or -ECANCELED
- * when stop was set while the plugin ran.
+ * has not expired (a warning); without one it returns -ENOKEY, or -ECANCELED
+ * when stop was set while the plugin ran, with e saying what the plugin did.
  */
-int kube_token_get(struct kube_token *t, unsigned long refused, const atomic_bool *stop, struct kube_credential *out);
+int kube_token_get(struct kube_token *t, unsigned long refused, const atomic_bool *stop, struct kube_credential *out,
+		   struct socklb_err *e);
 /* Wipe and free what kube_token_get() filled. */
 void kube_credential_free(struct kube_credential *c);
 void kube_token_free(struct kube_token *t);

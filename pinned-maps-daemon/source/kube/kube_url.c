@@ -8,7 +8,6 @@
 
 #include "k8s_object.h"
 #include "kube_url.h"
-#include "log.h"
 
 const char *kube_resource_path(enum k8s_kind kind)
 {
@@ -60,7 +59,7 @@ bool kube_node_name_valid(const char *name)
 }
 
 int kube_selectors_build(enum k8s_kind kind, const char *service_proxy_name, const char *node_name,
-			 struct kube_selectors *sel)
+			 struct kube_selectors *sel, struct socklb_err *e)
 {
 	int n = 0;
 
@@ -70,12 +69,12 @@ int kube_selectors_build(enum k8s_kind kind, const char *service_proxy_name, con
 		if (!service_proxy_name || !service_proxy_name[0]) {
 			n = asprintf(&sel->label, "!%s,!%s", K8S_LABEL_HEADLESS, K8S_LABEL_SERVICE_PROXY_NAME);
 		} else {
-			if (!kube_label_value_valid(service_proxy_name)) {
-				pr_err("service proxy name \"%s\" is not a valid label value "
-				       "(at most 63 of A-Z a-z 0-9 - _ ., alphanumeric at both ends)",
-				       service_proxy_name);
-				return -EINVAL;
-			}
+			if (!kube_label_value_valid(service_proxy_name))
+				return socklb_fail(
+					e, -EINVAL,
+					"service proxy name \"%s\" is not a valid label value (at most 63 of "
+					"A-Z a-z 0-9 - _ ., alphanumeric at both ends)",
+					service_proxy_name);
 			n = asprintf(&sel->label, "!%s,%s=%s", K8S_LABEL_HEADLESS, K8S_LABEL_SERVICE_PROXY_NAME,
 				     service_proxy_name);
 		}
@@ -86,19 +85,19 @@ int kube_selectors_build(enum k8s_kind kind, const char *service_proxy_name, con
 	case K8S_NAMESPACE:
 		break;
 	case K8S_NODE:
-		if (!node_name || !kube_node_name_valid(node_name)) {
-			pr_err("node name \"%s\" is not a valid Kubernetes node name (lowercase RFC 1123 subdomain)",
-			       node_name ? node_name : "");
-			return -EINVAL;
-		}
+		if (!node_name || !kube_node_name_valid(node_name))
+			return socklb_fail(e, -EINVAL,
+					   "node name \"%s\" is not a valid Kubernetes node name (lowercase RFC 1123 "
+					   "subdomain)",
+					   node_name ? node_name : "");
 		n = asprintf(&sel->field, "metadata.name=%s", node_name);
 		break;
 	case K8S_KIND_COUNT:
-		return -EINVAL;
+		return socklb_fail(e, -EINVAL, "no such kind %d", (int)kind);
 	}
 	if (n < 0) {
 		memset(sel, 0, sizeof(*sel));
-		return -ENOMEM;
+		return socklb_fail(e, -ENOMEM, "out of memory building the selectors of %s", kube_resource_path(kind));
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "err.h"
 #include "store.h"
 
 struct kube_selectors {
@@ -25,10 +26,10 @@ bool kube_node_name_valid(const char *name);
  * The selectors for watching kind: Services skip headless ones and those of
  * another proxy (service_proxy_name "" or NULL = only unlabelled services),
  * EndpointSlices skip headless ones (the translator matches them to services),
- * the Node is ours only. -EINVAL (logged) for a name the API would refuse.
+ * the Node is ours only. -EINVAL (e says why) for a name the API would refuse.
  */
 int kube_selectors_build(enum k8s_kind kind, const char *service_proxy_name, const char *node_name,
-			 struct kube_selectors *sel);
+			 struct kube_selectors *sel, struct socklb_err *e);
 void kube_selectors_free(struct kube_selectors *sel);
 /* server + path + "?limit=N[&continue=C][&labelSelector=…][&fieldSelector=…]"; NULL on ENOMEM. */
 char *kube_list_url(const char *server, enum k8s_kind kind, const struct kube_selectors *sel, unsigned int limit,

@@ -158,7 +158,7 @@ static const char *transfer_error(const struct kube_watcher *w, int err)
 	if (err == -EIO)
 		return w->http.errbuf;
 	if (err == -ENOKEY)
-		return "no credential: the exec credential plugin failed (logged above)";
+		return w->http.cred_error.msg;
 	return strerror(-err);
 }
 
@@ -710,14 +710,14 @@ static const char *resource_name(enum k8s_kind kind)
 }
 
 int kube_watcher_start(struct kube_watch_env *env, enum k8s_kind kind, struct kube_selectors *sel,
-		       struct kube_watcher **out)
+		       struct kube_watcher **out, struct socklb_err *e)
 {
 	struct kube_watcher *w = calloc(1, sizeof(*w));
 	int err;
 
 	if (!w) {
 		kube_selectors_free(sel);
-		return -ENOMEM;
+		return socklb_fail(e, -ENOMEM, "out of memory starting the watch of %s", resource_name(kind));
 	}
 	w->env = env;
 	w->kind = kind;
@@ -727,19 +727,19 @@ int kube_watcher_start(struct kube_watch_env *env, enum k8s_kind kind, struct ku
 	kube_framer_init(&w->framer, 0);
 	w->decoder = k8s_decoder_new();
 	if (!w->decoder) {
-		err = -ENOMEM;
+		err = socklb_fail(e, -ENOMEM, "out of memory starting the watch of %s", w->resource);
 		goto err;
 	}
 	if (getrandom(&w->seed, sizeof(w->seed), 0) != sizeof(w->seed))
 		w->seed = (unsigned int)time(NULL) ^ (unsigned int)kind;
-	err = kube_http_init(&w->http, env->conn, env->token, &env->stop);
+	err = kube_http_init(&w->http, env->conn, env->token, &env->stop, e);
 	if (err)
 		goto err;
 	pr_info("watch %s: starting (labelSelector %s, fieldSelector %s)", w->resource,
 		w->sel.label ? w->sel.label : "none", w->sel.field ? w->sel.field : "none");
 	err = -pthread_create(&w->thread, NULL, watcher_main, w);
 	if (err) {
-		pr_err("watch %s: cannot start a thread: %s", w->resource, strerror(-err));
+		socklb_fail(e, err, "watch %s: cannot start a thread: %s", w->resource, strerror(-err));
 		goto err;
 	}
 	*out = w;

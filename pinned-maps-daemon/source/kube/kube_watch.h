@@ -50,7 +50,7 @@ void kube_watch_env_destroy(struct kube_watch_env *env);
 
 /* Start the thread for kind with these selectors (taken over, also on error). */
 int kube_watcher_start(struct kube_watch_env *env, enum k8s_kind kind, struct kube_selectors *sel,
-		       struct kube_watcher **out);
+		       struct kube_watcher **out, struct socklb_err *e);
 /* Wait for the thread (after kube_watch_env_stop()) and free it; NULL is a no-op. */
 void kube_watcher_join(struct kube_watcher *w);
 

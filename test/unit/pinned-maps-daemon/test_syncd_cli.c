@@ -1,24 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
-/* socklb-syncd's command line: defaults, every command, and every kind of mistake. */
+/* socklb-syncd's command line: defaults, every command, its usage, and every kind of mistake. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "cli.h"
+#include "commands.h"
 
-/* argv is NULL-terminated and starts after the program name. */
+/* The command the last parse found ("" for the daemon). */
+static const char *command;
+
+/* args is NULL-terminated and starts after the program name; err gets the message. */
 static int parse_args(struct syncd_options *o, char *err, const char *const *args)
 {
 	char *argv[32] = { "socklb-syncd" };
-	int argc = 1;
+	const struct cli_cmd *cmd;
+	struct socklb_err e = { 0 };
+	int argc = 1, ret;
 
 	while (*args && argc < 31)
 		argv[argc++] = (char *)*args++;
-	err[0] = '\0';
-	return cli_parse(argc, argv, o, err, 256);
+	ret = cli_parse(syncd_commands, syncd_commands_count, argc, argv, &cmd, o, &e);
+	snprintf(err, 256, "%s", ret ? e.msg : "");
+	command = cmd && cmd->name ? cmd->name : "";
+	return ret;
 }
 
 #define parse(o, err, ...) parse_args(o, err, (const char *const[]){ __VA_ARGS__, NULL })
@@ -30,9 +40,8 @@ static void test_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, "--source", "file:/etc/socklb/services.json"), 0);
-	assert_int_equal(o.command, SYNCD_RUN);
-	assert_int_equal(o.source_kind, SOURCE_FILE);
-	assert_string_equal(o.file_path, "/etc/socklb/services.json");
+	assert_string_equal(command, "");
+	assert_string_equal(o.source, "file:/etc/socklb/services.json");
 	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/socklb");
 	assert_string_equal(o.metrics_addr, "127.0.0.1:9466");
 	/* Where the plugin writes it by default (its attachFailuresFile). */
@@ -60,7 +69,7 @@ static void test_every_flag(void **state)
 			       "/run/socklb/plugin/attach-failures"),
 			 0);
 	assert_string_equal(o.attach_failures_file, "/run/socklb/plugin/attach-failures");
-	assert_int_equal(o.source_kind, SOURCE_KUBERNETES);
+	assert_string_equal(o.source, "kubernetes");
 	assert_string_equal(o.kubeconfig, "/k.json");
 	assert_string_equal(o.context, "kind-kind");
 	assert_string_equal(o.api_server, "https://10.0.0.1:6443");
@@ -93,7 +102,7 @@ static void test_dump(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, "dump", "--json", "--bpffs-root", "/sys/fs/bpf/y"), 0);
-	assert_int_equal(o.command, SYNCD_DUMP);
+	assert_string_equal(command, "dump");
 	assert_true(o.json);
 	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/y");
 	assert_int_equal(parse(&o, err, "dump"), 0);
@@ -107,11 +116,11 @@ static void test_status(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, "status"), 0);
-	assert_int_equal(o.command, SYNCD_STATUS);
+	assert_string_equal(command, "status");
 	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/socklb");
 	assert_false(o.json);
 	assert_int_equal(parse(&o, err, "status", "--json", "-v", "--bpffs-root=/sys/fs/bpf/z"), 0);
-	assert_int_equal(o.command, SYNCD_STATUS);
+	assert_string_equal(command, "status");
 	assert_true(o.json);
 	assert_true(o.verbose);
 	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/z");
@@ -127,7 +136,7 @@ static void test_trace(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, "trace"), 0);
-	assert_int_equal(o.command, SYNCD_TRACE);
+	assert_string_equal(command, "trace");
 	assert_int_equal(o.trace_count, 0);
 	assert_null(o.trace_filter.pod);
 	assert_false(o.trace_filter.has_vip);
@@ -194,6 +203,12 @@ static void test_errors(void **state)
 		  "--terminate-tcp applies to the running daemon" },
 		{ { "--source", "file:x", "--once", "--terminate-grace", "1s" },
 		  "--terminate-grace applies to the running daemon, not to --once" },
+		{ { "--source", "kubernetes", "--termination-method", "bpf" },
+		  "--termination-method \"bpf\": expected auto, off, records+bpf, records+diag, tasks+bpf, tasks+diag, "
+		  "pods+bpf, pods+diag" },
+		{ { "--source", "file:x", "--once", "--termination-method", "off" },
+		  "--termination-method applies to the running daemon, not to --once" },
+		{ { "status", "--termination-method", "off" }, "--termination-method does not apply to status" },
 		{ { "dump", "--terminate-tcp" }, "--terminate-tcp does not apply to dump" },
 		{ { "status", "--source", "kubernetes" }, "--source does not apply to status" },
 		{ { "status", "--once" }, "--once does not apply to status" },
@@ -208,25 +223,32 @@ static void test_errors(void **state)
 		{ { "trace", "--service", "web.default" }, "--service \"web.default\": expected a VIP" },
 		{ { "trace", "--pod", "" }, "--pod must not be empty" },
 		{ { "trace", "--count", "0" }, "--count \"0\": expected a count" },
-		{ { "--source", "kubernetes", "--termination-method", "bpf" },
-		  "--termination-method \"bpf\": expected auto, off, records+bpf, records+diag, tasks+bpf, tasks+diag, "
-		  "pods+bpf, pods+diag" },
-		{ { "--source", "file:x", "--once", "--termination-method", "off" },
-		  "--termination-method applies to the running daemon, not to --once" },
+		{ { "install-cni", "--bogus" }, "unknown flag --bogus" },
+		{ { "install-cni", "--cni-bin-dir" }, "--cni-bin-dir needs a value" },
+		{ { "install-cni", "--cni-conf-dir", "" }, "--cni-bin-dir and --cni-conf-dir must not be empty" },
+		{ { "install-cni", "--source", "kubernetes" }, "--source does not apply to install-cni" },
+		{ { "install-cni", "extra" }, "unexpected argument \"extra\"" },
+		{ { "uninstall-cni", "--plugin-binary", "/x" }, "--plugin-binary does not apply to uninstall-cni" },
+		{ { "uninstall-cni", "--config={}" }, "--config does not apply to uninstall-cni" },
+		{ { "uninstall-cni", "-x" }, "unknown flag -x" },
+		{ { "uninstall-cni", "-vx" }, "unknown flag -x" },
+		{ { "--source", "file:x", "--cni-bin-dir", "/b" }, "--cni-bin-dir does not apply to the daemon" },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *argv[8] = { "socklb-syncd" };
+		const struct cli_cmd *cmd;
 		struct syncd_options o;
-		char err[256] = "";
+		struct socklb_err e;
 		int argc = 1;
 
 		for (size_t k = 0; k < 6 && cases[i].args[k]; k++)
 			argv[argc++] = (char *)cases[i].args[k];
-		assert_int_equal(cli_parse(argc, argv, &o, err, sizeof(err)), -EINVAL);
-		if (!strstr(err, cases[i].message))
-			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err, cases[i].message);
+		assert_int_equal(cli_parse(syncd_commands, syncd_commands_count, argc, argv, &cmd, &o, &e), -EINVAL);
+		assert_int_equal(e.code, -EINVAL);
+		if (!strstr(e.msg, cases[i].message))
+			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, e.msg, cases[i].message);
 	}
 }
 
@@ -254,16 +276,87 @@ static void test_duration(void **state)
 	}
 }
 
-static void test_help(void **state)
+static void test_cni(void **state)
 {
 	struct syncd_options o;
 	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "install-cni"), 0);
+	assert_string_equal(command, "install-cni");
+	assert_string_equal(o.cni_bin_dir, "/opt/cni/bin");
+	assert_string_equal(o.cni_conf_dir, "/etc/cni/net.d");
+	assert_null(o.plugin_binary);
+	assert_null(o.cni_entry_config);
+	assert_int_equal(parse(&o, err, "install-cni", "--cni-bin-dir", "/b", "--cni-conf-dir=/c", "--plugin-binary",
+			       "/p/socklb", "--config", "{\"namespaces\":[\"*\"]}", "-v"),
+			 0);
+	assert_string_equal(o.cni_bin_dir, "/b");
+	assert_string_equal(o.cni_conf_dir, "/c");
+	assert_string_equal(o.plugin_binary, "/p/socklb");
+	assert_string_equal(o.cni_entry_config, "{\"namespaces\":[\"*\"]}");
+	assert_true(o.verbose);
+	assert_int_equal(parse(&o, err, "uninstall-cni", "--cni-conf-dir", "/c"), 0);
+	assert_string_equal(command, "uninstall-cni");
+	assert_string_equal(o.cni_conf_dir, "/c");
+	/* the daemon's entry is configured by --cni-config, install-cni's by --config */
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--cni-conf-dir", "/c", "--cni-config", "{}"), 0);
+	assert_string_equal(o.cni_entry_config, "{}");
+}
+
+/* What `socklb-syncd [COMMAND] --help` prints. */
+static char *usage_of(const char *name)
+{
+	const struct cli_cmd *cmd = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	for (size_t i = 0; i < syncd_commands_count; i++) {
+		if ((!name && !syncd_commands[i].name) ||
+		    (name && syncd_commands[i].name && strcmp(name, syncd_commands[i].name) == 0))
+			cmd = &syncd_commands[i];
+	}
+	assert_non_null(cmd);
+	assert_non_null(f);
+	cli_usage(syncd_commands, syncd_commands_count, cmd, f);
+	fclose(f);
+	return text;
+}
+
+static void test_help(void **state)
+{
+	struct syncd_options o;
+	char err[256], *text;
 
 	(void)state;
 	assert_int_equal(parse(&o, err, "-h"), 0);
 	assert_true(o.help);
 	assert_int_equal(parse(&o, err, "dump", "--help"), 0);
 	assert_true(o.help);
+	/* --help wins over what is missing, and after every flag the manifests pass */
+	assert_int_equal(parse(&o, err, "--node-name", "x", "--help"), 0);
+	assert_int_equal(parse(&o, err, "install-cni", "--cni-bin-dir", "/b", "--help"), 0);
+	assert_true(o.help);
+
+	/* each command its own flags; the daemon also lists the commands */
+	text = usage_of(NULL);
+	assert_non_null(strstr(text, "usage: socklb-syncd --source file:PATH|kubernetes"));
+	assert_non_null(strstr(text, "  --source file:PATH|kubernetes\n"));
+	assert_non_null(strstr(text, "  --terminate-grace DUR     a serving and terminating endpoint"));
+	assert_non_null(strstr(text, "  -v, --verbose             debug logs\n"));
+	assert_non_null(strstr(text, "  install-cni               put the plugin and its conflist entry"));
+	assert_null(strstr(text, "--pod"));
+	free(text);
+	text = usage_of("trace");
+	assert_non_null(strstr(text, "usage: socklb-syncd trace "));
+	assert_non_null(strstr(text, "  --pod P                   only this pod"));
+	assert_null(strstr(text, "--source"));
+	free(text);
+	text = usage_of("install-cni");
+	assert_non_null(strstr(text, "  --cni-bin-dir DIR         CNI plugin binaries (default /opt/cni/bin)\n"));
+	assert_non_null(strstr(text, "  --config JSON             extra keys of the socklb entry"));
+	free(text);
 }
 
 int main(void)
@@ -271,7 +364,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_status),	 cmocka_unit_test(test_trace),	    cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_duration), cmocka_unit_test(test_help),
+		cmocka_unit_test(test_duration), cmocka_unit_test(test_cni),	    cmocka_unit_test(test_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

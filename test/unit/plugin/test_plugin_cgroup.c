@@ -229,42 +229,12 @@ static void test_not_found_lists_tried(void **state)
 	assert_non_null(strstr(err.details, "K8S_POD_UID"));
 }
 
-static void test_mountinfo(void **state)
-{
-	char path[PATH_MAX], mount[PATH_MAX];
-	FILE *f;
-
-	(void)state;
-	snprintf(path, sizeof(path), "%s/mountinfo", tmp);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	/* A hybrid host: cgroup v1 controllers, then cgroup2 at a path with an escaped space. */
-	fputs("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-	      "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime shared:7 - cgroup cgroup rw,cpu\n"
-	      "41 31 0:38 / /sys/fs/cgroup/un\\040ified rw,relatime shared:9 master:1 - cgroup2 cgroup2 rw\n"
-	      "42 31 0:39 / /other rw - cgroup2 cgroup2 rw\n",
-	      f);
-	fclose(f);
-	assert_int_equal(cgroup2_mount_find(path, mount, sizeof(mount)), 0);
-	assert_string_equal(mount, "/sys/fs/cgroup/un ified");
-
-	f = fopen(path, "w");
-	fputs("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n", f);
-	fclose(f);
-	assert_int_equal(cgroup2_mount_find(path, mount, sizeof(mount)), -ENOENT);
-	unlink(path);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_systemd_leaf_expansion),
-		cmocka_unit_test(test_candidates_from_uid),
-		cmocka_unit_test(test_candidates_from_cgroup_path),
-		cmocka_unit_test(test_find_every_qos_and_driver),
-		cmocka_unit_test(test_find_cgroup_path_first),
-		cmocka_unit_test(test_not_found_lists_tried),
-		cmocka_unit_test(test_mountinfo),
+		cmocka_unit_test(test_systemd_leaf_expansion),	    cmocka_unit_test(test_candidates_from_uid),
+		cmocka_unit_test(test_candidates_from_cgroup_path), cmocka_unit_test(test_find_every_qos_and_driver),
+		cmocka_unit_test(test_find_cgroup_path_first),	    cmocka_unit_test(test_not_found_lists_tried),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -57,7 +57,7 @@ static void test_none_recorded(void **state)
 	struct paths *p = *state;
 	struct socklb_attach_failures r;
 
-	assert_int_equal(socklb_attach_failures_read(p->file, &r), -ENOENT);
+	assert_int_equal(socklb_attach_failures_read(p->file, &r, NULL), -ENOENT);
 }
 
 static void test_counts_and_last(void **state)
@@ -68,11 +68,13 @@ static void test_counts_and_last(void **state)
 	struct stat st;
 	time_t before = time(NULL);
 
-	assert_int_equal(socklb_attach_failures_record(p->file, true, "team/a", "no bpffs at the bpffs root: x"), 0);
-	assert_int_equal(socklb_attach_failures_record(p->file, true, "team/b", "cannot find the pod cgroup"), 0);
-	assert_int_equal(socklb_attach_failures_record(p->file, false, "web/c", "cannot load the datapath programs: y"),
+	assert_int_equal(socklb_attach_failures_record(p->file, true, "team/a", "no bpffs at the bpffs root: x", NULL),
 			 0);
-	assert_int_equal(socklb_attach_failures_read(p->file, &r), 0);
+	assert_int_equal(socklb_attach_failures_record(p->file, true, "team/b", "cannot find the pod cgroup", NULL), 0);
+	assert_int_equal(
+		socklb_attach_failures_record(p->file, false, "web/c", "cannot load the datapath programs: y", NULL),
+		0);
+	assert_int_equal(socklb_attach_failures_read(p->file, &r, NULL), 0);
 	assert_int_equal(r.ignored, 2);
 	assert_int_equal(r.failed, 1);
 	assert_string_equal(r.last_pod, "web/c");
@@ -93,8 +95,9 @@ static void test_one_line_each(void **state)
 	struct socklb_attach_failures r;
 
 	/* A newline in what is recorded must not start a line of the record, nor a blank end the pod. */
-	assert_int_equal(socklb_attach_failures_record(p->file, false, "ns/x\nfailed 99", "a\nignored 1000\r"), 0);
-	assert_int_equal(socklb_attach_failures_read(p->file, &r), 0);
+	assert_int_equal(socklb_attach_failures_record(p->file, false, "ns/x\nfailed 99", "a\nignored 1000\r", NULL),
+			 0);
+	assert_int_equal(socklb_attach_failures_read(p->file, &r, NULL), 0);
 	assert_int_equal(r.ignored, 0);
 	assert_int_equal(r.failed, 1);
 	assert_string_equal(r.last_pod, "ns/x_failed_99");
@@ -109,9 +112,9 @@ static void test_long_error_truncated(void **state)
 
 	memset(error, 'e', sizeof(error) - 1);
 	error[sizeof(error) - 1] = '\0';
-	assert_int_equal(socklb_attach_failures_record(p->file, true, "ns/long", error), 0);
-	assert_int_equal(socklb_attach_failures_record(p->file, true, "ns/long", error), 0);
-	assert_int_equal(socklb_attach_failures_read(p->file, &r), 0);
+	assert_int_equal(socklb_attach_failures_record(p->file, true, "ns/long", error, NULL), 0);
+	assert_int_equal(socklb_attach_failures_record(p->file, true, "ns/long", error, NULL), 0);
+	assert_int_equal(socklb_attach_failures_read(p->file, &r, NULL), 0);
 	assert_int_equal(r.ignored, 2);
 	assert_int_equal(strlen(r.last_error), SOCKLB_ATTACH_FAILURE_ERROR_LEN - 1);
 }
@@ -122,15 +125,15 @@ static void test_foreign_file(void **state)
 	struct socklb_attach_failures r;
 	FILE *f;
 
-	assert_int_equal(socklb_attach_failures_record(p->file, true, "ns/a", "x"), 0);
+	assert_int_equal(socklb_attach_failures_record(p->file, true, "ns/a", "x", NULL), 0);
 	f = fopen(p->file, "w");
 	assert_non_null(f);
 	fputs("something else\nignored 12\n", f);
 	fclose(f);
 	/* A reader says it is not a record; the next failure counts from zero again. */
-	assert_int_equal(socklb_attach_failures_read(p->file, &r), -EINVAL);
-	assert_int_equal(socklb_attach_failures_record(p->file, true, "ns/b", "y"), 0);
-	assert_int_equal(socklb_attach_failures_read(p->file, &r), 0);
+	assert_int_equal(socklb_attach_failures_read(p->file, &r, NULL), -EINVAL);
+	assert_int_equal(socklb_attach_failures_record(p->file, true, "ns/b", "y", NULL), 0);
+	assert_int_equal(socklb_attach_failures_read(p->file, &r, NULL), 0);
 	assert_int_equal(r.ignored, 1);
 	assert_string_equal(r.last_pod, "ns/b");
 }
@@ -142,7 +145,7 @@ static void test_unwritable(void **state)
 
 	/* Its directory's parent does not exist: only one level is created. */
 	snprintf(path, sizeof(path), "%s/no/such/dir/attach-failures", p->dir);
-	assert_int_equal(socklb_attach_failures_record(path, true, "ns/a", "x"), -ENOENT);
+	assert_int_equal(socklb_attach_failures_record(path, true, "ns/a", "x", NULL), -ENOENT);
 }
 
 int main(void)

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "datapath.h"
 #include "lbmap.h"
 #include "slots.h"
 
@@ -137,23 +136,6 @@ static void test_slots_grow_and_dedupe(void **state)
 	assert_int_equal(plan(NULL, 0, NULL, 0, out), 0);
 }
 
-static void test_attachment_names_are_distinct(void **state)
-{
-	char a[256], b[256];
-
-	(void)state;
-	assert_int_equal(socklb_attachment_dir("/r", "a_b", "c", a, sizeof(a)), 0);
-	assert_int_equal(socklb_attachment_dir("/r", "a", "b_c", b, sizeof(b)), 0);
-	assert_string_not_equal(a, b);
-	assert_int_equal(socklb_attachment_dir("/r", "cnitool-1f2e", "eth0", a, sizeof(a)), 0);
-	assert_string_equal(a, "/r/links/cnitool-1f2e_-eth0");
-	/* bpffs refuses '.', and '/' must not leave the links directory */
-	assert_int_equal(socklb_attachment_dir("/r", "../x", "net1.2", a, sizeof(a)), 0);
-	assert_string_equal(a, "/r/links/_2e_2e_2fx_-net1_2e2");
-	assert_int_equal(socklb_attachment_dir("/r", "", "eth0", a, sizeof(a)), -EINVAL);
-	assert_int_equal(socklb_attachment_dir("/r", "abc", "eth0", a, 12), -ENAMETOOLONG);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,7 +145,6 @@ int main(void)
 		cmocka_unit_test(test_slots_keep_positions),
 		cmocka_unit_test(test_slots_shrink_moves_only_the_tail),
 		cmocka_unit_test(test_slots_grow_and_dedupe),
-		cmocka_unit_test(test_attachment_names_are_distinct),
 	};
 
 	return cmocka_run_group_tests_name("lbmap", tests, NULL, NULL);

@@ -82,46 +82,6 @@ static void test_parse_rejects_malformed(void **state)
 	assert_int_equal(socklb_term_parse("-1 0\n", 5, res, 2), -EBADMSG);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void test_cgroup2_mount(void **state)
-{
-	char path[] = "/tmp/test_terminate_mountinfoXXXXXX";
-	char buf[256];
-	int fd;
-
-	(void)state;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-
-	/* a hybrid host: cgroup v1 controllers, v2 at .../unified, an optional tag before " - " */
-	write_file(path, "25 24 0:22 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755\n"
-			 "26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n"
-			 "27 25 0:24 / /sys/fs/cgroup/cpu rw shared:11 - cgroup cgroup rw,cpu\n");
-	assert_int_equal(socklb_term_cgroup2_mount(path, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "/sys/fs/cgroup/unified");
-
-	/* mount points escape spaces as \040 */
-	write_file(path, "30 1 0:30 / /run/my\\040cgroups rw - cgroup2 none rw\n");
-	assert_int_equal(socklb_term_cgroup2_mount(path, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "/run/my cgroups");
-
-	/* "cgroup2" must be the filesystem type, not a path or a source */
-	write_file(path, "31 1 0:31 / /cgroup2 rw - cgroup cgroup2 rw\n");
-	assert_int_equal(socklb_term_cgroup2_mount(path, buf, sizeof(buf)), -ENOENT);
-
-	unlink(path);
-	assert_int_equal(socklb_term_cgroup2_mount(path, buf, sizeof(buf)), -ENOENT);
-}
-
 static void test_summary_per_service(void **state)
 {
 	struct socklb_term_target t[4];
@@ -356,7 +316,6 @@ int main(void)
 		cmocka_unit_test(test_key_build),
 		cmocka_unit_test(test_parse_counts_per_target),
 		cmocka_unit_test(test_parse_rejects_malformed),
-		cmocka_unit_test(test_cgroup2_mount),
 		cmocka_unit_test(test_summary_per_service),
 	};
 

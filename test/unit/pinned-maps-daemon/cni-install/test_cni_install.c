@@ -69,7 +69,7 @@ static const char *type_at(const cJSON *plugins, int i)
 
 static void test_entry_default(void **state)
 {
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *entry;
 
 	(void)state;
@@ -80,7 +80,7 @@ static void test_entry_default(void **state)
 
 static void test_entry_extra_keys(void **state)
 {
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *entry;
 
 	(void)state;
@@ -103,14 +103,14 @@ static void test_entry_bad_config(void **state)
 		{ "{\"cniVersion\": \"1.0.0\"}", "\"cniVersion\" is set by" },
 		{ "{\"logLevel\": \"info\", \"logLevel\": \"debug\"}", "\"logLevel\" appears more than once" },
 	};
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *entry;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(cni_entry_build(cases[i].json, &entry, &err), -EINVAL);
 		assert_null(entry);
-		assert_non_null(strstr(err.text, cases[i].complaint));
+		assert_non_null(strstr(err.msg, cases[i].complaint));
 	}
 }
 
@@ -121,7 +121,7 @@ static void check_put_and_drop(const char *name, const char *expected_name)
 {
 	char *orig = fixture(name), *expected = fixture(expected_name), *out, *back;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 
 	assert_non_null(orig);
 	assert_non_null(expected);
@@ -140,7 +140,7 @@ static void test_put_flannel(void **state)
 {
 	char *out, *orig = fixture("flannel.conflist");
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	cJSON *doc, *orig_doc, *plugins;
 
 	(void)state;
@@ -165,7 +165,7 @@ static void test_put_calico(void **state)
 {
 	char *out, *orig = fixture("calico.conflist");
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	cJSON *doc, *plugins;
 
 	(void)state;
@@ -191,7 +191,7 @@ static void test_put_twice_is_unchanged(void **state)
 {
 	char *once = fixture("expected/calico.conflist"), *out;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 
 	(void)state;
 	assert_int_equal(cni_conflist_put("c", once, DEFAULT_ENTRY, CNI_ENTRY_REPLACE, &out, &change, &err), 0);
@@ -206,7 +206,7 @@ static void test_put_existing_entry(void **state)
 			    "\"io.kubernetes.cri.pod-annotations\":true}}";
 	char *text = fixture("expected/flannel.conflist"), *out, *again;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	cJSON *doc, *plugins;
 
 	(void)state;
@@ -237,7 +237,7 @@ static void test_put_entry_in_the_middle_stays(void **state)
 		"{\"name\":\"n\",\"plugins\":[{\"type\":\"bridge\"},{\"type\":\"socklb\"},{\"type\":\"portmap\"}]}";
 	char *out;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 
 	(void)state;
 	assert_int_equal(cni_conflist_put("m", text, "{\"type\":\"socklb\"}", CNI_ENTRY_REPLACE, &out, &change, &err),
@@ -253,12 +253,12 @@ static void test_drop_first_and_duplicates(void **state)
 	const char *text =
 		"{\"name\":\"n\",\"plugins\":[ {\"type\":\"socklb\"}, {\"type\":\"bridge\"}, {\"type\":\"socklb\"} ]}";
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *out;
 
 	(void)state;
 	assert_int_equal(cni_conflist_put("d", text, DEFAULT_ENTRY, CNI_ENTRY_REPLACE, &out, &change, &err), -EINVAL);
-	assert_non_null(strstr(err.text, "2 socklb entries"));
+	assert_non_null(strstr(err.msg, "2 socklb entries"));
 	assert_int_equal(cni_conflist_drop("d", text, &out, &err), 0);
 	assert_string_equal(out, "{\"name\":\"n\",\"plugins\":[ {\"type\":\"bridge\"} ]}");
 	free(out);
@@ -266,7 +266,7 @@ static void test_drop_first_and_duplicates(void **state)
 	assert_null(out);
 	assert_int_equal(cni_conflist_drop("d", "{\"name\":\"n\",\"plugins\":[{\"type\":\"socklb\"}]}", &out, &err),
 			 -EINVAL);
-	assert_non_null(strstr(err.text, "its only plugin"));
+	assert_non_null(strstr(err.msg, "its only plugin"));
 }
 
 static void test_strings_and_escapes(void **state)
@@ -275,7 +275,7 @@ static void test_strings_and_escapes(void **state)
 	const char *text = "{\"name\":\"we]ird\\\"[\",\"x\":{\"plugins\":[1]},\"plugins\":[{\"type\":\"bridge\","
 			   "\"s\":\"}]\\\\\"}],\"z\":[\"plugins\"]}";
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *out, *back;
 	cJSON *doc, *plugins;
 
@@ -297,7 +297,7 @@ static void test_crlf_and_bom(void **state)
 	const char *text =
 		"\xEF\xBB\xBF{\r\n  \"name\": \"w\",\r\n  \"plugins\": [\r\n    {\"type\": \"bridge\"}\r\n  ]\r\n}\r\n";
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *out, *back;
 
 	(void)state;
@@ -324,7 +324,7 @@ static void test_malformed(void **state)
 		{ "malformed-plugin-no-type.conflist", "plugins[1] has no \"type\" string" },
 	};
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *out;
 
 	(void)state;
@@ -336,31 +336,31 @@ static void test_malformed(void **state)
 			cni_conflist_put(cases[i].name, text, DEFAULT_ENTRY, CNI_ENTRY_REPLACE, &out, &change, &err),
 			-EINVAL);
 		assert_null(out);
-		assert_non_null(strstr(err.text, cases[i].name));
-		assert_non_null(strstr(err.text, cases[i].complaint));
+		assert_non_null(strstr(err.msg, cases[i].name));
+		assert_non_null(strstr(err.msg, cases[i].complaint));
 		free(text);
 	}
 	assert_int_equal(cni_conflist_put("x", "[]", DEFAULT_ENTRY, CNI_ENTRY_REPLACE, &out, &change, &err), -EINVAL);
-	assert_non_null(strstr(err.text, "x: not a JSON object"));
+	assert_non_null(strstr(err.msg, "x: not a JSON object"));
 	assert_int_equal(cni_conflist_put("x", "{\"name\":\"n\",\"plugins\":[]}", DEFAULT_ENTRY, CNI_ENTRY_REPLACE,
 					  &out, &change, &err),
 			 -EINVAL);
-	assert_non_null(strstr(err.text, "\"plugins\" is empty"));
+	assert_non_null(strstr(err.msg, "\"plugins\" is empty"));
 	assert_int_equal(cni_conflist_put("x", "{\"name\":\"n\",\"plugins\":[{\"type\":\"a\"}],\"plugins\":[]}",
 					  DEFAULT_ENTRY, CNI_ENTRY_REPLACE, &out, &change, &err),
 			 -EINVAL);
-	assert_non_null(strstr(err.text, "more than once"));
+	assert_non_null(strstr(err.msg, "more than once"));
 	assert_int_equal(cni_conflist_put("x", "{\"plugins\":[{\"type\":\"a\"}]}", DEFAULT_ENTRY, CNI_ENTRY_REPLACE,
 					  &out, &change, &err),
 			 -EINVAL);
-	assert_non_null(strstr(err.text, "no \"name\""));
+	assert_non_null(strstr(err.msg, "no \"name\""));
 }
 
 static void test_wrap(void **state)
 {
 	char *conf = fixture("bridge.conf"), *wrapped, *out, *expected = fixture("expected/bridge.conflist");
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	cJSON *doc, *plugins, *orig;
 
 	(void)state;
@@ -383,10 +383,10 @@ static void test_wrap(void **state)
 
 	conf = fixture("malformed-conf-no-type.conf");
 	assert_int_equal(cni_conf_wrap("malformed-conf-no-type.conf", conf, &wrapped, &err), -EINVAL);
-	assert_non_null(strstr(err.text, "malformed-conf-no-type.conf: no \"type\" string"));
+	assert_non_null(strstr(err.msg, "malformed-conf-no-type.conf: no \"type\" string"));
 	free(conf);
 	assert_int_equal(cni_conf_wrap("n.conf", "{\"type\":\"bridge\"}", &wrapped, &err), -EINVAL);
-	assert_non_null(strstr(err.text, "no \"name\""));
+	assert_non_null(strstr(err.msg, "no \"name\""));
 	/* No cniVersion stays no cniVersion. */
 	assert_int_equal(cni_conf_wrap("v.conf", "{\"type\":\"bridge\",\"name\":\"v\"}", &wrapped, &err), 0);
 	assert_string_equal(
@@ -461,7 +461,7 @@ static void test_ensure_keeps_mode_and_does_not_rewrite(void **state)
 {
 	struct node *n = *state;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	struct stat before, after;
 	char *path, *text, *expected = fixture("expected/flannel.conflist");
 
@@ -498,7 +498,7 @@ static void test_ensure_wraps_conf(void **state)
 {
 	struct node *n = *state;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *path, *text, *expected = fixture("expected/bridge.conflist");
 	struct stat st;
 
@@ -530,14 +530,14 @@ static void test_ensure_wrap_never_replaces_a_foreign_conflist(void **state)
 {
 	struct node *n = *state;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *path, *text, *orig = fixture("compact.conflist");
 
 	assert_int_equal(put_fixture(n->conf, "bridge.conf", "10-net.conf", 0644), 0);
 	assert_int_equal(put_fixture(n->conf, "compact.conflist", "10-net.conflist", 0644), 0);
 	assert_int_equal(cni_conf_ensure(&n->opts, DEFAULT_ENTRY, CNI_ENTRY_REPLACE, &path, &change, &err), -EEXIST);
 	assert_null(path);
-	assert_non_null(strstr(err.text, "10-net.conflist, which is not ours"));
+	assert_non_null(strstr(err.msg, "10-net.conflist, which is not ours"));
 	text = dir_file(n->conf, "10-net.conflist");
 	assert_string_equal(text, orig);
 	free(text);
@@ -559,7 +559,7 @@ static void test_ensure_malformed_untouched(void **state)
 	};
 	struct node *n = *state;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	struct stat before, after;
 	char *path, file[PATH_MAX];
 
@@ -571,7 +571,7 @@ static void test_ensure_malformed_untouched(void **state)
 		assert_int_equal(cni_conf_ensure(&n->opts, DEFAULT_ENTRY, CNI_ENTRY_REPLACE, &path, &change, &err),
 				 -EINVAL);
 		assert_null(path);
-		assert_non_null(strstr(err.text, names[i]));
+		assert_non_null(strstr(err.msg, names[i]));
 		now = dir_file(n->conf, names[i]);
 		assert_string_equal(now, orig);
 		stat_file(n->conf, names[i], &after);
@@ -590,7 +590,7 @@ static void test_ensure_symlinked_conflist(void **state)
 {
 	struct node *n = *state;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char target[PATH_MAX], link_path[PATH_MAX], *path, *text, *expected = fixture("expected/flannel.conflist");
 	struct stat st;
 
@@ -612,7 +612,7 @@ static void test_remove_round_trip(void **state)
 {
 	struct node *n = *state;
 	enum cni_conf_change change;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char *path, *text, *orig = fixture("calico.conflist"), *broken = fixture("malformed-json.conflist");
 	char bad[PATH_MAX];
 	int removed;
@@ -640,7 +640,7 @@ static void test_remove_round_trip(void **state)
 	snprintf(bad, sizeof(bad), "%s/60-broken.conflist", n->conf);
 	assert_int_equal(put_file(bad, "{\"name\":\"x\",\"plugins\":[{\"type\":\"socklb\"},]}", 0644), 0);
 	assert_int_equal(cni_conf_remove(&n->opts, &removed, &err), -EINVAL);
-	assert_non_null(strstr(err.text, "60-broken.conflist: not valid JSON"));
+	assert_non_null(strstr(err.msg, "60-broken.conflist: not valid JSON"));
 	free(broken);
 	free(orig);
 }
@@ -650,7 +650,7 @@ static void test_remove_round_trip(void **state)
 static void test_plugin_install(void **state)
 {
 	struct node *n = *state;
-	struct cni_error_msg err = { .text = "" };
+	struct socklb_err err;
 	char src[PATH_MAX], dest[PATH_MAX], *text;
 	struct stat st, again;
 	bool changed;
@@ -686,12 +686,12 @@ static void test_plugin_install(void **state)
 
 	snprintf(src, sizeof(src), "%s/missing", n->root);
 	assert_int_equal(cni_plugin_install(&n->opts, &changed, &err), -ENOENT);
-	assert_non_null(strstr(err.text, "missing"));
+	assert_non_null(strstr(err.msg, "missing"));
 	n->opts.bin_dir = src;
 	n->opts.plugin_binary = dest;
 	assert_int_equal(put_file(dest, "x", 0755), 0);
 	assert_int_equal(cni_plugin_install(&n->opts, &changed, &err), -ENOENT);
-	assert_non_null(strstr(err.text, "cannot create a file in"));
+	assert_non_null(strstr(err.msg, "cannot create a file in"));
 }
 
 int main(void)

@@ -118,7 +118,7 @@ static void test_reinserts_after_rewrites(void **state)
 	long ms, worst = 0;
 
 	assert_int_equal(put_fixture(n->conf, "flannel.conflist", "10-flannel.conflist", 0644), 0);
-	assert_int_equal(cni_watch_start(&n->opts, &n->watch), 0);
+	assert_int_equal(cni_watch_start(&n->opts, &n->watch, NULL), 0);
 	ms = wait_for_content(n->conf, "10-flannel.conflist", "expected/flannel.conflist");
 	assert_in_range(ms, 0, REINSERT_DEADLINE_MS);
 
@@ -140,7 +140,7 @@ static void test_waits_for_the_primary_cni(void **state)
 {
 	struct node *n = *state;
 
-	assert_int_equal(cni_watch_start(&n->opts, &n->watch), 0);
+	assert_int_equal(cni_watch_start(&n->opts, &n->watch, NULL), 0);
 	usleep(100000);
 	assert_int_equal(put_fixture(n->conf, "calico.conflist", "10-calico.conflist", 0644), 0);
 	assert_in_range(wait_for_content(n->conf, "10-calico.conflist", "expected/calico.conflist"), 0,
@@ -152,7 +152,7 @@ static void test_rewraps_a_rewritten_conf(void **state)
 	struct node *n = *state;
 
 	assert_int_equal(put_fixture(n->conf, "bridge.conf", "10-bridge.conf", 0644), 0);
-	assert_int_equal(cni_watch_start(&n->opts, &n->watch), 0);
+	assert_int_equal(cni_watch_start(&n->opts, &n->watch, NULL), 0);
 	assert_in_range(wait_for_content(n->conf, "10-bridge.conflist", "expected/bridge.conflist"), 0,
 			REINSERT_DEADLINE_MS);
 	assert_int_equal(put_fixture(n->conf, "bridge.conf", "10-bridge.conf", 0644), 0);
@@ -168,7 +168,7 @@ static void test_leaves_a_broken_file_alone(void **state)
 	char *text, *broken = fixture("malformed-json.conflist");
 
 	assert_int_equal(put_fixture(n->conf, "malformed-json.conflist", "10-flannel.conflist", 0644), 0);
-	assert_int_equal(cni_watch_start(&n->opts, &n->watch), 0);
+	assert_int_equal(cni_watch_start(&n->opts, &n->watch, NULL), 0);
 	usleep(300000);
 	text = dir_file(n->conf, "10-flannel.conflist");
 	assert_string_equal(text, broken);
@@ -191,7 +191,7 @@ static void test_keeps_an_existing_entry(void **state)
 	snprintf(path, sizeof(path), "%s/10-n.conflist", n->conf);
 	assert_int_equal(put_file(path, custom, 0644), 0);
 	assert_int_equal(stat(path, &before), 0);
-	assert_int_equal(cni_watch_start(&n->opts, &n->watch), 0);
+	assert_int_equal(cni_watch_start(&n->opts, &n->watch, NULL), 0);
 	usleep(200000);
 	assert_int_equal(stat(path, &after), 0);
 	assert_int_equal(after.st_ino, before.st_ino);
@@ -205,13 +205,17 @@ static void test_start_errors(void **state)
 	struct node *n = *state;
 	struct cni_watch *w = NULL;
 	char missing[PATH_MAX];
+	struct socklb_err e;
 
 	snprintf(missing, sizeof(missing), "%s/missing", n->root);
 	n->opts.conf_dir = missing;
-	assert_int_equal(cni_watch_start(&n->opts, &w), -ENOENT);
+	assert_int_equal(cni_watch_start(&n->opts, &w, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "cni: cannot watch "));
+	assert_non_null(strstr(e.msg, "/missing: No such file or directory"));
 	n->opts.conf_dir = n->conf;
 	n->opts.entry_config = "{\"type\":\"x\"}";
-	assert_int_equal(cni_watch_start(&n->opts, &w), -EINVAL);
+	assert_int_equal(cni_watch_start(&n->opts, &w, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "cni: socklb entry config: \"type\" is set by the installer or the runtime"));
 	assert_null(w);
 	cni_watch_stop(NULL);
 }

@@ -424,7 +424,7 @@ static void daemon_pass(struct maps_dir *md, const char *cluster_ip, bool with_d
 	char *text;
 	FILE *log;
 
-	assert_int_equal(socklb_maps_open(md->root, NULL, &md->maps), 0);
+	assert_int_equal(socklb_maps_open(md->root, NULL, &md->maps, NULL), 0);
 	assert_int_equal(load_fixtures(s, names), 0);
 	assert_int_equal(store_upsert(s, web_service(cluster_ip)), 0);
 	if (!with_dns)
@@ -520,7 +520,7 @@ static void test_kept_until_deleted(void **state)
 	if (geteuid() != 0 || access("/sys/fs/bpf", W_OK) != 0)
 		skip();
 	daemon_pass(md, "10.96.10.20", true, &r, logged, sizeof(logged));
-	assert_int_equal(socklb_maps_open(md->root, NULL, &md->maps), 0);
+	assert_int_equal(socklb_maps_open(md->root, NULL, &md->maps, NULL), 0);
 	assert_int_equal(load_fixtures(s, names), 0);
 	assert_int_equal(store_upsert(s, web_service("10.96.10.999")), 0);
 	sy = syncer_new(s, &md->maps, &node_a, NULL);

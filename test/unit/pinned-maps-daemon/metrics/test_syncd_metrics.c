@@ -235,7 +235,7 @@ static void test_server(void **state)
 	for (int i = 0; i < 20 && !srv; i++) {
 		port = 20000 + (getpid() * 7 + i * 131) % 20000;
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-		if (metrics_server_start(addr, m, &srv))
+		if (metrics_server_start(addr, m, &srv, NULL))
 			srv = NULL;
 	}
 	assert_non_null(srv);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "datapath.h"
+#include "links.h"
 #include "lbmap.h"
 #include "pod_resolver.h"
 #include "trace.h"
@@ -59,23 +60,23 @@ static void test_service_filter(void **state)
 	struct socklb_trace_event web = event("10.96.0.10", 80, "10.244.0.11", 8080, SOCKLB_VERDICT_TRANSLATED);
 	struct socklb_trace_event dns6 = event("fd00:96::53", 53, "fd00:244::21", 5353, SOCKLB_VERDICT_STICKY);
 	struct trace_filter f;
-	char err[256];
+	struct socklb_err err;
 
 	(void)state;
-	assert_int_equal(trace_filter_parse(&f, NULL, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(trace_filter_parse(&f, NULL, NULL, NULL, &err), 0);
 	assert_true(trace_filter_match(&f, &web, NULL));
-	assert_int_equal(trace_filter_parse(&f, NULL, "10.96.0.10", NULL, err, sizeof(err)), 0);
+	assert_int_equal(trace_filter_parse(&f, NULL, "10.96.0.10", NULL, &err), 0);
 	assert_true(trace_filter_match(&f, &web, &pod));
 	assert_false(trace_filter_match(&f, &dns6, &pod));
-	assert_int_equal(trace_filter_parse(&f, NULL, "10.96.0.10:81", NULL, err, sizeof(err)), 0);
+	assert_int_equal(trace_filter_parse(&f, NULL, "10.96.0.10:81", NULL, &err), 0);
 	assert_false(trace_filter_match(&f, &web, &pod));
-	assert_int_equal(trace_filter_parse(&f, NULL, "[fd00:96::53]:53", NULL, err, sizeof(err)), 0);
+	assert_int_equal(trace_filter_parse(&f, NULL, "[fd00:96::53]:53", NULL, &err), 0);
 	assert_true(trace_filter_match(&f, &dns6, &pod));
 	assert_false(trace_filter_match(&f, &web, &pod));
-	assert_int_equal(trace_filter_parse(&f, NULL, "fd00:96::53", NULL, err, sizeof(err)), 0);
+	assert_int_equal(trace_filter_parse(&f, NULL, "fd00:96::53", NULL, &err), 0);
 	assert_true(trace_filter_match(&f, &dns6, &pod));
 	/* a v4-mapped VIP names the IPv4 service */
-	assert_int_equal(trace_filter_parse(&f, NULL, "::ffff:10.96.0.10", NULL, err, sizeof(err)), 0);
+	assert_int_equal(trace_filter_parse(&f, NULL, "::ffff:10.96.0.10", NULL, &err), 0);
 	assert_true(trace_filter_match(&f, &web, &pod));
 	static const char *const bad[] = {
 		"web",	      "10.96.0.10:", "10.96.0.10:http", "10.96.0.10:65536", "[fd00::1]", "[fd00::1]:",
@@ -84,11 +85,11 @@ static void test_service_filter(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (i == 4)
 			continue; /* "[fd00::1]": a bracketed address without a port is fine */
-		if (trace_filter_parse(&f, NULL, bad[i], NULL, err, sizeof(err)) != -EINVAL)
+		if (trace_filter_parse(&f, NULL, bad[i], NULL, &err) != -EINVAL)
 			fail_msg("--service \"%s\" was accepted", bad[i]);
-		assert_non_null(strstr(err, "expected a VIP"));
+		assert_non_null(strstr(err.msg, "expected a VIP"));
 	}
-	assert_int_equal(trace_filter_parse(&f, NULL, "[fd00::1]", NULL, err, sizeof(err)), 0);
+	assert_int_equal(trace_filter_parse(&f, NULL, "[fd00::1]", NULL, &err), 0);
 }
 
 static void test_verdict_and_pod_filters(void **state)
@@ -97,15 +98,15 @@ static void test_verdict_and_pod_filters(void **state)
 	struct socklb_trace_event refused = event("10.96.0.30", 80, NULL, 0, SOCKLB_VERDICT_REFUSED);
 	struct socklb_trace_event sticky = event("10.96.0.53", 53, "10.244.0.21", 5353, SOCKLB_VERDICT_STICKY);
 	struct trace_filter f;
-	char err[256];
+	struct socklb_err err;
 
 	(void)state;
-	assert_int_equal(trace_filter_parse(&f, NULL, NULL, "affinity-hit,refused-no-endpoints", err, sizeof(err)), 0);
+	assert_int_equal(trace_filter_parse(&f, NULL, NULL, "affinity-hit,refused-no-endpoints", &err), 0);
 	assert_true(trace_filter_match(&f, &ok, &pod));
 	assert_true(trace_filter_match(&f, &refused, NULL));
 	assert_false(trace_filter_match(&f, &sticky, &pod));
-	assert_int_equal(trace_filter_parse(&f, NULL, NULL, "affinity-hit,bogus", err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "\"bogus\""));
+	assert_int_equal(trace_filter_parse(&f, NULL, NULL, "affinity-hit,bogus", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "\"bogus\""));
 
 	/* the UID, the attachment, a container id prefix; never without a resolved pod */
 	static const char *const match[] = { "5f0c1d2e-3a4b-4c5d-8e9f-0123456789ab", "c0ffee0123456789/eth0", "c0ffee",
@@ -113,13 +114,13 @@ static void test_verdict_and_pod_filters(void **state)
 	static const char *const other[] = { "5f0c1d2e", "c0ffee0123456789/eth1", "eth0",
 					     "0ffee",	 "c0ffee0123456789/",	  "c0ffee0123456789/eth0x" };
 	for (size_t i = 0; i < sizeof(match) / sizeof(match[0]); i++) {
-		assert_int_equal(trace_filter_parse(&f, match[i], NULL, NULL, err, sizeof(err)), 0);
+		assert_int_equal(trace_filter_parse(&f, match[i], NULL, NULL, &err), 0);
 		if (!trace_filter_match(&f, &ok, &pod))
 			fail_msg("--pod %s does not match", match[i]);
 		assert_false(trace_filter_match(&f, &ok, NULL));
 	}
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
-		assert_int_equal(trace_filter_parse(&f, other[i], NULL, NULL, err, sizeof(err)), 0);
+		assert_int_equal(trace_filter_parse(&f, other[i], NULL, NULL, &err), 0);
 		if (trace_filter_match(&f, &ok, &pod))
 			fail_msg("--pod %s matches", other[i]);
 	}

@@ -28,6 +28,8 @@
 #define PEM_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
 
 static char tmpdir[] = "/tmp/test_kube_config.XXXXXX";
+/* The error context of every call: what failed is said there, not logged. */
+static struct socklb_err err;
 static char *log_text;
 static size_t log_len;
 static FILE *log_stream;
@@ -59,6 +61,16 @@ static const char *captured(void)
 	socklb_log_init("test", SOCKLB_LOG_INFO, NULL, true);
 	fclose(log_stream);
 	return log_text;
+}
+
+/* Stop capturing: the error of the call that failed meanwhile, which the library must not have logged too. */
+static const char *failed(void)
+{
+	const char *log = captured();
+
+	if (strstr(log, err.msg))
+		fail_msg("the error was logged as well as returned: \"%s\"", err.msg);
+	return err.msg;
 }
 
 static int setup(void **state)
@@ -111,11 +123,11 @@ static int parse(const char *cluster, const char *user, struct kube_conn *c)
 {
 	char *json = kubeconfig(cluster, user);
 	char *path = config_path();
-	int err = kube_conn_parse_kubeconfig(json, strlen(json), path, NULL, c);
+	int ret = kube_conn_parse_kubeconfig(json, strlen(json), path, NULL, c, &err);
 
 	free(json);
 	free(path);
-	return err;
+	return ret;
 }
 
 /* The kubeconfig is refused, with an error containing message. */
@@ -126,7 +138,7 @@ static void assert_refused(const char *cluster, const char *user, const char *me
 
 	capture_log();
 	assert_int_not_equal(parse(cluster, user, &c), 0);
-	text = captured();
+	text = failed();
 	if (!strstr(text, message))
 		fail_msg("expected an error containing \"%s\", got \"%s\"", message, text);
 	assert_null(c.server);
@@ -134,7 +146,7 @@ static void assert_refused(const char *cluster, const char *user, const char *me
 
 static int parse_text(const char *text, const char *path, struct kube_conn *c)
 {
-	return kube_conn_parse_kubeconfig(text, strlen(text), path, NULL, c);
+	return kube_conn_parse_kubeconfig(text, strlen(text), path, NULL, c, &err);
 }
 
 /* The document text is refused with an error containing message. */
@@ -145,7 +157,7 @@ static void assert_document_refused(const char *text, const char *message)
 
 	capture_log();
 	assert_int_equal(parse_text(text, "kc", &c), -EINVAL);
-	log = captured();
+	log = failed();
 	if (!strstr(log, message))
 		fail_msg("expected an error containing \"%s\", got \"%s\"", message, log);
 }
@@ -310,18 +322,18 @@ static void test_missing_fields_are_named(void **state)
 				    "\"context\":{\"user\":\"u\"}}]}",
 				    "kc", &c),
 			 -EINVAL);
-	assert_non_null(strstr(captured(), "contexts[\"c\"].context.cluster is missing"));
+	assert_non_null(strstr(failed(), "contexts[\"c\"].context.cluster is missing"));
 	capture_log();
 	assert_int_equal(parse_text("{\"current-context\":\"c\",\"contexts\":[{\"name\":\"c\","
 				    "\"context\":{\"cluster\":\"k\",\"user\":\"u\"}}],"
 				    "\"clusters\":[{\"name\":\"k\",\"cluster\":{}}]}",
 				    "kc", &c),
 			 -EINVAL);
-	text = captured();
+	text = failed();
 	assert_non_null(strstr(text, "users has no entry named \"u\" (the context's user)"));
 	capture_log();
 	assert_int_equal(parse_text("{\"current-context\":\"c\",\"contexts\":[{\"name\":\"c\"}]}", "kc", &c), -EINVAL);
-	assert_non_null(strstr(captured(), "contexts[\"c\"].context is missing"));
+	assert_non_null(strstr(failed(), "contexts[\"c\"].context is missing"));
 }
 
 static void test_kubeconfig_file(void **state)
@@ -332,12 +344,12 @@ static void test_kubeconfig_file(void **state)
 
 	(void)state;
 	write_file("kubeconfig.json", json);
-	assert_int_equal(kube_conn_from_kubeconfig(path, NULL, &c), 0);
+	assert_int_equal(kube_conn_from_kubeconfig(path, NULL, &c, &err), 0);
 	assert_string_equal(c.server, "https://k.example");
 	kube_conn_free(&c);
 	capture_log();
-	assert_int_equal(kube_conn_from_kubeconfig("/nonexistent/kubeconfig", NULL, &c), -ENOENT);
-	assert_non_null(strstr(captured(), "kubeconfig /nonexistent/kubeconfig: No such file or directory"));
+	assert_int_equal(kube_conn_from_kubeconfig("/nonexistent/kubeconfig", NULL, &c, &err), -ENOENT);
+	assert_non_null(strstr(failed(), "kubeconfig: cannot open /nonexistent/kubeconfig: No such file or directory"));
 	free(json);
 	free(path);
 }
@@ -366,16 +378,16 @@ static char *fixture(const char *name)
 static int load_fixture(const char *name, const char *context, struct kube_conn *c, const char *message)
 {
 	char *path = fixture(name);
-	const char *log;
-	int err;
+	const char *said;
+	int ret;
 
 	capture_log();
-	err = kube_conn_from_kubeconfig(path, context, c);
-	log = captured();
-	if (message && !strstr(log, message))
-		fail_msg("expected a message containing \"%s\", got \"%s\"", message, log);
+	ret = kube_conn_from_kubeconfig(path, context, c, &err);
+	said = ret ? failed() : captured();
+	if (message && !strstr(said, message))
+		fail_msg("expected a message containing \"%s\", got \"%s\"", message, said);
 	free(path);
-	return err;
+	return ret;
 }
 
 static char *in_tmpdir(const char *name)
@@ -493,8 +505,8 @@ static void test_yaml_refusals_name_the_field(void **state)
 static int parse_yaml_user(const char *user, struct kube_conn *c, const char *message)
 {
 	char *yaml, *path = config_path();
-	const char *log;
-	int err;
+	const char *said;
+	int ret;
 
 	assert_true(asprintf(&yaml,
 			     "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
@@ -503,13 +515,13 @@ static int parse_yaml_user(const char *user, struct kube_conn *c, const char *me
 			     "users:\n- name: u\n  user:\n%s",
 			     user) > 0);
 	capture_log();
-	err = kube_conn_parse_kubeconfig(yaml, strlen(yaml), path, NULL, c);
-	log = captured();
-	if (message && !strstr(log, message))
-		fail_msg("expected a message containing \"%s\", got \"%s\"", message, log);
+	ret = kube_conn_parse_kubeconfig(yaml, strlen(yaml), path, NULL, c, &err);
+	said = ret ? failed() : captured();
+	if (message && !strstr(said, message))
+		fail_msg("expected a message containing \"%s\", got \"%s\"", message, said);
 	free(yaml);
 	free(path);
-	return err;
+	return ret;
 }
 
 static void test_yaml_scalars_and_exec_fields(void **state)
@@ -575,7 +587,7 @@ static void test_in_cluster(void **state)
 	(void)state;
 	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
-	assert_int_equal(kube_conn_in_cluster(tmpdir, NULL, &c), 0);
+	assert_int_equal(kube_conn_in_cluster(tmpdir, NULL, &c, &err), 0);
 	assert_string_equal(c.server, "https://10.96.0.1:443");
 	snprintf(expected, sizeof(expected), "%s/token", tmpdir);
 	assert_string_equal(c.token_file, expected);
@@ -584,22 +596,22 @@ static void test_in_cluster(void **state)
 	kube_conn_free(&c);
 
 	setenv("KUBERNETES_SERVICE_HOST", "fd00:96::1", 1);
-	assert_int_equal(kube_conn_in_cluster(tmpdir, NULL, &c), 0);
+	assert_int_equal(kube_conn_in_cluster(tmpdir, NULL, &c, &err), 0);
 	assert_string_equal(c.server, "https://[fd00:96::1]:443");
 	kube_conn_free(&c);
 
 	/* the override needs no environment: the ClusterIP is not reachable through a socket LB's own VIPs */
 	unsetenv("KUBERNETES_SERVICE_HOST");
-	assert_int_equal(kube_conn_in_cluster(tmpdir, "https://192.168.1.10:6443", &c), 0);
+	assert_int_equal(kube_conn_in_cluster(tmpdir, "https://192.168.1.10:6443", &c, &err), 0);
 	assert_string_equal(c.server, "https://192.168.1.10:6443");
 	kube_conn_free(&c);
 
 	capture_log();
-	assert_int_equal(kube_conn_in_cluster(tmpdir, NULL, &c), -EINVAL);
-	assert_non_null(strstr(captured(), "KUBERNETES_SERVICE_HOST is not set"));
+	assert_int_equal(kube_conn_in_cluster(tmpdir, NULL, &c, &err), -EINVAL);
+	assert_non_null(strstr(failed(), "KUBERNETES_SERVICE_HOST is not set"));
 	capture_log();
-	assert_int_equal(kube_conn_in_cluster("/nonexistent", "https://x", &c), -ENOENT);
-	assert_non_null(strstr(captured(), "service account file /nonexistent/token: No such file or directory"));
+	assert_int_equal(kube_conn_in_cluster("/nonexistent", "https://x", &c, &err), -ENOENT);
+	assert_non_null(strstr(failed(), "service account file /nonexistent/token: No such file or directory"));
 	unsetenv("KUBERNETES_SERVICE_PORT");
 }
 
@@ -609,11 +621,11 @@ static void test_server_override(void **state)
 
 	(void)state;
 	assert_int_equal(parse("\"server\":\"https://k.example\"", "\"token\":\"t\"", &c), 0);
-	assert_int_equal(kube_conn_set_server(&c, "https://127.0.0.1:6443///", "--api-server"), 0);
+	assert_int_equal(kube_conn_set_server(&c, "https://127.0.0.1:6443///", "--api-server", &err), 0);
 	assert_string_equal(c.server, "https://127.0.0.1:6443");
 	capture_log();
-	assert_int_equal(kube_conn_set_server(&c, "127.0.0.1:6443", "--api-server"), -EINVAL);
-	assert_non_null(strstr(captured(), "--api-server: server \"127.0.0.1:6443\" must be an https:// URL"));
+	assert_int_equal(kube_conn_set_server(&c, "127.0.0.1:6443", "--api-server", &err), -EINVAL);
+	assert_non_null(strstr(failed(), "--api-server: server \"127.0.0.1:6443\" must be an https:// URL"));
 	assert_string_equal(c.server, "https://127.0.0.1:6443");
 	kube_conn_free(&c);
 }
@@ -652,7 +664,7 @@ static const char *header_of(struct kube_token *t, unsigned long refused)
 	static char header[256];
 	struct kube_credential cred;
 
-	assert_int_equal(kube_token_get(t, refused, NULL, &cred), 0);
+	assert_int_equal(kube_token_get(t, refused, NULL, &cred, &err), 0);
 	snprintf(header, sizeof(header), "%s", cred.header ? cred.header : "");
 	assert_null(cred.cert.data);
 	kube_credential_free(&cred);
@@ -667,7 +679,7 @@ static void test_token_file_reload(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/rotating-token", tmpdir);
 	write_file("rotating-token", "first\n");
-	assert_int_equal(kube_token_init(&t, "ignored: the file wins", path, NULL), 0);
+	assert_int_equal(kube_token_init(&t, "ignored: the file wins", path, NULL, &err), 0);
 	assert_string_equal(header_of(&t, 0), "Authorization: Bearer first");
 
 	/* rotated: the cached copy is used until it is 60 s old or a 401 asks for a reload */
@@ -691,17 +703,17 @@ static void test_token_fixed_and_none(void **state)
 	struct kube_token t;
 
 	(void)state;
-	assert_int_equal(kube_token_init(&t, "fixed", NULL, NULL), 0);
+	assert_int_equal(kube_token_init(&t, "fixed", NULL, NULL, &err), 0);
 	assert_string_equal(header_of(&t, t.generation), "Authorization: Bearer fixed");
 	kube_token_free(&t);
 
-	assert_int_equal(kube_token_init(&t, NULL, NULL, NULL), 0);
+	assert_int_equal(kube_token_init(&t, NULL, NULL, NULL, &err), 0);
 	assert_string_equal(header_of(&t, 0), "");
 	kube_token_free(&t);
 
 	capture_log();
-	assert_int_equal(kube_token_init(&t, NULL, "/nonexistent/token", NULL), -ENOENT);
-	assert_non_null(strstr(captured(), "bearer token file /nonexistent/token: No such file or directory"));
+	assert_int_equal(kube_token_init(&t, NULL, "/nonexistent/token", NULL, &err), -ENOENT);
+	assert_non_null(strstr(failed(), "bearer token file /nonexistent/token: No such file or directory"));
 }
 
 int main(void)

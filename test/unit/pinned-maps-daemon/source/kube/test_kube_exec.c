@@ -31,6 +31,8 @@
 #define PEM_JSON "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"
 
 static char tmpdir[] = "/tmp/test_kube_exec.XXXXXX";
+/* The error context of every call: what failed is said there, not logged. */
+static struct socklb_err err;
 static char *log_text;
 static size_t log_len;
 static FILE *log_stream;
@@ -80,6 +82,17 @@ static void assert_logged(const char *message)
 
 	if (!strstr(text, message))
 		fail_msg("expected a message containing \"%s\", got \"%s\"", message, text);
+}
+
+/* The call that just failed said message in its error context, and did not log it too. */
+static void assert_failed(const char *message)
+{
+	const char *text = captured();
+
+	if (!strstr(err.msg, message))
+		fail_msg("expected an error containing \"%s\", got \"%s\"", message, err.msg);
+	if (strstr(text, err.msg))
+		fail_msg("the error was logged as well as returned: \"%s\"", err.msg);
 }
 
 /* How often the plugin ran, and its last record. */
@@ -179,7 +192,7 @@ static void load_exec(const char *exec, struct kube_conn *c)
 			     "contexts:\n- context:\n    cluster: k\n    user: u\n  name: c\n"
 			     "users:\n- name: u\n  user:\n    exec:\n%s",
 			     exec) > 0);
-	assert_int_equal(kube_conn_parse_kubeconfig(yaml, strlen(yaml), path, NULL, c), 0);
+	assert_int_equal(kube_conn_parse_kubeconfig(yaml, strlen(yaml), path, NULL, c, &err), 0);
 	free(yaml);
 }
 
@@ -195,7 +208,7 @@ static const char *header_of(struct kube_token *t, unsigned long refused)
 	static char header[256];
 	struct kube_credential cred;
 
-	assert_int_equal(kube_token_get(t, refused, NULL, &cred), 0);
+	assert_int_equal(kube_token_get(t, refused, NULL, &cred, &err), 0);
 	snprintf(header, sizeof(header), "%s", cred.header ? cred.header : "");
 	kube_credential_free(&cred);
 	return header;
@@ -213,7 +226,7 @@ static void test_plugin_input(void **state)
 	load_exec(V1_PLUGIN "      provideClusterInfo: true\n", &c);
 	reply_token("t1", 0);
 	capture_log();
-	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec), 0);
+	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec, &err), 0);
 	/* its stderr reaches our log; the token never does */
 	assert_logged("/./plugin.sh: stderr: plugin: a line on stderr");
 	assert_null(strstr(log_text, "t1"));
@@ -238,7 +251,7 @@ static void test_cached_until_refused(void **state)
 	(void)state;
 	load_exec(V1_PLUGIN, &c);
 	reply_token("t1", 0);
-	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec), 0);
+	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec, &err), 0);
 	first = t.generation;
 	reply_token("t2", 0);
 	/* no expiry: the credential is used until the API server refuses it */
@@ -264,7 +277,7 @@ static void test_renewed_before_expiry(void **state)
 	(void)state;
 	load_exec(V1_PLUGIN, &c);
 	reply_token("t1", 3600);
-	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec), 0);
+	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec, &err), 0);
 	assert_string_equal(header_of(&t, 0), "Authorization: Bearer t1");
 	assert_int_equal(calls(NULL, 0), 1);
 
@@ -292,7 +305,7 @@ static void test_failure_keeps_a_live_credential(void **state)
 	(void)state;
 	load_exec(V1_PLUGIN, &c);
 	reply_token("t1", KUBE_EXEC_RENEW_S / 2);
-	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec), 0);
+	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec, &err), 0);
 	write_file("status", "1\n");
 	capture_log();
 	assert_string_equal(header_of(&t, 0), "Authorization: Bearer t1");
@@ -302,11 +315,11 @@ static void test_failure_keeps_a_live_credential(void **state)
 	/* expired, and the plugin fails: no credential at all */
 	write_file("status", "0\n");
 	reply_token("t1", -10);
-	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec), 0);
+	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec, &err), 0);
 	write_file("status", "1\n");
 	capture_log();
-	assert_int_equal(kube_token_get(&t, 0, NULL, &cred), -ENOKEY);
-	assert_logged("the previous credential has expired");
+	assert_int_equal(kube_token_get(&t, 0, NULL, &cred, &err), -ENOKEY);
+	assert_failed("plugin.sh exited with status 1: plugin: a line on stderr; the previous credential has expired");
 	kube_token_free(&t);
 	kube_conn_free(&c);
 }
@@ -322,8 +335,8 @@ static void test_client_certificate(void **state)
 	write_file("reply",
 		   "{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1beta1\","
 		   "\"status\":{\"clientCertificateData\":\"" PEM_JSON "\",\"clientKeyData\":\"" PEM_JSON "\"}}");
-	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec), 0);
-	assert_int_equal(kube_token_get(&t, 0, NULL, &cred), 0);
+	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec, &err), 0);
+	assert_int_equal(kube_token_get(&t, 0, NULL, &cred, &err), 0);
 	assert_null(cred.header);
 	assert_int_equal(cred.cert.len, strlen(PEM));
 	assert_memory_equal(cred.cert.data, PEM, strlen(PEM));
@@ -342,8 +355,8 @@ static void assert_reply_refused(const char *text, const char *message)
 	load_exec(V1_PLUGIN, &c);
 	write_file("reply", text);
 	capture_log();
-	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec), -EPROTO);
-	assert_logged(message);
+	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec, &err), -EPROTO);
+	assert_failed(message);
 	kube_conn_free(&c);
 }
 
@@ -358,8 +371,8 @@ static void test_failures_are_named(void **state)
 		  "      interactiveMode: IfAvailable\n",
 		  &c);
 	capture_log();
-	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec), -ENOENT);
-	assert_logged("exec credential plugin: executable socklb-no-such-plugin not found; its install hint: install "
+	assert_int_equal(kube_token_init(&t, NULL, NULL, c.exec, &err), -ENOENT);
+	assert_failed("exec credential plugin: executable socklb-no-such-plugin not found; its install hint: install "
 		      "it with: apt-get install socklb-no-such-plugin");
 	kube_conn_free(&c);
 
@@ -391,13 +404,12 @@ static void test_stop_cancels_a_run(void **state)
 	struct kube_exec_cred cred;
 	atomic_bool stop = true;
 	struct kube_conn c;
-	char why[256];
 
 	(void)state;
 	load_exec(V1_PLUGIN, &c);
 	reply_token("t1", 0);
-	assert_int_equal(kube_exec_run(c.exec, &stop, &cred, why, sizeof(why)), -ECANCELED);
-	assert_non_null(strstr(why, "stopped before"));
+	assert_int_equal(kube_exec_run(c.exec, &stop, &cred, &err), -ECANCELED);
+	assert_non_null(strstr(err.msg, "stopped before"));
 	assert_int_equal(calls(NULL, 0), 0);
 	kube_conn_free(&c);
 }
@@ -416,7 +428,6 @@ static void test_stop_kills_a_running_plugin(void **state)
 	struct timespec t0, t1;
 	struct kube_conn c;
 	pthread_t thread;
-	char why[256];
 
 	(void)state;
 	load_exec(
@@ -424,10 +435,10 @@ static void test_stop_kills_a_running_plugin(void **state)
 		&c);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(pthread_create(&thread, NULL, stop_soon, &stop), 0);
-	assert_int_equal(kube_exec_run(c.exec, &stop, &cred, why, sizeof(why)), -ECANCELED);
+	assert_int_equal(kube_exec_run(c.exec, &stop, &cred, &err), -ECANCELED);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pthread_join(thread, NULL);
-	assert_string_equal(why, "stopped while sleep was running");
+	assert_string_equal(err.msg, "stopped while sleep was running");
 	/* killed, not waited for (a diagnostic: timings are not checked) */
 	printf("# a plugin sleeping 30 s returned %ld ms after the start, the stop came at 300 ms\n",
 	       (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);

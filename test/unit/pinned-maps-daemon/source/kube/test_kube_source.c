@@ -357,15 +357,14 @@ static void start_with(const struct kube_source_config *cfg)
 {
 	src.store = store_new();
 	assert_non_null(src.store);
-	assert_int_equal(kube_source_start(cfg, src.store, &src.ks), 0);
+	assert_int_equal(kube_source_start(cfg, src.store, &src.ks, NULL), 0);
 }
 
 static void start_source(const char *kubeconfig, unsigned int watch_timeout_s, unsigned int grace_s)
 {
 	char path[PATH_MAX];
 	struct kube_source_config cfg = {
-		.kubeconfig = path,
-		.node_name = "n1",
+		.source = { .kubeconfig = path, .node_name = "n1" },
 		.watch_timeout_s = watch_timeout_s,
 		.dead_watch_grace_s = grace_s,
 	};
@@ -761,7 +760,7 @@ static void test_untrusted_server_is_refused(void **state)
 static void test_in_cluster(void **state)
 {
 	char sa_dir[PATH_MAX], cmd[PATH_MAX * 3], port[16];
-	struct kube_source_config cfg = { .node_name = "n1", .sa_dir = sa_dir };
+	struct kube_source_config cfg = { .source = { .node_name = "n1" }, .sa_dir = sa_dir };
 
 	(void)state;
 	/* a pod's view: the service account's token and CA, the API server from the environment */

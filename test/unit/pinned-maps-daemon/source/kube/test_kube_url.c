@@ -26,7 +26,7 @@ static void assert_selectors(enum k8s_kind kind, const char *proxy_name, const c
 {
 	struct kube_selectors sel;
 
-	assert_int_equal(kube_selectors_build(kind, proxy_name, node, &sel), 0);
+	assert_int_equal(kube_selectors_build(kind, proxy_name, node, &sel, NULL), 0);
 	if (label)
 		assert_string_equal(sel.label, label);
 	else
@@ -62,16 +62,18 @@ static void test_other_kinds_selectors(void **state)
 static void test_bad_names_are_refused(void **state)
 {
 	struct kube_selectors sel;
+	struct socklb_err e;
 
 	(void)state;
-	socklb_log_init("test", SOCKLB_LOG_ERROR, NULL, false);
-	assert_int_equal(kube_selectors_build(K8S_SERVICE, "bad name", NULL, &sel), -EINVAL);
-	assert_int_equal(kube_selectors_build(K8S_SERVICE, "-x", NULL, &sel), -EINVAL);
-	assert_int_equal(kube_selectors_build(K8S_SERVICE, "a,b=c", NULL, &sel), -EINVAL);
-	assert_int_equal(kube_selectors_build(K8S_NODE, NULL, NULL, &sel), -EINVAL);
-	assert_int_equal(kube_selectors_build(K8S_NODE, NULL, "Node_1", &sel), -EINVAL);
-	assert_int_equal(kube_selectors_build(K8S_NODE, NULL, "n1,metadata.name=n2", &sel), -EINVAL);
-	socklb_log_init("test", SOCKLB_LOG_INFO, NULL, true);
+	assert_int_equal(kube_selectors_build(K8S_SERVICE, "bad name", NULL, &sel, &e), -EINVAL);
+	assert_string_equal(e.msg, "service proxy name \"bad name\" is not a valid label value (at most 63 of "
+				   "A-Z a-z 0-9 - _ ., alphanumeric at both ends)");
+	assert_int_equal(kube_selectors_build(K8S_SERVICE, "-x", NULL, &sel, NULL), -EINVAL);
+	assert_int_equal(kube_selectors_build(K8S_SERVICE, "a,b=c", NULL, &sel, NULL), -EINVAL);
+	assert_int_equal(kube_selectors_build(K8S_NODE, NULL, NULL, &sel, NULL), -EINVAL);
+	assert_int_equal(kube_selectors_build(K8S_NODE, NULL, "Node_1", &sel, NULL), -EINVAL);
+	assert_int_equal(kube_selectors_build(K8S_NODE, NULL, "n1,metadata.name=n2", &sel, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "node name \"n1,metadata.name=n2\" is not a valid Kubernetes node name"));
 }
 
 static void test_label_values(void **state)
@@ -97,7 +99,7 @@ static void test_list_urls(void **state)
 	char *url;
 
 	(void)state;
-	assert_int_equal(kube_selectors_build(K8S_SERVICE, NULL, NULL, &sel), 0);
+	assert_int_equal(kube_selectors_build(K8S_SERVICE, NULL, NULL, &sel, NULL), 0);
 	url = kube_list_url("https://10.0.0.1:6443", K8S_SERVICE, &sel, 500, NULL);
 	assert_string_equal(url, "https://10.0.0.1:6443/api/v1/services?limit=500&labelSelector="
 				 "%21service.kubernetes.io%2Fheadless%2C%21service.kubernetes.io%2Fservice-proxy-name");
@@ -111,13 +113,13 @@ static void test_list_urls(void **state)
 	kube_selectors_free(&sel);
 
 	/* a path prefix (an API proxy) is kept, trailing slashes are not doubled */
-	assert_int_equal(kube_selectors_build(K8S_NAMESPACE, NULL, NULL, &sel), 0);
+	assert_int_equal(kube_selectors_build(K8S_NAMESPACE, NULL, NULL, &sel, NULL), 0);
 	url = kube_list_url("https://rancher.example/k8s/clusters/c-1//", K8S_NAMESPACE, &sel, 500, NULL);
 	assert_string_equal(url, "https://rancher.example/k8s/clusters/c-1/api/v1/namespaces?limit=500");
 	free(url);
 	kube_selectors_free(&sel);
 
-	assert_int_equal(kube_selectors_build(K8S_NODE, NULL, "n1", &sel), 0);
+	assert_int_equal(kube_selectors_build(K8S_NODE, NULL, "n1", &sel, NULL), 0);
 	url = kube_list_url("https://[fd00::1]:6443", K8S_NODE, &sel, 500, NULL);
 	assert_string_equal(url, "https://[fd00::1]:6443/api/v1/nodes?limit=500&fieldSelector=metadata.name%3Dn1");
 	free(url);
@@ -130,7 +132,7 @@ static void test_watch_urls(void **state)
 	char *url;
 
 	(void)state;
-	assert_int_equal(kube_selectors_build(K8S_ENDPOINTSLICE, NULL, NULL, &sel), 0);
+	assert_int_equal(kube_selectors_build(K8S_ENDPOINTSLICE, NULL, NULL, &sel, NULL), 0);
 	url = kube_watch_url("https://10.0.0.1:6443", K8S_ENDPOINTSLICE, &sel, "12345", 300);
 	assert_string_equal(url, "https://10.0.0.1:6443/apis/discovery.k8s.io/v1/endpointslices?watch=true"
 				 "&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=12345"
