@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <linux/types.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -619,16 +620,18 @@ static void test_batched_upserts_full_map(void **state)
 	close(backends);
 }
 
+/* Remove the root and every map pinned in it (whatever the maps of the day are). */
 static void remove_root(const char *root)
 {
-	static const char *const names[] = { SOCKLB_MAP_SERVICES, SOCKLB_MAP_BACKENDS, SOCKLB_MAP_AFFINITY,
-					     SOCKLB_MAP_STATS,	  SOCKLB_MAP_SOCKETS,  SOCKLB_MAP_NAMESPACES };
-	char path[256];
+	DIR *dir = opendir(root);
+	struct dirent *e;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, names[i]);
-		unlink(path);
+	while (dir && (e = readdir(dir))) {
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(dir), e->d_name, 0);
 	}
+	if (dir)
+		closedir(dir);
 	rmdir(root);
 }
 
