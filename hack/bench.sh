@@ -13,10 +13,12 @@
 # Settings (environment variables, defaults in brackets):
 #   BENCH_SECONDS [1.2] BENCH_WARMUP [0.2] seconds per measurement and its warm-up
 #   BENCH_REPS [5]                        repetitions (paths interleaved in each)
-#   BENCH_SCALES ["1 1000 10000"]         services installed in every path
+#   BENCH_SCALES ["1 1000 10000"]         services installed in every path ("": control plane only)
 #   BENCH_LOADS ["crr1 crr32 udp1 udp32 stream"]
 #   BENCH_TRACE_LOADS ["crr1 crr32"]       loads also measured with socklb-syncd trace running ("" for none)
 #   BENCH_CP_SERVICES [10000]             services for the control-plane timings
+#   BENCH_CP_LARGE [100000]               socklb's install and memory at this size too (0: not)
+#   BENCH_CP_GROWTH ["1000 3000"]         every path's install at these sizes too ("": not)
 #   BENCH_INSTALL_REPS [3] BENCH_NFT_INSTALL_REPS [1]
 #   BENCH_EP_ROUNDS [100]                 endpoint changes timed (socklb, one file per namespace)
 #   BENCH_EP_ROUNDS_SLOW [20]             the same for the slow ones (socklb on one file, nft, iptables)
@@ -38,10 +40,12 @@ source "$REPO/hack/bench/controlplane.sh"
 BENCH_SECONDS=${BENCH_SECONDS:-1.2}
 BENCH_WARMUP=${BENCH_WARMUP:-0.2}
 BENCH_REPS=${BENCH_REPS:-5}
-BENCH_SCALES=${BENCH_SCALES:-"1 1000 10000"}
+BENCH_SCALES=${BENCH_SCALES-"1 1000 10000"}
 BENCH_LOADS=${BENCH_LOADS:-"crr1 crr32 udp1 udp32 stream"}
 BENCH_TRACE_LOADS=${BENCH_TRACE_LOADS-"crr1 crr32"}
 BENCH_CP_SERVICES=${BENCH_CP_SERVICES:-10000}
+BENCH_CP_LARGE=${BENCH_CP_LARGE:-100000}
+BENCH_CP_GROWTH=${BENCH_CP_GROWTH-"1000 3000"}
 BENCH_INSTALL_REPS=${BENCH_INSTALL_REPS:-3}
 BENCH_NFT_INSTALL_REPS=${BENCH_NFT_INSTALL_REPS:-1}
 BENCH_EP_ROUNDS=${BENCH_EP_ROUNDS:-100}
@@ -136,7 +140,7 @@ bench_describe_machine() {
 		echo "- $BENCH_REPS repetitions × ${BENCH_SECONDS} s per measurement (+${BENCH_WARMUP} s warm-up), paths interleaved (each repetition starts with the next path)"
 		echo "- CPU idle in the second before the run: $idle%"
 	} >"$BENCH_OUT/machine.md"
-	echo "cp_services=$BENCH_CP_SERVICES" >"$BENCH_OUT/params.txt"
+	printf 'cp_services=%s\ncp_large=%s\n' "$BENCH_CP_SERVICES" "$BENCH_CP_LARGE" >"$BENCH_OUT/params.txt"
 }
 
 main() {

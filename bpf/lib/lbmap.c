@@ -14,6 +14,7 @@
 
 #include "fsutil.h"
 #include "lbmap.h"
+#include "log.h"
 #include "slots.h"
 #include "socklb.skel.h"
 
@@ -145,6 +146,18 @@ static int maps_open_pins(const char *root, struct socklb_maps *m)
 	return 0;
 }
 
+/* The size of a map this loader creates (0: the object's own). */
+static __u32 map_max_for(const char *name, const struct socklb_map_sizes *sizes)
+{
+	if (strcmp(name, SOCKLB_MAP_SERVICES) == 0 || strcmp(name, SOCKLB_MAP_STATS) == 0)
+		return sizes->max_services;
+	if (strcmp(name, SOCKLB_MAP_BACKENDS) == 0)
+		return sizes->max_backends;
+	if (strcmp(name, SOCKLB_MAP_AFFINITY) == 0)
+		return sizes->max_affinity;
+	return 0;
+}
+
 /*
  * Tell libbpf to use every map already pinned under root as it is (whatever
  * size its creator chose) and to create the missing ones with our sizes.
@@ -179,14 +192,7 @@ int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct s
 						   strerror(-ret));
 			continue;
 		}
-		if (strcmp(name, SOCKLB_MAP_SERVICES) == 0 || strcmp(name, SOCKLB_MAP_STATS) == 0)
-			max = sizes->max_services;
-		else if (strcmp(name, SOCKLB_MAP_BACKENDS) == 0)
-			max = sizes->max_backends;
-		else if (strcmp(name, SOCKLB_MAP_AFFINITY) == 0)
-			max = sizes->max_affinity;
-		else
-			max = 0;
+		max = map_max_for(name, sizes);
 		ret = bpf_map__set_pin_path(map, path);
 		if (!ret && max)
 			ret = bpf_map__set_max_entries(map, max);
@@ -232,6 +238,107 @@ out:
 	socklb__destroy(skel);
 	socklb_dir_unlock(lock);
 	return ret;
+}
+
+struct socklb_maps_ahead {
+	struct socklb *skel;
+};
+
+int socklb_maps_create_ahead(const struct socklb_map_sizes *sizes, struct socklb_maps_ahead **out)
+{
+	struct socklb_map_sizes def = { SOCKLB_DEFAULT_MAX_SERVICES, SOCKLB_DEFAULT_MAX_BACKENDS,
+					SOCKLB_DEFAULT_MAX_AFFINITY };
+	struct socklb_maps_ahead *a = calloc(1, sizeof(*a));
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err = 0;
+
+	*out = NULL;
+	if (!a)
+		return -ENOMEM;
+	if (!sizes)
+		sizes = &def;
+	a->skel = socklb__open();
+	if (!a->skel) {
+		err = -errno;
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, a->skel->obj)
+		bpf_program__set_autoload(prog, false);
+	bpf_object__for_each_map(map, a->skel->obj) {
+		const char *name = bpf_map__name(map);
+		__u32 max;
+
+		if (name[0] == '.' || bpf_map__is_internal(map))
+			continue;
+		/* Unpinned: it is pinned, under the root's lock, only if nobody pinned one first. */
+		max = map_max_for(name, sizes);
+		err = bpf_map__set_pin_path(map, NULL);
+		if (!err && max)
+			err = bpf_map__set_max_entries(map, max);
+		if (err)
+			goto fail;
+	}
+	err = socklb__load(a->skel);
+	if (err)
+		goto fail;
+	*out = a;
+	return 0;
+fail:
+	socklb_maps_ahead_free(a);
+	return err;
+}
+
+void socklb_maps_ahead_free(struct socklb_maps_ahead *a)
+{
+	if (!a)
+		return;
+	socklb__destroy(a->skel);
+	free(a);
+}
+
+/* Pin every map made ahead under root, when none of them is pinned there yet. */
+static int maps_pin_ahead(const char *root, struct socklb_maps_ahead *a)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, a->skel->obj) {
+		if (bpf_map__name(map)[0] == '.' || bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
+		if (access(path, F_OK) == 0)
+			return -EEXIST;
+	}
+	bpf_object__for_each_map(map, a->skel->obj) {
+		if (bpf_map__name(map)[0] == '.' || bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
+		err = bpf_map__pin(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int socklb_maps_open_ahead(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps_ahead *a,
+			   struct socklb_maps *m, struct socklb_err *err)
+{
+	int lock, ret;
+
+	if (!a)
+		return socklb_maps_open(root, sizes, m, err);
+	maps_reset(m);
+	lock = socklb_dir_lock(root, true, false, err);
+	if (lock < 0)
+		return lock;
+	ret = maps_open_pins(root, m);
+	if (ret && maps_pin_ahead(root, a) == 0)
+		ret = maps_open_pins(root, m);
+	socklb_dir_unlock(lock);
+	/* Some pinned already (another build's set, a creator that stopped half-way): the usual way. */
+	return ret ? socklb_maps_open(root, sizes, m, err) : 0;
 }
 
 int socklb_maps_open_existing(const char *root, struct socklb_maps *m)
@@ -300,31 +407,33 @@ static int maps_account(struct socklb_maps *m)
 	return 0;
 }
 
-static int id_alloc(struct socklb_maps *m, __u32 *id)
+/* Reserve the first free id; its counters are zeroed by the caller before the id is published. */
+static int id_reserve(struct socklb_maps *m, __u32 *id)
 {
-	static const struct socklb_stats zero[1];
-	struct socklb_stats *zeros;
-	int ncpus = libbpf_num_possible_cpus();
-	__u32 i;
-	int err;
-
-	for (i = m->id_hint; i < m->max_services; i++) {
+	for (__u32 i = m->id_hint; i < m->max_services; i++) {
 		if (id_used(m, i))
 			continue;
-		/* A recycled id starts with fresh counters. */
-		zeros = calloc(ncpus > 0 ? ncpus : 1, sizeof(zero));
-		if (!zeros)
-			return -ENOMEM;
-		err = bpf_map_update_elem(m->stats, &i, zeros, BPF_ANY) ? -errno : 0;
-		free(zeros);
-		if (err)
-			return err;
 		id_mark(m, i, true);
 		m->id_hint = i + 1;
 		*id = i;
 		return 0;
 	}
 	return -ENOSPC;
+}
+
+static void id_release(struct socklb_maps *m, __u32 id)
+{
+	id_mark(m, id, false);
+	if (id < m->id_hint)
+		m->id_hint = id;
+}
+
+/* The stats map's value: one struct socklb_stats per possible CPU (its size is a multiple of 8, as the kernel copies). */
+static size_t stats_value_size(void)
+{
+	int ncpus = libbpf_num_possible_cpus();
+
+	return (size_t)(ncpus > 0 ? ncpus : 1) * sizeof(struct socklb_stats);
 }
 
 static int read_backends(struct socklb_maps *m, const struct socklb_svc *svc, struct socklb_backend **out)
@@ -350,109 +459,346 @@ static int read_backends(struct socklb_maps *m, const struct socklb_svc *svc, st
 	return 0;
 }
 
+/* One frontend's write, planned against the maps as they are. */
+struct svc_write {
+	struct socklb_svc_key key;
+	struct socklb_svc old;
+	struct socklb_svc svc; /* what the service entry becomes */
+	bool exists;
+	struct socklb_backend *cur; /* old.count slots, as pinned */
+	struct socklb_backend *plan; /* svc.count slots */
+};
+
+static void svc_write_release(struct svc_write *w)
+{
+	free(w->cur);
+	free(w->plan);
+	w->cur = w->plan = NULL;
+}
+
+/*
+ * Read the frontend's current state, lay its new backends over its slots and
+ * reserve what it needs: an id when new, room in the maps (beyond what the
+ * writes planned before it, *more_services and *more_backends, reserve).
+ */
+static int svc_write_plan(struct socklb_maps *m, const struct socklb_frontend *fe, const struct socklb_endpoint *be,
+			  __u32 n, __u32 affinity_timeout, struct svc_write *w, __u32 *more_services,
+			  __u32 *more_backends)
+{
+	struct socklb_backend *wanted = NULL;
+	bool *flags = NULL;
+	__u32 added;
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	socklb_svc_key_build(fe, &w->key);
+	/* No frontend is pinned (one writer: this process counts them): nothing to look up. */
+	w->exists = m->services_used && bpf_map_lookup_elem(m->services, &w->key, &w->old) == 0;
+	if (w->exists) {
+		err = read_backends(m, &w->old, &w->cur);
+		if (err)
+			return err;
+	} else if (m->services_used + *more_services >= m->max_services) {
+		return -ENOSPC;
+	}
+	w->plan = calloc(n ? n : 1, sizeof(*w->plan));
+	wanted = calloc(n ? n : 1, sizeof(*wanted));
+	flags = calloc(2 * (size_t)(n ? n : 1), sizeof(*flags));
+	err = !w->plan || !wanted || !flags ? -ENOMEM : 0;
+	if (!err) {
+		__u32 nplan = socklb_slots_plan(w->cur, w->old.count, be, n, wanted, w->plan, flags);
+
+		w->svc = (struct socklb_svc){
+			.id = w->old.id,
+			.count = nplan,
+			.affinity_timeout = affinity_timeout,
+			.flags = affinity_timeout ? SOCKLB_SVC_F_AFFINITY : 0,
+		};
+		added = nplan > w->old.count ? nplan - w->old.count : 0;
+		if (added && m->backends_used + *more_backends + added > m->max_backends)
+			err = -ENOSPC;
+	}
+	if (!err && !w->exists)
+		err = id_reserve(m, &w->svc.id);
+	free(wanted);
+	free(flags);
+	if (err) {
+		svc_write_release(w);
+		return err;
+	}
+	*more_services += !w->exists;
+	*more_backends += added;
+	return 0;
+}
+
+/* The write did not happen: its new slots (written or not) go, and its id when it was reserved for it. */
+static void svc_write_undo(struct socklb_maps *m, struct svc_write *w)
+{
+	struct socklb_backend_key bkey = { .svc_id = w->svc.id };
+
+	for (bkey.slot = w->old.count; bkey.slot < w->svc.count; bkey.slot++)
+		bpf_map_delete_elem(m->backends, &bkey);
+	if (!w->exists)
+		id_release(m, w->svc.id);
+	svc_write_release(w);
+}
+
+/* The service entry is written: the tail the count no longer exposes goes, and the maps' occupancy follows. */
+static void svc_write_done(struct socklb_maps *m, struct svc_write *w)
+{
+	struct socklb_backend_key bkey = { .svc_id = w->svc.id };
+
+	for (bkey.slot = w->svc.count; bkey.slot < w->old.count; bkey.slot++)
+		bpf_map_delete_elem(m->backends, &bkey);
+	if (!w->exists)
+		m->services_used++;
+	m->backends_used = m->backends_used + w->svc.count - w->old.count;
+	svc_write_release(w);
+}
+
+/* The writes of one service, one map update each, in the order invariant 1 needs. */
+static int svc_write_apply(struct socklb_maps *m, struct svc_write *w)
+{
+	struct socklb_backend_key bkey = { .svc_id = w->svc.id };
+	void *zeros;
+	int err = 0;
+
+	/* A recycled id starts with fresh counters. */
+	if (!w->exists) {
+		zeros = calloc(1, stats_value_size());
+		if (!zeros)
+			return -ENOMEM;
+		err = bpf_map_update_elem(m->stats, &w->svc.id, zeros, BPF_ANY) ? -errno : 0;
+		free(zeros);
+		if (err)
+			return err;
+	}
+	/* 1. New slots past the current count: invisible until the count grows. */
+	for (bkey.slot = w->old.count; bkey.slot < w->svc.count; bkey.slot++) {
+		if (bpf_map_update_elem(m->backends, &bkey, &w->plan[bkey.slot], BPF_ANY))
+			return -errno;
+	}
+	/* 2. Visible slots whose backend changes: each replace is atomic. */
+	for (bkey.slot = 0; bkey.slot < w->old.count && bkey.slot < w->svc.count; bkey.slot++) {
+		if (socklb_backend_eq(&w->cur[bkey.slot], &w->plan[bkey.slot]))
+			continue;
+		if (bpf_map_update_elem(m->backends, &bkey, &w->plan[bkey.slot], BPF_EXIST))
+			return -errno;
+	}
+	/* 3. Publish the count (and affinity settings). 4. (svc_write_done) Only now drop the tail. */
+	if (bpf_map_update_elem(m->services, &w->key, &w->svc, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int socklb_service_upsert(struct socklb_maps *m, const struct socklb_frontend *fe, const struct socklb_endpoint *be,
 			  __u32 n, __u32 affinity_timeout)
 {
-	struct socklb_backend *cur = NULL, *plan = NULL, *wanted = NULL;
-	struct socklb_svc_key key;
-	struct socklb_svc old = {}, svc;
-	struct socklb_backend_key bkey;
-	bool exists, *flags = NULL;
-	__u32 i, nplan, written = 0;
+	__u32 more_services = 0, more_backends = 0;
+	struct svc_write w;
 	int err;
 
 	err = maps_account(m);
+	if (!err)
+		err = svc_write_plan(m, fe, be, n, affinity_timeout, &w, &more_services, &more_backends);
 	if (err)
 		return err;
-	socklb_svc_key_build(fe, &key);
-	exists = bpf_map_lookup_elem(m->services, &key, &old) == 0;
-	if (exists) {
-		err = read_backends(m, &old, &cur);
-		if (err)
-			return err;
-	} else if (m->services_used >= m->max_services) {
-		return -ENOSPC;
+	err = svc_write_apply(m, &w);
+	if (err) {
+		svc_write_undo(m, &w);
+		return err == -E2BIG ? -ENOSPC : err;
 	}
+	svc_write_done(m, &w);
+	return 0;
+}
 
-	plan = calloc(n ? n : 1, sizeof(*plan));
-	wanted = calloc(n ? n : 1, sizeof(*wanted));
-	flags = calloc(2 * (size_t)(n ? n : 1), sizeof(*flags));
-	if (!plan || !wanted || !flags) {
-		err = -ENOMEM;
-		goto out;
-	}
-	nplan = socklb_slots_plan(cur, old.count, be, n, wanted, plan, flags);
-	if (nplan > old.count && m->backends_used + (nplan - old.count) > m->max_backends) {
-		err = -ENOSPC;
-		goto out;
-	}
+/* ---- batched writes --------------------------------------------------------- */
 
-	svc = (struct socklb_svc){
-		.id = old.id,
-		.count = nplan,
-		.affinity_timeout = affinity_timeout,
-		.flags = affinity_timeout ? SOCKLB_SVC_F_AFFINITY : 0,
-	};
-	if (!exists) {
-		err = id_alloc(m, &svc.id);
-		if (err)
-			goto out;
-	}
+/* One map's updates of a batch: keys and values side by side. */
+struct batch_buf {
+	void *keys;
+	void *values;
+	size_t key_size;
+	size_t value_size;
+	__u32 n;
+	__u32 cap;
+};
 
-	/* 1. New slots past the current count: invisible until the count grows. */
-	bkey.svc_id = svc.id;
-	for (i = old.count; i < nplan; i++) {
-		bkey.slot = i;
-		if (bpf_map_update_elem(m->backends, &bkey, &plan[i], BPF_ANY)) {
-			err = -errno;
-			goto undo_new_slots;
-		}
-		written = i + 1;
-	}
-	/* 2. Visible slots whose backend changes: each replace is atomic. */
-	for (i = 0; i < old.count && i < nplan; i++) {
-		if (socklb_backend_eq(&cur[i], &plan[i]))
-			continue;
-		bkey.slot = i;
-		if (bpf_map_update_elem(m->backends, &bkey, &plan[i], BPF_EXIST)) {
-			err = -errno;
-			goto undo_new_slots;
-		}
-	}
-	/* 3. Publish the count (and affinity settings). */
-	if (bpf_map_update_elem(m->services, &key, &svc, BPF_ANY)) {
-		err = -errno;
-		goto undo_new_slots;
-	}
-	/* 4. Only now drop the tail that the count no longer exposes. */
-	for (i = nplan; i < old.count; i++) {
-		bkey.slot = i;
-		bpf_map_delete_elem(m->backends, &bkey);
-	}
-	if (!exists)
-		m->services_used++;
-	m->backends_used = m->backends_used + nplan - old.count;
-	err = 0;
-	goto out;
+static int batch_buf_init(struct batch_buf *b, size_t key_size, size_t value_size, size_t cap)
+{
+	b->key_size = key_size;
+	b->value_size = value_size;
+	b->n = 0;
+	b->cap = (__u32)(cap ? cap : 1);
+	b->keys = calloc(b->cap, key_size);
+	b->values = calloc(b->cap, value_size);
+	return b->keys && b->values ? 0 : -ENOMEM;
+}
 
-undo_new_slots:
-	for (i = old.count; i < written; i++) {
-		bkey.slot = i;
-		bpf_map_delete_elem(m->backends, &bkey);
+static void batch_buf_release(struct batch_buf *b)
+{
+	free(b->keys);
+	free(b->values);
+	b->keys = b->values = NULL;
+}
+
+static void batch_buf_add(struct batch_buf *b, const void *key, const void *value)
+{
+	memcpy((char *)b->keys + (size_t)b->n * b->key_size, key, b->key_size);
+	if (value)
+		memcpy((char *)b->values + (size_t)b->n * b->value_size, value, b->value_size);
+	b->n++;
+}
+
+/* The kernel's own "not supported" (ENOTSUPP, not in userspace headers): what a map without batches answers. */
+#define KERNEL_ENOTSUPP 524
+
+/*
+ * One batch update: 0 when all went in, else the error with *done the
+ * entries that did. The first batch a kernel refuses outright (no batch
+ * operations on these maps) turns batching off for good, and says so once.
+ */
+static int batch_update(struct socklb_maps *m, int fd, struct batch_buf *b, __u64 elem_flags, __u32 *done)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = elem_flags);
+	__u32 count = b->n;
+	int err;
+
+	*done = 0;
+	if (!b->n)
+		return 0;
+	err = bpf_map_update_batch(fd, b->keys, b->values, &count, &opts) ? -errno : 0;
+	*done = err ? count : b->n;
+	if (err && !*done && !m->batches_tried && (err == -EINVAL || err == -EOPNOTSUPP || err == -KERNEL_ENOTSUPP)) {
+		m->no_batch = true;
+		pr_info("map writes: one system call per entry (batch updates refused: %s)", strerror(-err));
 	}
-	if (!exists) {
-		id_mark(m, svc.id, false);
-		if (svc.id < m->id_hint)
-			m->id_hint = svc.id;
-	}
-	if (err == -E2BIG)
-		err = -ENOSPC;
-out:
-	free(cur);
-	free(plan);
-	free(wanted);
-	free(flags);
+	m->batches_tried = true;
 	return err;
+}
+
+/* Write w[i] one by one, as socklb_service_upsert would have. */
+static int upsert_each(struct socklb_maps *m, struct socklb_service_write *w, const bool *pending, size_t n)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!pending[i])
+			continue;
+		w[i].err = socklb_service_upsert(m, w[i].fe, w[i].be, w[i].n, w[i].affinity_timeout);
+		if (w[i].err && !first)
+			first = w[i].err;
+	}
+	return first;
+}
+
+int socklb_services_upsert(struct socklb_maps *m, struct socklb_service_write *w, size_t n)
+{
+	__u32 more_services = 0, more_backends = 0, done;
+	struct batch_buf stats = { 0 }, slots = { 0 }, changed = { 0 }, entries = { 0 };
+	struct svc_write *plans = NULL;
+	bool *pending = NULL, *planned;
+	size_t n_slots = 0, n_new = 0;
+	int first = 0, err;
+
+	err = maps_account(m);
+	if (err || m->no_batch || n <= 1) {
+		pending = calloc(n ? n : 1, sizeof(*pending));
+		if (!pending)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			pending[i] = true;
+		first = err ? err : upsert_each(m, w, pending, n);
+		for (size_t i = 0; err && i < n; i++)
+			w[i].err = err;
+		free(pending);
+		return first;
+	}
+	plans = calloc(n, sizeof(*plans));
+	pending = calloc(2 * n, sizeof(*pending));
+	if (!plans || !pending) {
+		free(plans);
+		free(pending);
+		return -ENOMEM;
+	}
+	planned = pending + n;
+	for (size_t i = 0; i < n; i++) {
+		w[i].err = svc_write_plan(m, w[i].fe, w[i].be, w[i].n, w[i].affinity_timeout, &plans[i], &more_services,
+					  &more_backends);
+		if (w[i].err == -E2BIG)
+			w[i].err = -ENOSPC;
+		if (w[i].err && !first)
+			first = w[i].err;
+		planned[i] = pending[i] = !w[i].err;
+		if (!planned[i])
+			continue;
+		n_new += !plans[i].exists;
+		n_slots += plans[i].svc.count;
+	}
+	/* New ids' counters are zeroed: the values stay as calloc made them. */
+	err = batch_buf_init(&stats, sizeof(__u32), stats_value_size(), n_new);
+	if (!err)
+		err = batch_buf_init(&slots, sizeof(struct socklb_backend_key), sizeof(struct socklb_backend), n_slots);
+	if (!err)
+		err = batch_buf_init(&changed, sizeof(struct socklb_backend_key), sizeof(struct socklb_backend),
+				     n_slots);
+	if (!err)
+		err = batch_buf_init(&entries, sizeof(struct socklb_svc_key), sizeof(struct socklb_svc), n);
+	for (size_t i = 0; !err && i < n; i++) {
+		struct svc_write *p = &plans[i];
+		struct socklb_backend_key bkey = { .svc_id = p->svc.id };
+
+		if (!planned[i])
+			continue;
+		if (!p->exists)
+			batch_buf_add(&stats, &p->svc.id, NULL);
+		for (bkey.slot = p->old.count; bkey.slot < p->svc.count; bkey.slot++)
+			batch_buf_add(&slots, &bkey, &p->plan[bkey.slot]);
+		for (bkey.slot = 0; bkey.slot < p->old.count && bkey.slot < p->svc.count; bkey.slot++) {
+			if (!socklb_backend_eq(&p->cur[bkey.slot], &p->plan[bkey.slot]))
+				batch_buf_add(&changed, &bkey, &p->plan[bkey.slot]);
+		}
+		batch_buf_add(&entries, &p->key, &p->svc);
+	}
+	/*
+	 * Invariant 1 across the batch: every new slot (invisible past its
+	 * service's count) and every replaced slot before any service entry that
+	 * counts them; the tails go after.
+	 */
+	if (!err)
+		err = batch_update(m, m->stats, &stats, BPF_ANY, &done);
+	if (!err)
+		err = batch_update(m, m->backends, &slots, BPF_ANY, &done);
+	if (!err)
+		err = batch_update(m, m->backends, &changed, BPF_EXIST, &done);
+	if (!err) {
+		err = batch_update(m, m->services, &entries, BPF_ANY, &done);
+		/* The entries that went in are written; the others fall back below. */
+		for (size_t i = 0, k = 0; i < n; i++) {
+			if (!planned[i])
+				continue;
+			if (k++ < done) {
+				svc_write_done(m, &plans[i]);
+				pending[i] = false;
+			}
+		}
+	}
+	/* A batch that failed (a full map, a kernel without batches): undo what is not published, write one by one. */
+	for (size_t i = 0; i < n; i++) {
+		if (pending[i])
+			svc_write_undo(m, &plans[i]);
+	}
+	if (err)
+		first = upsert_each(m, w, pending, n);
+	batch_buf_release(&stats);
+	batch_buf_release(&slots);
+	batch_buf_release(&changed);
+	batch_buf_release(&entries);
+	free(plans);
+	free(pending);
+	for (size_t i = 0; !first && i < n; i++)
+		first = w[i].err;
+	return first;
 }
 
 int socklb_service_delete(struct socklb_maps *m, const struct socklb_frontend *fe)

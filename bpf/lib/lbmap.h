@@ -58,6 +58,8 @@ struct socklb_maps {
 	__u32 services_used;
 	__u32 backends_used;
 	bool accounted;
+	bool batches_tried; /* a batch update was made: the kernel has them, or no_batch says it has not */
+	bool no_batch;
 };
 
 struct socklb_frontend {
@@ -79,6 +81,18 @@ struct socklb_endpoint {
  */
 int socklb_maps_open(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps *m,
 		     struct socklb_err *err);
+/*
+ * Creating the maps costs most in the kernel's per-CPU allocations for the
+ * statistics array (one per frontend): a loader may create them ahead,
+ * unpinned, while it does other work (nothing appears under any root), then
+ * open the root with them: they are pinned there when no map is pinned there
+ * yet, else dropped. NULL ahead: socklb_maps_open.
+ */
+struct socklb_maps_ahead;
+int socklb_maps_create_ahead(const struct socklb_map_sizes *sizes, struct socklb_maps_ahead **out);
+int socklb_maps_open_ahead(const char *root, const struct socklb_map_sizes *sizes, struct socklb_maps_ahead *a,
+			   struct socklb_maps *m, struct socklb_err *err);
+void socklb_maps_ahead_free(struct socklb_maps_ahead *a);
 /* Open existing pins only: -ENOENT when nothing was created under root. */
 int socklb_maps_open_existing(const char *root, struct socklb_maps *m);
 void socklb_maps_close(struct socklb_maps *m);
@@ -99,6 +113,26 @@ int socklb_maps_prepare(struct bpf_object *obj, const char *root, const struct s
  */
 int socklb_service_upsert(struct socklb_maps *m, const struct socklb_frontend *fe, const struct socklb_endpoint *be,
 			  __u32 n, __u32 affinity_timeout);
+/* One frontend's write for socklb_services_upsert(). */
+struct socklb_service_write {
+	const struct socklb_frontend *fe;
+	const struct socklb_endpoint *be;
+	__u32 n;
+	__u32 affinity_timeout;
+	int err; /* out: what socklb_service_upsert() would have returned */
+};
+
+/*
+ * socklb_service_upsert() for each of w[0, n) (distinct frontends), with their map writes batched
+ * (a few bpf_map_update_batch calls instead of one call per entry): the new
+ * counters and the new slots of all of them first, then the slots that
+ * change, then their service entries, then the tails they drop. Each
+ * frontend goes from its old state to its new one as with
+ * socklb_service_upsert(), never half-written. A kernel without batch
+ * updates, or a batch that fails (a full map), gets the writes one by one.
+ * 0 when every write succeeded, else the first error; each in w[i].err.
+ */
+int socklb_services_upsert(struct socklb_maps *m, struct socklb_service_write *w, size_t n);
 /* Remove the frontend; 0 when it did not exist. */
 int socklb_service_delete(struct socklb_maps *m, const struct socklb_frontend *fe);
 

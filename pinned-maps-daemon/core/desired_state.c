@@ -7,18 +7,46 @@
 #include <string.h>
 
 #include "frontend_scope.h"
-#include "hashmap.h"
-#include "k8s_object.h"
+#include "frontend_table.h"
+#include "intern.h"
+#include "k8s_node.h"
 #include "log.h"
+#include "name_table.h"
+
+/* What the desired state knows of a Service whose objects are invalid. */
+struct service_fault {
+	struct invalid_list invalid; /* the objects at fault */
+	struct frontend_scope scope; /* never good since we started: the frontends it may own */
+};
 
 struct service_entry {
-	char *key; /* "namespace/name" */
-	bool bad; /* the current objects are malformed: result is the last good one */
-	bool was_good; /* translated valid since we started: result is all it may own */
-	struct invalid_list invalid; /* while bad: the objects at fault */
-	struct frontend_scope scope; /* while bad and never good: the frontends it may own */
-	struct service_frontends result;
+	struct service_key key; /* holds references to its strings */
+	struct service_fault *bad; /* the current objects are malformed: the frontends are the last good ones */
+	struct desired_frontend *frontends; /* its translation (the last good one while bad) */
+	__u32 n_frontends;
+	bool was_good; /* translated valid since we started: its frontends are all it may own */
 };
+
+static void service_fault_free(struct service_fault *f)
+{
+	if (!f)
+		return;
+	invalid_list_release(&f->invalid);
+	frontend_scope_release(&f->scope);
+	free(f);
+}
+
+/* The frontends (and their backends) a translation gave: the entry keeps them, the result lets go. */
+static void take_frontends(struct service_entry *e, struct service_frontends *result)
+{
+	struct service_frontends old = { .items = e->frontends, .n = e->n_frontends };
+
+	service_frontends_release(&old);
+	e->frontends = result->items;
+	e->n_frontends = (__u32)result->n;
+	result->items = NULL;
+	result->n = result->cap = 0;
+}
 
 struct claim {
 	struct claim *next;
@@ -26,33 +54,17 @@ struct claim {
 	const struct desired_frontend *df;
 };
 
-/* The EndpointSlices of one service (names in the service's namespace), from their service-name label. */
-struct slice_set {
-	size_t n;
-	size_t cap;
-	char **names;
-};
-
 struct desired_state {
 	struct translate_config cfg;
-	struct hashmap *services; /* "namespace/name" → struct service_entry */
-	struct hashmap *claims; /* frontend key → struct claim list */
-	struct hashmap *slice_owner; /* slice "namespace/name" → service "namespace/name" (char *) */
-	struct hashmap *service_slices; /* service "namespace/name" → struct slice_set */
-	struct hashmap *invalid; /* "namespace/name" → struct service_entry of services, while bad */
+	struct name_table services; /* namespace/name → struct service_entry */
+	struct frontend_table claims; /* frontend → struct claim list */
+	struct name_table invalid; /* namespace/name → struct service_entry of services, while bad */
+	const struct k8s_slice **slices; /* scratch: one service's slices */
+	size_t slices_cap;
 	bool rebuild; /* the change stream was lost: rebuild the index and translate everything */
 	bool node_missing; /* the Nodes were listed and ours is not among them */
 	size_t no_local_endpoints[2]; /* claimed frontends with desired_frontend.no_local_endpoints: IPv4, IPv6 */
 };
-
-#define KEY_LEN 512
-
-static int make_key(char *buf, const char *ns, const char *name)
-{
-	int n = snprintf(buf, KEY_LEN, "%s/%s", ns, name);
-
-	return n < 0 || n >= KEY_LEN ? -ENAMETOOLONG : n;
-}
 
 int frontend_list_add(struct frontend_list *l, const struct socklb_frontend *fe)
 {
@@ -82,14 +94,14 @@ void desired_update_release(struct desired_update *u)
 	memset(u, 0, sizeof(*u));
 }
 
-static void service_entry_free(void *value)
+static void service_entry_free(struct service_entry *e)
 {
-	struct service_entry *e = value;
+	struct service_frontends frontends = { .items = e->frontends, .n = e->n_frontends };
 
-	service_frontends_release(&e->result);
-	invalid_list_release(&e->invalid);
-	frontend_scope_release(&e->scope);
-	free(e->key);
+	service_frontends_release(&frontends);
+	service_fault_free(e->bad);
+	intern_put(e->key.ns);
+	intern_put(e->key.name);
 	free(e);
 }
 
@@ -105,16 +117,6 @@ static void claims_free(void *value)
 	}
 }
 
-static void slice_set_free(void *value)
-{
-	struct slice_set *set = value;
-
-	for (size_t i = 0; i < set->n; i++)
-		free(set->names[i]);
-	free(set->names);
-	free(set);
-}
-
 struct desired_state *desired_state_new(const struct translate_config *cfg)
 {
 	struct desired_state *d = calloc(1, sizeof(*d));
@@ -122,15 +124,6 @@ struct desired_state *desired_state_new(const struct translate_config *cfg)
 	if (!d)
 		return NULL;
 	d->cfg = *cfg;
-	d->services = hashmap_new();
-	d->claims = hashmap_new();
-	d->slice_owner = hashmap_new();
-	d->service_slices = hashmap_new();
-	d->invalid = hashmap_new();
-	if (!d->services || !d->claims || !d->slice_owner || !d->service_slices || !d->invalid) {
-		desired_state_free(d);
-		return NULL;
-	}
 	return d;
 }
 
@@ -138,12 +131,18 @@ void desired_state_free(struct desired_state *d)
 {
 	if (!d)
 		return;
-	hashmap_free(d->invalid, NULL);
-	hashmap_free(d->service_slices, slice_set_free);
-	hashmap_free(d->slice_owner, free);
-	hashmap_free(d->claims, claims_free);
-	hashmap_free(d->services, service_entry_free);
+	name_table_release(&d->invalid);
+	frontend_table_release(&d->claims, claims_free);
+	for (struct name_entry *e = name_table_first(&d->services); e; e = name_table_next(&d->services, e))
+		service_entry_free(e->value);
+	name_table_release(&d->services);
+	free(d->slices);
 	free(d);
+}
+
+static int key_cmp(const struct service_key *a, const struct service_key *b)
+{
+	return k8s_name_cmp(a->ns, a->name, b->ns, b->name);
 }
 
 static const struct claim *winner(const struct claim *c)
@@ -151,24 +150,21 @@ static const struct claim *winner(const struct claim *c)
 	const struct claim *best = c;
 
 	for (; c; c = c->next) {
-		if (strcmp(c->owner->key, best->owner->key) < 0)
+		if (key_cmp(&c->owner->key, &best->owner->key) < 0)
 			best = c;
 	}
 	return best;
 }
 
 const struct desired_frontend *desired_state_lookup(const struct desired_state *d, const struct socklb_frontend *fe,
-						    const char **owner)
+						    const struct service_key **owner)
 {
-	unsigned char key[FRONTEND_KEY_LEN];
-	const struct claim *c;
+	const struct claim *c = frontend_table_get(&d->claims, fe);
 
-	frontend_key(fe, key);
-	c = hashmap_get(d->claims, key, sizeof(key));
 	if (c)
 		c = winner(c);
 	if (owner)
-		*owner = c ? c->owner->key : NULL;
+		*owner = c ? &c->owner->key : NULL;
 	return c ? c->df : NULL;
 }
 
@@ -177,12 +173,10 @@ struct foreach_ctx {
 	void *ctx;
 };
 
-static int visit_claim(const void *key, size_t key_len, void *value, void *ctx)
+static int visit_claim(void *value, void *ctx)
 {
 	const struct foreach_ctx *f = ctx;
 
-	(void)key;
-	(void)key_len;
 	return f->cb(winner(value)->df, f->ctx);
 }
 
@@ -190,12 +184,12 @@ int desired_state_foreach(const struct desired_state *d, desired_visit_cb cb, vo
 {
 	struct foreach_ctx f = { .cb = cb, .ctx = ctx };
 
-	return hashmap_foreach(d->claims, visit_claim, &f);
+	return frontend_table_foreach(&d->claims, visit_claim, &f);
 }
 
 size_t desired_state_count(const struct desired_state *d)
 {
-	return hashmap_count(d->claims);
+	return d->claims.count;
 }
 
 /* Claims and unclaims keep the count of frontends without a local endpoint. */
@@ -212,26 +206,24 @@ size_t desired_state_no_local_endpoints(const struct desired_state *d, int famil
 
 static int unclaim(struct desired_state *d, const struct service_entry *e, struct frontend_list *touched)
 {
-	for (size_t i = 0; i < e->result.n; i++) {
-		const struct socklb_frontend *fe = &e->result.items[i].fe;
-		unsigned char key[FRONTEND_KEY_LEN];
-		struct claim **pc, *head;
+	for (size_t i = 0; i < e->n_frontends; i++) {
+		const struct socklb_frontend *fe = &e->frontends[i].fe;
+		struct claim **pc, *head = frontend_table_get(&d->claims, fe);
 
-		count_no_local(d, &e->result.items[i], -1);
-		frontend_key(fe, key);
-		head = hashmap_get(d->claims, key, sizeof(key));
 		for (pc = &head; *pc && (*pc)->owner != e; pc = &(*pc)->next)
 			;
 		if (*pc) {
 			struct claim *gone = *pc;
 
 			*pc = gone->next;
+			count_no_local(d, gone->df, -1);
 			free(gone);
 		}
+		/* The entry is there: replacing its value needs no room. */
 		if (head)
-			hashmap_put(d->claims, key, sizeof(key), head, NULL);
+			frontend_table_put(&d->claims, fe, head, NULL);
 		else
-			hashmap_remove(d->claims, key, sizeof(key));
+			frontend_table_remove(&d->claims, fe);
 		if (frontend_list_add(touched, fe))
 			return -ENOMEM;
 	}
@@ -240,31 +232,32 @@ static int unclaim(struct desired_state *d, const struct service_entry *e, struc
 
 static int claim(struct desired_state *d, const struct service_entry *e, struct frontend_list *touched)
 {
-	for (size_t i = 0; i < e->result.n; i++) {
-		const struct desired_frontend *df = &e->result.items[i];
-		unsigned char key[FRONTEND_KEY_LEN];
+	for (size_t i = 0; i < e->n_frontends; i++) {
+		const struct desired_frontend *df = &e->frontends[i];
 		struct claim *c = calloc(1, sizeof(*c));
 		int err;
 
 		if (!c)
 			return -ENOMEM;
-		count_no_local(d, df, 1);
-		frontend_key(&df->fe, key);
 		c->owner = e;
 		c->df = df;
-		c->next = hashmap_get(d->claims, key, sizeof(key));
+		c->next = frontend_table_get(&d->claims, &df->fe);
 		if (c->next) {
+			const struct service_key *w = &winner(c)->owner->key;
 			char fe[FRONTEND_STRLEN];
 
 			frontend_format(&df->fe, fe, sizeof(fe));
-			pr_warn("frontend %s is claimed by Service %s and Service %s; %s wins (namespace/name order)",
-				fe, c->next->owner->key, e->key, winner(c)->owner->key);
+			pr_warn("frontend %s is claimed by Service %s/%s and Service %s/%s; %s/%s wins (namespace/name "
+				"order)",
+				fe, c->next->owner->key.ns, c->next->owner->key.name, e->key.ns, e->key.name, w->ns,
+				w->name);
 		}
-		err = hashmap_put(d->claims, key, sizeof(key), c, NULL);
+		err = frontend_table_put(&d->claims, &df->fe, c, NULL);
 		if (err) {
 			free(c);
 			return err;
 		}
+		count_no_local(d, df, 1);
 		if (frontend_list_add(touched, &df->fe))
 			return -ENOMEM;
 	}
@@ -275,110 +268,49 @@ struct update_ctx {
 	struct desired_state *d;
 	struct store *store;
 	struct desired_update *u;
-	struct hashmap *dirty; /* service keys to translate again */
+	struct name_table dirty; /* services to translate again; the keys are references */
 	const struct node_view *node;
 	bool all;
+	bool node_changed; /* the daemon's Node */
 	int err;
 };
 
-static void mark_dirty(struct update_ctx *uc, const char *key, size_t len)
+static void mark_dirty(struct update_ctx *uc, const char *ns, const char *name)
 {
-	if (!hashmap_get(uc->dirty, key, len) && hashmap_put(uc->dirty, key, len, (void *)1, NULL))
+	struct name_entry *e = name_table_insert(&uc->dirty, ns, name);
+
+	if (!e) {
 		uc->err = -ENOMEM;
-}
-
-static void slice_set_remove(struct slice_set *set, const char *name)
-{
-	for (size_t i = 0; i < set->n; i++) {
-		if (strcmp(set->names[i], name) == 0) {
-			free(set->names[i]);
-			set->names[i] = set->names[--set->n];
-			return;
-		}
+	} else if (!e->value) {
+		e->value = (void *)1;
+		intern_ref(ns);
+		intern_ref(name);
 	}
-}
-
-static int slice_set_add(struct desired_state *d, const char *owner, size_t owner_len, const char *name)
-{
-	struct slice_set *set = hashmap_get(d->service_slices, owner, owner_len);
-	char *copy = strdup(name);
-
-	if (!copy)
-		return -ENOMEM;
-	if (!set) {
-		set = calloc(1, sizeof(*set));
-		if (!set || hashmap_put(d->service_slices, owner, owner_len, set, NULL)) {
-			free(set);
-			free(copy);
-			return -ENOMEM;
-		}
-	}
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 2;
-		char **names = realloc(set->names, cap * sizeof(*names));
-
-		if (!names) {
-			free(copy);
-			return -ENOMEM;
-		}
-		set->names = names;
-		set->cap = cap;
-	}
-	set->names[set->n++] = copy;
-	return 0;
-}
-
-/* Move the slice ns/name to the service its label names now; both services need translating again. */
-static void reindex_slice(struct update_ctx *uc, const char *ns, const char *name, const cJSON *slice)
-{
-	struct desired_state *d = uc->d;
-	const char *svc = slice ? k8s_label(slice, K8S_LABEL_SERVICE_NAME) : NULL;
-	char key[KEY_LEN], owner[KEY_LEN];
-	int len = make_key(key, ns, name), owner_len;
-	char *old;
-
-	if (len < 0)
-		return;
-	old = hashmap_remove(d->slice_owner, key, len);
-	if (old) {
-		struct slice_set *set = hashmap_get(d->service_slices, old, strlen(old));
-
-		if (set)
-			slice_set_remove(set, name);
-		mark_dirty(uc, old, strlen(old));
-		free(old);
-	}
-	if (!svc || !*svc || (owner_len = make_key(owner, ns, svc)) < 0)
-		return;
-	old = strdup(owner);
-	if (!old || hashmap_put(d->slice_owner, key, len, old, NULL) || slice_set_add(d, owner, owner_len, name)) {
-		uc->err = -ENOMEM;
-		return;
-	}
-	mark_dirty(uc, owner, owner_len);
 }
 
 static int note_change(enum k8s_kind kind, const char *ns, const char *name, void *ctx)
 {
 	struct update_ctx *uc = ctx;
-	char key[KEY_LEN];
-	const cJSON *obj;
-	int len;
+	const struct k8s_slice *slice;
+	const char *previous;
 
 	switch (kind) {
 	case K8S_SERVICE:
-		len = make_key(key, ns, name);
-		if (len >= 0)
-			mark_dirty(uc, key, len);
+		mark_dirty(uc, ns, name);
 		break;
 	case K8S_ENDPOINTSLICE:
-		obj = store_get(uc->store, kind, ns, name);
-		reindex_slice(uc, ns, name, obj);
+		/* The Service it left, if any, and the one it belongs to now. */
+		previous = store_change_previous_service(uc->store, ns, name);
+		if (previous && *previous)
+			mark_dirty(uc, ns, previous);
+		slice = (const struct k8s_slice *)store_find(uc->store, kind, ns, name);
+		if (slice && slice->service && *slice->service && slice->service != previous)
+			mark_dirty(uc, ns, slice->service);
 		break;
 	case K8S_NODE:
 		/* Zone and addresses feed every service's translation. */
 		if (uc->d->cfg.node_name && strcmp(name, uc->d->cfg.node_name) == 0)
-			uc->all = true;
+			uc->all = uc->node_changed = true;
 		break;
 	case K8S_NAMESPACE:
 		uc->u->namespaces_changed = true;
@@ -389,74 +321,54 @@ static int note_change(enum k8s_kind kind, const char *ns, const char *name, voi
 	return uc->err;
 }
 
-static int index_slice(const cJSON *slice, void *ctx)
+static int dirty_service(const struct k8s_object *obj, void *ctx)
 {
 	struct update_ctx *uc = ctx;
 
-	reindex_slice(uc, k8s_namespace(slice), k8s_name(slice), slice);
+	mark_dirty(uc, obj->ns, obj->name);
 	return uc->err;
-}
-
-static int dirty_service(const cJSON *svc, void *ctx)
-{
-	struct update_ctx *uc = ctx;
-	char key[KEY_LEN];
-	int len = make_key(key, k8s_namespace(svc), k8s_name(svc));
-
-	if (len >= 0)
-		mark_dirty(uc, key, len);
-	return uc->err;
-}
-
-static int dirty_cached(const void *key, size_t key_len, void *value, void *ctx)
-{
-	(void)value;
-	mark_dirty(ctx, key, key_len);
-	return 0;
 }
 
 /* Start over from the store: after lost changes. */
 static int rebuild(struct update_ctx *uc)
 {
-	struct desired_state *d = uc->d;
-
-	hashmap_free(d->service_slices, slice_set_free);
-	hashmap_free(d->slice_owner, free);
-	d->service_slices = hashmap_new();
-	d->slice_owner = hashmap_new();
-	if (!d->service_slices || !d->slice_owner)
-		return -ENOMEM;
-	store_foreach(uc->store, K8S_ENDPOINTSLICE, index_slice, uc);
 	uc->all = true;
 	uc->u->namespaces_changed = true;
 	return uc->err;
 }
 
-static struct service_entry *service_entry_get(struct desired_state *d, const char *key, size_t len)
+static struct service_entry *service_entry_get(struct desired_state *d, const struct service_key *key)
 {
-	struct service_entry *e = hashmap_get(d->services, key, len);
+	struct name_entry *slot = name_table_insert(&d->services, key->ns, key->name);
+	struct service_entry *e;
 
-	if (e)
-		return e;
-	e = calloc(1, sizeof(*e));
-	if (!e)
+	if (!slot)
 		return NULL;
-	e->key = strndup(key, len);
-	if (!e->key || hashmap_put(d->services, key, len, e, NULL)) {
-		free(e->key);
-		free(e);
+	if (slot->value)
+		return slot->value;
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		name_table_remove(&d->services, slot);
 		return NULL;
 	}
+	e->key.ns = intern_ref(key->ns);
+	e->key.name = intern_ref(key->name);
+	slot->value = e;
 	return e;
 }
 
-static void service_gone(struct update_ctx *uc, const char *key, size_t len)
+static void service_gone(struct update_ctx *uc, const struct service_key *key)
 {
-	struct service_entry *e = hashmap_remove(uc->d->services, key, len);
+	struct name_entry *slot = name_table_find(&uc->d->services, key->ns, key->name);
+	struct service_entry *e;
 
-	if (!e)
+	if (!slot)
 		return;
-	hashmap_remove(uc->d->invalid, key, len);
+	e = slot->value;
+	name_table_remove(&uc->d->services, slot);
+	slot = name_table_find(&uc->d->invalid, key->ns, key->name);
+	if (slot)
+		name_table_remove(&uc->d->invalid, slot);
 	if (unclaim(uc->d, e, &uc->u->touched))
 		uc->err = -ENOMEM;
 	service_entry_free(e);
@@ -468,95 +380,110 @@ static void service_gone(struct update_ctx *uc, const char *key, size_t len)
  * it may own are then read from its readable fields, so that the syncer keeps
  * them in the maps (it cannot tell them from stale ones).
  */
-static int service_invalid(struct update_ctx *uc, struct service_entry *e, const cJSON *svc,
+static int service_invalid(struct update_ctx *uc, struct service_entry *e, const struct k8s_service *svc,
 			   struct invalid_list *invalid)
 {
 	struct invalid_list *rejected = &uc->u->rejected;
+	struct name_entry *slot;
 	int err = 0;
 
+	if (!e->bad && !(e->bad = calloc(1, sizeof(*e->bad))))
+		return -ENOMEM;
 	for (size_t i = 0; i < invalid->n && !err; i++) {
-		if (!invalid_list_has(&e->invalid, &invalid->items[i]))
+		if (!invalid_list_has(&e->bad->invalid, &invalid->items[i]))
 			err = invalid_list_add(rejected, &invalid->items[i]);
 	}
-	invalid_list_release(&e->invalid);
-	e->invalid = *invalid;
+	invalid_list_release(&e->bad->invalid);
+	e->bad->invalid = *invalid;
 	memset(invalid, 0, sizeof(*invalid));
-	e->bad = true;
-	if (!err)
-		err = hashmap_put(uc->d->invalid, e->key, strlen(e->key), e, NULL);
-	if (e->result.n)
-		pr_warn("Service %s: keeping its %zu last good frontends until its objects are valid again", e->key,
-			e->result.n);
+	if (!err) {
+		slot = name_table_insert(&uc->d->invalid, e->key.ns, e->key.name);
+		if (slot)
+			slot->value = e;
+		else
+			err = -ENOMEM;
+	}
+	if (e->n_frontends)
+		pr_warn("Service %s/%s: keeping its %u last good frontends until its objects are valid again",
+			e->key.ns, e->key.name, e->n_frontends);
 	if (e->was_good || err)
 		return err;
-	frontend_scope_release(&e->scope);
-	return frontend_scope_build(svc, uc->node, &e->scope);
+	frontend_scope_release(&e->bad->scope);
+	return frontend_scope_build(svc, uc->node, &e->bad->scope);
 }
 
-static int update_service(const void *k, size_t len, void *value, void *ctx)
+/* The service's EndpointSlices, in the desired state's scratch array. */
+static int service_slices(struct update_ctx *uc, const struct service_key *key, size_t *n)
 {
-	struct update_ctx *uc = ctx;
 	struct desired_state *d = uc->d;
-	const cJSON **slices = NULL, *svc;
-	const struct slice_set *set;
+
+	*n = 0;
+	for (const struct k8s_slice *s = store_service_slices(uc->store, key->ns, key->name); s;
+	     s = (const struct k8s_slice *)s->obj.link) {
+		if (*n == d->slices_cap) {
+			size_t cap = d->slices_cap ? d->slices_cap * 2 : 16;
+			const struct k8s_slice **grown = realloc(d->slices, cap * sizeof(const struct k8s_slice *));
+
+			if (!grown)
+				return -ENOMEM;
+			d->slices = grown;
+			d->slices_cap = cap;
+		}
+		d->slices[(*n)++] = s;
+	}
+	return 0;
+}
+
+static void update_service(struct update_ctx *uc, const struct service_key *key)
+{
+	struct desired_state *d = uc->d;
+	const struct k8s_service *svc;
 	struct service_frontends result;
 	struct service_entry *e;
-	char key[KEY_LEN], *name;
-	size_t n = 0;
+	size_t n;
 	int ret;
 
-	(void)value;
-	if (len >= KEY_LEN)
-		return 0;
-	memcpy(key, k, len);
-	key[len] = '\0';
-	name = strchr(key, '/');
-	if (!name)
-		return 0;
-	*name++ = '\0';
-	svc = store_get(uc->store, K8S_SERVICE, key, name);
-	name[-1] = '/';
+	svc = (const struct k8s_service *)store_find(uc->store, K8S_SERVICE, key->ns, key->name);
 	if (!svc) {
-		service_gone(uc, key, len);
-		return uc->err;
+		service_gone(uc, key);
+		return;
 	}
-	set = hashmap_get(d->service_slices, key, len);
-	if (set && set->n) {
-		slices = calloc(set->n, sizeof(const cJSON *));
-		if (!slices)
-			return uc->err = -ENOMEM;
-		for (size_t i = 0; i < set->n; i++) {
-			slices[n] = store_get(uc->store, K8S_ENDPOINTSLICE, k8s_namespace(svc), set->names[i]);
-			n += slices[n] != NULL;
-		}
+	ret = service_slices(uc, key, &n);
+	e = ret ? NULL : service_entry_get(d, key);
+	if (!e) {
+		uc->err = -ENOMEM;
+		return;
 	}
-	e = service_entry_get(d, key, len);
 	uc->u->retranslated++;
-	ret = e ? translate_service(svc, slices, n, uc->node, &d->cfg, &result) : -ENOMEM;
-	free(slices);
+	ret = translate_service(svc, d->slices, n, uc->node, &d->cfg, &result);
 	if (ret == -EINVAL) {
 		ret = service_invalid(uc, e, svc, &result.invalid);
 		service_frontends_release(&result);
-		return ret ? (uc->err = ret) : 0;
+		if (ret)
+			uc->err = ret;
+		return;
 	}
-	if (ret)
-		return uc->err = ret;
+	if (ret) {
+		uc->err = ret;
+		return;
+	}
 	if (e->bad) {
-		pr_info("Service %s: valid again", key);
-		hashmap_remove(d->invalid, key, len);
-		invalid_list_release(&e->invalid);
-		frontend_scope_release(&e->scope);
+		struct name_entry *slot = name_table_find(&d->invalid, key->ns, key->name);
+
+		pr_info("Service %s/%s: valid again", key->ns, key->name);
+		if (slot)
+			name_table_remove(&d->invalid, slot);
+		service_fault_free(e->bad);
+		e->bad = NULL;
 	}
-	e->bad = false;
 	e->was_good = true;
 	ret = unclaim(d, e, &uc->u->touched);
-	service_frontends_release(&e->result);
-	e->result = result;
+	take_frontends(e, &result);
+	service_frontends_release(&result);
 	if (!ret)
 		ret = claim(d, e, &uc->u->touched);
 	if (ret)
 		uc->err = ret;
-	return uc->err;
 }
 
 /*
@@ -580,14 +507,11 @@ static void note_node(struct desired_state *d, bool present)
 int desired_state_update(struct desired_state *d, struct store *s, struct desired_update *u)
 {
 	struct update_ctx uc = { .d = d, .store = s, .u = u };
-	const cJSON *node_obj;
+	const struct k8s_node *node_obj;
 	struct node_view node;
 	int err;
 
 	memset(u, 0, sizeof(*u));
-	uc.dirty = hashmap_new();
-	if (!uc.dirty)
-		return -ENOMEM;
 	err = store_take_changes(s, note_change, &uc);
 	if (err || d->rebuild) {
 		pr_warn("lost track of some changes (%s): translating every service again", strerror(-err));
@@ -599,23 +523,29 @@ int desired_state_update(struct desired_state *d, struct store *s, struct desire
 	}
 	if (uc.all) {
 		store_foreach(s, K8S_SERVICE, dirty_service, &uc);
-		hashmap_foreach(d->services, dirty_cached, &uc);
+		for (struct name_entry *e = name_table_first(&d->services); e; e = name_table_next(&d->services, e))
+			mark_dirty(&uc, e->ns, e->name);
 	}
-	node_obj = d->cfg.node_name ? store_get(s, K8S_NODE, "", d->cfg.node_name) : NULL;
+	node_obj = d->cfg.node_name ? (const struct k8s_node *)store_get(s, K8S_NODE, "", d->cfg.node_name) : NULL;
 	if (d->cfg.node_name && store_listed(s, K8S_NODE))
 		note_node(d, node_obj != NULL);
-	err = node_view_init(&node, node_obj);
-	if (!err) {
-		uc.node = &node;
-		hashmap_foreach(uc.dirty, update_service, &uc);
-		err = uc.err;
-		node_view_release(&node);
-	}
+	for (__u32 i = 0; uc.node_changed && node_obj && i < node_obj->n_ignored; i++)
+		pr_warn("Node %s: ignoring status.addresses entry %s is not an IP address", d->cfg.node_name,
+			k8s_node_ignored(node_obj)[i]);
+	node_view_init(&node, node_obj);
+	uc.node = &node;
+	for (struct name_entry *e = name_table_first(&uc.dirty); e && !uc.err; e = name_table_next(&uc.dirty, e))
+		update_service(&uc, &(struct service_key){ .ns = e->ns, .name = e->name });
+	err = uc.err;
 	/* Whatever failed half-way is redone from scratch next time. */
 	if (err)
 		d->rebuild = true;
 out:
-	hashmap_free(uc.dirty, NULL);
+	for (struct name_entry *e = name_table_first(&uc.dirty); e; e = name_table_next(&uc.dirty, e)) {
+		intern_put(e->ns);
+		intern_put(e->name);
+	}
+	name_table_release(&uc.dirty);
 	return err;
 }
 
@@ -624,56 +554,33 @@ bool desired_state_node_missing(const struct desired_state *d)
 	return d->node_missing;
 }
 
-struct owner_search {
-	const struct socklb_frontend *fe;
-	const struct service_entry *found;
-};
-
-static int search_owner(const void *key, size_t key_len, void *value, void *ctx)
+const struct service_key *desired_state_possible_owner(const struct desired_state *d, const struct socklb_frontend *fe,
+						       const struct invalid_list **invalid)
 {
-	const struct service_entry *e = value;
-	struct owner_search *os = ctx;
+	const struct service_entry *found = NULL;
 
-	(void)key;
-	(void)key_len;
-	/* The first in namespace/name order, as for claims: the same frontend always names the same owner. */
-	if (frontend_scope_has(&e->scope, os->fe) && (!os->found || strcmp(e->key, os->found->key) < 0))
-		os->found = e;
-	return 0;
-}
+	for (struct name_entry *e = name_table_first(&d->invalid); e; e = name_table_next(&d->invalid, e)) {
+		const struct service_entry *s = e->value;
 
-const char *desired_state_possible_owner(const struct desired_state *d, const struct socklb_frontend *fe,
-					 const struct invalid_list **invalid)
-{
-	struct owner_search os = { .fe = fe };
-
-	hashmap_foreach(d->invalid, search_owner, &os);
+		/* The first in namespace/name order, as for claims: the same frontend always names the same owner. */
+		if (frontend_scope_has(&s->bad->scope, fe) && (!found || key_cmp(&s->key, &found->key) < 0))
+			found = s;
+	}
 	if (invalid)
-		*invalid = os.found ? &os.found->invalid : NULL;
-	return os.found ? os.found->key : NULL;
-}
-
-struct invalid_visit {
-	invalid_visit_cb cb;
-	void *ctx;
-};
-
-static int visit_invalid(const void *key, size_t key_len, void *value, void *ctx)
-{
-	const struct service_entry *e = value;
-	const struct invalid_visit *v = ctx;
-	int err = 0;
-
-	(void)key;
-	(void)key_len;
-	for (size_t i = 0; i < e->invalid.n && !err; i++)
-		err = v->cb(e->key, &e->invalid.items[i], v->ctx);
-	return err;
+		*invalid = found ? &found->bad->invalid : NULL;
+	return found ? &found->key : NULL;
 }
 
 int desired_state_invalid_foreach(const struct desired_state *d, invalid_visit_cb cb, void *ctx)
 {
-	struct invalid_visit v = { .cb = cb, .ctx = ctx };
+	for (struct name_entry *e = name_table_first(&d->invalid); e; e = name_table_next(&d->invalid, e)) {
+		const struct service_entry *s = e->value;
+		int err = 0;
 
-	return hashmap_foreach(d->invalid, visit_invalid, &v);
+		for (size_t i = 0; i < s->bad->invalid.n && !err; i++)
+			err = cb(&s->key, &s->bad->invalid.items[i], ctx);
+		if (err)
+			return err;
+	}
+	return 0;
 }

@@ -3,7 +3,8 @@
  * The frontends the cluster asks for, kept up to date incrementally: each
  * Service is translated again only when it, one of its EndpointSlices or the
  * daemon's Node changed (the store's change set tells), so one endpoint
- * change costs one service's translation, not the cluster's.
+ * change costs one service's translation, not the cluster's. The store finds
+ * a Service's EndpointSlices, and tells which Service a changed slice left.
  *
  * Two services may claim the same frontend (the same external IP, say): the
  * one whose namespace/name sorts first wins, deterministically, and the other
@@ -37,6 +38,12 @@ void desired_update_release(struct desired_update *u);
 
 struct desired_state;
 
+/* A Service, by its interned namespace and name: the owner of frontends, and of invalid objects. */
+struct service_key {
+	const char *ns;
+	const char *name;
+};
+
 /* cfg's strings must outlive the desired state. */
 struct desired_state *desired_state_new(const struct translate_config *cfg);
 void desired_state_free(struct desired_state *d);
@@ -44,9 +51,9 @@ void desired_state_free(struct desired_state *d);
 /* Under the store lock: bring the desired state up to date with the store. */
 int desired_state_update(struct desired_state *d, struct store *s, struct desired_update *u);
 
-/* The frontend's desired value, or NULL when no service wants it; *owner (may be NULL) gets "namespace/name". */
+/* The frontend's desired value, or NULL when no service wants it; *owner (may be NULL) gets its Service. */
 const struct desired_frontend *desired_state_lookup(const struct desired_state *d, const struct socklb_frontend *fe,
-						    const char **owner);
+						    const struct service_key **owner);
 /* Every desired frontend (the winning claim of each). */
 typedef int (*desired_visit_cb)(const struct desired_frontend *df, void *ctx);
 int desired_state_foreach(const struct desired_state *d, desired_visit_cb cb, void *ctx);
@@ -59,10 +66,10 @@ size_t desired_state_count(const struct desired_state *d);
  * fields say it may own fe (frontend_scope.h), and in *invalid (may be NULL)
  * the objects at fault. NULL when none may.
  */
-const char *desired_state_possible_owner(const struct desired_state *d, const struct socklb_frontend *fe,
-					 const struct invalid_list **invalid);
-/* Every object currently rejected, with the Service it belongs to ("namespace/name"); stops at a non-zero return. */
-typedef int (*invalid_visit_cb)(const char *service, const struct invalid_object *o, void *ctx);
+const struct service_key *desired_state_possible_owner(const struct desired_state *d, const struct socklb_frontend *fe,
+						       const struct invalid_list **invalid);
+/* Every object currently rejected, with the Service it belongs to; stops at a non-zero return. */
+typedef int (*invalid_visit_cb)(const struct service_key *service, const struct invalid_object *o, void *ctx);
 int desired_state_invalid_foreach(const struct desired_state *d, invalid_visit_cb cb, void *ctx);
 /*
  * Desired frontends of Services with internalTrafficPolicy Local that have

@@ -2,179 +2,17 @@
 #include "endpoint_slice.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "invalid_object.h"
-#include "json_value.h"
-#include "k8s_object.h"
-#include "log.h"
 #include "translate.h"
-
-#define bad_slice(invalid, slice, fmt, ...) invalid_report(invalid, K8S_ENDPOINTSLICE, slice, fmt, ##__VA_ARGS__)
-
-static int parse_ports(const cJSON *slice, struct parsed_slice *ps, struct invalid_list *invalid)
-{
-	const cJSON *ports = k8s_field(slice, "ports");
-	const cJSON *p;
-	size_t i = 0;
-
-	if (!ports)
-		return 0;
-	if (!cJSON_IsArray(ports))
-		return bad_slice(invalid, slice, "ports is not a list");
-	ps->ports = calloc(cJSON_GetArraySize(ports) + 1, sizeof(*ps->ports));
-	if (!ps->ports)
-		return -ENOMEM;
-	cJSON_ArrayForEach(p, ports) {
-		const cJSON *port = k8s_field(p, "port");
-		const char *name = k8s_string(p, "name");
-		const char *proto = k8s_string(p, "protocol");
-		struct slice_port *sp = &ps->ports[ps->n_ports];
-		long num;
-		int ret;
-
-		if (!cJSON_IsObject(p))
-			return bad_slice(invalid, slice, "ports[%zu] is not an object", i);
-		if ((k8s_field(p, "name") && !name) || (k8s_field(p, "protocol") && !proto))
-			return bad_slice(invalid, slice, "ports[%zu]: name and protocol must be strings", i);
-		i++;
-		/* A nil port means "all ports": kube-proxy has nothing to program for it. */
-		if (!port)
-			continue;
-		if (!json_int_in_range(port, 1, 65535, &num))
-			return bad_slice(invalid, slice, "ports[%zu].port is not a port number (1-65535)", i - 1);
-		ret = socklb_proto_parse(proto ? proto : "TCP");
-		if (ret < 0) {
-			/* SCTP and friends: valid, but the socket LB only translates TCP and UDP. */
-			pr_debug("EndpointSlice %s/%s: ignoring ports[%zu] with protocol %s", k8s_namespace(slice),
-				 k8s_name(slice), i - 1, proto);
-			continue;
-		}
-		sp->name = name ? name : "";
-		sp->proto = (__u8)ret;
-		sp->port = (__u16)num;
-		ps->n_ports++;
-	}
-	return 0;
-}
-
-/* hints.forNodes or hints.forZones: a list of {"name": ...}; NULL when absent or empty, as kube-proxy reads it. */
-static int parse_hints(const cJSON *slice, const cJSON *hints, const char *field, size_t i, const cJSON **out,
-		       struct invalid_list *invalid)
-{
-	const cJSON *list = k8s_field(hints, field);
-	const cJSON *h;
-
-	*out = NULL;
-	if (!list)
-		return 0;
-	if (!cJSON_IsArray(list))
-		return bad_slice(invalid, slice, "endpoints[%zu].hints.%s is not a list", i, field);
-	cJSON_ArrayForEach(h, list) {
-		if (!k8s_string(h, "name"))
-			return bad_slice(invalid, slice, "endpoints[%zu].hints.%s[] needs a name", i, field);
-	}
-	*out = cJSON_GetArraySize(list) > 0 ? list : NULL;
-	return 0;
-}
-
-static int parse_endpoint(const cJSON *slice, const cJSON *ep, size_t i, const char *node_name, struct parsed_slice *ps,
-			  struct invalid_list *invalid)
-{
-	const cJSON *addresses = k8s_field(ep, "addresses");
-	const cJSON *conditions = k8s_field(ep, "conditions");
-	const cJSON *hints = k8s_field(ep, "hints");
-	const char *node = k8s_string(ep, "nodeName");
-	struct slice_endpoint *se = &ps->endpoints[ps->n_endpoints];
-	const cJSON *first;
-	int err;
-
-	if (!cJSON_IsObject(ep))
-		return bad_slice(invalid, slice, "endpoints[%zu] is not an object", i);
-	first = cJSON_IsArray(addresses) ? cJSON_GetArrayItem(addresses, 0) : NULL;
-	if (!first || !cJSON_IsString(first))
-		return bad_slice(invalid, slice, "endpoints[%zu].addresses must be a non-empty list of addresses", i);
-	if (socklb_addr_parse(first->valuestring, se->addr) < 0 || socklb_addr_is_v4(se->addr) != (ps->family == 4))
-		return bad_slice(invalid, slice, "endpoints[%zu].addresses[0] \"%s\" is not an IPv%d address", i,
-				 first->valuestring, ps->family);
-	if (conditions && !cJSON_IsObject(conditions))
-		return bad_slice(invalid, slice, "endpoints[%zu].conditions is not an object", i);
-	/* Absent conditions mean ready, serving and not terminating (discovery/v1). */
-	if (json_bool_or(k8s_field(conditions, "ready"), true, &se->ready) ||
-	    json_bool_or(k8s_field(conditions, "serving"), true, &se->serving) ||
-	    json_bool_or(k8s_field(conditions, "terminating"), false, &se->terminating))
-		return bad_slice(invalid, slice,
-				 "endpoints[%zu].conditions: ready, serving and terminating must be booleans", i);
-	if (k8s_field(ep, "nodeName") && !node)
-		return bad_slice(invalid, slice, "endpoints[%zu].nodeName is not a string", i);
-	se->local = node && node_name && strcmp(node, node_name) == 0;
-	if (hints && !cJSON_IsObject(hints))
-		return bad_slice(invalid, slice, "endpoints[%zu].hints is not an object", i);
-	err = parse_hints(slice, hints, "forNodes", i, &se->node_hints, invalid);
-	if (!err)
-		err = parse_hints(slice, hints, "forZones", i, &se->zone_hints, invalid);
-	if (err)
-		return err;
-	ps->n_endpoints++;
-	return 0;
-}
-
-int endpoint_slice_parse(const cJSON *slice, const char *node_name, struct parsed_slice *out,
-			 struct invalid_list *invalid)
-{
-	const char *type = k8s_string(slice, "addressType");
-	const cJSON *endpoints = k8s_field(slice, "endpoints");
-	const cJSON *ep;
-	size_t i = 0;
-	int err;
-
-	memset(out, 0, sizeof(*out));
-	out->obj = slice;
-	if (!type)
-		return bad_slice(invalid, slice, "addressType is missing");
-	if (strcmp(type, "IPv4") == 0) {
-		out->family = 4;
-	} else if (strcmp(type, "IPv6") == 0) {
-		out->family = 6;
-	} else {
-		/* FQDN slices are not programmed by kube-proxy either. */
-		pr_debug("EndpointSlice %s/%s: ignoring addressType %s", k8s_namespace(slice), k8s_name(slice), type);
-		return 0;
-	}
-	err = parse_ports(slice, out, invalid);
-	if (err)
-		goto err;
-	if (endpoints && !cJSON_IsArray(endpoints)) {
-		err = bad_slice(invalid, slice, "endpoints is not a list");
-		goto err;
-	}
-	out->endpoints = calloc(cJSON_GetArraySize(endpoints) + 1, sizeof(*out->endpoints));
-	if (!out->endpoints) {
-		err = -ENOMEM;
-		goto err;
-	}
-	cJSON_ArrayForEach(ep, endpoints) {
-		err = parse_endpoint(slice, ep, i++, node_name, out, invalid);
-		if (err)
-			goto err;
-	}
-	return 0;
-err:
-	endpoint_slice_release(out);
-	return err;
-}
-
-void endpoint_slice_release(struct parsed_slice *ps)
-{
-	free(ps->ports);
-	free(ps->endpoints);
-	memset(ps, 0, sizeof(*ps));
-}
 
 struct candidate {
 	struct socklb_endpoint ep;
+	const struct k8s_slice *slice;
 	const struct slice_endpoint *info;
+	bool local; /* nodeName is the daemon's node */
 	size_t order; /* slice order, then position: decides which duplicate is kept */
 };
 
@@ -188,14 +26,33 @@ static int candidate_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static bool hints_include(const cJSON *hints, const char *name)
+/* The endpoint's hints.forNodes (nodes) or hints.forZones: how many names, from where. */
+static size_t hint_names(const struct candidate *c, bool nodes, const char *const **names)
 {
-	const cJSON *h;
+	const struct slice_hints *h = k8s_slice_endpoint_hints(c->slice, c->info);
+
+	if (!h)
+		return 0;
+	*names = k8s_slice_hint_names(c->slice) + h->first + (nodes ? 0 : h->n_nodes);
+	return nodes ? h->n_nodes : h->n_zones;
+}
+
+static bool has_hints(const struct candidate *c, bool nodes)
+{
+	const char *const *names;
+
+	return hint_names(c, nodes, &names) > 0;
+}
+
+static bool hints_include(const struct candidate *c, bool nodes, const char *name)
+{
+	const char *const *names;
+	size_t n = hint_names(c, nodes, &names);
 
 	if (!name || !*name)
 		return false;
-	cJSON_ArrayForEach(h, hints) {
-		if (strcmp(k8s_string(h, "name"), name) == 0)
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], name) == 0)
 			return true;
 	}
 	return false;
@@ -222,14 +79,12 @@ static enum topology topology_mode(const struct candidate *c, size_t n, const st
 	bool all_node = true, all_zone = true, for_node = false, for_zone = false;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct slice_endpoint *e = c[i].info;
-
-		if (!e->ready)
+		if (!(c[i].info->conditions & SLICE_ENDPOINT_READY))
 			continue;
-		all_node = all_node && e->node_hints;
-		all_zone = all_zone && e->zone_hints;
-		for_node = for_node || hints_include(e->node_hints, q->node_name);
-		for_zone = for_zone || hints_include(e->zone_hints, q->zone);
+		all_node = all_node && has_hints(&c[i], true);
+		all_zone = all_zone && has_hints(&c[i], false);
+		for_node = for_node || hints_include(&c[i], true, q->node_name);
+		for_zone = for_zone || hints_include(&c[i], false, q->zone);
 	}
 	/* for_node and for_zone imply a ready endpoint: with none, no topology. */
 	if (all_node && for_node)
@@ -239,13 +94,13 @@ static enum topology topology_mode(const struct candidate *c, size_t n, const st
 	return TOPOLOGY_ANY;
 }
 
-static bool available_for(const struct slice_endpoint *e, enum topology mode, const struct backend_query *q)
+static bool available_for(const struct candidate *c, enum topology mode, const struct backend_query *q)
 {
 	switch (mode) {
 	case TOPOLOGY_SAME_NODE:
-		return hints_include(e->node_hints, q->node_name);
+		return hints_include(c, true, q->node_name);
 	case TOPOLOGY_SAME_ZONE:
-		return hints_include(e->zone_hints, q->zone);
+		return hints_include(c, false, q->zone);
 	default:
 		return true;
 	}
@@ -258,13 +113,13 @@ enum pick {
 
 static bool picked(const struct candidate *c, enum pick pick, enum topology mode, const struct backend_query *q)
 {
-	const struct slice_endpoint *e = c->info;
+	__u8 cond = c->info->conditions;
 
-	if (q->policy == TRAFFIC_POLICY_LOCAL && !e->local)
+	if (q->policy == TRAFFIC_POLICY_LOCAL && !c->local)
 		return false;
 	if (pick == PICK_SERVING_TERMINATING)
-		return e->serving && e->terminating;
-	return e->ready && available_for(e, mode, q);
+		return (cond & SLICE_ENDPOINT_SERVING) && (cond & SLICE_ENDPOINT_TERMINATING);
+	return (cond & SLICE_ENDPOINT_READY) && available_for(c, mode, q);
 }
 
 static size_t collect(const struct candidate *c, size_t n, enum pick pick, enum topology mode,
@@ -290,7 +145,7 @@ static size_t dedupe(struct candidate *c, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		if (k && endpoint_cmp(&c[k - 1].ep, &c[i].ep) == 0) {
-			if (c[i].info->local && !c[k - 1].info->local)
+			if (c[i].local && !c[k - 1].local)
 				c[k - 1] = c[i];
 			continue;
 		}
@@ -299,16 +154,19 @@ static size_t dedupe(struct candidate *c, size_t n)
 	return k;
 }
 
-static const struct slice_port *find_port(const struct parsed_slice *ps, const struct backend_query *q)
+/* The slice port of the service port: same name (interned: the same pointer) and protocol. */
+static const struct slice_port *find_port(const struct k8s_slice *s, const struct backend_query *q)
 {
-	for (size_t i = 0; i < ps->n_ports; i++) {
-		if (ps->ports[i].proto == q->proto && strcmp(ps->ports[i].name, q->port_name) == 0)
-			return &ps->ports[i];
+	const struct slice_port *ports = k8s_slice_ports(s);
+
+	for (__u32 i = 0; i < s->n_ports; i++) {
+		if (ports[i].proto == q->proto && ports[i].name == q->port_name)
+			return &ports[i];
 	}
 	return NULL;
 }
 
-int endpoint_slices_select(const struct parsed_slice *slices, size_t n_slices, const struct backend_query *q,
+int endpoint_slices_select(const struct k8s_slice *const *slices, size_t n_slices, const struct backend_query *q,
 			   struct socklb_endpoint **out, __u32 *n)
 {
 	struct socklb_endpoint *eps = NULL;
@@ -319,20 +177,23 @@ int endpoint_slices_select(const struct parsed_slice *slices, size_t n_slices, c
 	*out = NULL;
 	*n = 0;
 	for (size_t s = 0; s < n_slices; s++)
-		total += slices[s].n_endpoints;
+		total += slices[s]->n_endpoints;
 	if (!total)
 		return 0;
 	c = calloc(total, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	for (size_t s = 0; s < n_slices; s++) {
-		const struct parsed_slice *ps = &slices[s];
-		const struct slice_port *port = ps->family == q->family ? find_port(ps, q) : NULL;
+		const struct k8s_slice *ks = slices[s];
+		const struct slice_port *port = ks->family == q->family ? find_port(ks, q) : NULL;
+		const struct slice_endpoint *eps = k8s_slice_endpoints(ks);
 
-		for (size_t e = 0; port && e < ps->n_endpoints; e++) {
-			memcpy(c[k].ep.addr, ps->endpoints[e].addr, sizeof(c[k].ep.addr));
+		for (__u32 e = 0; port && e < ks->n_endpoints; e++) {
+			memcpy(c[k].ep.addr, eps[e].addr, sizeof(c[k].ep.addr));
 			c[k].ep.port = port->port;
-			c[k].info = &ps->endpoints[e];
+			c[k].slice = ks;
+			c[k].info = &eps[e];
+			c[k].local = eps[e].node_name && q->node_name && strcmp(eps[e].node_name, q->node_name) == 0;
 			c[k].order = k;
 			k++;
 		}

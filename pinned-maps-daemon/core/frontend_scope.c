@@ -5,10 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_value.h"
-#include "k8s_object.h"
-
-/* What the readable fields of the Service say, field by field as translate.c reads them. */
+/* What the readable fields of the Service say, field by field as translation reads them. */
 struct scope_reader {
 	struct frontend_scope *out;
 	const struct node_view *node;
@@ -60,87 +57,28 @@ static void add_pattern(struct scope_reader *r, const __be32 *addr, long port, i
 		p->any |= SCOPE_ANY_PROTO;
 }
 
-/* value must be an address (of the cluster's families when filter): remember it, or that it may be any. */
-static void read_addr(struct scope_reader *r, const char *value, bool filter)
+/* An address of the Service (of the cluster's families when filter): remembered, or it may be any. */
+static void read_addr(struct scope_reader *r, const struct service_addr *a, bool filter)
 {
-	__be32 addr[4];
-
-	if (!value || socklb_addr_parse(value, addr) < 0) {
+	if (!a->valid) {
 		r->any_addr = true;
 		return;
 	}
-	if (filter && !(r->families & (unsigned int)family_bit(addr)))
+	if (filter && !(r->families & (unsigned int)family_bit(a->addr)))
 		return;
-	memcpy(r->addrs[r->n_addrs++], addr, sizeof(addr));
+	memcpy(r->addrs[r->n_addrs++], a->addr, sizeof(a->addr));
 }
 
-static void read_cluster_ips(struct scope_reader *r, const cJSON *spec)
+/* The ports of spec.ports (or, when the list cannot be read, port NULL: any port of any protocol). */
+static void read_port(struct scope_reader *r, const struct service_port *port)
 {
-	const cJSON *ips = k8s_field(spec, "clusterIPs");
-	const cJSON *item;
+	bool any_node_port = !port || (port->flags & (SERVICE_PORT_NOT_OBJECT | SERVICE_PORT_BAD_NODE_PORT));
+	int proto = port && !(port->flags & SERVICE_PORT_NOT_OBJECT) ? port->proto : -1;
+	long num = port ? port->port : 0, node_port = port ? port->node_port : 0;
 
-	if (ips && !cJSON_IsArray(ips)) {
-		r->any_addr = true;
-	} else if (cJSON_GetArraySize(ips) > 0) {
-		cJSON_ArrayForEach(item, ips)
-			read_addr(r, cJSON_GetStringValue(item), false);
-	} else {
-		read_addr(r, k8s_string(spec, "clusterIP"), false);
-	}
-	for (size_t i = 0; i < r->n_addrs; i++)
-		r->families |= (unsigned int)family_bit(r->addrs[i]);
-	if (r->any_addr)
-		r->families = (1U << 4) | (1U << 6);
-}
-
-static void read_external_ips(struct scope_reader *r, const cJSON *svc, const cJSON *spec, bool load_balancer)
-{
-	const cJSON *ext = k8s_field(spec, "externalIPs");
-	const cJSON *ingress = k8s_field(k8s_field(k8s_field(svc, "status"), "loadBalancer"), "ingress");
-	const cJSON *item;
-
-	if (ext && !cJSON_IsArray(ext)) {
-		r->any_addr = true;
-		ext = NULL;
-	}
-	cJSON_ArrayForEach(item, ext)
-		read_addr(r, cJSON_GetStringValue(item), true);
-	if (!load_balancer)
+	/* SCTP and the like: translation skips the port, so it owns nothing. */
+	if (proto == 0)
 		return;
-	if (ingress && !cJSON_IsArray(ingress)) {
-		r->any_addr = true;
-		ingress = NULL;
-	}
-	cJSON_ArrayForEach(item, ingress) {
-		const char *ip = k8s_string(item, "ip");
-		const char *mode = k8s_string(item, "ipMode");
-
-		if (ip && !(mode && strcmp(mode, "Proxy") == 0))
-			read_addr(r, ip, true);
-	}
-}
-
-/* One entry of spec.ports (or, when the list cannot be read, port NULL: any port of any protocol). */
-static void read_port(struct scope_reader *r, const cJSON *port)
-{
-	const char *name = k8s_string(port, "protocol");
-	const cJSON *node_port_field = k8s_field(port, "nodePort");
-	long num = 0, node_port = 0;
-	int proto = -1;
-	bool any_node_port = !port;
-
-	if (cJSON_IsObject(port)) {
-		proto = socklb_proto_parse(name ? name : "TCP");
-		/* SCTP and the like: translation skips the port, so it owns nothing. */
-		if (proto < 0)
-			return;
-		if (!json_int_in_range(k8s_field(port, "port"), 1, 65535, &num))
-			num = 0;
-		if (node_port_field && !json_int_in_range(node_port_field, 0, 65535, &node_port))
-			any_node_port = true;
-	} else {
-		any_node_port = true;
-	}
 	for (size_t i = 0; i < r->n_addrs; i++)
 		add_pattern(r, r->addrs[i], num, proto, 0);
 	if (r->any_addr)
@@ -153,44 +91,48 @@ static void read_port(struct scope_reader *r, const cJSON *port)
 	}
 }
 
-int frontend_scope_build(const cJSON *svc, const struct node_view *node, struct frontend_scope *out)
+int frontend_scope_build(const struct k8s_service *svc, const struct node_view *node, struct frontend_scope *out)
 {
-	const cJSON *spec = k8s_field(svc, "spec");
-	const cJSON *ports = k8s_field(spec, "ports");
+	const struct service_addr *addrs = k8s_service_addrs(svc);
+	const struct service_port *ports = k8s_service_ports(svc);
 	struct scope_reader r = { .out = out, .node = node };
-	const char *type, *cluster_ip;
-	const cJSON *port;
-	int n_addrs;
+	bool load_balancer = svc->type != SERVICE_TYPE_NODE_PORT && svc->type != SERVICE_TYPE_CLUSTER_IP;
 
 	memset(out, 0, sizeof(*out));
-	if (!cJSON_IsObject(spec)) {
+	if (svc->spec == SERVICE_SPEC_MISSING) {
 		add_pattern(&r, NULL, 0, -1, 0);
 		return r.err;
 	}
-	type = k8s_string(spec, "type");
-	if (!type)
-		type = "ClusterIP";
-	cluster_ip = k8s_string(spec, "clusterIP");
 	/* Headless or not allocated yet: whatever its type, translation would program nothing. */
-	if (!cluster_ip || !*cluster_ip || strcmp(cluster_ip, "None") == 0)
+	if (!svc->has_cluster_ip || svc->spec == SERVICE_SPEC_EXTERNAL_NAME)
 		return 0;
 	/* An unknown type may have been meant as NodePort or LoadBalancer. */
-	r.node_ports = strcmp(type, "ClusterIP") != 0;
-	/* Room for every address field's entries, and the one clusterIP. */
-	n_addrs = cJSON_GetArraySize(k8s_field(spec, "clusterIPs")) +
-		  cJSON_GetArraySize(k8s_field(spec, "externalIPs")) +
-		  cJSON_GetArraySize(k8s_field(k8s_field(k8s_field(svc, "status"), "loadBalancer"), "ingress")) + 1;
-	r.addrs = calloc((size_t)n_addrs, sizeof(*r.addrs));
+	r.node_ports = svc->type != SERVICE_TYPE_CLUSTER_IP;
+	r.addrs = calloc(svc->n_addrs + 1, sizeof(*r.addrs));
 	if (!r.addrs)
 		return -ENOMEM;
-	read_cluster_ips(&r, spec);
-	read_external_ips(&r, svc, spec, strcmp(type, "NodePort") != 0 && strcmp(type, "ClusterIP") != 0);
-	if (ports && !cJSON_IsArray(ports)) {
-		read_port(&r, NULL);
-		ports = NULL;
+	r.any_addr = svc->not_lists & SERVICE_CLUSTER_IPS_NOT_LIST;
+	for (__u32 i = 0; i < svc->n_addrs; i++) {
+		if (addrs[i].source == SERVICE_ADDR_CLUSTER)
+			read_addr(&r, &addrs[i], false);
 	}
-	cJSON_ArrayForEach(port, ports)
-		read_port(&r, port);
+	for (size_t i = 0; i < r.n_addrs; i++)
+		r.families |= (unsigned int)family_bit(r.addrs[i]);
+	if (r.any_addr)
+		r.families = (1U << 4) | (1U << 6);
+	if (svc->not_lists & SERVICE_EXTERNAL_IPS_NOT_LIST)
+		r.any_addr = true;
+	if (load_balancer && (svc->not_lists & SERVICE_INGRESS_NOT_LIST))
+		r.any_addr = true;
+	for (__u32 i = 0; i < svc->n_addrs; i++) {
+		if (addrs[i].source == SERVICE_ADDR_EXTERNAL ||
+		    (addrs[i].source == SERVICE_ADDR_INGRESS && load_balancer))
+			read_addr(&r, &addrs[i], true);
+	}
+	if (svc->not_lists & SERVICE_PORTS_NOT_LIST)
+		read_port(&r, NULL);
+	for (__u32 i = 0; i < svc->n_ports; i++)
+		read_port(&r, &ports[i]);
 	free(r.addrs);
 	if (r.err)
 		frontend_scope_release(out);

@@ -15,10 +15,10 @@
 #ifndef SOCKLB_FRONTEND_SCOPE_H
 #define SOCKLB_FRONTEND_SCOPE_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "k8s_service.h"
 #include "lbmap.h"
 #include "translate.h"
 
@@ -42,7 +42,7 @@ struct frontend_scope {
  * The scope of svc, a Service translate_service() refused, on the node
  * translation saw (node ports). 0 or -ENOMEM.
  */
-int frontend_scope_build(const cJSON *svc, const struct node_view *node, struct frontend_scope *out);
+int frontend_scope_build(const struct k8s_service *svc, const struct node_view *node, struct frontend_scope *out);
 bool frontend_scope_has(const struct frontend_scope *s, const struct socklb_frontend *fe);
 void frontend_scope_release(struct frontend_scope *s);
 

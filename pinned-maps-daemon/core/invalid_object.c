@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s_object.h"
 #include "log.h"
 
 static int invalid_list_grow(struct invalid_list *l, size_t more)
@@ -28,12 +27,12 @@ static int invalid_list_grow(struct invalid_list *l, size_t more)
 	return 0;
 }
 
-int invalid_report(struct invalid_list *l, enum k8s_kind kind, const cJSON *obj, const char *fmt, ...)
+int invalid_report(struct invalid_list *l, enum k8s_kind kind, const char *ns, const char *name, const char *fmt, ...)
 {
 	struct invalid_object o = { .kind = kind };
 	va_list ap;
 
-	snprintf(o.name, sizeof(o.name), "%s/%s", k8s_namespace(obj), k8s_name(obj) ? k8s_name(obj) : "");
+	snprintf(o.name, sizeof(o.name), "%s/%s", ns ? ns : "", name ? name : "");
 	va_start(ap, fmt);
 	vsnprintf(o.why, sizeof(o.why), fmt, ap);
 	va_end(ap);

@@ -9,11 +9,10 @@
 #ifndef SOCKLB_INVALID_OBJECT_H
 #define SOCKLB_INVALID_OBJECT_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "store.h"
+#include "k8s_object.h"
 
 /* A namespace (63) and a name (253) with the slash between them. */
 #define INVALID_NAME_LEN 320
@@ -36,8 +35,8 @@ struct invalid_list {
  * NULL, add it to l. Returns -EINVAL (what the caller returns for the bad
  * object), or -ENOMEM when it could not be added.
  */
-int invalid_report(struct invalid_list *l, enum k8s_kind kind, const cJSON *obj, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+int invalid_report(struct invalid_list *l, enum k8s_kind kind, const char *ns, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* Add a copy of o. 0 or -ENOMEM. */
 int invalid_list_add(struct invalid_list *l, const struct invalid_object *o);
 bool invalid_list_has(const struct invalid_list *l, const struct invalid_object *o);

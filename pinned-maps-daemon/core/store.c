@@ -4,69 +4,38 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "hashmap.h"
-#include "k8s_object.h"
+#include "intern.h"
 #include "log.h"
-
-struct store_entry {
-	cJSON *obj;
-	unsigned long mark; /* store_replace pass that last saw it */
-};
-
-/* An object changed since the last store_take_changes(). */
-struct store_change {
-	enum k8s_kind kind;
-	char *ns;
-	char *name;
-};
+#include "name_table.h"
 
 struct store {
 	pthread_mutex_t lock;
-	struct hashmap *objects[K8S_KIND_COUNT]; /* "namespace/name" → struct store_entry */
-	struct hashmap *changes[K8S_KIND_COUNT]; /* "namespace/name" → struct store_change */
+	/* namespace/name → struct k8s_object (the entry's key is the object's); mark: the replace pass that saw it */
+	struct name_table objects[K8S_KIND_COUNT];
+	/* namespace/Service name → the first of its EndpointSlices, chained by obj.link */
+	struct name_table service_slices;
+	/*
+	 * namespace/name changed since the last store_take_changes(); the entry
+	 * holds references to its key and, for an EndpointSlice, to the Service
+	 * it was labelled with before (value; NULL when none or new)
+	 */
+	struct name_table changes[K8S_KIND_COUNT];
 	bool changes_lost; /* out of memory recording one: the reader must start over */
 	store_observer_cb observer;
 	void *observer_ctx;
 	unsigned long generation;
-	unsigned long replace_pass;
+	uint32_t replace_pass;
 	unsigned int listed; /* bit per kind */
 	int event_fd;
 };
 
-static const char *const kind_names[K8S_KIND_COUNT] = {
-	[K8S_SERVICE] = "Service",
-	[K8S_ENDPOINTSLICE] = "EndpointSlice",
-	[K8S_NAMESPACE] = "Namespace",
-	[K8S_NODE] = "Node",
-};
-
-const char *k8s_kind_name(enum k8s_kind kind)
-{
-	return (unsigned int)kind < K8S_KIND_COUNT ? kind_names[kind] : "Unknown";
-}
-
-static void entry_free(void *value)
-{
-	struct store_entry *e = value;
-
-	cJSON_Delete(e->obj);
-	free(e);
-}
-
-static void change_free(void *value)
-{
-	struct store_change *c = value;
-
-	free(c->ns);
-	free(c->name);
-	free(c);
-}
+/* Names longer than the API allows (a namespace of 63, a name of 253) are refused, as they always were. */
+#define STORE_KEY_LEN 512
 
 struct store *store_new(void)
 {
@@ -78,18 +47,20 @@ struct store *store_new(void)
 	s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->event_fd < 0) {
 		pr_err("store: eventfd: %s", strerror(errno));
-		goto err;
-	}
-	for (int k = 0; k < K8S_KIND_COUNT; k++) {
-		s->objects[k] = hashmap_new();
-		s->changes[k] = hashmap_new();
-		if (!s->objects[k] || !s->changes[k])
-			goto err;
+		store_free(s);
+		return NULL;
 	}
 	return s;
-err:
-	store_free(s);
-	return NULL;
+}
+
+static void changes_clear(struct name_table *t)
+{
+	for (struct name_entry *e = name_table_first(t); e; e = name_table_next(t, e)) {
+		intern_put(e->ns);
+		intern_put(e->name);
+		intern_put(e->value);
+	}
+	name_table_release(t);
 }
 
 void store_free(struct store *s)
@@ -97,24 +68,19 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {
-		hashmap_free(s->objects[k], entry_free);
-		hashmap_free(s->changes[k], change_free);
+		struct name_table *t = &s->objects[k];
+
+		for (struct name_entry *e = name_table_first(t); e; e = name_table_next(t, e))
+			k8s_object_free(e->value);
+		name_table_release(t);
+		changes_clear(&s->changes[k]);
 	}
+	name_table_release(&s->service_slices);
 	if (s->event_fd >= 0)
 		close(s->event_fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
-
-/* "namespace/name": neither part may contain '/', so the key is unambiguous. */
-static int make_key(char *buf, size_t len, const char *ns, const char *name)
-{
-	int n = snprintf(buf, len, "%s/%s", ns ? ns : "", name);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
-}
-
-#define STORE_KEY_LEN 512
 
 static void notify(struct store *s)
 {
@@ -125,26 +91,23 @@ static void notify(struct store *s)
 		pr_warn("store: eventfd write: %s", strerror(errno));
 }
 
-/*
- * Fields no reader of the store uses but that dominate real objects' size:
- * server-side apply bookkeeping, kubectl's copy of the whole object, owner
- * references, and per endpoint the Pod reference and deprecated topology.
- */
-static void trim(enum k8s_kind kind, cJSON *obj)
+/* Remember that (kind, ns/name) changed from before (NULL: it is new), for store_take_changes(). */
+static void record_change(struct store *s, enum k8s_kind kind, const char *ns, const char *name,
+			  const struct k8s_object *before)
 {
-	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-	cJSON *ep;
+	struct name_entry *e = name_table_insert(&s->changes[kind], ns, name);
 
-	cJSON_DeleteItemFromObjectCaseSensitive(meta, "managedFields");
-	cJSON_DeleteItemFromObjectCaseSensitive(meta, "ownerReferences");
-	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(meta, "annotations"),
-						"kubectl.kubernetes.io/last-applied-configuration");
-	if (kind != K8S_ENDPOINTSLICE)
+	if (!e) {
+		s->changes_lost = true;
 		return;
-	cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(obj, "endpoints")) {
-		cJSON_DeleteItemFromObjectCaseSensitive(ep, "targetRef");
-		cJSON_DeleteItemFromObjectCaseSensitive(ep, "deprecatedTopology");
 	}
+	if (e->mark)
+		return;
+	e->mark = 1;
+	intern_ref(ns);
+	intern_ref(name);
+	if (kind == K8S_ENDPOINTSLICE && before)
+		e->value = (void *)intern_ref(((const struct k8s_slice *)before)->service);
 }
 
 void store_set_observer(struct store *s, store_observer_cb cb, void *ctx)
@@ -153,96 +116,118 @@ void store_set_observer(struct store *s, store_observer_cb cb, void *ctx)
 	s->observer_ctx = ctx;
 }
 
-static void observe(struct store *s, enum k8s_kind kind, const cJSON *old, const cJSON *cur, bool changed)
+static void observe(struct store *s, enum k8s_kind kind, const struct k8s_object *old, const struct k8s_object *cur,
+		    bool changed)
 {
 	if (s->observer)
 		s->observer(kind, old, cur, changed, s->observer_ctx);
 }
 
-/* Remember that key (kind, ns/name) changed, for store_take_changes(). */
-static void record_change(struct store *s, enum k8s_kind kind, const char *key, size_t len, const char *ns,
-			  const char *name)
-{
-	struct store_change *c;
+/* ---- the EndpointSlices of each Service ------------------------------------------- */
 
-	if (hashmap_get(s->changes[kind], key, len))
+static void link_slice(struct store *s, struct k8s_object *obj)
+{
+	const struct k8s_slice *slice = (const struct k8s_slice *)obj;
+	struct name_entry *e;
+
+	if (!slice->service || !*slice->service)
 		return;
-	c = calloc(1, sizeof(*c));
-	if (c) {
-		c->kind = kind;
-		c->ns = strdup(ns ? ns : "");
-		c->name = strdup(name);
-	}
-	if (!c || !c->ns || !c->name || hashmap_put(s->changes[kind], key, len, c, NULL)) {
-		if (c)
-			change_free(c);
+	e = name_table_insert(&s->service_slices, obj->ns, slice->service);
+	if (!e) {
+		/* Translation would miss the slice: have the reader start over once memory allows. */
 		s->changes_lost = true;
+		return;
 	}
+	obj->link = e->value;
+	e->value = obj;
+}
+
+static void unlink_slice(struct store *s, struct k8s_object *obj)
+{
+	const struct k8s_slice *slice = (const struct k8s_slice *)obj;
+	struct name_entry *e;
+	struct k8s_object **p;
+
+	if (!slice->service || !(e = name_table_find(&s->service_slices, obj->ns, slice->service)))
+		return;
+	for (p = (struct k8s_object **)&e->value; *p && *p != obj; p = &(*p)->link)
+		;
+	if (*p)
+		*p = obj->link;
+	obj->link = NULL;
+	if (!e->value)
+		name_table_remove(&s->service_slices, e);
+}
+
+/* The object leaves the store's indexes and memory. */
+static void drop(struct store *s, struct k8s_object *obj)
+{
+	if (obj->kind == K8S_ENDPOINTSLICE)
+		unlink_slice(s, obj);
+	k8s_object_free(obj);
+}
+
+/* ---- writes ---------------------------------------------------------------------- */
+
+static bool acceptable(enum k8s_kind kind, const struct k8s_object *obj)
+{
+	if (!obj->name || !*obj->name) {
+		pr_warn("store: ignoring %s without metadata.name", k8s_kind_name(kind));
+		return false;
+	}
+	if (strlen(obj->ns) + 1 + strlen(obj->name) >= STORE_KEY_LEN) {
+		pr_warn("store: ignoring %s %s/%s: name too long", k8s_kind_name(kind), obj->ns, obj->name);
+		return false;
+	}
+	return true;
 }
 
 /* Takes ownership of obj. Returns 1 when the store changed, 0 when not, -errno. */
-static int upsert_locked(struct store *s, enum k8s_kind kind, cJSON *obj)
+static int upsert_locked(struct store *s, struct k8s_object *obj)
 {
-	const char *name = k8s_name(obj);
-	struct store_entry *e, *old = NULL;
-	char key[STORE_KEY_LEN];
-	int len, err;
+	enum k8s_kind kind = (enum k8s_kind)obj->kind;
+	struct name_entry *e;
+	struct k8s_object *old;
 
-	if (!name || !*name) {
-		pr_warn("store: ignoring %s without metadata.name", k8s_kind_name(kind));
-		cJSON_Delete(obj);
+	if (!acceptable(kind, obj)) {
+		k8s_object_free(obj);
 		return -EINVAL;
 	}
-	len = make_key(key, sizeof(key), k8s_namespace(obj), name);
-	if (len < 0) {
-		pr_warn("store: ignoring %s %s/%s: name too long", k8s_kind_name(kind), k8s_namespace(obj), name);
-		cJSON_Delete(obj);
-		return len;
-	}
-	trim(kind, obj);
-	e = hashmap_get(s->objects[kind], key, len);
-	if (e) {
-		e->mark = s->replace_pass;
-		if (cJSON_Compare(e->obj, obj, true)) {
-			observe(s, kind, e->obj, obj, false);
-			cJSON_Delete(obj);
-			return 0;
-		}
-		observe(s, kind, e->obj, obj, true);
-		cJSON_Delete(e->obj);
-		e->obj = obj;
-		s->generation++;
-		record_change(s, kind, key, len, k8s_namespace(obj), name);
-		return 1;
-	}
-	e = calloc(1, sizeof(*e));
+	e = name_table_insert(&s->objects[kind], obj->ns, obj->name);
 	if (!e) {
-		cJSON_Delete(obj);
+		k8s_object_free(obj);
 		return -ENOMEM;
 	}
-	e->obj = obj;
 	e->mark = s->replace_pass;
-	err = hashmap_put(s->objects[kind], key, len, e, (void **)&old);
-	if (err) {
-		entry_free(e);
-		return err;
+	old = e->value;
+	if (old && k8s_object_equal(old, obj)) {
+		observe(s, kind, old, obj, false);
+		k8s_object_free(obj);
+		return 0;
 	}
-	observe(s, kind, NULL, obj, true);
+	observe(s, kind, old, obj, true);
+	/* The entry's key stays valid: the new object holds the same interned strings. */
+	e->value = obj;
+	if (old && kind == K8S_ENDPOINTSLICE)
+		unlink_slice(s, old);
+	if (kind == K8S_ENDPOINTSLICE)
+		link_slice(s, obj);
 	s->generation++;
-	record_change(s, kind, key, len, k8s_namespace(obj), name);
+	record_change(s, kind, obj->ns, obj->name, old);
+	k8s_object_free(old);
 	return 1;
 }
 
-int store_upsert(struct store *s, enum k8s_kind kind, cJSON *obj)
+int store_upsert(struct store *s, struct k8s_object *obj)
 {
 	int ret;
 
-	if ((unsigned int)kind >= K8S_KIND_COUNT) {
-		cJSON_Delete(obj);
+	if (!obj || obj->kind >= K8S_KIND_COUNT) {
+		k8s_object_free(obj);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&s->lock);
-	ret = upsert_locked(s, kind, obj);
+	ret = upsert_locked(s, obj);
 	pthread_mutex_unlock(&s->lock);
 	if (ret > 0)
 		notify(s);
@@ -251,27 +236,24 @@ int store_upsert(struct store *s, enum k8s_kind kind, cJSON *obj)
 
 int store_delete(struct store *s, enum k8s_kind kind, const char *ns, const char *name)
 {
-	char key[STORE_KEY_LEN];
-	struct store_entry *e;
-	int len;
+	struct k8s_object *obj = NULL;
+	struct name_entry *e;
 
 	if ((unsigned int)kind >= K8S_KIND_COUNT || !name)
 		return -EINVAL;
-	len = make_key(key, sizeof(key), ns, name);
-	if (len < 0)
-		return 0;
 	pthread_mutex_lock(&s->lock);
-	e = hashmap_remove(s->objects[kind], key, len);
+	e = name_table_find_str(&s->objects[kind], ns ? ns : "", name);
 	if (e) {
-		observe(s, kind, e->obj, NULL, true);
+		obj = e->value;
+		observe(s, kind, obj, NULL, true);
+		name_table_remove(&s->objects[kind], e);
 		s->generation++;
-		record_change(s, kind, key, len, ns, name);
+		record_change(s, kind, obj->ns, obj->name, obj);
+		drop(s, obj);
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (!e)
-		return 0;
-	entry_free(e);
-	notify(s);
+	if (obj)
+		notify(s);
 	return 0;
 }
 
@@ -281,47 +263,53 @@ struct sweep {
 };
 
 /* store_replace: objects the new list did not have go, and count as changes. */
-static bool not_marked(void *value, void *ctx)
+static bool not_marked(struct name_entry *e, void *ctx)
 {
-	const struct store_entry *e = value;
-	const struct sweep *sw = ctx;
-	char key[STORE_KEY_LEN];
-	int len;
+	struct sweep *sw = ctx;
 
 	if (e->mark == sw->s->replace_pass)
 		return false;
-	observe(sw->s, sw->kind, e->obj, NULL, true);
-	len = make_key(key, sizeof(key), k8s_namespace(e->obj), k8s_name(e->obj));
-	if (len >= 0)
-		record_change(sw->s, sw->kind, key, len, k8s_namespace(e->obj), k8s_name(e->obj));
+	observe(sw->s, sw->kind, e->value, NULL, true);
+	record_change(sw->s, sw->kind, e->ns, e->name, e->value);
+	drop(sw->s, e->value);
 	return true;
 }
 
-int store_replace(struct store *s, enum k8s_kind kind, cJSON *items)
+int store_replace(struct store *s, enum k8s_kind kind, struct k8s_object **objs, size_t n)
 {
 	unsigned int bit = 1U << kind;
 	struct sweep sw = { .s = s, .kind = kind };
 	size_t before;
 	bool changed;
-	cJSON *item;
 	int err = 0;
 
-	if ((unsigned int)kind >= K8S_KIND_COUNT || (items && !cJSON_IsArray(items)))
+	if ((unsigned int)kind >= K8S_KIND_COUNT) {
+		for (size_t i = 0; i < n; i++)
+			k8s_object_free(objs[i]);
 		return -EINVAL;
+	}
 	pthread_mutex_lock(&s->lock);
 	s->replace_pass++;
 	changed = !(s->listed & bit);
-	while (items && (item = items->child)) {
-		int ret = upsert_locked(s, kind, cJSON_DetachItemViaPointer(items, item));
+	/* A first list would otherwise grow the tables many times over (a relist is mostly the same objects). */
+	name_table_reserve(&s->objects[kind], n);
+	name_table_reserve(&s->changes[kind], s->changes[kind].count + n);
+	if (kind == K8S_ENDPOINTSLICE)
+		name_table_reserve(&s->service_slices, n);
+	for (size_t i = 0; i < n; i++) {
+		bool ours = objs[i]->kind == kind;
+		int ret = ours ? upsert_locked(s, objs[i]) : -EINVAL;
 
+		if (!ours)
+			k8s_object_free(objs[i]);
 		if (ret > 0)
 			changed = true;
 		else if (ret < 0 && !err)
 			err = ret;
 	}
-	before = hashmap_count(s->objects[kind]);
-	hashmap_remove_if(s->objects[kind], not_marked, &sw, entry_free);
-	if (hashmap_count(s->objects[kind]) != before) {
+	before = s->objects[kind].count;
+	name_table_remove_if(&s->objects[kind], not_marked, &sw);
+	if (s->objects[kind].count != before) {
 		s->generation++;
 		changed = true;
 	}
@@ -331,6 +319,8 @@ int store_replace(struct store *s, enum k8s_kind kind, cJSON *items)
 		notify(s);
 	return err;
 }
+
+/* ---- reads ------------------------------------------------------------------------ */
 
 bool store_complete(const struct store *s)
 {
@@ -370,80 +360,69 @@ void store_unlock(struct store *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-struct visit_ctx {
-	store_visit_cb cb;
-	void *ctx;
-};
-
-static int visit_entry(const void *key, size_t key_len, void *value, void *ctx)
-{
-	const struct store_entry *e = value;
-	const struct visit_ctx *v = ctx;
-
-	(void)key;
-	(void)key_len;
-	return v->cb(e->obj, v->ctx);
-}
-
 int store_foreach(struct store *s, enum k8s_kind kind, store_visit_cb cb, void *ctx)
 {
-	struct visit_ctx v = { .cb = cb, .ctx = ctx };
+	struct name_table *t;
 
 	if ((unsigned int)kind >= K8S_KIND_COUNT)
 		return -EINVAL;
-	return hashmap_foreach(s->objects[kind], visit_entry, &v);
-}
+	t = &s->objects[kind];
+	for (struct name_entry *e = name_table_first(t); e; e = name_table_next(t, e)) {
+		int ret = cb(e->value, ctx);
 
-const cJSON *store_get(struct store *s, enum k8s_kind kind, const char *ns, const char *name)
-{
-	const struct store_entry *e = NULL;
-	char key[STORE_KEY_LEN];
-	int len;
-
-	if ((unsigned int)kind < K8S_KIND_COUNT && name) {
-		len = make_key(key, sizeof(key), ns, name);
-		if (len >= 0)
-			e = hashmap_get(s->objects[kind], key, len);
+		if (ret)
+			return ret;
 	}
-	return e ? e->obj : NULL;
-}
-
-struct take_ctx {
-	store_change_cb cb;
-	void *ctx;
-	int ret;
-};
-
-static int take_change(const void *key, size_t key_len, void *value, void *ctx)
-{
-	const struct store_change *c = value;
-	struct take_ctx *t = ctx;
-	int ret = t->cb(c->kind, c->ns, c->name, t->ctx);
-
-	(void)key;
-	(void)key_len;
-	if (ret && !t->ret)
-		t->ret = ret;
 	return 0;
 }
 
-static bool every(void *value, void *ctx)
+const struct k8s_object *store_get(struct store *s, enum k8s_kind kind, const char *ns, const char *name)
 {
-	(void)value;
-	(void)ctx;
-	return true;
+	const struct name_entry *e = NULL;
+
+	if ((unsigned int)kind < K8S_KIND_COUNT && name)
+		e = name_table_find_str(&s->objects[kind], ns ? ns : "", name);
+	return e ? e->value : NULL;
+}
+
+const struct k8s_object *store_find(struct store *s, enum k8s_kind kind, const char *ns, const char *name)
+{
+	const struct name_entry *e = name_table_find(&s->objects[kind], ns, name);
+
+	return e ? e->value : NULL;
+}
+
+const struct k8s_slice *store_service_slices(struct store *s, const char *ns, const char *name)
+{
+	const struct name_entry *e = name_table_find(&s->service_slices, ns, name);
+
+	return e ? e->value : NULL;
+}
+
+const char *store_change_previous_service(struct store *s, const char *ns, const char *name)
+{
+	const struct name_entry *e = name_table_find(&s->changes[K8S_ENDPOINTSLICE], ns, name);
+
+	return e ? e->value : NULL;
 }
 
 int store_take_changes(struct store *s, store_change_cb cb, void *ctx)
 {
-	struct take_ctx t = { .cb = cb, .ctx = ctx };
+	int ret = 0;
 
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {
-		hashmap_foreach(s->changes[k], take_change, &t);
-		hashmap_remove_if(s->changes[k], every, NULL, change_free);
+		struct name_table *t = &s->changes[k];
+
+		for (struct name_entry *e = name_table_first(t); e; e = name_table_next(t, e)) {
+			int r = cb((enum k8s_kind)k, e->ns, e->name, ctx);
+
+			if (r && !ret)
+				ret = r;
+		}
+		changes_clear(t);
 	}
-	if (s->changes_lost && !t.ret)
-		t.ret = -ENOMEM;
+	if (s->changes_lost && !ret)
+		ret = -ENOMEM;
 	s->changes_lost = false;
-	return t.ret;
+	return ret;
 }

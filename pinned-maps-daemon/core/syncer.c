@@ -10,8 +10,9 @@
 
 #include "change_tracker.h"
 #include "desired_state.h"
+#include "frontend_table.h"
 #include "hashmap.h"
-#include "k8s_object.h"
+#include "k8s_namespace.h"
 #include "log.h"
 #include "terminator.h"
 
@@ -28,7 +29,7 @@ struct syncer {
 	struct socklb_maps *maps;
 	struct metrics *metrics;
 	struct desired_state *desired;
-	struct hashmap *applied; /* frontend key → struct applied_frontend */
+	struct frontend_table applied; /* frontend → struct applied_frontend */
 	struct hashmap *namespaces; /* namespace names in the opt-in map → ns_state(value) */
 	struct frontend_list retry; /* writes that failed; tried again on the next pass */
 	struct frontend_list kept; /* pinned, claimed by no valid Service, kept for an invalid one that may own them */
@@ -71,10 +72,9 @@ struct syncer *syncer_new(struct store *s, struct socklb_maps *maps, const struc
 	sy->maps = maps;
 	sy->metrics = metrics;
 	sy->desired = desired_state_new(cfg);
-	sy->applied = hashmap_new();
 	sy->namespaces = hashmap_new();
 	sy->namespaces_dirty = true;
-	if (!sy->desired || !sy->applied || !sy->namespaces) {
+	if (!sy->desired || !sy->namespaces) {
 		syncer_free(sy);
 		return NULL;
 	}
@@ -99,7 +99,7 @@ void syncer_free(struct syncer *sy)
 	frontend_list_release(&sy->kept);
 	free(sy->kept_said);
 	hashmap_free(sy->namespaces, NULL);
-	hashmap_free(sy->applied, free);
+	frontend_table_release(&sy->applied, free);
 	desired_state_free(sy->desired);
 	free(sy);
 }
@@ -113,7 +113,6 @@ static int set_applied(struct syncer *sy, const struct socklb_frontend *fe, __u3
 		       const struct socklb_endpoint *be, __u32 n, bool sorted)
 {
 	struct applied_frontend *a = malloc(sizeof(*a) + n * sizeof(*be)), *old = NULL;
-	unsigned char key[FRONTEND_KEY_LEN];
 	int err;
 
 	if (!a)
@@ -125,8 +124,7 @@ static int set_applied(struct syncer *sy, const struct socklb_frontend *fe, __u3
 		memcpy(a->backends, be, n * sizeof(*be));
 	if (!sorted)
 		qsort(a->backends, n, sizeof(*be), endpoint_qsort_cmp);
-	frontend_key(fe, key);
-	err = hashmap_put(sy->applied, key, sizeof(key), a, (void **)&old);
+	err = frontend_table_put(&sy->applied, fe, a, (void **)&old);
 	if (err) {
 		free(a);
 		return err;
@@ -140,11 +138,8 @@ static int set_applied(struct syncer *sy, const struct socklb_frontend *fe, __u3
 
 static void drop_applied(struct syncer *sy, const struct socklb_frontend *fe)
 {
-	unsigned char key[FRONTEND_KEY_LEN];
-	struct applied_frontend *a;
+	struct applied_frontend *a = frontend_table_remove(&sy->applied, fe);
 
-	frontend_key(fe, key);
-	a = hashmap_remove(sy->applied, key, sizeof(key));
 	if (a)
 		sy->applied_backends -= a->n_backends;
 	free(a);
@@ -195,10 +190,10 @@ int syncer_adopt(struct syncer *sy)
 		pr_err("reading the pinned namespace opt-in set: %s", strerror(-err));
 		return err;
 	}
-	pr_info("adopted %zu pinned frontends with %zu backends and %zu annotated namespaces",
-		hashmap_count(sy->applied), sy->applied_backends, hashmap_count(sy->namespaces));
+	pr_info("adopted %zu pinned frontends with %zu backends and %zu annotated namespaces", sy->applied.count,
+		sy->applied_backends, hashmap_count(sy->namespaces));
 	if (sy->metrics)
-		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
+		metrics_set_programmed(sy->metrics, sy->applied.count, sy->applied_backends);
 	return 0;
 }
 
@@ -216,13 +211,15 @@ struct pass {
 	long long now_ms;
 };
 
-static void write_failed(struct pass *p, const struct socklb_frontend *fe, const char *what, const char *owner, int err)
+static void write_failed(struct pass *p, const struct socklb_frontend *fe, const char *what,
+			 const struct service_key *owner, int err)
 {
-	char name[FRONTEND_STRLEN], msg[256];
+	char name[FRONTEND_STRLEN], msg[512];
 
 	frontend_format(fe, name, sizeof(name));
-	snprintf(msg, sizeof(msg), "%s frontend %s%s%s: %s%s", what, name, owner ? " of Service " : "",
-		 owner ? owner : "", strerror(-err), err == -ENOSPC ? " (a pinned map is full)" : "");
+	snprintf(msg, sizeof(msg), "%s frontend %s%s%s%s%s: %s%s", what, name, owner ? " of Service " : "",
+		 owner ? owner->ns : "", owner ? "/" : "", owner ? owner->name : "", strerror(-err),
+		 err == -ENOSPC ? " (a pinned map is full)" : "");
 	if (p->res->errors < LOGGED_FAILURES_PER_PASS)
 		pr_err("%s", msg);
 	p->res->errors++;
@@ -234,10 +231,7 @@ static void write_failed(struct pass *p, const struct socklb_frontend *fe, const
 
 static const struct applied_frontend *applied_get(const struct syncer *sy, const struct socklb_frontend *fe)
 {
-	unsigned char key[FRONTEND_KEY_LEN];
-
-	frontend_key(fe, key);
-	return hashmap_get(sy->applied, key, sizeof(key));
+	return frontend_table_get(&sy->applied, fe);
 }
 
 /*
@@ -296,10 +290,9 @@ static void apply_delete(struct pass *p, const struct socklb_frontend *fe)
 	__u32 svc_id = 0;
 	int err;
 
-	if (!p->res->complete || desired_state_lookup(sy->desired, fe, NULL))
-		return;
+	/* What the maps do not hold is not deleted: on empty maps, no lookup of the desired state. */
 	a = applied_get(sy, fe);
-	if (!a)
+	if (!a || !p->res->complete || desired_state_lookup(sy->desired, fe, NULL))
 		return;
 	/* It may be an invalid Service's, whose last good frontends we never saw: not ours to delete yet. */
 	if (desired_state_possible_owner(sy->desired, fe, NULL)) {
@@ -346,38 +339,77 @@ static struct socklb_endpoint *removed_backends(struct syncer *sy, const struct 
 	return removed;
 }
 
-static void apply_upsert(struct pass *p, const struct socklb_frontend *fe)
+/* Frontends written with one batch of map updates (lbmap.h): few system calls, bounded memory. */
+#define WRITE_BATCH 1024
+
+/* A write of this pass, and what it takes out of the frontend (to terminate after it). */
+struct upsert {
+	const struct desired_frontend *d;
+	const struct service_key *owner;
+	struct socklb_endpoint *removed;
+	__u32 n_removed;
+	__u32 svc_id;
+};
+
+struct upserts {
+	struct upsert items[WRITE_BATCH];
+	struct socklb_service_write writes[WRITE_BATCH];
+	size_t n;
+};
+
+static void flush_upserts(struct pass *p, struct upserts *u)
+{
+	struct syncer *sy = p->sy;
+	char name[FRONTEND_STRLEN];
+
+	socklb_services_upsert(sy->maps, u->writes, u->n);
+	for (size_t i = 0; i < u->n; i++) {
+		struct upsert *up = &u->items[i];
+		const struct desired_frontend *d = up->d;
+		int err = u->writes[i].err;
+
+		if (err) {
+			free(up->removed);
+			write_failed(p, &d->fe, "writing", up->owner, err);
+			continue;
+		}
+		for (__u32 k = 0; k < up->n_removed && !err; k++)
+			err = terminator_hold(sy->term, up->svc_id, &d->fe, &up->removed[k], p->now_ms);
+		if (err)
+			terminate_failed(&d->fe, err);
+		free(up->removed);
+		if (socklb_log_enabled(SOCKLB_LOG_DEBUG)) {
+			frontend_format(&d->fe, name, sizeof(name));
+			pr_debug("wrote frontend %s of Service %s/%s: %u backends", name, up->owner->ns,
+				 up->owner->name, d->n_backends);
+		}
+		if (set_applied(sy, &d->fe, d->affinity_timeout, d->backends, d->n_backends, true))
+			pr_warn("out of memory recording a written frontend; the next pass writes it again");
+		p->res->upserts++;
+	}
+	u->n = 0;
+}
+
+/* Queue the frontend's write when its desired value differs from what the maps hold. */
+static void apply_upsert(struct pass *p, struct upserts *u, const struct socklb_frontend *fe)
 {
 	struct syncer *sy = p->sy;
 	const struct applied_frontend *a = applied_get(sy, fe);
-	const char *owner;
+	const struct service_key *owner;
 	const struct desired_frontend *d = desired_state_lookup(sy->desired, fe, &owner);
-	struct socklb_endpoint *removed;
-	char name[FRONTEND_STRLEN];
-	__u32 n_removed, svc_id;
-	int err;
+	struct upsert *up;
 
 	if (!d || (a && same(d, a)))
 		return;
-	removed = removed_backends(sy, a, d, &n_removed, &svc_id);
-	err = socklb_service_upsert(sy->maps, &d->fe, d->backends, d->n_backends, d->affinity_timeout);
-	if (err) {
-		free(removed);
-		write_failed(p, fe, "writing", owner, err);
-		return;
-	}
-	for (__u32 i = 0; i < n_removed && !err; i++)
-		err = terminator_hold(sy->term, svc_id, &d->fe, &removed[i], p->now_ms);
-	if (err)
-		terminate_failed(&d->fe, err);
-	free(removed);
-	if (socklb_log_enabled(SOCKLB_LOG_DEBUG)) {
-		frontend_format(fe, name, sizeof(name));
-		pr_debug("wrote frontend %s of Service %s: %u backends", name, owner, d->n_backends);
-	}
-	if (set_applied(sy, &d->fe, d->affinity_timeout, d->backends, d->n_backends, true))
-		pr_warn("out of memory recording a written frontend; the next pass writes it again");
-	p->res->upserts++;
+	up = &u->items[u->n];
+	*up = (struct upsert){ .d = d, .owner = owner };
+	/* Read before the write: the frontend's id and the backends it loses. */
+	up->removed = removed_backends(sy, a, d, &up->n_removed, &up->svc_id);
+	u->writes[u->n++] = (struct socklb_service_write){
+		.fe = &d->fe, .be = d->backends, .n = d->n_backends, .affinity_timeout = d->affinity_timeout
+	};
+	if (u->n == WRITE_BATCH)
+		flush_upserts(p, u);
 }
 
 /* ---- socket termination: backends held for their grace period ------------------------ */
@@ -399,58 +431,23 @@ static bool applied_has(const struct syncer *sy, const struct socklb_frontend *f
 	return a && bsearch(be, a->backends, a->n_backends, sizeof(*be), endpoint_bsearch_cmp);
 }
 
-struct review {
-	struct held_list *held;
-	const char **owners; /* per held backend under review: its frontend's Service, "namespace/name" */
-	struct hashmap *wanted; /* those Services */
-};
-
-#define OWNER_LEN 512
-
-static int review_slice(const cJSON *slice, void *ctx)
-{
-	struct review *r = ctx;
-	const char *svc = k8s_label(slice, K8S_LABEL_SERVICE_NAME);
-	char owner[OWNER_LEN];
-	int len;
-
-	if (!svc)
-		return 0;
-	len = snprintf(owner, sizeof(owner), "%s/%s", k8s_namespace(slice), svc);
-	if (len < 0 || len >= OWNER_LEN || !hashmap_get(r->wanted, owner, (size_t)len))
-		return 0;
-	for (size_t i = 0; i < r->held->n; i++) {
-		struct held_backend *hb = &r->held->items[i];
-
-		if (hb->state == HELD_LEFT && r->owners[i] && strcmp(r->owners[i], owner) == 0 &&
-		    slice_has_serving_terminating(slice, &hb->fe, &hb->be))
-			hb->state = HELD_SERVING_TERMINATING;
-	}
-	return 0;
-}
-
 /*
  * Look again at the held backends that are new or whose frontend this pass
  * touched (their Service or its slices changed): back in the frontend, still
- * serving and terminating in a slice of its Service, or neither. One walk over
- * the slices, and only when something is held.
+ * serving and terminating in a slice of its Service, or neither. Only that
+ * Service's slices are read (the store indexes them by Service), and only
+ * when something is held.
  */
-static int review_held(struct syncer *sy, const struct frontend_list *touched)
+static void review_held(struct syncer *sy, const struct frontend_list *touched)
 {
 	struct held_list *h = terminator_held(sy->term);
-	struct review r = { .held = h };
-	int err = 0;
 
 	if (!h->n)
-		return 0;
-	r.owners = calloc(h->n, sizeof(*r.owners));
-	r.wanted = hashmap_new();
-	if (!r.owners || !r.wanted) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < h->n && !err; i++) {
+		return;
+	store_lock(sy->store);
+	for (size_t i = 0; i < h->n; i++) {
 		struct held_backend *hb = &h->items[i];
+		const struct service_key *owner;
 
 		if (!hb->review && touched->n)
 			hb->review = bsearch(&hb->fe, touched->items, touched->n, sizeof(*touched->items),
@@ -462,24 +459,17 @@ static int review_held(struct syncer *sy, const struct frontend_list *touched)
 			continue;
 		}
 		hb->state = HELD_LEFT;
-		desired_state_lookup(sy->desired, &hb->fe, &r.owners[i]);
-		if (r.owners[i])
-			err = hashmap_put(r.wanted, r.owners[i], strlen(r.owners[i]), (void *)1, NULL);
+		if (!desired_state_lookup(sy->desired, &hb->fe, &owner))
+			continue;
+		for (const struct k8s_slice *s = store_service_slices(sy->store, owner->ns, owner->name); s;
+		     s = (const struct k8s_slice *)s->obj.link) {
+			if (slice_has_serving_terminating(s, &hb->fe, &hb->be)) {
+				hb->state = HELD_SERVING_TERMINATING;
+				break;
+			}
+		}
 	}
-	if (!err && hashmap_count(r.wanted)) {
-		store_lock(sy->store);
-		err = store_foreach(sy->store, K8S_ENDPOINTSLICE, review_slice, &r);
-		store_unlock(sy->store);
-	}
-out:
-	/* Not knowing is no reason to cut sockets early: then only the deadline counts. */
-	for (size_t i = 0; err && i < h->n; i++)
-		h->items[i].state = HELD_NOT_CHECKED;
-	if (err)
-		pr_warn("socket termination: cannot look at the held backends' endpoints: %s", strerror(-err));
-	hashmap_free(r.wanted, NULL);
-	free(r.owners);
-	return err;
+	store_unlock(sy->store);
 }
 
 /* Run the batch, after the writes that took its backends out; its time is not the sync's. */
@@ -509,12 +499,10 @@ static int collect_desired(const struct desired_frontend *df, void *ctx)
 	return frontend_list_add(ctx, &df->fe);
 }
 
-static int collect_applied(const void *key, size_t key_len, void *value, void *ctx)
+static int collect_applied(void *value, void *ctx)
 {
 	const struct applied_frontend *a = value;
 
-	(void)key;
-	(void)key_len;
 	return frontend_list_add(ctx, &a->fe);
 }
 
@@ -523,7 +511,7 @@ static int full_pass_list(struct syncer *sy, struct frontend_list *touched)
 {
 	int err = desired_state_foreach(sy->desired, collect_desired, touched);
 
-	return err ? err : hashmap_foreach(sy->applied, collect_applied, touched);
+	return err ? err : frontend_table_foreach(&sy->applied, collect_applied, touched);
 }
 
 struct ns_pass {
@@ -532,13 +520,14 @@ struct ns_pass {
 	struct pass *p;
 };
 
-static int want_namespace(const cJSON *ns, void *ctx)
+static int want_namespace(const struct k8s_object *obj, void *ctx)
 {
+	const struct k8s_namespace *ns = (const struct k8s_namespace *)obj;
 	struct hashmap *want = ctx;
-	const char *name = k8s_name(ns);
-	__u32 value;
+	const char *name = obj->name;
+	__u32 value = ns->opt_in;
 
-	if (!k8s_namespace_opt_in(ns, &value))
+	if (!ns->annotated)
 		return 0;
 	if (strlen(name) >= SOCKLB_NS_NAME_LEN) {
 		pr_warn("Namespace %s: name longer than %d characters cannot be %s", name, SOCKLB_NS_NAME_LEN - 1,
@@ -634,7 +623,7 @@ static int sync_namespaces(struct syncer *sy, struct hashmap *want, struct pass 
 #define KEPT_OWNERS_NAMED 4
 
 struct kept_owner {
-	const char *service;
+	const struct service_key *service;
 	const struct invalid_list *invalid;
 	size_t frontends;
 };
@@ -648,7 +637,7 @@ static void describe_owner(FILE *out, const struct kept_owner *o)
 	if (first->kind == K8S_SERVICE)
 		fprintf(out, "%s", why);
 	else
-		fprintf(out, "Service %s (%s)", o->service, why);
+		fprintf(out, "Service %s/%s (%s)", o->service->ns, o->service->name, why);
 	if (o->invalid->n > 1)
 		fprintf(out, " and %zu more invalid objects", o->invalid->n - 1);
 	fprintf(out, " (may own %zu)", o->frontends);
@@ -674,10 +663,11 @@ static void say_kept(struct syncer *sy)
 	}
 	for (size_t i = 0; i < sy->kept.n; i++) {
 		const struct invalid_list *invalid;
-		const char *service = desired_state_possible_owner(sy->desired, &sy->kept.items[i], &invalid);
+		const struct service_key *service =
+			desired_state_possible_owner(sy->desired, &sy->kept.items[i], &invalid);
 		size_t k = 0;
 
-		while (k < n_owners && strcmp(owners[k].service, service) != 0)
+		while (k < n_owners && owners[k].service != service)
 			k++;
 		if (k < n_owners) {
 			owners[k].frontends++;
@@ -719,7 +709,7 @@ struct invalid_count {
 	size_t endpoint_slices;
 };
 
-static int count_one(const char *service, const struct invalid_object *o, void *ctx)
+static int count_one(const struct service_key *service, const struct invalid_object *o, void *ctx)
 {
 	struct invalid_count *c = ctx;
 
@@ -757,7 +747,7 @@ static void pass_metrics(struct syncer *sy, const struct sync_result *res, const
 	for (size_t i = 0; i < n; i++)
 		metrics_observe_programming(sy->metrics, now - trigger_times[i]);
 	metrics_observe_sync(sy->metrics, res->seconds);
-	metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
+	metrics_set_programmed(sy->metrics, sy->applied.count, sy->applied_backends);
 	metrics_set_no_local_endpoints(sy->metrics, desired_state_no_local_endpoints(sy->desired, 4),
 				       desired_state_no_local_endpoints(sy->desired, 6));
 	/* kube-proxy's "successfully synced": everything known was written. */
@@ -802,6 +792,7 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 {
 	double start = now_seconds(CLOCK_MONOTONIC);
 	struct pass p = { .sy = sy, .res = res };
+	struct upserts *upserts = NULL;
 	struct hashmap *want_ns = NULL;
 	double *trigger_times = NULL;
 	struct desired_update u;
@@ -849,8 +840,14 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	/* Terminations name service ids: those of deleted frontends go before an upsert can reuse one. */
 	if (sy->term && terminator_pending(sy->term) && creates_frontends(sy, &u.touched))
 		terminate(sy, res);
+	upserts = calloc(1, sizeof(*upserts));
+	if (!upserts) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < u.touched.n; i++)
-		apply_upsert(&p, &u.touched.items[i]);
+		apply_upsert(&p, upserts, &u.touched.items[i]);
+	flush_upserts(&p, upserts);
 	if (sy->term) {
 		review_held(sy, &u.touched);
 		terminator_settle(sy->term, p.now_ms);
@@ -871,8 +868,7 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	memset(&p.failed, 0, sizeof(p.failed));
 	if (full) {
 		sy->full_pass_done = true;
-		pr_info("initial sync done: %zu frontends with %zu backends", hashmap_count(sy->applied),
-			sy->applied_backends);
+		pr_info("initial sync done: %zu frontends with %zu backends", sy->applied.count, sy->applied_backends);
 	}
 	sy->converged = sy->full_pass_done && res->errors == 0;
 	res->seconds = now_seconds(CLOCK_MONOTONIC) - start - res->terminate_seconds;
@@ -883,6 +879,7 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 			metrics_set_synced(sy->metrics);
 	}
 out:
+	free(upserts);
 	free(trigger_times);
 	frontend_list_release(&p.failed);
 	frontend_list_release(&p.kept);

@@ -8,11 +8,10 @@
 
 #include "endpoint_slice.h"
 #include "invalid_object.h"
-#include "json_value.h"
-#include "k8s_object.h"
 #include "log.h"
 
-#define bad_service(sp, fmt, ...) invalid_report((sp)->invalid, K8S_SERVICE, (sp)->obj, fmt, ##__VA_ARGS__)
+#define bad_service(svc, invalid, fmt, ...) \
+	invalid_report(invalid, K8S_SERVICE, (svc)->obj.ns, (svc)->obj.name, fmt, ##__VA_ARGS__)
 
 int frontend_cmp(const struct socklb_frontend *a, const struct socklb_frontend *b)
 {
@@ -42,59 +41,19 @@ void frontend_format(const struct socklb_frontend *fe, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", ep, socklb_proto_name(fe->proto));
 }
 
-void frontend_key(const struct socklb_frontend *fe, unsigned char key[FRONTEND_KEY_LEN])
-{
-	memcpy(key, fe->addr, 16);
-	key[16] = (unsigned char)(fe->port >> 8);
-	key[17] = (unsigned char)fe->port;
-	key[18] = fe->proto;
-}
-
 static int family_of(const __be32 addr[4])
 {
 	return socklb_addr_is_v4(addr) ? 4 : 6;
 }
 
-int node_view_init(struct node_view *node, const cJSON *node_obj)
+void node_view_init(struct node_view *node, const struct k8s_node *node_obj)
 {
-	const cJSON *addresses = k8s_field(k8s_field(node_obj, "status"), "addresses");
-	const cJSON *a;
-
 	memset(node, 0, sizeof(*node));
 	if (!node_obj)
-		return 0;
-	node->zone = k8s_label(node_obj, K8S_LABEL_ZONE);
-	if (!cJSON_IsArray(addresses))
-		return 0;
-	node->addrs = calloc(cJSON_GetArraySize(addresses) + 1, sizeof(*node->addrs));
-	if (!node->addrs)
-		return -ENOMEM;
-	cJSON_ArrayForEach(a, addresses) {
-		const char *type = k8s_string(a, "type");
-		const char *value = k8s_string(a, "address");
-		__be32 addr[4];
-		bool dup = false;
-
-		/* Hostname and DNS entries are names, not addresses a socket connects to. */
-		if (!type || (strcmp(type, "InternalIP") != 0 && strcmp(type, "ExternalIP") != 0))
-			continue;
-		if (!value || socklb_addr_parse(value, addr) < 0) {
-			pr_warn("Node %s: ignoring status.addresses entry of type %s: \"%s\" is not an IP address",
-				k8s_name(node_obj), type, value ? value : "");
-			continue;
-		}
-		for (size_t i = 0; i < node->n_addrs; i++)
-			dup = dup || memcmp(node->addrs[i], addr, sizeof(addr)) == 0;
-		if (!dup)
-			memcpy(node->addrs[node->n_addrs++], addr, sizeof(addr));
-	}
-	return 0;
-}
-
-void node_view_release(struct node_view *node)
-{
-	free(node->addrs);
-	memset(node, 0, sizeof(*node));
+		return;
+	node->zone = node_obj->zone;
+	node->n_addrs = node_obj->n_addrs;
+	node->addrs = k8s_node_addrs(node_obj);
 }
 
 static void release_items(struct service_frontends *sf)
@@ -113,185 +72,33 @@ void service_frontends_release(struct service_frontends *sf)
 	invalid_list_release(&sf->invalid);
 }
 
-/* Everything a Service says about its frontends, validated once for all its ports. */
-struct service_spec {
-	const cJSON *obj;
-	struct invalid_list *invalid; /* what is wrong with it goes here */
-	const cJSON *ports;
-	bool node_ports; /* type NodePort or LoadBalancer */
-	enum traffic_policy internal_policy;
-	__u32 affinity_timeout;
-	unsigned int families; /* bit 4 and/or bit 6: the families of its cluster IPs */
-	size_t n_cluster;
-	size_t n_external; /* externalIPs then load-balancer ingress IPs */
-	__be32 (*cluster)[4];
-	__be32 (*external)[4];
-};
-
-static void service_spec_release(struct service_spec *sp)
-{
-	free(sp->cluster);
-	free(sp->external);
-}
-
-static int parse_ip(const struct service_spec *sp, const char *field, size_t i, const char *value, __be32 addr[4])
-{
-	if (value && socklb_addr_parse(value, addr) == 0)
-		return 0;
-	return bad_service(sp, "%s[%zu] \"%s\" is not an IP address", field, i, value ? value : "");
-}
-
-static int parse_cluster_ips(const cJSON *spec, struct service_spec *sp)
-{
-	const cJSON *ips = k8s_field(spec, "clusterIPs");
-	const char *ip = k8s_string(spec, "clusterIP");
-	const cJSON *item;
-	size_t i = 0;
-	int err;
-
-	if (ips && !cJSON_IsArray(ips))
-		return bad_service(sp, "spec.clusterIPs is not a list");
-	sp->cluster = calloc(cJSON_GetArraySize(ips) + 1, sizeof(*sp->cluster));
-	if (!sp->cluster)
-		return -ENOMEM;
-	if (!ips || cJSON_GetArraySize(ips) == 0) {
-		err = parse_ip(sp, "spec.clusterIP", 0, ip, sp->cluster[0]);
-		if (err)
-			return err;
-		sp->n_cluster = 1;
-	}
-	cJSON_ArrayForEach(item, ips) {
-		err = parse_ip(sp, "spec.clusterIPs", i++, cJSON_GetStringValue(item), sp->cluster[sp->n_cluster]);
-		if (err)
-			return err;
-		sp->n_cluster++;
-	}
-	for (i = 0; i < sp->n_cluster; i++)
-		sp->families |= 1U << family_of(sp->cluster[i]);
-	return 0;
-}
-
-/*
- * externalIPs and load-balancer ingress IPs. kube-proxy runs one proxier per
- * family and each only takes the addresses of its family on services that
- * have a cluster IP of that family: do the same.
- */
-static void add_external(struct service_spec *sp, const __be32 addr[4])
-{
-	if (sp->families & (1U << family_of(addr)))
-		memcpy(sp->external[sp->n_external++], addr, sizeof(__be32[4]));
-}
-
-static int parse_external_ips(const cJSON *svc, const cJSON *spec, const char *type, struct service_spec *sp)
-{
-	const cJSON *ext = k8s_field(spec, "externalIPs");
-	const cJSON *ingress = k8s_field(k8s_field(k8s_field(svc, "status"), "loadBalancer"), "ingress");
-	const cJSON *item;
-	size_t i = 0;
-	__be32 addr[4];
-	int err;
-
-	if ((ext && !cJSON_IsArray(ext)) || (ingress && !cJSON_IsArray(ingress)))
-		return bad_service(sp, "%s is not a list",
-				   ext && !cJSON_IsArray(ext) ? "spec.externalIPs" : "status.loadBalancer.ingress");
-	sp->external = calloc(cJSON_GetArraySize(ext) + cJSON_GetArraySize(ingress) + 1, sizeof(*sp->external));
-	if (!sp->external)
-		return -ENOMEM;
-	cJSON_ArrayForEach(item, ext) {
-		err = parse_ip(sp, "spec.externalIPs", i++, cJSON_GetStringValue(item), addr);
-		if (err)
-			return err;
-		add_external(sp, addr);
-	}
-	/* Ingress status of a Service that is no longer a LoadBalancer is stale: ignore it. */
-	if (strcmp(type, "LoadBalancer") != 0)
-		return 0;
-	i = 0;
-	cJSON_ArrayForEach(item, ingress) {
-		const char *ip = k8s_string(item, "ip");
-		const char *mode = k8s_string(item, "ipMode");
-
-		i++;
-		/* Hostname-only ingress has nothing to program; ipMode Proxy means the LB must see the traffic. */
-		if (!ip || (mode && strcmp(mode, "Proxy") == 0))
-			continue;
-		err = parse_ip(sp, "status.loadBalancer.ingress.ip", i - 1, ip, addr);
-		if (err)
-			return err;
-		add_external(sp, addr);
-	}
-	return 0;
-}
-
-static int parse_affinity(const cJSON *spec, struct service_spec *sp)
-{
-	const char *affinity = k8s_string(spec, "sessionAffinity");
-	const cJSON *timeout;
-	long seconds = SOCKLB_DEFAULT_AFFINITY_TIMEOUT;
-
-	if (!affinity || strcmp(affinity, "None") == 0)
-		return 0;
-	if (strcmp(affinity, "ClientIP") != 0)
-		return bad_service(sp, "spec.sessionAffinity \"%s\" is neither None nor ClientIP", affinity);
-	timeout = k8s_field(k8s_field(k8s_field(spec, "sessionAffinityConfig"), "clientIP"), "timeoutSeconds");
-	/* The API server accepts 1 second to 1 day. */
-	if (timeout && !json_int_in_range(timeout, 1, 86400, &seconds))
-		return bad_service(sp, "spec.sessionAffinityConfig.clientIP.timeoutSeconds must be 1-86400");
-	sp->affinity_timeout = (__u32)seconds;
-	return 0;
-}
-
-/* 1: program it, 0: not ours to program (logged at debug), -EINVAL: malformed. */
-static int parse_service(const cJSON *svc, const struct translate_config *cfg, struct service_spec *sp,
+/* 1: program it, 0: not ours to program (logged at debug), -EINVAL: malformed (logged). */
+static int check_service(const struct k8s_service *svc, const struct translate_config *cfg,
 			 struct invalid_list *invalid)
 {
-	const char *proxy = k8s_label(svc, K8S_LABEL_SERVICE_PROXY_NAME);
-	const char *want = cfg->service_proxy_name;
-	const cJSON *spec = k8s_field(svc, "spec");
-	const char *type, *cluster_ip, *itp;
-	int err;
+	const char *want = cfg->service_proxy_name, *proxy = svc->proxy_name;
 
-	memset(sp, 0, sizeof(*sp));
-	sp->obj = svc;
-	sp->invalid = invalid;
-	if (k8s_label(svc, K8S_LABEL_HEADLESS))
+	if (svc->headless)
 		return 0;
 	if (want && *want ? !proxy || strcmp(proxy, want) != 0 : proxy != NULL) {
-		pr_debug("Service %s/%s: service-proxy-name \"%s\" is not ours", k8s_namespace(svc), k8s_name(svc),
+		pr_debug("Service %s/%s: service-proxy-name \"%s\" is not ours", svc->obj.ns, svc->obj.name,
 			 proxy ? proxy : "");
 		return 0;
 	}
-	if (!cJSON_IsObject(spec))
-		return bad_service(sp, "spec is missing");
-	type = k8s_string(spec, "type");
-	if (!type)
-		type = "ClusterIP";
-	if (strcmp(type, "ExternalName") == 0)
+	switch (svc->spec) {
+	case SERVICE_SPEC_OK:
+		return 1;
+	case SERVICE_SPEC_MISSING:
+	case SERVICE_SPEC_INVALID:
+		return bad_service(svc, invalid, "%s", svc->fault);
+	default:
+		/* ExternalName, headless ("None") or not allocated yet: kube-proxy programs nothing. */
 		return 0;
-	if (strcmp(type, "ClusterIP") != 0 && strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0)
-		return bad_service(sp, "spec.type \"%s\" is unknown", type);
-	sp->node_ports = strcmp(type, "ClusterIP") != 0;
-	cluster_ip = k8s_string(spec, "clusterIP");
-	/* Headless ("None") or not allocated yet: kube-proxy programs nothing. */
-	if (!cluster_ip || !*cluster_ip || strcmp(cluster_ip, "None") == 0)
-		return 0;
-	itp = k8s_string(spec, "internalTrafficPolicy");
-	if (itp && strcmp(itp, "Local") != 0 && strcmp(itp, "Cluster") != 0)
-		return bad_service(sp, "spec.internalTrafficPolicy \"%s\" is neither Cluster nor Local", itp);
-	sp->internal_policy = itp && strcmp(itp, "Local") == 0 ? TRAFFIC_POLICY_LOCAL : TRAFFIC_POLICY_CLUSTER;
-	sp->ports = k8s_field(spec, "ports");
-	if (sp->ports && !cJSON_IsArray(sp->ports))
-		return bad_service(sp, "spec.ports is not a list");
-	err = parse_affinity(spec, sp);
-	if (!err)
-		err = parse_cluster_ips(spec, sp);
-	if (!err)
-		err = parse_external_ips(svc, spec, type, sp);
-	return err ? err : 1;
+	}
 }
 
 /* A Local frontend without backends: does the Service have endpoints elsewhere (as kube-proxy counts it)? */
-static int no_local_endpoints(const struct parsed_slice *slices, size_t n_slices, const struct backend_query *q,
+static int no_local_endpoints(const struct k8s_slice *const *slices, size_t n_slices, const struct backend_query *q,
 			      bool *out)
 {
 	struct backend_query cluster = *q;
@@ -307,7 +114,7 @@ static int no_local_endpoints(const struct parsed_slice *slices, size_t n_slices
 }
 
 static int add_frontend(struct service_frontends *out, const struct socklb_frontend *fe, __u32 affinity,
-			const struct parsed_slice *slices, size_t n_slices, const struct backend_query *q)
+			const struct k8s_slice *const *slices, size_t n_slices, const struct backend_query *q)
 {
 	struct desired_frontend *d;
 
@@ -339,44 +146,50 @@ static int add_frontend(struct service_frontends *out, const struct socklb_front
 
 /* What every port of one Service is translated against. */
 struct port_context {
-	const struct parsed_slice *slices;
+	const struct k8s_slice *const *slices;
 	size_t n_slices;
 	const struct node_view *node;
 	const char *node_name;
+	unsigned int families; /* bit 4 and/or bit 6: the families of its cluster IPs */
 };
 
-static int add_port_frontends(const struct service_spec *sp, const cJSON *port, size_t i,
+/*
+ * An external IP or load-balancer IP becomes a frontend of the port.
+ * kube-proxy runs one proxier per family and each only takes the addresses
+ * of its family on services that have a cluster IP of that family: do the
+ * same. Ingress status of a Service that is no longer a LoadBalancer is stale.
+ */
+static bool external_frontend(const struct k8s_service *svc, const struct service_addr *a, unsigned int families)
+{
+	if (a->source == SERVICE_ADDR_CLUSTER ||
+	    (a->source == SERVICE_ADDR_INGRESS && svc->type != SERVICE_TYPE_LOAD_BALANCER))
+		return false;
+	return families & (1U << family_of(a->addr));
+}
+
+static int add_port_frontends(const struct k8s_service *svc, const struct service_port *port,
 			      const struct port_context *ctx, struct service_frontends *out)
 {
-	const struct parsed_slice *slices = ctx->slices;
+	const struct service_addr *addrs = k8s_service_addrs(svc);
 	const struct node_view *node = ctx->node;
-	size_t n_slices = ctx->n_slices;
-	const char *name = k8s_string(port, "name");
-	const char *proto = k8s_string(port, "protocol");
-	struct backend_query q = { .port_name = name ? name : "", .node_name = ctx->node_name, .zone = node->zone };
+	struct backend_query q = { .port_name = port->name, .node_name = ctx->node_name, .zone = node->zone };
 	struct socklb_frontend fe;
-	long num, node_port = 0;
-	int ret, err = 0;
+	int err = 0;
 
-	if (!json_int_in_range(k8s_field(port, "port"), 1, 65535, &num))
-		return bad_service(sp, "spec.ports[%zu].port is not a port number (1-65535)", i);
-	if (k8s_field(port, "nodePort") && !json_int_in_range(k8s_field(port, "nodePort"), 0, 65535, &node_port))
-		return bad_service(sp, "spec.ports[%zu].nodePort is not a port number", i);
-	ret = socklb_proto_parse(proto ? proto : "TCP");
-	if (ret < 0) {
-		pr_debug("Service %s/%s: ignoring spec.ports[%zu] with protocol %s", k8s_namespace(sp->obj),
-			 k8s_name(sp->obj), i, proto);
+	/* SCTP and the like: valid, but the socket LB only translates TCP and UDP. */
+	if (!port->proto)
 		return 0;
-	}
-	q.proto = (__u8)ret;
+	q.proto = port->proto;
 	memset(&fe, 0, sizeof(fe));
 	fe.proto = q.proto;
-	fe.port = (__u16)num;
-	for (size_t c = 0; c < sp->n_cluster && !err; c++) {
-		memcpy(fe.addr, sp->cluster[c], sizeof(fe.addr));
+	fe.port = port->port;
+	for (__u32 i = 0; i < svc->n_addrs && !err; i++) {
+		if (addrs[i].source != SERVICE_ADDR_CLUSTER)
+			continue;
+		memcpy(fe.addr, addrs[i].addr, sizeof(fe.addr));
 		q.family = family_of(fe.addr);
-		q.policy = sp->internal_policy;
-		err = add_frontend(out, &fe, sp->affinity_timeout, slices, n_slices, &q);
+		q.policy = svc->local ? TRAFFIC_POLICY_LOCAL : TRAFFIC_POLICY_CLUSTER;
+		err = add_frontend(out, &fe, svc->affinity_timeout, ctx->slices, ctx->n_slices, &q);
 	}
 	/*
 	 * Traffic from pods to external addresses and node ports is "short-
@@ -384,95 +197,97 @@ static int add_port_frontends(const struct service_spec *sp, const cJSON *port, 
 	 * externalTrafficPolicy; a socket LB only ever sees pod traffic.
 	 */
 	q.policy = TRAFFIC_POLICY_CLUSTER;
-	for (size_t e = 0; e < sp->n_external && !err; e++) {
-		memcpy(fe.addr, sp->external[e], sizeof(fe.addr));
+	for (__u32 i = 0; i < svc->n_addrs && !err; i++) {
+		if (!external_frontend(svc, &addrs[i], ctx->families))
+			continue;
+		memcpy(fe.addr, addrs[i].addr, sizeof(fe.addr));
 		q.family = family_of(fe.addr);
-		err = add_frontend(out, &fe, sp->affinity_timeout, slices, n_slices, &q);
+		err = add_frontend(out, &fe, svc->affinity_timeout, ctx->slices, ctx->n_slices, &q);
 	}
-	if (!sp->node_ports || node_port == 0)
+	if (svc->type == SERVICE_TYPE_CLUSTER_IP || port->node_port == 0)
 		return err;
-	fe.port = (__u16)node_port;
+	fe.port = port->node_port;
 	for (size_t a = 0; a < node->n_addrs && !err; a++) {
 		memcpy(fe.addr, node->addrs[a], sizeof(fe.addr));
 		q.family = family_of(fe.addr);
-		if (sp->families & (1U << q.family))
-			err = add_frontend(out, &fe, sp->affinity_timeout, slices, n_slices, &q);
+		if (ctx->families & (1U << q.family))
+			err = add_frontend(out, &fe, svc->affinity_timeout, ctx->slices, ctx->n_slices, &q);
 	}
 	return err;
 }
 
 static int slice_cmp(const void *a, const void *b)
 {
-	const char *x = k8s_name(*(const cJSON *const *)a), *y = k8s_name(*(const cJSON *const *)b);
+	const struct k8s_slice *x = *(const struct k8s_slice *const *)a, *y = *(const struct k8s_slice *const *)b;
 
-	return strcmp(x ? x : "", y ? y : "");
+	return strcmp(x->obj.name, y->obj.name);
 }
 
 /* Every slice, so that each bad one is named: -EINVAL when one is malformed. */
-static int parse_slices(const cJSON *const *slices, size_t n, const char *node_name, struct parsed_slice *out,
-			struct invalid_list *invalid)
+static int check_slices(const struct k8s_slice **sorted, size_t n, struct invalid_list *invalid)
 {
-	const cJSON **sorted = calloc(n + 1, sizeof(const cJSON *));
 	int err = 0;
 
-	if (!sorted)
-		return -ENOMEM;
 	/* Slice order decides which copy of a duplicated endpoint wins: make it stable. */
-	if (n) {
-		memcpy(sorted, slices, n * sizeof(const cJSON *));
-		qsort(sorted, n, sizeof(const cJSON *), slice_cmp);
-	}
-	for (size_t i = 0; i < n && err != -ENOMEM; i++) {
-		int ret = endpoint_slice_parse(sorted[i], node_name, &out[i], invalid);
+	if (n > 1)
+		qsort(sorted, n, sizeof(const struct k8s_slice *), slice_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_slice *s = sorted[i];
 
-		if (ret)
-			err = ret;
+		if (!s->fault)
+			continue;
+		err = invalid_report(invalid, K8S_ENDPOINTSLICE, s->obj.ns, s->obj.name, "%s", s->fault);
+		if (err == -ENOMEM)
+			return err;
 	}
-	free(sorted);
 	return err;
 }
 
-int translate_service(const cJSON *svc, const cJSON *const *slices, size_t n_slices, const struct node_view *node,
-		      const struct translate_config *cfg, struct service_frontends *out)
+int translate_service(const struct k8s_service *svc, const struct k8s_slice *const *slices, size_t n_slices,
+		      const struct node_view *node, const struct translate_config *cfg, struct service_frontends *out)
 {
-	struct parsed_slice *parsed = NULL;
+	const struct service_port *ports = k8s_service_ports(svc);
+	const struct service_addr *addrs = k8s_service_addrs(svc);
+	const struct k8s_slice **sorted = NULL;
 	struct port_context ctx;
-	struct service_spec sp;
-	const cJSON *port;
-	size_t i = 0;
 	int ret, slices_ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = parse_service(svc, cfg, &sp, &out->invalid);
+	ret = check_service(svc, cfg, &out->invalid);
 	if (ret == 0 || ret == -ENOMEM)
 		goto out;
-	parsed = calloc(n_slices + 1, sizeof(*parsed));
-	if (!parsed) {
+	sorted = calloc(n_slices + 1, sizeof(const struct k8s_slice *));
+	if (!sorted) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	if (n_slices)
+		memcpy(sorted, slices, n_slices * sizeof(const struct k8s_slice *));
 	/* Every fault is named at once: the slices of a bad Service, and the ports of one with bad slices. */
-	slices_ret = parse_slices(slices, n_slices, cfg->node_name, parsed, &out->invalid);
+	slices_ret = check_slices(sorted, n_slices, &out->invalid);
 	if (ret < 0 || slices_ret == -ENOMEM) {
 		ret = slices_ret == -ENOMEM ? -ENOMEM : ret;
 		goto out;
 	}
-	ret = 0;
-	ctx = (struct port_context){
-		.slices = parsed, .n_slices = slices_ret ? 0 : n_slices, .node = node, .node_name = cfg->node_name
-	};
-	cJSON_ArrayForEach(port, sp.ports) {
-		if (ret)
-			break;
-		ret = add_port_frontends(&sp, port, i++, &ctx, out);
+	/* Its first bad port, found when it was decoded: translation walks the ports after the slices. */
+	if (svc->fault) {
+		ret = bad_service(svc, &out->invalid, "%s", svc->fault);
+		goto out;
 	}
-	if (!ret)
-		ret = slices_ret;
+	ret = slices_ret;
+	if (ret)
+		goto out;
+	ctx = (struct port_context){
+		.slices = sorted, .n_slices = n_slices, .node = node, .node_name = cfg->node_name
+	};
+	for (__u32 i = 0; i < svc->n_addrs; i++) {
+		if (addrs[i].source == SERVICE_ADDR_CLUSTER)
+			ctx.families |= 1U << family_of(addrs[i].addr);
+	}
+	for (__u32 i = 0; i < svc->n_ports && !ret; i++)
+		ret = add_port_frontends(svc, &ports[i], &ctx, out);
 out:
-	for (i = 0; parsed && i < n_slices; i++)
-		endpoint_slice_release(&parsed[i]);
-	free(parsed);
-	service_spec_release(&sp);
+	free(sorted);
 	if (ret == -EINVAL) {
 		release_items(out);
 		return ret;
@@ -480,6 +295,15 @@ out:
 	if (ret < 0) {
 		service_frontends_release(out);
 		return ret;
+	}
+	/* The desired state keeps the result as long as the Service stays: no room to spare. */
+	if (out->n && out->n < out->cap) {
+		struct desired_frontend *fit = realloc(out->items, out->n * sizeof(*fit));
+
+		if (fit) {
+			out->items = fit;
+			out->cap = out->n;
+		}
 	}
 	return 0;
 }

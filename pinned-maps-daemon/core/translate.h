@@ -3,17 +3,20 @@
  * Kubernetes objects → frontends, with kube-proxy's semantics (pkg/proxy):
  * one Service and the EndpointSlices labelled with its name become a set of
  * frontends (cluster IPs, external IPs, load-balancer IPs, node ports), each
- * with its sorted, unique backends. Pure functions over cJSON: no maps, no
- * store, so the unit tests exercise exactly what the daemon runs.
+ * with its sorted, unique backends. Pure functions over the compact objects
+ * (k8s_service.h, k8s_endpoint_slice.h, k8s_node.h): no maps, no store, so
+ * the unit tests exercise exactly what the daemon runs.
  */
 #ifndef SOCKLB_TRANSLATE_H
 #define SOCKLB_TRANSLATE_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "invalid_object.h"
+#include "k8s_endpoint_slice.h"
+#include "k8s_node.h"
+#include "k8s_service.h"
 #include "lbmap.h"
 
 #define SOCKLB_DEFAULT_AFFINITY_TIMEOUT 10800 /* seconds; the API server's default */
@@ -28,12 +31,11 @@ struct translate_config {
 struct node_view {
 	const char *zone; /* topology.kubernetes.io/zone, NULL when unknown */
 	size_t n_addrs;
-	__be32 (*addrs)[4]; /* InternalIP and ExternalIP addresses, for node ports */
+	const __be32 (*addrs)[4]; /* InternalIP and ExternalIP addresses, for node ports */
 };
 
-/* Read the daemon's own Node (NULL when not known yet: no zone, no node ports). */
-int node_view_init(struct node_view *node, const cJSON *node_obj);
-void node_view_release(struct node_view *node);
+/* The daemon's own Node (NULL when not known yet: no zone, no node ports); the view borrows from it. */
+void node_view_init(struct node_view *node, const struct k8s_node *node_obj);
 
 struct desired_frontend {
 	struct socklb_frontend fe;
@@ -62,16 +64,13 @@ void service_frontends_release(struct service_frontends *sf);
  * out->invalid names the Service (its first bad field) and every malformed
  * slice.
  */
-int translate_service(const cJSON *svc, const cJSON *const *slices, size_t n_slices, const struct node_view *node,
-		      const struct translate_config *cfg, struct service_frontends *out);
+int translate_service(const struct k8s_service *svc, const struct k8s_slice *const *slices, size_t n_slices,
+		      const struct node_view *node, const struct translate_config *cfg, struct service_frontends *out);
 
 int frontend_cmp(const struct socklb_frontend *a, const struct socklb_frontend *b);
 int endpoint_cmp(const struct socklb_endpoint *a, const struct socklb_endpoint *b);
 /* Frontends as maps and logs show them: "10.96.0.10:53/UDP". */
 #define FRONTEND_STRLEN (SOCKLB_ENDPOINT_STRLEN + 4)
 void frontend_format(const struct socklb_frontend *fe, char *buf, size_t len);
-/* Frontends as hash keys: explicit bytes, so struct padding never matters. */
-#define FRONTEND_KEY_LEN 19
-void frontend_key(const struct socklb_frontend *fe, unsigned char key[FRONTEND_KEY_LEN]);
 
 #endif /* SOCKLB_TRANSLATE_H */

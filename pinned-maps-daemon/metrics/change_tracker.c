@@ -7,10 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "hashmap.h"
-#include "k8s_object.h"
-
-#define KEY_LEN 512
+#include "intern.h"
+#include "k8s_endpoint_slice.h"
+#include "name_table.h"
 
 /* The trigger times of one Service's changed slices. */
 struct times {
@@ -19,21 +18,14 @@ struct times {
 	double *t;
 };
 
+/* Both tables hold references to their keys' interned strings. */
 struct change_tracker {
 	pthread_mutex_t lock;
 	double start;
 	struct change_counts counts;
-	struct hashmap *services_pending; /* "namespace/name" → (void *)1 */
-	struct hashmap *trigger_times; /* Service "namespace/name" → struct times */
+	struct name_table services_pending; /* namespace/name of the Services changed */
+	struct name_table trigger_times; /* namespace/Service name → struct times */
 };
-
-static void times_free(void *value)
-{
-	struct times *t = value;
-
-	free(t->t);
-	free(t);
-}
 
 struct change_tracker *change_tracker_new(double start)
 {
@@ -43,30 +35,50 @@ struct change_tracker *change_tracker_new(double start)
 		return NULL;
 	pthread_mutex_init(&ct->lock, NULL);
 	ct->start = start;
-	ct->services_pending = hashmap_new();
-	ct->trigger_times = hashmap_new();
-	if (!ct->services_pending || !ct->trigger_times) {
-		change_tracker_free(ct);
-		return NULL;
-	}
 	return ct;
+}
+
+/* An entry gives up its times and its references. */
+static void forget(struct name_entry *e)
+{
+	struct times *t = e->value;
+
+	if (t) {
+		free(t->t);
+		free(t);
+	}
+	intern_put(e->ns);
+	intern_put(e->name);
+}
+
+static void forget_all(struct name_table *t)
+{
+	for (struct name_entry *e = name_table_first(t); e; e = name_table_next(t, e))
+		forget(e);
+	name_table_release(t);
 }
 
 void change_tracker_free(struct change_tracker *ct)
 {
 	if (!ct)
 		return;
-	hashmap_free(ct->services_pending, NULL);
-	hashmap_free(ct->trigger_times, times_free);
+	forget_all(&ct->services_pending);
+	forget_all(&ct->trigger_times);
 	pthread_mutex_destroy(&ct->lock);
 	free(ct);
 }
 
-static int make_key(char *buf, const char *ns, const char *name)
+/* The entry of ns/name, added with references to its strings when new; NULL when out of memory. */
+static struct name_entry *entry(struct name_table *t, const char *ns, const char *name)
 {
-	int n = snprintf(buf, KEY_LEN, "%s/%s", ns, name);
+	struct name_entry *e = name_table_insert(t, ns, name);
 
-	return n < 0 || n >= KEY_LEN ? -1 : n;
+	if (e && !e->mark) {
+		e->mark = 1;
+		intern_ref(ns);
+		intern_ref(name);
+	}
+	return e;
 }
 
 static double now_unix(void)
@@ -78,31 +90,29 @@ static double now_unix(void)
 }
 
 /* kube-proxy reads the slices of its own address types only; the label names the Service. */
-static const char *slice_service(const cJSON *slice)
+static bool counted(const struct k8s_slice *slice)
 {
-	const char *type = k8s_string(slice, "addressType");
-	const char *svc = k8s_label(slice, K8S_LABEL_SERVICE_NAME);
-
-	if (!type || (strcmp(type, "IPv4") != 0 && strcmp(type, "IPv6") != 0) || !svc || !*svc)
-		return NULL;
-	return svc;
+	return slice->family && slice->service && *slice->service;
 }
 
-static void note_trigger_time(struct change_tracker *ct, const char *key, int len, const cJSON *slice)
+static void note_trigger_time(struct change_tracker *ct, const struct k8s_slice *slice)
 {
-	const char *when = k8s_annotation(slice, K8S_ANNOTATION_TRIGGER_TIME);
+	struct name_entry *e;
 	struct times *t;
-	double *grown, at;
+	double *grown;
 
-	if (!when || k8s_time_parse(when, &at) || at <= ct->start)
+	if (!slice->has_trigger_time || slice->trigger_time <= ct->start)
 		return;
-	t = hashmap_get(ct->trigger_times, key, (size_t)len);
+	/* Out of memory costs one observation. */
+	e = entry(&ct->trigger_times, slice->obj.ns, slice->service);
+	if (!e)
+		return;
+	t = e->value;
 	if (!t) {
 		t = calloc(1, sizeof(*t));
-		if (!t || hashmap_put(ct->trigger_times, key, (size_t)len, t, NULL)) {
-			free(t);
-			return; /* out of memory costs one observation */
-		}
+		if (!t)
+			return;
+		e->value = t;
 	}
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? 2 * t->cap : 2;
@@ -113,55 +123,53 @@ static void note_trigger_time(struct change_tracker *ct, const char *key, int le
 		t->t = grown;
 		t->cap = cap;
 	}
-	t->t[t->n++] = at;
+	t->t[t->n++] = slice->trigger_time;
 }
 
-static void observe_slice(struct change_tracker *ct, const cJSON *old, const cJSON *cur, bool changed)
+static void observe_slice(struct change_tracker *ct, const struct k8s_slice *old, const struct k8s_slice *cur,
+			  bool changed)
 {
-	const cJSON *slice = cur ? cur : old;
-	const char *svc = slice_service(slice);
-	struct times *gone;
-	char key[KEY_LEN];
-	int len;
+	const struct k8s_slice *slice = cur ? cur : old;
+	struct name_entry *e, gone;
 
-	if (!svc)
+	if (!counted(slice))
 		return;
 	ct->counts.endpoint_changes_total++;
 	if (!changed)
 		return;
 	ct->counts.endpoint_changes_pending++;
-	len = make_key(key, k8s_namespace(slice), svc);
-	if (len < 0)
-		return;
 	if (cur) {
-		note_trigger_time(ct, key, len, cur);
+		note_trigger_time(ct, cur);
 	} else {
-		gone = hashmap_remove(ct->trigger_times, key, (size_t)len);
-		if (gone)
-			times_free(gone);
+		e = name_table_find(&ct->trigger_times, old->obj.ns, old->service);
+		if (e) {
+			gone = *e;
+			name_table_remove(&ct->trigger_times, e);
+			forget(&gone);
+		}
 	}
 }
 
-static void observe_service(struct change_tracker *ct, const cJSON *old, const cJSON *cur, bool changed)
+static void observe_service(struct change_tracker *ct, const struct k8s_object *old, const struct k8s_object *cur,
+			    bool changed)
 {
-	const cJSON *svc = cur ? cur : old;
-	char key[KEY_LEN];
-	int len;
+	const struct k8s_object *svc = cur ? cur : old;
 
 	ct->counts.service_changes_total++;
-	len = make_key(key, k8s_namespace(svc), k8s_name(svc) ? k8s_name(svc) : "");
-	if (changed && len >= 0 && !hashmap_get(ct->services_pending, key, (size_t)len))
-		hashmap_put(ct->services_pending, key, (size_t)len, (void *)1, NULL);
-	ct->counts.service_changes_pending = hashmap_count(ct->services_pending);
+	/* Out of memory costs one pending count. */
+	if (changed)
+		entry(&ct->services_pending, svc->ns, svc->name);
+	ct->counts.service_changes_pending = ct->services_pending.count;
 }
 
-void change_tracker_observe(enum k8s_kind kind, const cJSON *old, const cJSON *cur, bool changed, void *ctx)
+void change_tracker_observe(enum k8s_kind kind, const struct k8s_object *old, const struct k8s_object *cur,
+			    bool changed, void *ctx)
 {
 	struct change_tracker *ct = ctx;
 
 	pthread_mutex_lock(&ct->lock);
 	if (kind == K8S_ENDPOINTSLICE)
-		observe_slice(ct, old, cur, changed);
+		observe_slice(ct, (const struct k8s_slice *)old, (const struct k8s_slice *)cur, changed);
 	else if (kind == K8S_SERVICE)
 		observe_service(ct, old, cur, changed);
 	/* Any change is work for the next sync (a Node's zone, a Namespace's opt-in too). */
@@ -170,66 +178,38 @@ void change_tracker_observe(enum k8s_kind kind, const cJSON *old, const cJSON *c
 	pthread_mutex_unlock(&ct->lock);
 }
 
-struct gather {
-	double *times;
-	size_t n;
-	size_t cap;
-	int err;
-};
-
-static int gather_times(const void *key, size_t key_len, void *value, void *ctx)
-{
-	const struct times *t = value;
-	struct gather *g = ctx;
-	double *grown;
-
-	(void)key;
-	(void)key_len;
-	if (g->n + t->n > g->cap) {
-		size_t cap = g->cap ? 2 * g->cap : 16;
-
-		while (cap < g->n + t->n)
-			cap *= 2;
-		grown = realloc(g->times, cap * sizeof(*grown));
-		if (!grown) {
-			g->err = -ENOMEM;
-			return g->err;
-		}
-		g->times = grown;
-		g->cap = cap;
-	}
-	memcpy(g->times + g->n, t->t, t->n * sizeof(*t->t));
-	g->n += t->n;
-	return 0;
-}
-
-static bool every(void *value, void *ctx)
-{
-	(void)value;
-	(void)ctx;
-	return true;
-}
-
 int change_tracker_take(struct change_tracker *ct, double **times, size_t *n)
 {
-	struct gather g = { 0 };
+	struct name_table *tt = &ct->trigger_times;
+	double *all = NULL;
+	size_t total = 0;
+	int err = 0;
 
 	pthread_mutex_lock(&ct->lock);
-	hashmap_foreach(ct->trigger_times, gather_times, &g);
-	hashmap_remove_if(ct->trigger_times, every, NULL, times_free);
-	hashmap_remove_if(ct->services_pending, every, NULL, NULL);
+	for (struct name_entry *e = name_table_first(tt); e; e = name_table_next(tt, e))
+		total += e->value ? ((const struct times *)e->value)->n : 0;
+	if (total) {
+		all = malloc(total * sizeof(*all));
+		total = 0;
+		for (struct name_entry *e = name_table_first(tt); all && e; e = name_table_next(tt, e)) {
+			const struct times *t = e->value;
+
+			if (t) {
+				memcpy(all + total, t->t, t->n * sizeof(*t->t));
+				total += t->n;
+			}
+		}
+		if (!all)
+			err = -ENOMEM;
+	}
+	forget_all(tt);
+	forget_all(&ct->services_pending);
 	ct->counts.endpoint_changes_pending = 0;
 	ct->counts.service_changes_pending = 0;
 	pthread_mutex_unlock(&ct->lock);
-	if (g.err) {
-		free(g.times);
-		*times = NULL;
-		*n = 0;
-		return g.err;
-	}
-	*times = g.times;
-	*n = g.n;
-	return 0;
+	*times = all;
+	*n = total;
+	return err;
 }
 
 void change_tracker_counts(struct change_tracker *ct, struct change_counts *c)

@@ -20,7 +20,6 @@
 #ifndef SOCKLB_CHANGE_TRACKER_H
 #define SOCKLB_CHANGE_TRACKER_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,7 +33,8 @@ struct change_tracker *change_tracker_new(double start);
 void change_tracker_free(struct change_tracker *ct);
 
 /* A store_observer_cb (ctx: the tracker). */
-void change_tracker_observe(enum k8s_kind kind, const cJSON *old, const cJSON *cur, bool changed, void *ctx);
+void change_tracker_observe(enum k8s_kind kind, const struct k8s_object *old, const struct k8s_object *cur,
+			    bool changed, void *ctx);
 
 /*
  * A sync takes the changes: the trigger times noted since the last take

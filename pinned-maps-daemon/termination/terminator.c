@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "endpoint_slice.h"
+#include "frontend_table.h"
 #include "hashmap.h"
 #include "log.h"
 #include "terminate.h"
@@ -73,33 +73,22 @@ enum held_verdict held_decide(enum held_state state, long long deadline_ms, long
 	}
 }
 
-static bool slice_has_port(const struct parsed_slice *ps, const struct socklb_frontend *fe, __u16 port)
+bool slice_has_serving_terminating(const struct k8s_slice *slice, const struct socklb_frontend *fe,
+				   const struct socklb_endpoint *be)
 {
-	for (size_t i = 0; i < ps->n_ports; i++) {
-		if (ps->ports[i].port == port && ps->ports[i].proto == fe->proto)
+	const struct slice_endpoint *eps = k8s_slice_endpoints(slice);
+	const struct slice_port *ports = k8s_slice_ports(slice);
+	bool has_port = false;
+
+	/* Malformed: translation already said so, and does not use the slice either (it has no endpoints). */
+	for (__u32 i = 0; i < slice->n_ports && !has_port; i++)
+		has_port = ports[i].port == be->port && ports[i].proto == fe->proto;
+	for (__u32 i = 0; has_port && i < slice->n_endpoints; i++) {
+		if ((eps[i].conditions & SLICE_ENDPOINT_SERVING) && (eps[i].conditions & SLICE_ENDPOINT_TERMINATING) &&
+		    memcmp(eps[i].addr, be->addr, sizeof(be->addr)) == 0)
 			return true;
 	}
 	return false;
-}
-
-bool slice_has_serving_terminating(const cJSON *slice, const struct socklb_frontend *fe,
-				   const struct socklb_endpoint *be)
-{
-	struct parsed_slice ps;
-	bool found = false;
-
-	/* Malformed: translation already said so, and does not use the slice either. */
-	if (endpoint_slice_parse(slice, NULL, &ps, NULL))
-		return false;
-	if (slice_has_port(&ps, fe, be->port)) {
-		for (size_t i = 0; i < ps.n_endpoints && !found; i++) {
-			const struct slice_endpoint *se = &ps.endpoints[i];
-
-			found = se->serving && se->terminating && memcmp(se->addr, be->addr, sizeof(be->addr)) == 0;
-		}
-	}
-	endpoint_slice_release(&ps);
-	return found;
 }
 
 enum socklb_term_method terminator_method(bool automatic, enum socklb_term_method named,

@@ -14,11 +14,11 @@
 #ifndef SOCKLB_TERMINATOR_H
 #define SOCKLB_TERMINATOR_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
+#include "k8s_endpoint_slice.h"
 #include "lbmap.h"
 #include "terminate.h"
 
@@ -59,7 +59,7 @@ enum held_verdict held_decide(enum held_state state, long long deadline_ms, long
  * terminating, with a port of be's number and fe's protocol. The slice must be
  * one of the frontend's Service; a malformed one lists nothing.
  */
-bool slice_has_serving_terminating(const cJSON *slice, const struct socklb_frontend *fe,
+bool slice_has_serving_terminating(const struct k8s_slice *slice, const struct socklb_frontend *fe,
 				   const struct socklb_endpoint *be);
 
 /* ---- backends held for their grace period ------------------------------------- */

@@ -6,10 +6,13 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <linux/types.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -470,6 +473,209 @@ static void test_stale_count_after_shrink_still_translates(void **state)
 	assert_int_equal(socklb_service_delete(&fx.maps, &f), 0);
 }
 
+/* The frontend's backends in slot order, as "a:p b:p"; "" when it has none, "-" when it is not there. */
+static void backends_of(struct socklb_maps *m, const struct socklb_frontend *f, char *buf, size_t len)
+{
+	struct socklb_endpoint *be = NULL;
+	struct socklb_svc svc;
+	size_t used = 0;
+	__u32 n;
+
+	if (socklb_service_get(m, f, &svc, &be, &n)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	buf[0] = '\0';
+	for (__u32 i = 0; i < n; i++) {
+		char one[SOCKLB_ENDPOINT_STRLEN];
+
+		socklb_endpoint_format(be[i].addr, be[i].port, one, sizeof(one));
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? " " : "", one);
+	}
+	free(be);
+}
+
+#define ASSERT_BACKENDS(m, f, want)                        \
+	do {                                               \
+		char got_[512];                            \
+		backends_of((m), (f), got_, sizeof(got_)); \
+		assert_string_equal(got_, want);           \
+	} while (0)
+
+/*
+ * Many frontends written at once: new ones, one that grows and one that
+ * shrinks (backends that stay keep their slots), one that does not change;
+ * a recycled id starts with fresh counters; and the datapath sees them.
+ */
+static void test_batched_upserts(void **state)
+{
+	struct socklb_frontend f[4] = { fe("10.96.1.1", 80, SOCKLB_PROTO_TCP), fe("10.96.1.2", 80, SOCKLB_PROTO_TCP),
+					fe("10.96.1.3", 53, SOCKLB_PROTO_UDP),
+					fe("fd00:96::1:4", 80, SOCKLB_PROTO_TCP) };
+	struct socklb_endpoint b[] = { ep("10.244.1.1", 8080), ep("10.244.1.2", 8080), ep("10.244.1.3", 8080) };
+	struct socklb_endpoint b6[] = { ep("fd00:244::1", 8080) };
+	struct socklb_service_write w[4] = {
+		{ .fe = &f[0], .be = b, .n = 2 },
+		{ .fe = &f[1], .be = b, .n = 3 },
+		{ .fe = &f[2], .be = b + 2, .n = 1, .affinity_timeout = 60 },
+		{ .fe = &f[3], .be = b6, .n = 1 },
+	};
+	struct socklb_stats junk[256] = { [0 ... 255] = { .translated = 7, .no_backend = 7 } }, st;
+	struct socklb_endpoint *cur;
+	struct socklb_sockaddr out;
+	struct socklb_svc svc;
+	__u32 id;
+
+	(void)state;
+	/* An id a deleted frontend left with counters: whoever gets it next starts from zero. */
+	assert_int_equal(socklb_service_upsert(&fx.maps, &f[0], b, 1, 0), 0);
+	assert_int_equal(socklb_service_get(&fx.maps, &f[0], &svc, &cur, &id), 0);
+	free(cur);
+	id = svc.id;
+	assert_int_equal(socklb_service_delete(&fx.maps, &f[0]), 0);
+	assert_int_equal(bpf_map_update_elem(fx.maps.stats, &id, junk, BPF_ANY), 0);
+
+	assert_int_equal(socklb_services_upsert(&fx.maps, w, 4), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(w[i].err, 0);
+	ASSERT_BACKENDS(&fx.maps, &f[0], "10.244.1.1:8080 10.244.1.2:8080");
+	ASSERT_BACKENDS(&fx.maps, &f[1], "10.244.1.1:8080 10.244.1.2:8080 10.244.1.3:8080");
+	ASSERT_BACKENDS(&fx.maps, &f[2], "10.244.1.3:8080");
+	ASSERT_BACKENDS(&fx.maps, &f[3], "[fd00:244::1]:8080");
+	assert_int_equal(socklb_service_stats(&fx.maps, id, &st), 0);
+	assert_int_equal(st.translated + st.no_backend, 0);
+	assert_int_equal(run(LB_TEST_CONNECT, SOCKLB_PROTO_UDP, sa("10.96.1.3", 53), 1, false, &out), TRANSLATED);
+	assert_true(same(out, sa("10.244.1.3", 8080)));
+
+	/* 2 -> 3, 3 -> 1 (the one that stays keeps slot 0), the same again, and a new backend set. */
+	w[0].n = 3;
+	w[1].be = b + 1;
+	w[1].n = 1;
+	w[3].n = 0;
+	assert_int_equal(socklb_services_upsert(&fx.maps, w, 4), 0);
+	ASSERT_BACKENDS(&fx.maps, &f[0], "10.244.1.1:8080 10.244.1.2:8080 10.244.1.3:8080");
+	ASSERT_BACKENDS(&fx.maps, &f[1], "10.244.1.2:8080");
+	ASSERT_BACKENDS(&fx.maps, &f[2], "10.244.1.3:8080");
+	ASSERT_BACKENDS(&fx.maps, &f[3], "");
+	assert_int_equal(run(LB_TEST_CONNECT, SOCKLB_PROTO_TCP, sa("fd00:96::1:4", 80), 1, false, &out), REFUSE);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(socklb_service_delete(&fx.maps, &f[i]), 0);
+}
+
+/*
+ * A batch that does not fit: the writes that fit are made, the others fail
+ * with ENOSPC and leave their frontends as they were, whether the library's
+ * count or the kernel's map says so first (a batch the kernel stops half-way
+ * is undone and made one write at a time).
+ */
+static void test_batched_upserts_full_map(void **state)
+{
+	struct socklb_frontend f[3] = { fe("10.96.2.1", 80, SOCKLB_PROTO_TCP), fe("10.96.2.2", 80, SOCKLB_PROTO_TCP),
+					fe("10.96.2.3", 80, SOCKLB_PROTO_TCP) };
+	struct socklb_endpoint b[] = { ep("10.244.2.1", 80), ep("10.244.2.2", 80), ep("10.244.2.3", 80) };
+	struct socklb_service_write w[3] = {
+		{ .fe = &f[0], .be = b, .n = 2 },
+		{ .fe = &f[1], .be = b, .n = 3 },
+		{ .fe = &f[2], .be = b, .n = 1 },
+	};
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	struct socklb_maps small = fx.maps;
+	int backends;
+
+	(void)state;
+	/* The library's count: room for 3 more backends. */
+	fx.maps.max_backends = fx.maps.backends_used + 3;
+	assert_int_equal(socklb_services_upsert(&fx.maps, w, 3), -ENOSPC);
+	assert_int_equal(w[0].err, 0);
+	assert_int_equal(w[1].err, -ENOSPC);
+	assert_int_equal(w[2].err, 0);
+	ASSERT_BACKENDS(&fx.maps, &f[0], "10.244.2.1:80 10.244.2.2:80");
+	ASSERT_BACKENDS(&fx.maps, &f[1], "-");
+	ASSERT_BACKENDS(&fx.maps, &f[2], "10.244.2.1:80");
+	fx.maps.max_backends = bpf_map__max_entries(fx.skel->maps.socklb_be_v1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(socklb_service_delete(&fx.maps, &f[i]), 0);
+
+	/* The kernel's map: 4 entries, while the library believes in more. */
+	backends = bpf_map_create(BPF_MAP_TYPE_HASH, "small_be", sizeof(struct socklb_backend_key),
+				  sizeof(struct socklb_backend), 4, &opts);
+	assert_true(backends >= 0);
+	small.backends = backends;
+	small.id_used = calloc(small.max_services / 8 + 1, 1);
+	small.accounted = true;
+	small.services_used = small.backends_used = 0;
+	small.id_hint = 200;
+	assert_int_equal(socklb_services_upsert(&small, w, 3), -ENOSPC);
+	assert_int_equal(w[0].err, 0);
+	assert_int_equal(w[1].err, -ENOSPC);
+	assert_int_equal(w[2].err, 0);
+	ASSERT_BACKENDS(&small, &f[0], "10.244.2.1:80 10.244.2.2:80");
+	ASSERT_BACKENDS(&small, &f[1], "-");
+	ASSERT_BACKENDS(&small, &f[2], "10.244.2.1:80");
+	/* Nothing of the write that failed was left in the map: what is there is what the two counted. */
+	assert_int_equal(small.backends_used, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(socklb_service_delete(&small, &f[i]), 0);
+	free(small.id_used);
+	close(backends);
+}
+
+/* Remove the root and every map pinned in it (whatever the maps of the day are). */
+static void remove_root(const char *root)
+{
+	DIR *dir = opendir(root);
+	struct dirent *e;
+
+	while (dir && (e = readdir(dir))) {
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(dir), e->d_name, 0);
+	}
+	if (dir)
+		closedir(dir);
+	rmdir(root);
+}
+
+/*
+ * Maps made ahead, unpinned, are pinned under a root that has none, with
+ * the sizes asked; a root that has them keeps its own, and one that has
+ * some of them gets the missing ones the usual way.
+ */
+static void test_maps_made_ahead(void **state)
+{
+	struct socklb_map_sizes small = { 1000, 5000, 100 }, big = { 2000, 9000, 100 };
+	char root[] = "/sys/fs/bpf/test_lb_ahead_XXXXXX", path[256];
+	struct socklb_maps_ahead *a;
+	struct socklb_maps m;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	rmdir(root);
+	assert_int_equal(socklb_maps_create_ahead(&small, &a), 0);
+	assert_int_equal(access(root, F_OK), -1);
+	assert_int_equal(socklb_maps_open_ahead(root, &small, a, &m, NULL), 0);
+	socklb_maps_ahead_free(a);
+	assert_int_equal(m.max_services, 1000);
+	assert_int_equal(m.max_backends, 5000);
+	socklb_maps_close(&m);
+
+	assert_int_equal(socklb_maps_create_ahead(&big, &a), 0);
+	assert_int_equal(socklb_maps_open_ahead(root, &big, a, &m, NULL), 0);
+	socklb_maps_ahead_free(a);
+	assert_int_equal(m.max_services, 1000);
+	assert_int_equal(m.max_backends, 5000);
+	socklb_maps_close(&m);
+
+	snprintf(path, sizeof(path), "%s/%s", root, SOCKLB_MAP_NAMESPACES);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(socklb_maps_create_ahead(&big, &a), 0);
+	assert_int_equal(socklb_maps_open_ahead(root, &big, a, &m, NULL), 0);
+	socklb_maps_ahead_free(a);
+	assert_int_equal(m.max_services, 1000);
+	assert_int_equal(access(path, F_OK), 0);
+	socklb_maps_close(&m);
+	remove_root(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +689,9 @@ int main(void)
 		cmocka_unit_test(test_peer_table_evicts_least_recently_used),
 		cmocka_unit_test(test_v6_service_and_v4_mapped_key),
 		cmocka_unit_test(test_stale_count_after_shrink_still_translates),
+		cmocka_unit_test(test_batched_upserts),
+		cmocka_unit_test(test_batched_upserts_full_map),
+		cmocka_unit_test(test_maps_made_ahead),
 	};
 
 	return cmocka_run_group_tests_name("bpf_translation", tests, setup, teardown);

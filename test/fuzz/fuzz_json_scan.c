@@ -78,7 +78,8 @@ static bool same_tree(const cJSON *a, const cJSON *b)
 /* The kind the whole document's "kind" implies for its items, as object_list_header() reports it. */
 static int whole_is_list(const cJSON *doc, int *implied)
 {
-	const char *kind = k8s_string(doc, "kind");
+	const cJSON *member = cJSON_GetObjectItemCaseSensitive(doc, "kind");
+	const char *kind = cJSON_IsString(member) ? member->valuestring : NULL;
 
 	if (kind && strcmp(kind, "List") == 0) {
 		*implied = -1;
@@ -93,12 +94,13 @@ static int whole_is_list(const cJSON *doc, int *implied)
  * its items, compared with the whole parse's when there is one), -1 when it
  * refuses it.
  */
-static int fast_list(const char *text, size_t len, const struct json_list *list, const cJSON *whole)
+static int fast_list(struct object_parser *p, const char *text, size_t len, const struct json_list *list,
+		     const cJSON *whole)
 {
 	const cJSON *items = whole ? cJSON_GetObjectItemCaseSensitive(whole, "items") : NULL;
 	int implied, want_implied, is_list, ret = 0;
 
-	is_list = object_list_header(text, len, list, "fuzz", &implied);
+	is_list = object_list_header(p, text, len, list, "fuzz", &implied);
 	if (is_list < 0)
 		return -1;
 	/* The rest of the document names the same kind as the whole: the skeleton lost nothing. */
@@ -126,12 +128,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* NUL-terminated like the file source's buffer, which cJSON's skipping relies on. */
 	char *text = malloc(size + 1);
 	struct json_scan_error where;
-	struct json_list list;
+	struct json_list list = { 0 };
+	struct object_parser parser;
 	bool fast_ok;
 	cJSON *whole;
 	int ret;
 
-	if (!text)
+	if (!text || object_parser_init(&parser))
 		abort();
 	memcpy(text, data, size);
 	text[size] = '\0';
@@ -146,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		fast_ok = false;
 	} else if (list.found) {
-		fast_ok = fast_list(text, size, &list, whole) == 0;
+		fast_ok = fast_list(&parser, text, size, &list, whole) == 0;
 	} else {
 		/* No list found: the file source parses the document whole, as the reference does. */
 		fast_ok = whole != NULL;
@@ -154,6 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fast_ok != (whole != NULL))
 		abort();
 	json_list_release(&list);
+	object_parser_release(&parser);
 	cJSON_Delete(whole);
 	free(text);
 	return 0;

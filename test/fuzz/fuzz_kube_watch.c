@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * What the API server sends, as the watcher thread handles it: a LIST page
- * (pieces appended, parsed, items moved into the store with store_replace)
+ * (pieces appended, decoded, its objects into the store with store_replace)
  * or a watch stream (pieces through the framer into the event handler,
  * events into store_upsert/store_delete), then the translation of whatever
  * the store holds. The watcher's own file is compiled in so that its static
@@ -22,13 +22,12 @@ struct count_ctx {
 	size_t n;
 };
 
-static int count_object(const cJSON *obj, void *ctx)
+static int count_object(const struct k8s_object *obj, void *ctx)
 {
 	struct count_ctx *c = ctx;
-	const char *name = k8s_name(obj);
 
 	/* the store refuses objects without a name */
-	if (!name || !name[0])
+	if (!obj->name || !obj->name[0])
 		abort();
 	c->n++;
 	return 0;
@@ -37,12 +36,10 @@ static int count_object(const cJSON *obj, void *ctx)
 static void feed_list_page(struct kube_watcher *w, const char *data, size_t len)
 {
 	struct body body = { 0 };
-	cJSON *items = cJSON_CreateArray(), *page;
+	struct object_list objs = { 0 };
 	char *cont = NULL;
 	size_t off = 0;
 
-	if (!items)
-		abort();
 	while (off < len) {
 		size_t piece = len - off < 1000 ? len - off : 1000;
 
@@ -50,11 +47,11 @@ static void feed_list_page(struct kube_watcher *w, const char *data, size_t len)
 			abort();
 		off += piece;
 	}
-	page = body.data ? cJSON_ParseWithLength(body.data, body.len) : NULL;
-	if (page && take_page(w, page, items, &cont) == 0)
-		store_replace(w->env->store, w->kind, items);
-	cJSON_Delete(page);
-	cJSON_Delete(items);
+	if (body.data && take_page(w, body.data, body.len, &objs, &cont) == 0) {
+		store_replace(w->env->store, w->kind, objs.items, objs.n);
+		objs.n = 0;
+	}
+	object_list_release(&objs);
 	free(cont);
 	free(body.data);
 }
@@ -95,6 +92,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	w.kind = (enum k8s_kind)(data[0] & 3);
 	w.resource = resource_name(w.kind);
+	w.decoder = k8s_decoder_new();
+	if (!w.decoder)
+		abort();
 	if (data[0] & 4)
 		feed_list_page(&w, (const char *)data + 1, size - 1);
 	else
@@ -110,6 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	store_unlock(env.store);
 
 	free(w.rv);
+	k8s_decoder_free(w.decoder);
+	json_reader_release(&w.reader);
 	store_free(env.store);
 	return 0;
 }

@@ -10,9 +10,9 @@
  * with '-'. After every step the desired state must be well formed (backends
  * sorted, unique, of the frontend's family; lookups agree with the walk), and
  * at the end, when every Service in the store is valid, the incrementally
- * updated state must equal one built from scratch from a copy of the store
- * (the store's change feed has one reader: a second desired state on the
- * same store would see no change).
+ * updated state must equal one built from scratch on a second store that got
+ * the same documents without a pass in between (the store's change feed has
+ * one reader: a second desired state on the same store would see no change).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,7 +20,6 @@
 
 #include "desired_state.h"
 #include "fuzz_common.h"
-#include "k8s_object.h"
 #include "object_list.h"
 #include "store.h"
 #include "translate.h"
@@ -41,7 +40,7 @@ static int check_frontend(const struct desired_frontend *df, void *ctx)
 	struct walk *w = ctx;
 	bool v4 = socklb_addr_is_v4(df->fe.addr);
 	const struct desired_frontend *again, *theirs;
-	const char *owner, *their_owner;
+	const struct service_key *owner, *their_owner;
 
 	w->n++;
 	if (df->fe.proto != SOCKLB_PROTO_TCP && df->fe.proto != SOCKLB_PROTO_UDP)
@@ -60,7 +59,8 @@ static int check_frontend(const struct desired_frontend *df, void *ctx)
 	if (w->other) {
 		theirs = desired_state_lookup(w->other, &df->fe, &their_owner);
 		if (!theirs || theirs->n_backends != df->n_backends ||
-		    theirs->affinity_timeout != df->affinity_timeout || strcmp(owner, their_owner) != 0 ||
+		    theirs->affinity_timeout != df->affinity_timeout || owner->ns != their_owner->ns ||
+		    owner->name != their_owner->name ||
 		    (df->n_backends &&
 		     memcmp(theirs->backends, df->backends, df->n_backends * sizeof(*df->backends)) != 0))
 			abort();
@@ -96,55 +96,44 @@ static void update(struct desired_state *d, struct store *s)
 }
 
 /* Apply one later document as watch events. */
-static void apply(struct store *s, const char *text, size_t len)
+static void apply(struct object_parser *p, struct store *s, const char *text, size_t len)
 {
 	bool delete = len && text[0] == '-';
-	struct object_batch b;
+	struct object_batch b = { 0 };
 
-	if (object_batch_init(&b))
-		abort();
 	if (delete) {
 		text++;
 		len--;
 	}
-	object_list_parse(text, len, "fuzz", &b);
+	object_list_parse(p, text, len, "fuzz", &b);
 	for (int k = 0; k < K8S_KIND_COUNT; k++) {
-		cJSON *item;
+		for (size_t i = 0; i < b.n[k]; i++) {
+			struct k8s_object *obj = b.items[k][i];
 
-		while ((item = b.items[k]->child)) {
-			item = cJSON_DetachItemViaPointer(b.items[k], item);
 			if (delete) {
-				if (k8s_name(item))
-					store_delete(s, (enum k8s_kind)k, k8s_namespace(item), k8s_name(item));
-				cJSON_Delete(item);
+				if (obj->name)
+					store_delete(s, (enum k8s_kind)k, obj->ns, obj->name);
+				k8s_object_free(obj);
 			} else {
-				store_upsert(s, (enum k8s_kind)k, item);
+				store_upsert(s, obj);
 			}
 		}
+		b.n[k] = 0;
 	}
 	object_batch_release(&b);
 }
 
-/* The EndpointSlices of a Service: its namespace, labelled with its name. */
-struct slices {
-	const cJSON *svc;
-	const cJSON **items;
-	size_t n;
-};
-
-static int collect_slice(const cJSON *slice, void *ctx)
+/* The first document: the complete initial list of every kind. */
+static void replace_all(struct object_parser *p, struct store *s, const char *text, size_t len)
 {
-	struct slices *sl = ctx;
-	const char *label = k8s_label(slice, K8S_LABEL_SERVICE_NAME);
+	struct object_batch b = { 0 };
 
-	if (!label || strcmp(label, k8s_name(sl->svc)) != 0 ||
-	    strcmp(k8s_namespace(slice), k8s_namespace(sl->svc)) != 0)
-		return 0;
-	sl->items = realloc(sl->items, (sl->n + 1) * sizeof(const cJSON *));
-	if (!sl->items)
-		abort();
-	sl->items[sl->n++] = slice;
-	return 0;
+	object_list_parse(p, text, len, "fuzz", &b);
+	for (int k = 0; k < K8S_KIND_COUNT; k++) {
+		store_replace(s, (enum k8s_kind)k, b.items[k], b.n[k]);
+		b.n[k] = 0;
+	}
+	object_batch_release(&b);
 }
 
 struct validity {
@@ -153,17 +142,25 @@ struct validity {
 	bool all_valid;
 };
 
-static int check_service_valid(const cJSON *svc, void *ctx)
+static int check_service_valid(const struct k8s_object *obj, void *ctx)
 {
 	struct validity *v = ctx;
-	struct slices sl = { .svc = svc };
+	const struct k8s_slice *slices[64];
 	struct service_frontends out = { 0 };
+	size_t n = 0;
 
-	store_foreach(v->s, K8S_ENDPOINTSLICE, collect_slice, &sl);
-	if (translate_service(svc, sl.items, sl.n, v->node, &cfg, &out) < 0)
+	for (const struct k8s_slice *sl = store_service_slices(v->s, obj->ns, obj->name); sl;
+	     sl = (const struct k8s_slice *)sl->obj.link) {
+		if (n == 64) {
+			/* Too many to check here: not known to be valid. */
+			v->all_valid = false;
+			return 0;
+		}
+		slices[n++] = sl;
+	}
+	if (translate_service((const struct k8s_service *)obj, slices, n, v->node, &cfg, &out) < 0)
 		v->all_valid = false;
 	service_frontends_release(&out);
-	free(sl.items);
 	return 0;
 }
 
@@ -174,80 +171,50 @@ static bool all_services_valid(struct store *s)
 	struct validity v = { .s = s, .node = &node, .all_valid = true };
 
 	store_lock(s);
-	if (node_view_init(&node, store_get(s, K8S_NODE, "", NODE)))
-		abort();
+	node_view_init(&node, (const struct k8s_node *)store_get(s, K8S_NODE, "", NODE));
 	store_foreach(s, K8S_SERVICE, check_service_valid, &v);
-	node_view_release(&node);
 	store_unlock(s);
 	return v.all_valid;
 }
 
-static int copy_object(const cJSON *obj, void *ctx)
+/* Each document into each store; the first desired state is brought up to date after every one. */
+static void feed(struct object_parser *p, struct store *s, struct store *copy, struct desired_state *d,
+		 const char *text, size_t size)
 {
-	cJSON *copy = cJSON_Duplicate(obj, true);
-
-	if (!copy || !cJSON_AddItemToArray(ctx, copy))
-		abort();
-	return 0;
-}
-
-/* A new store holding what s holds, every kind listed. */
-static struct store *store_copy(struct store *s)
-{
-	struct store *copy = store_new();
-
-	if (!copy)
-		abort();
-	store_lock(s);
-	for (int k = 0; k < K8S_KIND_COUNT; k++) {
-		cJSON *items = cJSON_CreateArray();
-
-		if (!items)
-			abort();
-		store_foreach(s, (enum k8s_kind)k, copy_object, items);
-		store_replace(copy, (enum k8s_kind)k, items);
-		cJSON_Delete(items);
-	}
-	store_unlock(s);
-	return copy;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	const char *text = (const char *)data, *end = text + size, *sep;
-	struct store *s = store_new();
-	struct desired_state *d = desired_state_new(&cfg), *fresh;
-	struct object_batch b;
+	const char *end = text + size, *sep;
 	bool first = true;
 
-	fuzz_logs_quiet();
-	if (!s || !d)
-		abort();
 	while (text <= end) {
 		size_t len;
 
 		sep = memmem(text, (size_t)(end - text), SEPARATOR, strlen(SEPARATOR));
 		len = sep ? (size_t)(sep - text) : (size_t)(end - text);
 		if (first) {
-			if (object_batch_init(&b))
-				abort();
-			object_list_parse(text, len, "fuzz", &b);
-			for (int k = 0; k < K8S_KIND_COUNT; k++)
-				store_replace(s, (enum k8s_kind)k, b.items[k]);
-			object_batch_release(&b);
+			replace_all(p, s, text, len);
+			replace_all(p, copy, text, len);
 			first = false;
 		} else {
-			apply(s, text, len);
+			apply(p, s, text, len);
+			apply(p, copy, text, len);
 		}
 		update(d, s);
 		if (!sep)
 			break;
 		text = sep + strlen(SEPARATOR);
 	}
+}
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct store *s = store_new(), *copy = store_new();
+	struct desired_state *d = desired_state_new(&cfg), *fresh;
+	struct object_parser p;
+
+	fuzz_logs_quiet();
+	if (!s || !copy || !d || object_parser_init(&p))
+		abort();
+	feed(&p, s, copy, d, (const char *)data, size);
 	if (all_services_valid(s)) {
-		struct store *copy = store_copy(s);
-
 		fresh = desired_state_new(&cfg);
 		if (!fresh)
 			abort();
@@ -255,9 +222,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_state(d, fresh);
 		check_state(fresh, d);
 		desired_state_free(fresh);
-		store_free(copy);
 	}
+	object_parser_release(&p);
 	desired_state_free(d);
+	store_free(copy);
 	store_free(s);
 	return 0;
 }

@@ -3,7 +3,11 @@
  * Endpoint change → map latency, for the benchmark: with socklb-syncd
  * running on `--source file:TARGET`, swap prepared versions of the file into
  * place (atomic rename, as a config tool would) and time how long until the
- * pinned services map shows the new backend count of one frontend.
+ * pinned services map shows the new backend count of one frontend. With
+ * `--source kubernetes` against the test API server (test/apiserver/), TARGET
+ * is the URL of its control interface that applies an object
+ * (http://127.0.0.1:PORT/apply/endpointslices): the file's object is POSTed
+ * there, and the server sends the watch event.
  *
  *   slb-bench-mapwait ROOT VIP PORT TCP|UDP TARGET ROUNDS FILE_A COUNT_A FILE_B COUNT_B
  *
@@ -15,11 +19,15 @@
  * Exit status 1 when a round timed out (5 s) or the map already showed the
  * count a round was about to install (the files would not change anything).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +83,56 @@ static int swap_in(const char *src, const char *target)
 	return 0;
 }
 
+/* A whole file in memory (NUL-terminated); NULL when unreadable. */
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = calloc(1, (size_t)n + 1)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf)
+		*len = (size_t)n;
+	fclose(f);
+	return buf;
+}
+
+/* POST body to url (http://127.0.0.1:PORT/PATH, the test API server's control interface); 0 on a 200 answer. */
+static int post(const char *url, const char *body, size_t len)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char head[512], answer[512];
+	const char *path;
+	int port, fd, err = -EIO;
+	ssize_t got;
+
+	if (sscanf(url, "http://127.0.0.1:%d", &port) != 1 || !(path = strchr(url + 7, '/')))
+		return -EINVAL;
+	sin.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(head, sizeof(head),
+		 "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		 path, len);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && write(fd, head, strlen(head)) > 0 &&
+	    write(fd, body, len) == (ssize_t)len && (got = read(fd, answer, sizeof(answer) - 1)) > 0) {
+		answer[got] = '\0';
+		err = strncmp(answer, "HTTP/1.1 200", 12) == 0 ? 0 : -EPROTO;
+	}
+	if (err)
+		fprintf(stderr, "slb-bench-mapwait: POST %s failed\n", url);
+	close(fd);
+	return err;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -104,6 +162,9 @@ int main(int argc, char **argv)
 	struct socklb_frontend fe = {};
 	struct socklb_maps m;
 	const char *files[2], *target;
+	char *bodies[2] = { NULL, NULL };
+	size_t lens[2] = { 0, 0 };
+	bool http;
 	long counts[2], got = 0;
 	int rounds, proto, round, failed = 0, n = 0, err;
 	uint64_t *lat, t0, t;
@@ -125,6 +186,14 @@ int main(int argc, char **argv)
 	}
 	fe.port = (__u16)atoi(argv[3]);
 	fe.proto = (__u8)proto;
+	http = strncmp(target, "http://", 7) == 0;
+	for (int i = 0; http && i < 2; i++) {
+		bodies[i] = read_all(files[i], &lens[i]);
+		if (!bodies[i]) {
+			fprintf(stderr, "slb-bench-mapwait: cannot read %s\n", files[i]);
+			return 1;
+		}
+	}
 	err = socklb_maps_open_existing(argv[1], &m);
 	if (err) {
 		fprintf(stderr, "slb-bench-mapwait: open maps under %s: %s\n", argv[1], strerror(-err));
@@ -147,7 +216,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		t0 = now_ns();
-		if (swap_in(files[which], target)) {
+		if (http ? post(target, bodies[which], lens[which]) : swap_in(files[which], target)) {
 			failed++;
 			break;
 		}
@@ -172,6 +241,8 @@ int main(int argc, char **argv)
 	printf("samples=%d p50_us=%.1f p99_us=%.1f max_us=%.1f failed=%d\n", n, n ? nearest_rank_us(lat, n, 50) : 0,
 	       n ? nearest_rank_us(lat, n, 99) : 0, n ? lat[n - 1] / 1000.0 : 0, failed);
 	free(lat);
+	free(bodies[0]);
+	free(bodies[1]);
 	socklb_maps_close(&m);
 	return failed ? 1 : 0;
 }

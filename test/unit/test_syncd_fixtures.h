@@ -7,6 +7,7 @@
 #ifndef TEST_SYNCD_FIXTURES_H
 #define TEST_SYNCD_FIXTURES_H
 
+#include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "desired_state.h"
+#include "k8s_decode.h"
+#include "k8s_object.h"
 #include "object_list.h"
 #include "store.h"
 #include "translate.h"
@@ -62,11 +65,41 @@ static inline char *read_text(const char *path, size_t *len)
 	return buf;
 }
 
+/* Decode an object of kind from JSON text; NULL (logged) when it does not decode. */
+static inline struct k8s_object *from_text(enum k8s_kind kind, const char *text)
+{
+	struct k8s_decoder *d = k8s_decoder_new();
+	struct json_reader r = { 0 };
+	struct k8s_object *obj = NULL;
+
+	json_reader_init(&r, text, 0, strlen(text));
+	if (d && (k8s_decode(d, &r, kind, NULL, &obj) || json_expect_end(&r))) {
+		fprintf(stderr, "cannot decode %s at byte %zu: %s\n", text, r.err_offset, r.err_what);
+		k8s_object_free(obj);
+		obj = NULL;
+	}
+	json_reader_release(&r);
+	k8s_decoder_free(d);
+	return obj;
+}
+
+/* Decode an object of kind from a cJSON tree, which it frees: the tests edit objects as trees. */
+static inline struct k8s_object *from_cjson(enum k8s_kind kind, cJSON *json)
+{
+	char *text = cJSON_PrintUnformatted(json);
+	struct k8s_object *obj = text ? from_text(kind, text) : NULL;
+
+	free(text);
+	cJSON_Delete(json);
+	return obj;
+}
+
 /* Parse the named fixtures into one batch and make it the store's complete content. 0 on success. */
 static inline int load_fixtures(struct store *s, const char *const *names)
 {
-	struct object_batch b;
-	int err = object_batch_init(&b);
+	struct object_batch b = { 0 };
+	struct object_parser p;
+	int err = object_parser_init(&p);
 
 	for (; !err && *names; names++) {
 		char path[PATH_MAX];
@@ -80,28 +113,41 @@ static inline int load_fixtures(struct store *s, const char *const *names)
 			err = -1;
 			break;
 		}
-		err = object_list_parse(text, len, path, &b);
+		err = object_list_parse(&p, text, len, path, &b);
 		free(text);
 	}
-	for (int k = 0; !err && k < K8S_KIND_COUNT; k++)
-		err = store_replace(s, (enum k8s_kind)k, b.items[k]);
+	for (int k = 0; !err && k < K8S_KIND_COUNT; k++) {
+		err = store_replace(s, (enum k8s_kind)k, b.items[k], b.n[k]);
+		b.n[k] = 0;
+	}
 	object_batch_release(&b);
+	object_parser_release(&p);
 	return err;
 }
 
-/* A fixture object by kind/ns/name, copied, for tests that edit it; NULL when absent. */
+/* A fixture object by kind/ns/name as a cJSON tree, for tests that edit it; NULL when absent. */
 static inline cJSON *fixture_object(const char *file, enum k8s_kind kind, const char *ns, const char *name)
 {
-	const char *const names[] = { file, NULL };
-	struct store *s = store_new();
-	cJSON *copy = NULL;
+	char path[PATH_MAX];
+	char *text;
+	cJSON *doc, *item, *copy = NULL;
 
-	if (load_fixtures(s, names) == 0) {
-		store_lock(s);
-		copy = cJSON_Duplicate(store_get(s, kind, ns, name), true);
-		store_unlock(s);
+	fixture_path(file, path, sizeof(path));
+	text = read_text(path, NULL);
+	doc = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(doc, "items")) {
+		const cJSON *meta = cJSON_GetObjectItemCaseSensitive(item, "metadata");
+		const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "kind"));
+		const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "name"));
+		const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "namespace"));
+
+		if (k && k8s_kind_parse(k) == (int)kind && n && strcmp(n, name) == 0 && strcmp(s ? s : "", ns) == 0) {
+			copy = cJSON_Duplicate(item, true);
+			break;
+		}
 	}
-	store_free(s);
+	cJSON_Delete(doc);
 	return copy;
 }
 

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "intern.h"
 #include "json_scan.h"
-#include "k8s_object.h"
 #include "log.h"
 #include "object_list.h"
 #include "providers.h"
@@ -42,22 +42,34 @@
  */
 struct item_record {
 	uint64_t hash;
-	size_t len; /* of the item's bytes; 0 for an object of a document read whole: never matched */
-	bool provides; /* key names an object the daemon reads */
-	struct object_key key;
+	const char *ns; /* of the object it defines (interned), when provides */
+	const char *name;
+	uint32_t len; /* of the item's bytes; 0 for an object of a document read whole (or huge): never matched */
+	uint8_t kind;
+	bool provides; /* it names an object the daemon reads */
 };
 
-/* An item of the load that runs: the same bytes as a record of the last load, or parsed. */
+static struct object_key record_key(const struct item_record *rec)
+{
+	return (struct object_key){ .kind = (enum k8s_kind)rec->kind, .ns = rec->ns, .name = rec->name };
+}
+
+/* An item of the load that runs: the same bytes as a record of the last load, or decoded. */
 struct load_item {
 	struct json_item bytes; /* len 0 for an object of a document read whole */
 	long same_as; /* that record, or -1 */
-	int kind; /* of obj */
-	cJSON *obj; /* parsed (NULL: a kind the daemon does not read), until it goes into the store */
+	struct k8s_object *obj; /* decoded (NULL: a kind the daemon does not read), until it goes into the store */
+};
+
+/* An array kept from one load to the next. */
+struct kept_array {
+	void *p;
+	size_t size;
 };
 
 /* A changed file's new content while a load runs, until it is applied or dropped. */
 struct file_load {
-	char *text; /* NUL-terminated (cJSON's error pointer may look one byte past the end) */
+	char *text; /* NUL-terminated */
 	size_t len;
 	size_t cap;
 	int list_kind; /* the kind its list implies (-1: a List), NOT_A_LIST */
@@ -94,9 +106,17 @@ struct file_source {
 	size_t n_files;
 	struct loaded_file *files;
 	struct providers *providers;
+	struct object_parser parser;
 	/* The largest buffer a load after the first read into: a large file is read again without page faults. */
 	char *spare;
 	size_t spare_cap;
+	/*
+	 * The same for the arrays a load of a large file needs (allocations that
+	 * large are mapped apart and given back, see main.c): the scan's items,
+	 * the load's items, the record index and the records.
+	 */
+	struct json_list scan;
+	struct kept_array kept_items, kept_index, kept_records;
 	/* A load writes to the store; the daemon's main thread waits for it to finish (file_source_wait_written). */
 	pthread_mutex_t lock;
 	pthread_cond_t written;
@@ -125,7 +145,7 @@ int file_source_new(const char *path, struct store *s, struct metrics *metrics, 
 	fs->path = strdup(path);
 	copy = strdup(path);
 	fs->providers = providers_new(s);
-	if (!fs->path || !copy || !fs->providers)
+	if (!fs->path || !copy || !fs->providers || object_parser_init(&fs->parser))
 		goto nomem;
 	/* A directory is watched itself; a file through its directory, which survives renames over the file. */
 	is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -146,6 +166,30 @@ nomem:
 	return -ENOMEM;
 }
 
+/* A zeroed array of size bytes: the kept one when it is large enough. */
+static void *array_take(struct kept_array *k, size_t size)
+{
+	void *p = k->p;
+
+	if (!p || k->size < size)
+		return calloc(1, size);
+	k->p = NULL;
+	k->size = 0;
+	return memset(p, 0, size);
+}
+
+/* An array a load is done with: kept when a load after the first used it and it is the largest. */
+static void array_give(struct file_source *fs, struct kept_array *k, void *p, size_t size)
+{
+	if (!fs->loaded || size <= k->size) {
+		free(p);
+		return;
+	}
+	free(k->p);
+	k->p = p;
+	k->size = size;
+}
+
 /* The whole file into ld->text, in the spare buffer when it is large enough. */
 static int read_file(struct file_source *fs, const char *path, struct file_load *ld)
 {
@@ -164,11 +208,13 @@ static int read_file(struct file_source *fs, const char *path, struct file_load 
 	if (fs->spare_cap >= ld->cap) {
 		ld->text = fs->spare;
 		ld->cap = fs->spare_cap;
-		fs->spare = NULL;
-		fs->spare_cap = 0;
 	} else {
+		/* Too small: never two buffers of a large file at once. */
+		free(fs->spare);
 		ld->text = malloc(ld->cap);
 	}
+	fs->spare = NULL;
+	fs->spare_cap = 0;
 	ld->len = 0;
 	while (ld->text) {
 		ssize_t got;
@@ -199,22 +245,17 @@ static int read_file(struct file_source *fs, const char *path, struct file_load 
 	return err;
 }
 
-static void keys_free(struct item_record *records, size_t n)
+static void keys_put(struct item_record *records, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(records[i].key.ns);
-		free(records[i].key.name);
+		intern_put(records[i].ns);
+		intern_put(records[i].name);
 	}
-	free(records);
 }
 
-static void file_load_release(struct file_source *fs, struct file_load *ld)
+/* A load's text, once nothing reads it any more. */
+static void file_load_drop_text(struct file_source *fs, struct file_load *ld)
 {
-	for (size_t i = 0; i < ld->n_items; i++)
-		cJSON_Delete(ld->items[i].obj);
-	free(ld->items);
-	free(ld->kept);
-	keys_free(ld->gone, ld->n_gone);
 	/* Only a file read again is worth a buffer kept: the first load reads every file once. */
 	if (fs->loaded && ld->cap > fs->spare_cap) {
 		free(fs->spare);
@@ -223,12 +264,27 @@ static void file_load_release(struct file_source *fs, struct file_load *ld)
 	} else {
 		free(ld->text);
 	}
+	ld->text = NULL;
+	ld->len = 0;
+	ld->cap = 0;
+}
+
+static void file_load_release(struct file_source *fs, struct file_load *ld)
+{
+	for (size_t i = 0; i < ld->n_items; i++)
+		k8s_object_free(ld->items[i].obj);
+	array_give(fs, &fs->kept_items, ld->items, (ld->n_items + 1) * sizeof(*ld->items));
+	free(ld->kept);
+	keys_put(ld->gone, ld->n_gone);
+	array_give(fs, &fs->kept_records, ld->gone, (ld->n_gone + 1) * sizeof(*ld->gone));
+	file_load_drop_text(fs, ld);
 	memset(ld, 0, sizeof(*ld));
 }
 
 static void loaded_file_release(struct file_source *fs, struct loaded_file *lf)
 {
-	keys_free(lf->records, lf->n_records);
+	keys_put(lf->records, lf->n_records);
+	free(lf->records);
 	file_load_release(fs, &lf->load);
 	free(lf->path);
 }
@@ -262,14 +318,15 @@ struct record_index {
 	size_t *slots; /* record index + 1; 0: empty */
 };
 
-static int record_index_build(struct record_index *ix, const struct item_record *records, size_t n)
+static int record_index_build(struct file_source *fs, struct record_index *ix, const struct item_record *records,
+			      size_t n)
 {
 	size_t size = 16;
 
 	while (size < 2 * n)
 		size *= 2;
 	ix->mask = size - 1;
-	ix->slots = calloc(size, sizeof(*ix->slots));
+	ix->slots = array_take(&fs->kept_index, size * sizeof(*ix->slots));
 	if (!ix->slots)
 		return -ENOMEM;
 	for (size_t r = 0; r < n; r++) {
@@ -304,7 +361,8 @@ static long record_index_take(const struct record_index *ix, const struct item_r
  * again; only the others are parsed. The same bytes under another kind of
  * list are another object, so a list of another kind is parsed whole.
  */
-static int load_list(struct loaded_file *lf, const struct json_list *list, int implied, struct parse_counts *parsed)
+static int load_list(struct file_source *fs, struct loaded_file *lf, const struct json_list *list, int implied,
+		     struct parse_counts *parsed)
 {
 	struct file_load *ld = &lf->load;
 	struct record_index ix = { 0 };
@@ -312,9 +370,9 @@ static int load_list(struct loaded_file *lf, const struct json_list *list, int i
 	int err = 0;
 
 	ld->list_kind = implied;
-	ld->items = calloc(list->n_items + 1, sizeof(*ld->items));
+	ld->items = array_take(&fs->kept_items, (list->n_items + 1) * sizeof(*ld->items));
 	ld->kept = calloc(lf->n_records + 1, sizeof(*ld->kept));
-	if (!ld->items || !ld->kept || (match && record_index_build(&ix, lf->records, lf->n_records)))
+	if (!ld->items || !ld->kept || (match && record_index_build(fs, &ix, lf->records, lf->n_records)))
 		err = -ENOMEM;
 	for (size_t i = 0; i < list->n_items && !err; i++) {
 		struct load_item *li = &ld->items[ld->n_items++];
@@ -323,41 +381,38 @@ static int load_list(struct loaded_file *lf, const struct json_list *list, int i
 		li->same_as = match ? record_index_take(&ix, lf->records, ld->kept, &li->bytes) : -1;
 		if (li->same_as >= 0)
 			continue;
-		err = object_list_parse_item(ld->text, &li->bytes, i, implied, lf->path, &li->obj, &li->kind);
+		err = object_list_parse_item(&fs->parser, ld->text, &li->bytes, i, implied, lf->path, &li->obj);
 		parsed->items++;
 		parsed->bytes += li->bytes.len;
 	}
-	free(ix.slots);
+	if (ix.slots)
+		array_give(fs, &fs->kept_index, ix.slots, (ix.mask + 1) * sizeof(*ix.slots));
 	return err;
 }
 
 /* Anything but a list is parsed whole: its objects match nothing of the last load. */
-static int load_document(struct loaded_file *lf, struct parse_counts *parsed)
+static int load_document(struct file_source *fs, struct loaded_file *lf, struct parse_counts *parsed)
 {
 	struct file_load *ld = &lf->load;
-	struct object_batch b;
+	struct object_batch b = { 0 };
 	size_t n = 0;
-	int err = object_batch_init(&b);
+	int err = object_list_parse(&fs->parser, ld->text, ld->len, lf->path, &b);
 
-	if (!err)
-		err = object_list_parse(ld->text, ld->len, lf->path, &b);
 	for (int k = 0; k < K8S_KIND_COUNT && !err; k++)
-		n += (size_t)cJSON_GetArraySize(b.items[k]);
+		n += b.n[k];
 	ld->list_kind = NOT_A_LIST;
 	ld->items = calloc(n + 1, sizeof(*ld->items));
 	ld->kept = calloc(lf->n_records + 1, sizeof(*ld->kept));
 	if (!err && (!ld->items || !ld->kept))
 		err = -ENOMEM;
 	for (int k = 0; k < K8S_KIND_COUNT && !err; k++) {
-		cJSON *obj;
-
-		while ((obj = b.items[k]->child)) {
+		for (size_t i = 0; i < b.n[k]; i++) {
 			struct load_item *li = &ld->items[ld->n_items++];
 
 			li->same_as = -1;
-			li->kind = k;
-			li->obj = cJSON_DetachItemViaPointer(b.items[k], obj);
+			li->obj = b.items[k][i];
 		}
+		b.n[k] = 0;
 	}
 	object_batch_release(&b);
 	parsed->items += ld->n_items;
@@ -365,12 +420,21 @@ static int load_document(struct loaded_file *lf, struct parse_counts *parsed)
 	return err;
 }
 
+static bool load_repeats(const struct file_load *ld)
+{
+	for (size_t i = 0; i < ld->n_items; i++) {
+		if (ld->items[i].same_as >= 0)
+			return true;
+	}
+	return false;
+}
+
 /* Read a changed file and parse what changed in it; nothing is applied yet. */
 static int parse_file(struct file_source *fs, struct loaded_file *lf, struct parse_counts *parsed)
 {
 	struct file_load *ld = &lf->load;
 	struct json_scan_error where;
-	struct json_list list;
+	struct json_list *list = &fs->scan;
 	int implied, is_list, err;
 
 	err = read_file(fs, lf->path, ld);
@@ -378,19 +442,28 @@ static int parse_file(struct file_source *fs, struct loaded_file *lf, struct par
 		pr_err("cannot read %s: %s", lf->path, strerror(-err));
 		return err;
 	}
-	err = json_scan_list(ld->text, ld->len, &list, &where);
+	err = json_scan_list(ld->text, ld->len, list, &where);
 	if (err == -EINVAL)
 		object_list_report_invalid(lf->path, ld->text, where.offset, where.item, where.what);
 	if (err)
 		return err;
-	is_list = list.found ? object_list_header(ld->text, ld->len, &list, lf->path, &implied) : 0;
+	is_list = list->found ? object_list_header(&fs->parser, ld->text, ld->len, list, lf->path, &implied) : 0;
 	if (is_list < 0)
 		err = is_list;
 	else if (is_list)
-		err = load_list(lf, &list, implied, parsed);
+		err = load_list(fs, lf, list, implied, parsed);
 	else
-		err = load_document(lf, parsed);
-	json_list_release(&list);
+		err = load_document(fs, lf, parsed);
+	/* Its items buffer serves the next file; kept past this load only when a load after the first needed it. */
+	if (!fs->loaded)
+		json_list_release(list);
+	/*
+	 * The text is read again only for an item with a last load's bytes that
+	 * turns out contested (store_file); without one, it goes now, so that a
+	 * load of many files holds one file's text at a time.
+	 */
+	if (!err && !load_repeats(ld))
+		file_load_drop_text(fs, ld);
 	return err;
 }
 
@@ -470,19 +543,19 @@ static int visit_files(struct file_source *fs, struct parse_counts *parsed)
 /* The record of an item parsed at this load: the object it defines, counted. */
 static int record_parsed(struct file_source *fs, struct item_record *rec, const struct load_item *li)
 {
-	const char *name = li->obj ? k8s_name(li->obj) : NULL;
+	const struct k8s_object *obj = li->obj;
+	struct object_key key;
 	int err;
 
 	rec->hash = li->bytes.hash;
-	rec->len = li->bytes.len;
-	if (!name)
+	rec->len = li->bytes.len <= UINT32_MAX ? (uint32_t)li->bytes.len : 0;
+	if (!obj || !obj->name)
 		return 0;
-	rec->key = (struct object_key){ .kind = (enum k8s_kind)li->kind,
-					.ns = strdup(k8s_namespace(li->obj)),
-					.name = strdup(name) };
-	if (!rec->key.ns || !rec->key.name)
-		return -ENOMEM;
-	err = providers_add(fs->providers, &rec->key);
+	rec->kind = obj->kind;
+	rec->ns = intern_ref(obj->ns);
+	rec->name = intern_ref(obj->name);
+	key = record_key(rec);
+	err = providers_add(fs->providers, &key);
 	rec->provides = !err;
 	return err;
 }
@@ -495,7 +568,7 @@ static int record_parsed(struct file_source *fs, struct item_record *rec, const 
 static int count_file(struct file_source *fs, struct loaded_file *lf)
 {
 	struct file_load *ld = &lf->load;
-	struct item_record *records = calloc(ld->n_items + 1, sizeof(*records));
+	struct item_record *records = array_take(&fs->kept_records, (ld->n_items + 1) * sizeof(*records));
 	int err = 0;
 
 	if (!records)
@@ -531,12 +604,13 @@ static int store_file(struct file_source *fs, struct loaded_file *lf, struct obj
 	for (size_t i = 0; i < ld->n_items && providers_any_contested(fs->providers) && !err; i++) {
 		struct load_item *li = &ld->items[i];
 		const struct item_record *rec = &lf->records[i];
+		struct object_key key = record_key(rec);
 
-		if (li->same_as >= 0 && rec->provides && providers_contested(fs->providers, &rec->key)) {
-			err = object_list_parse_item(ld->text, &li->bytes, i, ld->list_kind, lf->path, &li->obj,
-						     &li->kind);
+		if (li->same_as >= 0 && rec->provides && providers_contested(fs->providers, &key)) {
+			err = object_list_parse_item(&fs->parser, ld->text, &li->bytes, i, ld->list_kind, lf->path,
+						     &li->obj);
 			if (!err)
-				providers_stored(fs->providers, &rec->key);
+				providers_stored(fs->providers, &key);
 		}
 	}
 	for (size_t i = 0; i < ld->n_items && !err; i++) {
@@ -545,9 +619,9 @@ static int store_file(struct file_source *fs, struct loaded_file *lf, struct obj
 		if (!li->obj)
 			continue;
 		if (all)
-			cJSON_AddItemToArray(all->items[li->kind], li->obj);
+			err = object_batch_add(all, li->obj);
 		else
-			store_upsert(fs->store, (enum k8s_kind)li->kind, li->obj);
+			store_upsert(fs->store, li->obj);
 		li->obj = NULL;
 	}
 	return err;
@@ -557,12 +631,14 @@ static int store_file(struct file_source *fs, struct loaded_file *lf, struct obj
 static void release_records(struct file_source *fs, const struct item_record *records, size_t n, bool unused)
 {
 	for (size_t i = 0; i < n; i++) {
+		struct object_key key = record_key(&records[i]);
+
 		if (!records[i].provides)
 			continue;
 		if (unused)
-			providers_forget_unused(fs->providers, &records[i].key);
+			providers_forget_unused(fs->providers, &key);
 		else
-			providers_release(fs->providers, &records[i].key);
+			providers_release(fs->providers, &key);
 	}
 }
 
@@ -580,11 +656,6 @@ static int apply(struct file_source *fs)
 	bool first = !fs->loaded;
 	int err = 0;
 
-	if (first) {
-		err = object_batch_init(&all);
-		if (err)
-			return err;
-	}
 	for (size_t f = 0; f < fs->n_files; f++) {
 		struct loaded_file *lf = &fs->files[f];
 
@@ -608,8 +679,10 @@ static int apply(struct file_source *fs)
 	}
 	if (!first)
 		return err;
-	for (int k = 0; k < K8S_KIND_COUNT && !err; k++)
-		store_replace(fs->store, (enum k8s_kind)k, all.items[k]);
+	for (int k = 0; k < K8S_KIND_COUNT && !err; k++) {
+		store_replace(fs->store, (enum k8s_kind)k, all.items[k], all.n[k]);
+		all.n[k] = 0;
+	}
 	object_batch_release(&all);
 	return err;
 }
@@ -850,9 +923,14 @@ void file_source_free(struct file_source *fs)
 		loaded_file_release(fs, &fs->files[i]);
 	free(fs->files);
 	providers_free(fs->providers);
+	object_parser_release(&fs->parser);
 	pthread_cond_destroy(&fs->written);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs->spare);
+	json_list_release(&fs->scan);
+	free(fs->kept_items.p);
+	free(fs->kept_index.p);
+	free(fs->kept_records.p);
 	free(fs->file_name);
 	free(fs->watch_dir);
 	free(fs->path);

@@ -313,9 +313,13 @@ static int scan_object(struct scanner *s, struct json_list *list)
 int json_scan_list(const char *text, size_t len, struct json_list *list, struct json_scan_error *err)
 {
 	struct scanner s = { .text = (const unsigned char *)text, .len = len, .item = -1, .err = err };
+	struct json_item *items = list->items;
+	size_t cap = list->cap_items;
 	int ret;
 
 	memset(list, 0, sizeof(*list));
+	list->items = items;
+	list->cap_items = cap;
 	/* A UTF-8 byte order mark is skipped where cJSON skips it. */
 	if (len > 4 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
 		s.pos = 3;

@@ -46,7 +46,11 @@ struct json_scan_error {
 	char what[64]; /* "unterminated string", "']' where '}' was expected", ... */
 };
 
-/* Scan text; 0, -EINVAL (err says what and where), -ENOMEM. The list is the caller's to release. */
+/*
+ * Scan text; 0, -EINVAL (err says what and where), -ENOMEM. The list starts
+ * zeroed or as an earlier scan left it, whose items buffer is used again; it
+ * is the caller's to release.
+ */
 int json_scan_list(const char *text, size_t len, struct json_list *list, struct json_scan_error *err);
 void json_list_release(struct json_list *list);
 

@@ -2,38 +2,33 @@
 #include "providers.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
-#include "hashmap.h"
+#include "intern.h"
+#include "name_table.h"
 
-/* The definitions of one object. */
-struct provider {
-	size_t count;
-	unsigned long stored_at; /* the load that last stored one */
-	/* One went away while another stayed, and none was stored since: the store may hold the one that went. */
-	bool stale;
-};
+/*
+ * The definitions of one object, packed into its table entry: mark counts
+ * them; bits holds the load that last stored one (shifted) and, in bit 0,
+ * whether one went away while another stayed and none was stored since (the
+ * store may hold the one that went).
+ */
+#define STALE ((uintptr_t)1)
 
 struct providers {
 	struct store *store;
-	struct hashmap *objects; /* "kind/namespace/name" → struct provider */
+	struct name_table objects[K8S_KIND_COUNT]; /* namespace/name → the entry itself; keys are references */
 	size_t n_contested;
-	unsigned long load;
+	uintptr_t load;
 };
 
 struct providers *providers_new(struct store *s)
 {
 	struct providers *p = calloc(1, sizeof(*p));
 
-	if (!p)
-		return NULL;
-	p->store = s;
-	p->objects = hashmap_new();
-	if (!p->objects) {
-		free(p);
-		return NULL;
-	}
+	if (p)
+		p->store = s;
 	return p;
 }
 
@@ -41,7 +36,15 @@ void providers_free(struct providers *p)
 {
 	if (!p)
 		return;
-	hashmap_free(p->objects, free);
+	for (int k = 0; k < K8S_KIND_COUNT; k++) {
+		struct name_table *t = &p->objects[k];
+
+		for (struct name_entry *e = name_table_first(t); e; e = name_table_next(t, e)) {
+			intern_put(e->ns);
+			intern_put(e->name);
+		}
+		name_table_release(t);
+	}
 	free(p);
 }
 
@@ -50,104 +53,89 @@ void providers_next_load(struct providers *p)
 	p->load++;
 }
 
-static bool contested(const struct provider *pv)
+static bool contested(const struct name_entry *e)
 {
-	return pv->count > 1 || pv->stale;
+	return e->mark > 1 || (e->bits & STALE);
 }
 
-/* The object's key in the map; -ENAMETOOLONG for names the store refuses anyway. */
-static int object_key_string(char *buf, size_t len, const struct object_key *key)
+static uintptr_t stored_at(const struct name_entry *e)
 {
-	int n = snprintf(buf, len, "%d/%s/%s", (int)key->kind, key->ns, key->name);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+	return e->bits >> 1;
 }
 
-#define KEY_STRLEN 600
-
-/* The object's definitions; created (count 0) when create is set. NULL when absent or out of memory. */
-static struct provider *lookup(const struct providers *p, const struct object_key *key, bool create)
+static struct name_entry *lookup(const struct providers *p, const struct object_key *key)
 {
-	char buf[KEY_STRLEN];
-	int len = object_key_string(buf, sizeof(buf), key);
-	struct provider *pv;
-
-	if (len < 0)
-		return NULL;
-	pv = hashmap_get(p->objects, buf, len);
-	if (pv || !create)
-		return pv;
-	pv = calloc(1, sizeof(*pv));
-	if (pv && hashmap_put(p->objects, buf, len, pv, NULL)) {
-		free(pv);
-		pv = NULL;
-	}
-	return pv;
+	return name_table_find(&p->objects[key->kind], key->ns, key->name);
 }
 
 /* Change one object's definitions, keeping the count of contested objects. */
-static void update(struct providers *p, struct provider *pv, long delta, bool stored)
+static void update(struct providers *p, struct name_entry *e, long delta, bool stored)
 {
-	p->n_contested -= contested(pv);
-	pv->count = (size_t)((long)pv->count + delta);
-	if (stored) {
-		pv->stored_at = p->load;
-		pv->stale = false;
-	} else if (delta < 0 && pv->count > 0 && pv->stored_at != p->load) {
+	uintptr_t state = e->bits;
+
+	p->n_contested -= contested(e);
+	e->mark = (uint32_t)((long)e->mark + delta);
+	if (stored)
+		state = p->load << 1;
+	else if (delta < 0 && e->mark > 0 && stored_at(e) != p->load)
 		/* Unless this load stored one that stays (a changed item does), the store may hold the one that went. */
-		pv->stale = true;
-	}
-	p->n_contested += contested(pv);
+		state |= STALE;
+	e->bits = state;
+	p->n_contested += contested(e);
 }
 
 int providers_add(struct providers *p, const struct object_key *key)
 {
-	char buf[KEY_STRLEN];
-	struct provider *pv;
+	struct name_entry *e = lookup(p, key);
 
-	/* A name too long for a key is one the store refuses: nothing to count. */
-	if (object_key_string(buf, sizeof(buf), key) < 0)
-		return 0;
-	pv = lookup(p, key, true);
-	if (!pv)
-		return -ENOMEM;
-	update(p, pv, 1, true);
+	if (!e) {
+		e = name_table_insert(&p->objects[key->kind], key->ns, key->name);
+		if (!e)
+			return -ENOMEM;
+		intern_ref(key->ns);
+		intern_ref(key->name);
+	}
+	update(p, e, 1, true);
 	return 0;
 }
 
 void providers_release(struct providers *p, const struct object_key *key)
 {
-	struct provider *pv = lookup(p, key, false);
+	struct name_entry *e = lookup(p, key);
 
-	if (pv && pv->count)
-		update(p, pv, -1, false);
+	if (e && e->mark)
+		update(p, e, -1, false);
 }
 
 void providers_forget_unused(struct providers *p, const struct object_key *key)
 {
-	char buf[KEY_STRLEN];
-	int len = object_key_string(buf, sizeof(buf), key);
-	struct provider *pv;
+	struct name_entry *e = lookup(p, key);
+	const char *ns, *name;
 
-	if (len < 0 || !(pv = hashmap_get(p->objects, buf, len)) || pv->count)
+	if (!e || e->mark)
 		return;
-	free(hashmap_remove(p->objects, buf, len));
-	store_delete(p->store, key->kind, key->ns, key->name);
+	ns = e->ns;
+	name = e->name;
+	p->n_contested -= contested(e);
+	name_table_remove(&p->objects[key->kind], e);
+	store_delete(p->store, key->kind, ns, name);
+	intern_put(ns);
+	intern_put(name);
 }
 
 void providers_stored(struct providers *p, const struct object_key *key)
 {
-	struct provider *pv = lookup(p, key, false);
+	struct name_entry *e = lookup(p, key);
 
-	if (pv)
-		update(p, pv, 0, true);
+	if (e)
+		update(p, e, 0, true);
 }
 
 bool providers_contested(const struct providers *p, const struct object_key *key)
 {
-	const struct provider *pv = p->n_contested ? lookup(p, key, false) : NULL;
+	const struct name_entry *e = p->n_contested ? lookup(p, key) : NULL;
 
-	return pv && contested(pv);
+	return e && contested(e);
 }
 
 bool providers_any_contested(const struct providers *p)

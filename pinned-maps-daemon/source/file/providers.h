@@ -16,10 +16,11 @@
 
 #include "store.h"
 
+/* An object's identity; its strings are interned (intern.h). */
 struct object_key {
 	enum k8s_kind kind;
-	char *ns;
-	char *name;
+	const char *ns;
+	const char *name;
 };
 
 struct providers;

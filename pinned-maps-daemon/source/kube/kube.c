@@ -104,10 +104,7 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 
 	if (!cfg->source.node_name) {
 		/* no node to watch: its kind is complete, and empty, from the start */
-		cJSON *none = cJSON_CreateArray();
-
-		err = none ? store_replace(s, K8S_NODE, none) : -ENOMEM;
-		cJSON_Delete(none);
+		err = store_replace(s, K8S_NODE, NULL, 0);
 		if (err) {
 			socklb_fail(e, err, "cannot record that no Node is watched: %s", strerror(-err));
 			goto err;

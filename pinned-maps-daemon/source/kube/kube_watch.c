@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
-#include "k8s_object.h"
+#include "k8s_decode.h"
 #include "kube_framer.h"
 #include "kube_http.h"
 #include "kube_watch.h"
@@ -46,6 +47,8 @@ struct kube_watcher {
 	bool reload_token; /* the last response was 401 */
 	unsigned long events; /* of the current watch */
 	char why[768]; /* what failed, logged with the backoff delay */
+	struct k8s_decoder *decoder;
+	struct json_reader reader;
 	pthread_t thread;
 };
 
@@ -54,6 +57,46 @@ struct body {
 	size_t len;
 	size_t cap;
 };
+
+/* A LIST's objects, page after page, for store_replace(). */
+struct object_list {
+	struct k8s_object **items;
+	size_t n;
+	size_t cap;
+	size_t refused; /* items that are not objects: the store would refuse them */
+};
+
+static int object_list_add(struct object_list *l, struct k8s_object *obj)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 512;
+		struct k8s_object **items = realloc(l->items, cap * sizeof(struct k8s_object *));
+
+		if (!items) {
+			k8s_object_free(obj);
+			return -ENOMEM;
+		}
+		l->items = items;
+		l->cap = cap;
+	}
+	l->items[l->n++] = obj;
+	return 0;
+}
+
+/* Free the objects from from on (a page that failed), or all. */
+static void object_list_truncate(struct object_list *l, size_t from)
+{
+	for (size_t i = from; i < l->n; i++)
+		k8s_object_free(l->items[i]);
+	l->n = from;
+}
+
+static void object_list_release(struct object_list *l)
+{
+	object_list_truncate(l, 0);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
 
 static bool stopping(const struct kube_watcher *w)
 {
@@ -143,37 +186,132 @@ static int body_append(const char *data, size_t len, void *ctx)
 	return 0;
 }
 
-/* Move one page's items into items; its resourceVersion and continue token out. */
-static int take_page(struct kube_watcher *w, cJSON *page, cJSON *items, char **cont)
+/* A string member copied into *out (malloc'ed); anything else skipped, *out NULL. */
+static int read_dup(struct json_reader *r, char **out)
 {
-	const cJSON *meta = k8s_field(page, "metadata");
-	const char *rv = k8s_string(meta, "resourceVersion");
-	const char *next = k8s_string(meta, "continue");
-	const char *api_version = k8s_string(page, "apiVersion");
-	cJSON *page_items = cJSON_GetObjectItemCaseSensitive(page, "items");
-	cJSON *item;
+	struct json_str s;
 
-	if (!rv || !rv[0]) {
-		snprintf(w->why, sizeof(w->why), "list %s: the response has no metadata.resourceVersion", w->resource);
-		return -EINVAL;
+	free(*out);
+	*out = NULL;
+	if (json_peek(r) != JSON_STRING)
+		return json_skip(r);
+	if (json_read_string(r, &s))
+		return r->err;
+	*out = strndup(s.p, s.len);
+	if (!*out)
+		r->err = -ENOMEM;
+	return r->err;
+}
+
+/* A page's metadata: its resourceVersion and continue token. */
+static int read_page_metadata(struct json_reader *r, char **rv, char **cont)
+{
+	bool rv_seen = false, cont_seen = false;
+	struct json_str name;
+	int ret;
+
+	if (json_peek(r) != JSON_OBJECT)
+		return json_skip(r);
+	if (json_enter_object(r))
+		return r->err;
+	while ((ret = json_next_member(r, &name)) == 1) {
+		if (JSON_STR_IS(&name, "resourceVersion") && !rv_seen) {
+			rv_seen = true;
+			ret = read_dup(r, rv);
+		} else if (JSON_STR_IS(&name, "continue") && !cont_seen) {
+			cont_seen = true;
+			ret = read_dup(r, cont);
+		} else {
+			ret = json_skip(r);
+		}
+		if (ret)
+			return r->err;
 	}
-	if (page_items && !cJSON_IsArray(page_items) && !cJSON_IsNull(page_items)) {
-		snprintf(w->why, sizeof(w->why), "list %s: the response's items is not an array", w->resource);
-		return -EINVAL;
+	return ret;
+}
+
+/* A page's items, decoded into the list as they come. */
+static int read_page_items(struct kube_watcher *w, struct json_reader *r, struct object_list *objs, bool *not_array)
+{
+	int ret;
+
+	if (json_peek(r) == JSON_NULL)
+		return json_skip(r);
+	if (json_peek(r) != JSON_ARRAY) {
+		*not_array = true;
+		return json_skip(r);
 	}
-	while (page_items && cJSON_IsArray(page_items) && (item = page_items->child)) {
-		cJSON_AddItemToArray(items, cJSON_DetachItemViaPointer(page_items, item));
-		/* list items come without them: the same object must look the same from a LIST and a watch */
-		if (!cJSON_HasObjectItem(item, "kind"))
-			cJSON_AddStringToObject(item, "kind", k8s_kind_name(w->kind));
-		if (api_version && !cJSON_HasObjectItem(item, "apiVersion"))
-			cJSON_AddStringToObject(item, "apiVersion", api_version);
+	if (json_enter_array(r))
+		return r->err;
+	while ((ret = json_next_element(r)) == 1) {
+		struct k8s_object *obj;
+
+		if (json_peek(r) != JSON_OBJECT) {
+			objs->refused++;
+			ret = json_skip(r);
+		} else {
+			ret = k8s_decode(w->decoder, r, w->kind, NULL, &obj);
+			if (!ret)
+				ret = object_list_add(objs, obj);
+		}
+		if (ret)
+			return ret;
 	}
+	return ret;
+}
+
+/*
+ * One page's items into objs, its continue token out, its resourceVersion
+ * kept. Items are decoded as they are read; a page that fails leaves objs as
+ * it was. Failures are described in w->why.
+ */
+static int take_page(struct kube_watcher *w, const char *data, size_t len, struct object_list *objs, char **cont)
+{
+	struct json_reader *r = &w->reader;
+	bool meta_seen = false, items_seen = false, not_array = false;
+	size_t before = objs->n, refused = objs->refused;
+	char *rv = NULL;
+	struct json_str name;
+	int err;
+
 	free(*cont);
-	*cont = next && next[0] ? strdup(next) : NULL;
-	if (next && next[0] && !*cont)
-		return -ENOMEM;
-	return set_rv(w, rv);
+	*cont = NULL;
+	json_reader_init(r, data, 0, len);
+	if (json_enter_object(r) == 0) {
+		while (json_next_member(r, &name) == 1) {
+			int ret;
+
+			if (JSON_STR_IS(&name, "metadata") && !meta_seen) {
+				meta_seen = true;
+				ret = read_page_metadata(r, &rv, cont);
+			} else if (JSON_STR_IS(&name, "items") && !items_seen) {
+				items_seen = true;
+				ret = read_page_items(w, r, objs, &not_array);
+			} else {
+				ret = json_skip(r);
+			}
+			if (ret)
+				break;
+		}
+	}
+	json_expect_end(r);
+	if (r->err == -EINVAL)
+		snprintf(w->why, sizeof(w->why), "list %s: the response (%zu bytes) is not JSON", w->resource, len);
+	else if (r->err)
+		snprintf(w->why, sizeof(w->why), "list %s: out of memory", w->resource);
+	else if (!rv || !rv[0])
+		snprintf(w->why, sizeof(w->why), "list %s: the response has no metadata.resourceVersion", w->resource);
+	else if (not_array)
+		snprintf(w->why, sizeof(w->why), "list %s: the response's items is not an array", w->resource);
+	err = r->err ? r->err : (!rv || !rv[0] || not_array) ? -EINVAL : set_rv(w, rv);
+	free(rv);
+	if (err) {
+		object_list_truncate(objs, before);
+		objs->refused = refused;
+		free(*cont);
+		*cont = NULL;
+	}
+	return err;
 }
 
 /*
@@ -184,16 +322,13 @@ static int take_page(struct kube_watcher *w, cJSON *page, cJSON *items, char **c
 static int list_all(struct kube_watcher *w)
 {
 	struct body body = { 0 };
-	cJSON *items = cJSON_CreateArray();
+	struct object_list objs = { 0 };
 	unsigned int pages = 0, restarts = 0;
 	char *cont = NULL;
-	cJSON *page;
 	long status;
 	char *url;
 	int err;
 
-	if (!items)
-		return -ENOMEM;
 	for (;;) {
 		url = kube_list_url(w->env->conn->server, w->kind, &w->sel, KUBE_LIST_PAGE_SIZE, cont);
 		if (!url) {
@@ -220,15 +355,11 @@ static int list_all(struct kube_watcher *w)
 			restarts++;
 			pr_info("list %s: continue token expired after %u pages (410 Gone); restarting the list",
 				w->resource, pages);
-			cJSON_Delete(items);
-			items = cJSON_CreateArray();
+			object_list_truncate(&objs, 0);
+			objs.refused = 0;
 			free(cont);
 			cont = NULL;
 			pages = 0;
-			if (!items) {
-				err = -ENOMEM;
-				break;
-			}
 			continue;
 		}
 		if (status != 200) {
@@ -236,15 +367,7 @@ static int list_all(struct kube_watcher *w)
 			err = status == 401 || status == 403 ? -EACCES : -EIO;
 			break;
 		}
-		page = cJSON_ParseWithLength(body.data, body.len);
-		if (!page) {
-			snprintf(w->why, sizeof(w->why), "list %s: the response (%zu bytes) is not JSON", w->resource,
-				 body.len);
-			err = -EINVAL;
-			break;
-		}
-		err = take_page(w, page, items, &cont);
-		cJSON_Delete(page);
+		err = take_page(w, body.data, body.len, &objs, &cont);
 		pages++;
 		if (err || !cont)
 			break;
@@ -252,65 +375,141 @@ static int list_all(struct kube_watcher *w)
 	free(body.data);
 	free(cont);
 	if (!err) {
-		int n = cJSON_GetArraySize(items);
+		size_t n = objs.n + objs.refused;
 
-		err = store_replace(w->env->store, w->kind, items);
+		err = store_replace(w->env->store, w->kind, objs.items, objs.n);
+		objs.n = 0;
+		if (!err && objs.refused)
+			err = -EINVAL;
 		if (err)
 			pr_warn("list %s: some objects were refused by the store: %s", w->resource, strerror(-err));
-		pr_info("list %s: %d objects in %u page%s at resourceVersion %s", w->resource, n, pages,
+		pr_info("list %s: %zu objects in %u page%s at resourceVersion %s", w->resource, n, pages,
 			pages == 1 ? "" : "s", w->rv);
 		err = 0;
 	} else if (err == -ENOMEM) {
 		snprintf(w->why, sizeof(w->why), "list %s: out of memory", w->resource);
 	}
-	cJSON_Delete(items);
+	object_list_release(&objs);
 	return err;
 }
 
 /* WATCH ---------------------------------------------------------------------- */
 
+/* An ERROR event's Status: its code and message, into w->why. */
+static int on_error_event(struct kube_watcher *w, struct json_reader *r)
+{
+	bool code_seen = false, message_seen = false, has_message = false;
+	char message[512] = "";
+	struct json_str name;
+	double code = 0;
+	int icode = 0, ret;
+
+	if (json_enter_object(r))
+		return r->err;
+	while ((ret = json_next_member(r, &name)) == 1) {
+		if (JSON_STR_IS(&name, "code") && !code_seen) {
+			code_seen = true;
+			if (json_peek(r) == JSON_NUMBER) {
+				ret = json_read_number(r, &code);
+				/* As cJSON's valueint: saturated, truncated. */
+				icode = code >= INT_MAX ? INT_MAX : code <= INT_MIN ? INT_MIN : (int)code;
+			} else {
+				ret = json_skip(r);
+			}
+		} else if (JSON_STR_IS(&name, "message") && !message_seen) {
+			struct json_str m;
+
+			message_seen = true;
+			has_message = json_peek(r) == JSON_STRING;
+			ret = has_message ? json_read_string(r, &m) : json_skip(r);
+			if (!ret && has_message)
+				snprintf(message, sizeof(message), "%.*s", (int)m.len, m.p);
+		} else {
+			ret = json_skip(r);
+		}
+		if (ret)
+			return r->err;
+	}
+	if (ret)
+		return ret;
+	snprintf(w->why, sizeof(w->why), "watch %s: ERROR event %d: %s", w->resource, icode,
+		 has_message ? message : "(no message)");
+	return icode == 410 ? STREAM_GONE : STREAM_FAILED;
+}
+
 static int on_event(const char *line, size_t len, void *ctx)
 {
 	struct kube_watcher *w = ctx;
-	cJSON *event = cJSON_ParseWithLength(line, len);
-	const char *type = k8s_string(event, "type");
-	cJSON *obj = cJSON_GetObjectItemCaseSensitive(event, "object");
-	const char *rv = k8s_string(k8s_field(obj, "metadata"), "resourceVersion");
+	struct json_reader *r = &w->reader;
+	struct k8s_decode_info info = { .want_resource_version = true };
+	struct json_mark object_at = { 0 }, end;
+	bool type_member = false, type_seen = false, object_seen = false, object_ok = false;
+	char type[32] = "";
+	struct json_str name;
+	struct k8s_object *obj = NULL;
 	int ret = 0;
 
-	if (!type || !cJSON_IsObject(obj)) {
+	/* The type decides how the object reads, and may come after it: find both first. */
+	json_reader_init(r, line, 0, len);
+	if (json_peek(r) == JSON_OBJECT && json_enter_object(r) == 0) {
+		while (json_next_member(r, &name) == 1) {
+			if (JSON_STR_IS(&name, "type") && !type_member) {
+				type_member = true;
+				type_seen = json_peek(r) == JSON_STRING;
+				if (type_seen) {
+					struct json_str t;
+
+					if (json_read_string(r, &t))
+						break;
+					snprintf(type, sizeof(type), "%.*s",
+						 (int)(t.len < sizeof(type) ? t.len : sizeof(type) - 1), t.p);
+					continue;
+				}
+			} else if (JSON_STR_IS(&name, "object") && !object_seen) {
+				object_seen = true;
+				object_at = json_tell(r);
+				object_ok = json_peek(r) == JSON_OBJECT;
+			}
+			if (json_skip(r))
+				break;
+		}
+	}
+	json_expect_end(r);
+	if (r->err == -ENOMEM)
+		return -ENOMEM;
+	if (r->err || !type_seen || !object_ok) {
 		snprintf(w->why, sizeof(w->why), "watch %s: a %zu-byte line is not a watch event", w->resource, len);
-		cJSON_Delete(event);
 		return STREAM_UNDECODABLE;
 	}
-	if (strcmp(type, "ERROR") == 0) {
-		const cJSON *code = k8s_field(obj, "code");
-		const char *message = k8s_string(obj, "message");
-
-		snprintf(w->why, sizeof(w->why), "watch %s: ERROR event %d: %s", w->resource,
-			 cJSON_IsNumber(code) ? code->valueint : 0, message ? message : "(no message)");
-		ret = cJSON_IsNumber(code) && code->valueint == 410 ? STREAM_GONE : STREAM_FAILED;
-		goto out;
-	}
-	if (rv && rv[0]) {
-		ret = set_rv(w, rv);
+	end = json_tell(r);
+	json_seek(r, object_at);
+	if (strcmp(type, "ERROR") == 0)
+		return on_error_event(w, r);
+	ret = k8s_decode(w->decoder, r, w->kind, &info, &obj);
+	json_seek(r, end);
+	if (ret)
+		return ret;
+	if (info.resource_version && info.resource_version[0]) {
+		ret = set_rv(w, info.resource_version);
 		if (ret)
 			goto out;
 	}
 	w->events++;
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
-		pr_debug("watch %s: %s %s/%s", w->resource, type, k8s_namespace(obj), k8s_name(obj) ?: "");
+		pr_debug("watch %s: %s %s/%s", w->resource, type, obj->ns, obj->name ?: "");
 		/* refusals (no name) are logged by the store; the watch goes on */
-		store_upsert(w->env->store, w->kind, cJSON_DetachItemViaPointer(event, obj));
+		store_upsert(w->env->store, obj);
+		obj = NULL;
 	} else if (strcmp(type, "DELETED") == 0) {
-		pr_debug("watch %s: DELETED %s/%s", w->resource, k8s_namespace(obj), k8s_name(obj) ?: "");
-		if (k8s_name(obj))
-			store_delete(w->env->store, w->kind, k8s_namespace(obj), k8s_name(obj));
+		pr_debug("watch %s: DELETED %s/%s", w->resource, obj->ns, obj->name ?: "");
+		if (obj->name)
+			store_delete(w->env->store, w->kind, obj->ns, obj->name);
 	} else if (strcmp(type, "BOOKMARK") != 0) {
 		pr_warn("watch %s: ignoring an event of unknown type \"%s\"", w->resource, type);
 	}
 out:
-	cJSON_Delete(event);
+	k8s_object_free(obj);
+	free(info.resource_version);
 	return ret;
 }
 
@@ -494,6 +693,8 @@ void kube_watch_env_destroy(struct kube_watch_env *env)
 
 static void watcher_free(struct kube_watcher *w)
 {
+	k8s_decoder_free(w->decoder);
+	json_reader_release(&w->reader);
 	kube_http_free(&w->http);
 	kube_framer_free(&w->framer);
 	kube_selectors_free(&w->sel);
@@ -524,6 +725,11 @@ int kube_watcher_start(struct kube_watch_env *env, enum k8s_kind kind, struct ku
 	w->sel = *sel;
 	memset(sel, 0, sizeof(*sel));
 	kube_framer_init(&w->framer, 0);
+	w->decoder = k8s_decoder_new();
+	if (!w->decoder) {
+		err = socklb_fail(e, -ENOMEM, "out of memory starting the watch of %s", w->resource);
+		goto err;
+	}
 	if (getrandom(&w->seed, sizeof(w->seed), 0) != sizeof(w->seed))
 		w->seed = (unsigned int)time(NULL) ^ (unsigned int)kind;
 	err = kube_http_init(&w->http, env->conn, env->token, &env->stop, e);

@@ -16,7 +16,6 @@
 #include <cmocka.h>
 
 #include "frontend_scope.h"
-#include "k8s_object.h"
 #include "log.h"
 #include "syncer.h"
 #include "test_syncd_fixtures.h"
@@ -38,17 +37,16 @@ static struct socklb_frontend fe_of(const char *addr, __u16 port, const char *pr
 static void scope_of(const char *json, bool on_node_a, struct frontend_scope *scope)
 {
 	const char *const names[] = { "node.json", NULL };
-	cJSON *svc = cJSON_Parse(json);
+	struct k8s_object *svc = from_text(K8S_SERVICE, json);
 	struct store *s = store_new();
 	struct node_view node;
 
 	assert_non_null(svc);
 	assert_int_equal(load_fixtures(s, names), 0);
-	assert_int_equal(node_view_init(&node, on_node_a ? store_get(s, K8S_NODE, "", "node-a") : NULL), 0);
-	assert_int_equal(frontend_scope_build(svc, &node, scope), 0);
-	node_view_release(&node);
+	node_view_init(&node, on_node_a ? (const struct k8s_node *)store_get(s, K8S_NODE, "", "node-a") : NULL);
+	assert_int_equal(frontend_scope_build((const struct k8s_service *)svc, &node, scope), 0);
 	store_free(s);
-	cJSON_Delete(svc);
+	k8s_object_free(svc);
 }
 
 static bool scope_has(const struct frontend_scope *scope, const char *addr, __u16 port, const char *proto)
@@ -179,7 +177,7 @@ static void test_scope_unreadable(void **state)
 
 /* ---- the desired state --------------------------------------------------------------------- */
 
-static cJSON *web_service(const char *cluster_ip)
+static struct k8s_object *web_service(const char *cluster_ip)
 {
 	cJSON *web = fixture_object("basic.json", K8S_SERVICE, "shop", "web");
 	cJSON *spec;
@@ -188,7 +186,7 @@ static cJSON *web_service(const char *cluster_ip)
 	spec = cJSON_GetObjectItemCaseSensitive(web, "spec");
 	cJSON_ReplaceItemInObjectCaseSensitive(spec, "clusterIP", cJSON_CreateString(cluster_ip));
 	cJSON_ReplaceItemInObjectCaseSensitive(spec, "clusterIPs", cJSON_CreateStringArray(&cluster_ip, 1));
-	return web;
+	return from_cjson(K8S_SERVICE, web);
 }
 
 static void update(struct desired_state *d, struct store *s, struct desired_update *u)
@@ -198,14 +196,14 @@ static void update(struct desired_state *d, struct store *s, struct desired_upda
 	store_unlock(s);
 }
 
-static int collect_invalid(const char *service, const struct invalid_object *o, void *ctx)
+static int collect_invalid(const struct service_key *service, const struct invalid_object *o, void *ctx)
 {
 	char line[1024], why[INVALID_NAME_LEN + INVALID_WHY_LEN + 32];
 	char **text = ctx;
 	size_t len = *text ? strlen(*text) : 0;
 
 	invalid_format(o, why, sizeof(why));
-	snprintf(line, sizeof(line), "%s <- %s\n", why, service);
+	snprintf(line, sizeof(line), "%s <- %s/%s\n", why, service->ns, service->name);
 	*text = realloc(*text, len + strlen(line) + 1);
 	strcpy(*text + len, line);
 	return 0;
@@ -219,11 +217,17 @@ static char *invalid_text(const struct desired_state *d)
 	return text ? text : strdup("");
 }
 
+/* "namespace/name" of the Service that may own the frontend, or NULL. */
 static const char *owner_of(const struct desired_state *d, const char *addr, __u16 port, const char *proto)
 {
+	static char name[256];
 	struct socklb_frontend fe = fe_of(addr, port, proto);
+	const struct service_key *owner = desired_state_possible_owner(d, &fe, NULL);
 
-	return desired_state_possible_owner(d, &fe, NULL);
+	if (!owner)
+		return NULL;
+	snprintf(name, sizeof(name), "%s/%s", owner->ns, owner->name);
+	return name;
 }
 
 /* Never valid since we started: its readable fields name what it may own; fixed, it owns its translation. */
@@ -237,7 +241,7 @@ static void test_never_valid_service(void **state)
 
 	(void)state;
 	assert_int_equal(load_fixtures(s, names), 0);
-	assert_int_equal(store_upsert(s, K8S_SERVICE, web_service("10.96.10.999")), 0);
+	assert_int_equal(store_upsert(s, web_service("10.96.10.999")), 0);
 	update(d, s, &u);
 	assert_int_equal(u.rejected.n, 1);
 	desired_update_release(&u);
@@ -258,13 +262,13 @@ static void test_never_valid_service(void **state)
 	assert_int_equal(u.rejected.n, 0);
 	desired_update_release(&u);
 	/* Wrong another way: a new one. */
-	assert_int_equal(store_upsert(s, K8S_SERVICE, web_service("bogus")), 0);
+	assert_int_equal(store_upsert(s, web_service("bogus")), 0);
 	update(d, s, &u);
 	assert_int_equal(u.rejected.n, 1);
 	assert_non_null(strstr(u.rejected.items[0].why, "\"bogus\""));
 	desired_update_release(&u);
 
-	assert_int_equal(store_upsert(s, K8S_SERVICE, web_service("10.96.10.20")), 0);
+	assert_int_equal(store_upsert(s, web_service("10.96.10.20")), 0);
 	update(d, s, &u);
 	desired_update_release(&u);
 	assert_null(owner_of(d, "10.96.99.99", 80, "TCP"));
@@ -288,7 +292,7 @@ static void test_once_valid_service(void **state)
 	assert_int_equal(load_fixtures(s, names), 0);
 	update(d, s, &u);
 	desired_update_release(&u);
-	assert_int_equal(store_upsert(s, K8S_SERVICE, web_service("10.96.10.999")), 0);
+	assert_int_equal(store_upsert(s, web_service("10.96.10.999")), 0);
 	update(d, s, &u);
 	assert_int_equal(u.rejected.n, 1);
 	desired_update_release(&u);
@@ -315,8 +319,8 @@ static void test_every_fault_named(void **state)
 	copy = cJSON_Duplicate(slice, true);
 	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "metadata"), "name",
 					       cJSON_CreateString("web-fghij"));
-	assert_int_equal(store_upsert(s, K8S_ENDPOINTSLICE, slice), 0);
-	assert_int_equal(store_upsert(s, K8S_ENDPOINTSLICE, copy), 0);
+	assert_int_equal(store_upsert(s, from_cjson(K8S_ENDPOINTSLICE, slice)), 0);
+	assert_int_equal(store_upsert(s, from_cjson(K8S_ENDPOINTSLICE, copy)), 0);
 	update(d, s, &u);
 	assert_int_equal(u.rejected.n, 2);
 	desired_update_release(&u);
@@ -332,7 +336,7 @@ static void test_every_fault_named(void **state)
 	copy = fixture_object("basic.json", K8S_SERVICE, "shop", "web");
 	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "spec"), "type",
 					       cJSON_CreateString("Nodeport"));
-	assert_int_equal(store_upsert(s, K8S_SERVICE, copy), 0);
+	assert_int_equal(store_upsert(s, from_cjson(K8S_SERVICE, copy)), 0);
 	update(d, s, &u);
 	assert_int_equal(u.rejected.n, 1);
 	desired_update_release(&u);
@@ -356,7 +360,7 @@ static void test_node_missing(void **state)
 
 	(void)state;
 	svc = fixture_object("basic.json", K8S_SERVICE, "shop", "web");
-	assert_int_equal(store_upsert(s, K8S_SERVICE, svc), 0);
+	assert_int_equal(store_upsert(s, from_cjson(K8S_SERVICE, svc)), 0);
 	update(d, s, &u);
 	desired_update_release(&u);
 	assert_false(desired_state_node_missing(d));
@@ -422,7 +426,7 @@ static void daemon_pass(struct maps_dir *md, const char *cluster_ip, bool with_d
 
 	assert_int_equal(socklb_maps_open(md->root, NULL, &md->maps, NULL), 0);
 	assert_int_equal(load_fixtures(s, names), 0);
-	assert_int_equal(store_upsert(s, K8S_SERVICE, web_service(cluster_ip)), 0);
+	assert_int_equal(store_upsert(s, web_service(cluster_ip)), 0);
 	if (!with_dns)
 		assert_int_equal(store_delete(s, K8S_SERVICE, "kube-system", "kube-dns"), 0);
 	sy = syncer_new(s, &md->maps, &node_a, m);
@@ -518,7 +522,7 @@ static void test_kept_until_deleted(void **state)
 	daemon_pass(md, "10.96.10.20", true, &r, logged, sizeof(logged));
 	assert_int_equal(socklb_maps_open(md->root, NULL, &md->maps, NULL), 0);
 	assert_int_equal(load_fixtures(s, names), 0);
-	assert_int_equal(store_upsert(s, K8S_SERVICE, web_service("10.96.10.999")), 0);
+	assert_int_equal(store_upsert(s, web_service("10.96.10.999")), 0);
 	sy = syncer_new(s, &md->maps, &node_a, NULL);
 	assert_int_equal(syncer_adopt(sy), 0);
 	assert_int_equal(syncer_sync(sy, &r), 0);

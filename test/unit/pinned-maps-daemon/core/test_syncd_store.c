@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The daemon's object store: keys, revisions, complete lists, change events. */
+/* The daemon's object store: keys, changes, complete lists, change events, slices by Service. */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -9,16 +9,28 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "k8s_object.h"
+#include "intern.h"
 #include "log.h"
 #include "store.h"
+#include "test_syncd_fixtures.h"
 
-static cJSON *obj(const char *ns, const char *name, const char *extra)
+static struct k8s_object *obj(const char *ns, const char *name, const char *extra)
 {
 	char text[512];
 
 	snprintf(text, sizeof(text), "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"%s}}", name, ns, extra);
-	return cJSON_Parse(text);
+	return from_text(K8S_SERVICE, text);
+}
+
+static struct k8s_object *slice(const char *ns, const char *name, const char *service)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"labels\":{\"" K8S_LABEL_SERVICE_NAME
+		 "\":\"%s\"}},\"addressType\":\"IPv4\"}",
+		 name, ns, service);
+	return from_text(K8S_ENDPOINTSLICE, text);
 }
 
 static bool readable(const struct store *s)
@@ -62,7 +74,7 @@ static void test_upsert_get_delete(void **state)
 
 	(void)state;
 	assert_false(readable(s));
-	assert_int_equal(store_upsert(s, K8S_SERVICE, obj("a", "web", "")), 0);
+	assert_int_equal(store_upsert(s, obj("a", "web", "")), 0);
 	assert_true(readable(s));
 	store_drain_events(s);
 	assert_false(readable(s));
@@ -77,11 +89,12 @@ static void test_upsert_get_delete(void **state)
 	store_unlock(s);
 
 	/* The same object again changes nothing: no change recorded, no event. */
-	assert_int_equal(store_upsert(s, K8S_SERVICE, obj("a", "web", "")), 0);
+	assert_int_equal(store_upsert(s, obj("a", "web", "")), 0);
 	assert_false(readable(s));
 	assert_int_equal(take(s, NULL), 0);
 
-	assert_int_equal(store_upsert(s, K8S_SERVICE, obj("a", "web", ",\"labels\":{\"x\":\"y\"}")), 0);
+	assert_int_equal(store_upsert(s, obj("a", "web", ",\"labels\":{\"" K8S_LABEL_SERVICE_PROXY_NAME "\":\"y\"}")),
+			 0);
 	assert_true(readable(s));
 	assert_int_equal(take(s, NULL), 1);
 
@@ -100,12 +113,13 @@ static void test_rejects_nameless(void **state)
 	struct store *s = store_new();
 
 	(void)state;
-	assert_int_equal(store_upsert(s, K8S_SERVICE, cJSON_Parse("{\"metadata\":{}}")), -EINVAL);
-	assert_int_equal(store_upsert(s, K8S_SERVICE, cJSON_Parse("{\"spec\":{}}")), -EINVAL);
+	assert_int_equal(store_upsert(s, from_text(K8S_SERVICE, "{\"metadata\":{}}")), -EINVAL);
+	assert_int_equal(store_upsert(s, from_text(K8S_SERVICE, "{\"spec\":{}}")), -EINVAL);
+	assert_int_equal(store_upsert(s, from_text(K8S_SERVICE, "{\"metadata\":{\"name\":7}}")), -EINVAL);
 	store_free(s);
 }
 
-static int count(const cJSON *o, void *ctx)
+static int count(const struct k8s_object *o, void *ctx)
 {
 	(void)o;
 	(*(int *)ctx)++;
@@ -115,19 +129,17 @@ static int count(const cJSON *o, void *ctx)
 static void test_replace_and_complete(void **state)
 {
 	struct store *s = store_new();
-	cJSON *items = cJSON_CreateArray();
+	struct k8s_object *items[2];
 	int n = 0;
 
 	(void)state;
-	assert_int_equal(store_upsert(s, K8S_SERVICE, obj("a", "old", "")), 0);
-	assert_int_equal(store_upsert(s, K8S_SERVICE, obj("a", "one", "")), 0);
+	assert_int_equal(store_upsert(s, obj("a", "old", "")), 0);
+	assert_int_equal(store_upsert(s, obj("a", "one", "")), 0);
 	assert_int_equal(take(s, NULL), 2);
-	cJSON_AddItemToArray(items, obj("a", "one", ""));
-	cJSON_AddItemToArray(items, obj("b", "two", ""));
-	assert_int_equal(store_replace(s, K8S_SERVICE, items), 0);
-	/* The items moved into the store; the array stays the caller's. */
-	assert_int_equal(cJSON_GetArraySize(items), 0);
-	cJSON_Delete(items);
+	items[0] = obj("a", "one", "");
+	items[1] = obj("b", "two", "");
+	/* The objects move into the store; the array stays the caller's. */
+	assert_int_equal(store_replace(s, K8S_SERVICE, items, 2), 0);
 	store_lock(s);
 	assert_null(store_get(s, K8S_SERVICE, "a", "old"));
 	assert_non_null(store_get(s, K8S_SERVICE, "b", "two"));
@@ -138,43 +150,80 @@ static void test_replace_and_complete(void **state)
 	assert_int_equal(take(s, NULL), 2);
 
 	assert_false(store_complete(s));
-	assert_int_equal(store_replace(s, K8S_ENDPOINTSLICE, NULL), 0);
-	assert_int_equal(store_replace(s, K8S_NAMESPACE, NULL), 0);
+	assert_int_equal(store_replace(s, K8S_ENDPOINTSLICE, NULL, 0), 0);
+	assert_int_equal(store_replace(s, K8S_NAMESPACE, NULL, 0), 0);
 	assert_false(store_complete(s));
-	assert_int_equal(store_replace(s, K8S_NODE, NULL), 0);
+	assert_int_equal(store_replace(s, K8S_NODE, NULL, 0), 0);
 	assert_true(store_complete(s));
 	store_free(s);
 }
 
-/* managedFields and kubectl's last-applied copy are dropped: they are most of a real object's size. */
-static void test_trims_bookkeeping(void **state)
+/*
+ * The compact form keeps what translation reads: a change to anything else
+ * (managedFields, kubectl's last-applied copy, the uid, other labels and
+ * annotations) is no change, and wakes nobody.
+ */
+static void test_only_what_translation_reads(void **state)
 {
 	struct store *s = store_new();
-	const cJSON *o;
 
 	(void)state;
+	assert_int_equal(store_upsert(s, obj("a", "web", "")), 0);
+	store_drain_events(s);
+	assert_int_equal(take(s, NULL), 1);
 	assert_int_equal(
-		store_upsert(s, K8S_SERVICE,
-			     obj("a", "web",
-				 ",\"managedFields\":[{\"manager\":\"kubectl\"}],\"annotations\":{"
-				 "\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\",\"keep\":\"me\"}")),
+		store_upsert(
+			s,
+			obj("a", "web",
+			    ",\"managedFields\":[{\"manager\":\"kubectl\"}],\"uid\":\"u\",\"annotations\":{"
+			    "\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"},\"labels\":{\"app\":\"x\"}")),
 		0);
+	assert_false(readable(s));
+	assert_int_equal(take(s, NULL), 0);
+	store_free(s);
+}
+
+/* The EndpointSlices of a Service, by their label, follow upserts, relabels and deletes. */
+static void test_slices_by_service(void **state)
+{
+	struct store *s = store_new();
+	const char *ns = intern("a", 1), *web = intern("web", 3), *api = intern("api", 3);
+	const struct k8s_slice *sl;
+
+	(void)state;
+	assert_int_equal(store_upsert(s, slice("a", "web-1", "web")), 0);
+	assert_int_equal(store_upsert(s, slice("a", "web-2", "web")), 0);
+	assert_int_equal(store_upsert(s, slice("b", "web-3", "web")), 0);
 	store_lock(s);
-	o = store_get(s, K8S_SERVICE, "a", "web");
-	assert_null(k8s_field(k8s_field(o, "metadata"), "managedFields"));
-	assert_null(k8s_annotation(o, "kubectl.kubernetes.io/last-applied-configuration"));
-	assert_string_equal(k8s_annotation(o, "keep"), "me");
+	sl = store_service_slices(s, ns, web);
+	assert_non_null(sl);
+	assert_non_null(sl->obj.link);
+	assert_null(sl->obj.link->link);
+	assert_null(store_service_slices(s, ns, api));
+	store_unlock(s);
+
+	/* Relabelled: it moves to the other Service. */
+	assert_int_equal(store_upsert(s, slice("a", "web-2", "api")), 0);
+	assert_int_equal(store_delete(s, K8S_ENDPOINTSLICE, "a", "web-1"), 0);
+	store_lock(s);
+	assert_null(store_service_slices(s, ns, web));
+	sl = store_service_slices(s, ns, api);
+	assert_non_null(sl);
+	assert_string_equal(sl->obj.name, "web-2");
+	assert_null(sl->obj.link);
 	store_unlock(s);
 	store_free(s);
+	intern_put(ns);
+	intern_put(web);
+	intern_put(api);
 }
 
 static void test_cluster_scoped_and_kind_names(void **state)
 {
 	struct store *s = store_new();
-	cJSON *node = cJSON_Parse("{\"metadata\":{\"name\":\"node-a\"}}");
 
 	(void)state;
-	assert_int_equal(store_upsert(s, K8S_NODE, node), 0);
+	assert_int_equal(store_upsert(s, from_text(K8S_NODE, "{\"metadata\":{\"name\":\"node-a\"}}")), 0);
 	store_lock(s);
 	assert_non_null(store_get(s, K8S_NODE, "", "node-a"));
 	assert_non_null(store_get(s, K8S_NODE, NULL, "node-a"));
@@ -189,11 +238,9 @@ static void test_cluster_scoped_and_kind_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_upsert_get_delete),
-		cmocka_unit_test(test_rejects_nameless),
-		cmocka_unit_test(test_replace_and_complete),
-		cmocka_unit_test(test_trims_bookkeeping),
-		cmocka_unit_test(test_cluster_scoped_and_kind_names),
+		cmocka_unit_test(test_upsert_get_delete),    cmocka_unit_test(test_rejects_nameless),
+		cmocka_unit_test(test_replace_and_complete), cmocka_unit_test(test_only_what_translation_reads),
+		cmocka_unit_test(test_slices_by_service),    cmocka_unit_test(test_cluster_scoped_and_kind_names),
 	};
 
 	socklb_log_init("test", SOCKLB_LOG_ERROR, NULL, true);

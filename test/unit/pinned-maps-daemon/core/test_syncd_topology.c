@@ -16,8 +16,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "k8s_object.h"
 #include "log.h"
+#include "test_syncd_fixtures.h"
 #include "translate.h"
 
 /* Endpoint conditions as the EndpointSlice controller sets them. */
@@ -317,16 +317,19 @@ static cJSON *node_json(const struct row *r)
 static char *translate_row(const struct row *r)
 {
 	const struct translate_config cfg = { .node_name = NODE, .service_proxy_name = "" };
-	cJSON *svc = service_json(r), *slice = slice_json(r), *node_obj = node_json(r);
-	const cJSON *slices[] = { slice };
+	struct k8s_object *svc = from_cjson(K8S_SERVICE, service_json(r));
+	struct k8s_object *slice = from_cjson(K8S_ENDPOINTSLICE, slice_json(r));
+	cJSON *node_json_obj = node_json(r);
+	struct k8s_object *node_obj = node_json_obj ? from_cjson(K8S_NODE, node_json_obj) : NULL;
+	const struct k8s_slice *slices[] = { (const struct k8s_slice *)slice };
 	struct service_frontends out;
 	struct node_view node;
 	char *got = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	assert_int_equal(node_view_init(&node, node_obj), 0);
-	if (translate_service(svc, slices, 1, &node, &cfg, &out) == 0 && out.n == 1) {
+	node_view_init(&node, (const struct k8s_node *)node_obj);
+	if (translate_service((const struct k8s_service *)svc, slices, 1, &node, &cfg, &out) == 0 && out.n == 1) {
 		f = open_memstream(&got, &len);
 		for (__u32 i = 0; i < out.items[0].n_backends; i++) {
 			char ep[SOCKLB_ENDPOINT_STRLEN];
@@ -338,10 +341,9 @@ static char *translate_row(const struct row *r)
 		fclose(f);
 	}
 	service_frontends_release(&out);
-	node_view_release(&node);
-	cJSON_Delete(node_obj);
-	cJSON_Delete(slice);
-	cJSON_Delete(svc);
+	k8s_object_free(node_obj);
+	k8s_object_free(slice);
+	k8s_object_free(svc);
 	return got;
 }
 
@@ -381,20 +383,25 @@ static void test_malformed_hints(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cJSON *svc = service_json(&ok), *slice = slice_json(&ok);
-		cJSON *ep = cJSON_GetArrayItem(cJSON_GetObjectItem(slice, "endpoints"), 0);
-		const cJSON *slices[] = { slice };
+		struct k8s_object *svc = from_cjson(K8S_SERVICE, service_json(&ok));
+		cJSON *json = slice_json(&ok);
+		cJSON *ep = cJSON_GetArrayItem(cJSON_GetObjectItem(json, "endpoints"), 0);
+		struct k8s_object *slice;
+		const struct k8s_slice *slices[1];
 		struct service_frontends out;
 		struct node_view node;
 
 		cJSON_ReplaceItemInObject(ep, "hints", cJSON_Parse(bad[i].hints));
-		assert_int_equal(node_view_init(&node, NULL), 0);
-		assert_int_equal(translate_service(svc, slices, 1, &node, &cfg, &out), -EINVAL);
+		slice = from_cjson(K8S_ENDPOINTSLICE, json);
+		slices[0] = (const struct k8s_slice *)slice;
+		node_view_init(&node, NULL);
+		assert_int_equal(translate_service((const struct k8s_service *)svc, slices, 1, &node, &cfg, &out),
+				 -EINVAL);
 		assert_int_equal(out.invalid.n, 1);
 		assert_string_equal(out.invalid.items[0].why, bad[i].why);
 		service_frontends_release(&out);
-		cJSON_Delete(slice);
-		cJSON_Delete(svc);
+		k8s_object_free(slice);
+		k8s_object_free(svc);
 	}
 }
 

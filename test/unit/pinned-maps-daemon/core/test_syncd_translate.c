@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "k8s_object.h"
+#include "k8s_namespace.h"
 #include "log.h"
 #include "test_syncd_fixtures.h"
 
@@ -268,13 +268,13 @@ static void test_namespace_opt_in(void **state)
 	assert_int_equal(load_fixtures(s, names), 0);
 	store_lock(s);
 	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
-		const cJSON *ns = store_get(s, K8S_NAMESPACE, "", expect[i].name);
-		__u32 value = 42;
+		const struct k8s_namespace *ns =
+			(const struct k8s_namespace *)store_get(s, K8S_NAMESPACE, "", expect[i].name);
 
 		assert_non_null(ns);
-		assert_int_equal(k8s_namespace_opt_in(ns, &value), expect[i].annotated);
+		assert_int_equal(ns->annotated, expect[i].annotated);
 		if (expect[i].annotated)
-			assert_int_equal(value, expect[i].value);
+			assert_int_equal(ns->opt_in, expect[i].value);
 	}
 	store_unlock(s);
 	store_free(s);
@@ -319,7 +319,7 @@ static void test_bad_service_keeps_last_good(void **state)
 
 	web = fixture_object("basic.json", K8S_SERVICE, "shop", "web");
 	set_number(cJSON_GetObjectItemCaseSensitive(web, "spec"), "ports", 0, "port", 70000);
-	assert_int_equal(store_upsert(s, K8S_SERVICE, cJSON_Duplicate(web, true)), 0);
+	assert_int_equal(store_upsert(s, from_cjson(K8S_SERVICE, cJSON_Duplicate(web, true))), 0);
 	log = tmpfile();
 	socklb_log_init("test", SOCKLB_LOG_WARN, log, false);
 	t = update_table(d, s, &u);
@@ -337,7 +337,7 @@ static void test_bad_service_keeps_last_good(void **state)
 	free(t);
 
 	set_number(cJSON_GetObjectItemCaseSensitive(web, "spec"), "ports", 0, "port", 81);
-	assert_int_equal(store_upsert(s, K8S_SERVICE, web), 0);
+	assert_int_equal(store_upsert(s, from_cjson(K8S_SERVICE, web)), 0);
 	t = update_table(d, s, &u);
 	desired_update_release(&u);
 	assert_null(strstr(t, WEB_GOOD));
@@ -366,7 +366,7 @@ static void test_bad_slice_keeps_last_good(void **state)
 	ep = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(slice, "endpoints"), 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(ep, "addresses",
 					       cJSON_CreateStringArray((const char *[]){ "fd00::1" }, 1));
-	assert_int_equal(store_upsert(s, K8S_ENDPOINTSLICE, slice), 0);
+	assert_int_equal(store_upsert(s, from_cjson(K8S_ENDPOINTSLICE, slice)), 0);
 	t = update_table(d, s, &u);
 	desired_update_release(&u);
 	assert_non_null(strstr(t, WEB_GOOD));
@@ -406,7 +406,7 @@ static void test_incremental_update(void **state)
 	cJSON_AddItemToObject(
 		cJSON_GetObjectItemCaseSensitive(slice, "metadata"), "annotations",
 		cJSON_Parse("{\"endpoints.kubernetes.io/last-change-trigger-time\":\"2024-05-01T10:00:00Z\"}"));
-	assert_int_equal(store_upsert(s, K8S_ENDPOINTSLICE, slice), 0);
+	assert_int_equal(store_upsert(s, from_cjson(K8S_ENDPOINTSLICE, slice)), 0);
 	t = update_table(d, s, &u);
 	assert_int_equal(u.retranslated, 1);
 	/* Old and new claim of the one frontend. */
@@ -424,27 +424,28 @@ static void test_conflicting_claims(void **state)
 	struct store *s = store_new();
 	struct desired_state *d = desired_state_new(&node_a);
 	struct desired_update u;
-	const char *owner;
+	const struct service_key *owner;
 	struct socklb_frontend fe = { .port = 80, .proto = SOCKLB_PROTO_TCP };
 	char *t;
 
 	(void)state;
-	assert_int_equal(store_upsert(s, K8S_SERVICE,
-				      cJSON_Parse("{\"metadata\":{\"name\":\"b\",\"namespace\":\"x\"},\"spec\":{"
-						  "\"clusterIP\":\"10.96.0.2\",\"externalIPs\":[\"198.51.100.1\"],"
-						  "\"ports\":[{\"port\":80}]}}")),
-			 0);
-	assert_int_equal(store_upsert(s, K8S_SERVICE,
-				      cJSON_Parse("{\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"},\"spec\":{"
-						  "\"clusterIP\":\"10.96.0.1\",\"externalIPs\":[\"198.51.100.1\"],"
-						  "\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"port\":80}]}}")),
-			 0);
+	assert_int_equal(
+		store_upsert(s, from_text(K8S_SERVICE, "{\"metadata\":{\"name\":\"b\",\"namespace\":\"x\"},\"spec\":{"
+						       "\"clusterIP\":\"10.96.0.2\",\"externalIPs\":[\"198.51.100.1\"],"
+						       "\"ports\":[{\"port\":80}]}}")),
+		0);
+	assert_int_equal(
+		store_upsert(s, from_text(K8S_SERVICE, "{\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"},\"spec\":{"
+						       "\"clusterIP\":\"10.96.0.1\",\"externalIPs\":[\"198.51.100.1\"],"
+						       "\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"port\":80}]}}")),
+		0);
 	t = update_table(d, s, &u);
 	desired_update_release(&u);
 	free(t);
 	assert_int_equal(socklb_addr_parse("198.51.100.1", fe.addr), 0);
 	assert_non_null(desired_state_lookup(d, &fe, &owner));
-	assert_string_equal(owner, "x/a");
+	assert_string_equal(owner->ns, "x");
+	assert_string_equal(owner->name, "a");
 	assert_int_equal(desired_state_lookup(d, &fe, NULL)->affinity_timeout, 10800);
 
 	assert_int_equal(store_delete(s, K8S_SERVICE, "x", "a"), 0);
@@ -453,7 +454,49 @@ static void test_conflicting_claims(void **state)
 	assert_string_equal(t, "10.96.0.2:80/TCP -> (none)\n198.51.100.1:80/TCP -> (none)\n");
 	free(t);
 	assert_non_null(desired_state_lookup(d, &fe, &owner));
-	assert_string_equal(owner, "x/b");
+	assert_string_equal(owner->ns, "x");
+	assert_string_equal(owner->name, "b");
+	desired_state_free(d);
+	store_free(s);
+}
+
+#define MOVE_SVC(name, ip)                                                                              \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"x\"},\"spec\":{\"clusterIP\":\"" ip "\"," \
+	"\"ports\":[{\"port\":80}]}}"
+#define MOVE_SLICE(service)                                                                                       \
+	"{\"metadata\":{\"name\":\"s\",\"namespace\":\"x\",\"labels\":{\"" K8S_LABEL_SERVICE_NAME "\":\"" service \
+	"\"}},\"addressType\":\"IPv4\",\"ports\":[{\"port\":8080}],\"endpoints\":[{\"addresses\":[\"10.0.0.9\"]}]}"
+
+/* A slice relabelled to another Service leaves the first and joins the second; deleted, it leaves. */
+static void test_slice_moves_between_services(void **state)
+{
+	struct store *s = store_new();
+	struct desired_state *d = desired_state_new(&node_a);
+	struct desired_update u;
+	char *t;
+
+	(void)state;
+	assert_int_equal(store_upsert(s, from_text(K8S_SERVICE, MOVE_SVC("a", "10.96.0.1"))), 0);
+	assert_int_equal(store_upsert(s, from_text(K8S_SERVICE, MOVE_SVC("b", "10.96.0.2"))), 0);
+	assert_int_equal(store_upsert(s, from_text(K8S_ENDPOINTSLICE, MOVE_SLICE("a"))), 0);
+	t = update_table(d, s, &u);
+	desired_update_release(&u);
+	assert_string_equal(t, "10.96.0.1:80/TCP -> 10.0.0.9:8080\n10.96.0.2:80/TCP -> (none)\n");
+	free(t);
+
+	assert_int_equal(store_upsert(s, from_text(K8S_ENDPOINTSLICE, MOVE_SLICE("b"))), 0);
+	t = update_table(d, s, &u);
+	assert_int_equal(u.retranslated, 2);
+	desired_update_release(&u);
+	assert_string_equal(t, "10.96.0.1:80/TCP -> (none)\n10.96.0.2:80/TCP -> 10.0.0.9:8080\n");
+	free(t);
+
+	assert_int_equal(store_delete(s, K8S_ENDPOINTSLICE, "x", "s"), 0);
+	t = update_table(d, s, &u);
+	assert_int_equal(u.retranslated, 1);
+	desired_update_release(&u);
+	assert_string_equal(t, "10.96.0.1:80/TCP -> (none)\n10.96.0.2:80/TCP -> (none)\n");
+	free(t);
 	desired_state_free(d);
 	store_free(s);
 }
@@ -495,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_bad_slice_keeps_last_good),
 		cmocka_unit_test(test_incremental_update),
 		cmocka_unit_test(test_conflicting_claims),
+		cmocka_unit_test(test_slice_moves_between_services),
 		cmocka_unit_test(test_time_parse),
 	};
 

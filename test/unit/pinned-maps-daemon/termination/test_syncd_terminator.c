@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "terminator.h"
+#include "test_syncd_fixtures.h"
 
 static struct socklb_endpoint ep(const char *addr, __u16 port)
 {
@@ -112,7 +113,8 @@ static const char *slice_json =
 
 static void test_slice_serving_terminating(void **state)
 {
-	cJSON *slice = cJSON_Parse(slice_json);
+	struct k8s_object *obj = from_text(K8S_ENDPOINTSLICE, slice_json);
+	const struct k8s_slice *slice = (const struct k8s_slice *)obj;
 	struct socklb_frontend udp = frontend("10.96.0.10", 53, SOCKLB_PROTO_UDP);
 	struct socklb_frontend tcp = frontend("10.96.0.10", 53, SOCKLB_PROTO_TCP);
 	struct socklb_endpoint be;
@@ -142,19 +144,21 @@ static void test_slice_serving_terminating(void **state)
 	/* not in the slice */
 	be = ep("10.244.0.99", 5353);
 	assert_false(slice_has_serving_terminating(slice, &udp, &be));
-	cJSON_Delete(slice);
+	k8s_object_free(obj);
 }
 
 static void test_slice_protocol_and_malformed(void **state)
 {
-	cJSON *udp_only = cJSON_Parse("{\"metadata\":{\"name\":\"s\",\"namespace\":\"n\"},\"addressType\":\"IPv6\","
-				      "\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}],"
-				      "\"endpoints\":[{\"addresses\":[\"fd00:244::21\"],"
-				      "\"conditions\":{\"serving\":true,\"terminating\":true,\"ready\":false}}]}");
-	cJSON *bad = cJSON_Parse("{\"metadata\":{\"name\":\"s\",\"namespace\":\"n\"},\"addressType\":\"IPv4\","
-				 "\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}],"
-				 "\"endpoints\":[{\"addresses\":[\"10.244.0.21\"],"
-				 "\"conditions\":{\"serving\":\"yes\",\"terminating\":true}}]}");
+	struct k8s_object *udp_only = from_text(
+		K8S_ENDPOINTSLICE, "{\"metadata\":{\"name\":\"s\",\"namespace\":\"n\"},\"addressType\":\"IPv6\","
+				   "\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}],"
+				   "\"endpoints\":[{\"addresses\":[\"fd00:244::21\"],"
+				   "\"conditions\":{\"serving\":true,\"terminating\":true,\"ready\":false}}]}");
+	struct k8s_object *bad = from_text(
+		K8S_ENDPOINTSLICE, "{\"metadata\":{\"name\":\"s\",\"namespace\":\"n\"},\"addressType\":\"IPv4\","
+				   "\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}],"
+				   "\"endpoints\":[{\"addresses\":[\"10.244.0.21\"],"
+				   "\"conditions\":{\"serving\":\"yes\",\"terminating\":true}}]}");
 	struct socklb_frontend udp6 = frontend("fd00:96::10", 53, SOCKLB_PROTO_UDP);
 	struct socklb_frontend tcp6 = frontend("fd00:96::10", 53, SOCKLB_PROTO_TCP);
 	struct socklb_frontend udp4 = frontend("10.96.0.10", 53, SOCKLB_PROTO_UDP);
@@ -163,13 +167,13 @@ static void test_slice_protocol_and_malformed(void **state)
 	(void)state;
 	assert_non_null(udp_only);
 	assert_non_null(bad);
-	assert_true(slice_has_serving_terminating(udp_only, &udp6, &be6));
+	assert_true(slice_has_serving_terminating((const struct k8s_slice *)udp_only, &udp6, &be6));
 	/* the slice has no TCP port: a TCP frontend's backend is not in it */
-	assert_false(slice_has_serving_terminating(udp_only, &tcp6, &be6));
+	assert_false(slice_has_serving_terminating((const struct k8s_slice *)udp_only, &tcp6, &be6));
 	/* translation rejects a malformed slice; so does this */
-	assert_false(slice_has_serving_terminating(bad, &udp4, &be4));
-	cJSON_Delete(udp_only);
-	cJSON_Delete(bad);
+	assert_false(slice_has_serving_terminating((const struct k8s_slice *)bad, &udp4, &be4));
+	k8s_object_free(udp_only);
+	k8s_object_free(bad);
 }
 
 /* ---- the held list ------------------------------------------------------------------- */

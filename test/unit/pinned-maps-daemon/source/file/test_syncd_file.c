@@ -13,7 +13,7 @@
 
 #include "file_source.h"
 #include "json_scan.h"
-#include "k8s_object.h"
+#include "k8s_service.h"
 #include "log.h"
 #include "test_syncd_fixtures.h"
 
@@ -51,8 +51,14 @@ static char *take_log(void)
 
 static int parse(const char *text, struct object_batch *b)
 {
-	assert_int_equal(object_batch_init(b), 0);
-	return object_list_parse(text, strlen(text), "input.json", b);
+	struct object_parser p;
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	assert_int_equal(object_parser_init(&p), 0);
+	err = object_list_parse(&p, text, strlen(text), "input.json", b);
+	object_parser_release(&p);
+	return err;
 }
 
 static void test_list_of_kinds(void **state)
@@ -69,7 +75,7 @@ static void test_list_of_kinds(void **state)
 			       &b),
 			 0);
 	for (int k = 0; k < K8S_KIND_COUNT; k++)
-		assert_int_equal(cJSON_GetArraySize(b.items[k]), 1);
+		assert_int_equal(b.n[k], 1);
 	object_batch_release(&b);
 }
 
@@ -83,8 +89,8 @@ static void test_typed_list(void **state)
 			       "{\"metadata\":{\"name\":\"a\"}},{\"metadata\":{\"name\":\"b\"}}]}",
 			       &b),
 			 0);
-	assert_int_equal(cJSON_GetArraySize(b.items[K8S_ENDPOINTSLICE]), 2);
-	assert_int_equal(cJSON_GetArraySize(b.items[K8S_SERVICE]), 0);
+	assert_int_equal(b.n[K8S_ENDPOINTSLICE], 2);
+	assert_int_equal(b.n[K8S_SERVICE], 0);
 	object_batch_release(&b);
 	assert_int_equal(parse("{\"kind\":\"ServiceList\",\"items\":null}", &b), 0);
 	object_batch_release(&b);
@@ -92,6 +98,7 @@ static void test_typed_list(void **state)
 
 static void test_single_object(void **state)
 {
+	struct object_parser p;
 	struct object_batch b;
 	char path[PATH_MAX];
 	size_t len = 0;
@@ -101,11 +108,13 @@ static void test_single_object(void **state)
 	fixture_path("node.json", path, sizeof(path));
 	text = read_text(path, &len);
 	assert_non_null(text);
-	assert_int_equal(object_batch_init(&b), 0);
-	assert_int_equal(object_list_parse(text, len, path, &b), 0);
-	assert_int_equal(cJSON_GetArraySize(b.items[K8S_NODE]), 1);
-	assert_string_equal(k8s_name(cJSON_GetArrayItem(b.items[K8S_NODE], 0)), "node-a");
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(object_parser_init(&p), 0);
+	assert_int_equal(object_list_parse(&p, text, len, path, &b), 0);
+	assert_int_equal(b.n[K8S_NODE], 1);
+	assert_string_equal(b.items[K8S_NODE][0]->name, "node-a");
 	object_batch_release(&b);
+	object_parser_release(&p);
 	free(text);
 }
 
@@ -151,7 +160,7 @@ static void test_old_endpointslice_version_refused(void **state)
 			       "\"metadata\":{\"name\":\"s\",\"namespace\":\"n\"}}",
 			       &b),
 			 0);
-	assert_int_equal(cJSON_GetArraySize(b.items[K8S_ENDPOINTSLICE]), 0);
+	assert_int_equal(b.n[K8S_ENDPOINTSLICE], 0);
 	object_batch_release(&b);
 	log = take_log();
 	assert_non_null(strstr(log, "EndpointSlice n/s: apiVersion discovery.k8s.io/v1beta1 is not supported"));
@@ -167,7 +176,7 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static int count_one(const cJSON *o, void *ctx)
+static int count_one(const struct k8s_object *o, void *ctx)
 {
 	(void)o;
 	(*(int *)ctx)++;
@@ -287,7 +296,7 @@ static void test_scan_cuts_items(void **state)
 	const size_t n = sizeof(items) / sizeof(items[0]);
 	size_t offsets[sizeof(items) / sizeof(items[0])];
 	struct json_scan_error err;
-	struct json_list list;
+	struct json_list list = { 0 };
 	char text[1024];
 	int len;
 
@@ -366,7 +375,7 @@ static void test_scan_errors(void **state)
 		{ deep, "nested more than 1000 deep", NULL, -1 },
 	};
 	struct json_scan_error err;
-	struct json_list list;
+	struct json_list list = { 0 };
 
 	(void)state;
 	memset(deep, '[', 1001);
@@ -458,18 +467,19 @@ static char *lines_join(struct lines *l)
 	return out;
 }
 
-static int add_object(const cJSON *o, void *ctx)
+static int add_object(const struct k8s_object *o, void *ctx)
 {
 	struct lines *l = ctx;
-	const char *v = k8s_string(k8s_field(o, "spec"), "v");
-	const char *ns = k8s_namespace(o);
+	const char *v = o->kind == K8S_SERVICE	       ? ((const struct k8s_service *)o)->proxy_name
+			: o->kind == K8S_ENDPOINTSLICE ? ((const struct k8s_slice *)o)->service
+						       : NULL;
 
 	assert_true(l->n < 32);
-	assert_true(asprintf(&l->v[l->n++], "%s%s%s:%s", ns, *ns ? "/" : "", k8s_name(o), v ? v : "-") > 0);
+	assert_true(asprintf(&l->v[l->n++], "%s%s%s:%s", o->ns, *o->ns ? "/" : "", o->name, v ? v : "-") > 0);
 	return 0;
 }
 
-/* "ns/name:spec.v" of every object of a kind, sorted. */
+/* "ns/name:V" of every object of a kind, sorted; V a Service's label SVC() sets, or a slice's Service. */
 static char *objects(struct store *s, enum k8s_kind kind)
 {
 	struct lines l = { 0 };
@@ -517,8 +527,10 @@ static void assert_parsed(const char *want)
 	free(log);
 }
 
-#define SVC(name, v) \
-	"{\"kind\":\"Service\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"x\"},\"spec\":{\"v\":\"" v "\"}}"
+/* A Service whose service-proxy-name label is v: a string its compact form keeps. */
+#define SVC(name, v)                                           \
+	"{\"kind\":\"Service\",\"metadata\":{\"name\":\"" name \
+	"\",\"namespace\":\"x\",\"labels\":{\"" K8S_LABEL_SERVICE_PROXY_NAME "\":\"" v "\"}}}"
 #define LIST(items) "{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":[" items "]}"
 
 static void test_reload_parses_changed_items(void **state)
@@ -558,10 +570,11 @@ static void test_reload_parses_changed_items(void **state)
 	assert_text(changes(f.s), "");
 
 	/* Whitespace inside an item: its bytes changed, so it is parsed, but the object is the same. */
-	assert_int_equal(reload(&f, LIST(SVC("c", "1") "," SVC("b", "2") ",{ \"kind\": \"Service\", \"metadata\":"
-									 "{\"name\":\"d\",\"namespace\":\"x\"},"
-									 "\"spec\":{\"v\":\"1\"}}")),
-			 0);
+	assert_int_equal(
+		reload(&f, LIST(SVC("c", "1") "," SVC("b", "2") ",{ \"kind\": \"Service\", \"metadata\":"
+								"{\"name\":\"d\",\"namespace\":\"x\", \"labels\":"
+								"{\"" K8S_LABEL_SERVICE_PROXY_NAME "\": \"1\"}}}")),
+		0);
 	assert_parsed("1 of their 3 items parsed");
 	assert_text(objects(f.s, K8S_SERVICE), "x/b:2 x/c:1 x/d:1");
 	assert_text(changes(f.s), "");
@@ -686,7 +699,8 @@ static void test_reload_object_written_twice(void **state)
 /* The same item bytes mean another object in a list of another kind; other documents are read whole. */
 static void test_reload_document_shapes(void **state)
 {
-	const char *item = "{\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"},\"spec\":{\"v\":\"1\"}}";
+	const char *item = "{\"metadata\":{\"name\":\"a\",\"namespace\":\"x\",\"labels\":{"
+			   "\"" K8S_LABEL_SERVICE_PROXY_NAME "\":\"1\",\"" K8S_LABEL_SERVICE_NAME "\":\"1\"}}}";
 	char text[512];
 	struct one_file f;
 

@@ -24,7 +24,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "k8s_service.h"
 #include "kube.h"
+#include "lbmap.h"
 #include "log.h"
 #include "store.h"
 
@@ -245,16 +247,13 @@ struct names {
 	char buf[1024];
 };
 
-static int add_name(const cJSON *obj, void *ctx)
+static int add_name(const struct k8s_object *obj, void *ctx)
 {
 	struct names *n = ctx;
-	const cJSON *meta = cJSON_GetObjectItem(obj, "metadata");
-	const cJSON *ns = cJSON_GetObjectItem(meta, "namespace");
-	const cJSON *name = cJSON_GetObjectItem(meta, "name");
 	size_t len = strlen(n->buf);
 
-	snprintf(n->buf + len, sizeof(n->buf) - len, "%s%s%s%s", len ? " " : "",
-		 cJSON_IsString(ns) ? ns->valuestring : "", cJSON_IsString(ns) ? "/" : "", name->valuestring);
+	snprintf(n->buf + len, sizeof(n->buf) - len, "%s%s%s%s", len ? " " : "", obj->ns, *obj->ns ? "/" : "",
+		 obj->name);
 	return 0;
 }
 
@@ -473,7 +472,7 @@ static int per_test_teardown(void **state)
 
 static void test_paginated_list_and_selectors(void **state)
 {
-	const cJSON *obj;
+	const struct k8s_slice *slice;
 
 	(void)state;
 	ctl_post("/page-cap", "{\"size\":1}");
@@ -483,18 +482,20 @@ static void test_paginated_list_and_selectors(void **state)
 	/* three services at one per page: three list requests */
 	assert_int_equal(count_requests("/api/v1/services", false, 200), 3);
 	assert_int_equal(count_requests("/api/v1/nodes", false, 200), 1);
-	/* list items get the kind and apiVersion watch events carry */
+	/* list items are decoded as the kind listed: the slice knows its Service */
 	store_lock(src.store);
-	obj = store_get(src.store, K8S_ENDPOINTSLICE, "default", "web-abc");
-	assert_string_equal(cJSON_GetObjectItem(obj, "kind")->valuestring, "EndpointSlice");
-	assert_string_equal(cJSON_GetObjectItem(obj, "apiVersion")->valuestring, "discovery.k8s.io/v1");
+	slice = (const struct k8s_slice *)store_get(src.store, K8S_ENDPOINTSLICE, "default", "web-abc");
+	assert_non_null(slice);
+	assert_int_equal(slice->obj.kind, K8S_ENDPOINTSLICE);
+	assert_string_equal(slice->service, "web");
 	store_unlock(src.store);
 	stop_source();
 }
 
 static void test_watch_events(void **state)
 {
-	const cJSON *svc;
+	const struct k8s_service *svc;
+	char addr[SOCKLB_ADDR_STRLEN];
 
 	(void)state;
 	start_source("token.json", 0, 0);
@@ -509,9 +510,10 @@ static void test_watch_events(void **state)
 	wait_names(src.store, K8S_SERVICE, "default/new default/web kube-system/dns");
 	wait_names(src.store, K8S_ENDPOINTSLICE, "");
 	store_lock(src.store);
-	svc = store_get(src.store, K8S_SERVICE, "default", "web");
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(svc, "spec"), "clusterIP")->valuestring,
-			    "10.96.0.99");
+	svc = (const struct k8s_service *)store_get(src.store, K8S_SERVICE, "default", "web");
+	assert_int_equal(svc->n_addrs, 1);
+	socklb_addr_format(k8s_service_addrs(svc)[0].addr, addr, sizeof(addr));
+	assert_string_equal(addr, "10.96.0.99");
 	store_unlock(src.store);
 	/* an object moving to a label we do not watch is not our business; one we never saw stays out */
 	ctl_post("/apply/services", "{\"metadata\":{\"namespace\":\"default\",\"name\":\"headless2\",\"labels\":"
