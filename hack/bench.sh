@@ -14,13 +14,15 @@
 #   BENCH_SECONDS [1.2] BENCH_WARMUP [0.2] seconds per measurement and its warm-up
 #   BENCH_REPS [5]                        repetitions (paths interleaved in each)
 #   BENCH_SCALES ["1 1000 10000"]         services installed in every path
-#   BENCH_LOADS ["crr1 crr32 udp1 udp32 stream"]
+#   BENCH_LOADS ["crr1 crr32 udp1 udp32 stream"]  (also: connect, a UDP connect() alone)
 #   BENCH_CP_SERVICES [10000]             services for the control-plane timings
 #   BENCH_INSTALL_REPS [3] BENCH_NFT_INSTALL_REPS [1]
 #   BENCH_EP_ROUNDS [100]                 endpoint changes timed (socklb, one file per namespace)
 #   BENCH_EP_ROUNDS_SLOW [20]             the same for the slow ones (socklb on one file, nft, iptables)
 #   BENCH_CNI_ADDS [200]                  CNI ADDs timed per variant
 #   BENCH_OUT [hack/bench/results/DATE]  results directory
+#   BENCH_HOG [""]                        CPUs (e.g. "1" or "0,1") each given a busy loop during the
+#                                         data-plane measurements: what other work does to the figures
 set -euo pipefail
 BENCH_T0=${EPOCHREALTIME/./}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,13 +48,15 @@ BENCH_EP_ROUNDS=${BENCH_EP_ROUNDS:-100}
 BENCH_EP_ROUNDS_SLOW=${BENCH_EP_ROUNDS_SLOW:-20}
 BENCH_CNI_ADDS=${BENCH_CNI_ADDS:-200}
 BENCH_OUT=${BENCH_OUT:-$REPO/hack/bench/results/$(date +%Y-%m-%d-%H%M%S)}
+BENCH_HOG=${BENCH_HOG:-}
 BENCH_TOOLS=$NODE_BUILD/test/tools
 SYNCD=$NODE_BUILD/socklb-syncd
 PYTHON=python3
 [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3 # the distribution's, not a shim that costs 0.1 s a call
-# Scratch network namespaces and bpffs roots, removed by bench_cleanup.
+# Scratch network namespaces and bpffs roots, and the busy loops of BENCH_HOG, removed by bench_cleanup.
 BENCH_NETNS=()
 BENCH_BPFFS_ROOTS=()
+BENCH_HOG_PIDS=()
 # The load generator gets CPU 0, every server CPU 1: client, servers and the
 # kernel work each does (softirq runs where the packet was sent) never fight
 # for one CPU at random.
@@ -90,6 +94,7 @@ bench_blackhole_services() {
 bench_cleanup() {
 	local ns root
 	set +e
+	bench_hog_stop
 	[ -n "$BENCH_BLACKHOLE" ] && ip route del blackhole "$BENCH_BLACKHOLE"
 	cp_cleanup
 	for ns in "${BENCH_NETNS[@]}"; do
@@ -101,6 +106,24 @@ bench_cleanup() {
 	done
 	node_cleanup
 	[ -n "${BENCH_WORK:-}" ] && rm -rf "$BENCH_WORK"
+}
+
+# BENCH_HOG: one busy loop pinned to each listed CPU, as other work on a shared machine would run.
+bench_hog_start() {
+	local cpu
+	for cpu in ${BENCH_HOG//,/ }; do
+		taskset -c "$cpu" bash -c 'while :; do :; done' &
+		BENCH_HOG_PIDS+=($!)
+	done
+}
+
+bench_hog_stop() {
+	local pid
+	for pid in "${BENCH_HOG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || true # killed: not a failure
+	done
+	BENCH_HOG_PIDS=()
 }
 
 # Percent of CPU time idle over one second: other work on the machine makes every figure noisy.
@@ -132,8 +155,9 @@ bench_describe_machine() {
 		echo "- load generator pinned to CPU $LOADGEN_CPU, all 12 servers to CPU $SERVER_CPU (taskset)"
 		echo "- $BENCH_REPS repetitions × ${BENCH_SECONDS} s per measurement (+${BENCH_WARMUP} s warm-up), paths interleaved (each repetition starts with the next path)"
 		echo "- CPU idle in the second before the run: $idle%"
+		[ -z "$BENCH_HOG" ] || echo "- a busy loop on CPU $BENCH_HOG during the data-plane measurements (BENCH_HOG)"
 	} >"$BENCH_OUT/machine.md"
-	echo "cp_services=$BENCH_CP_SERVICES" >"$BENCH_OUT/params.txt"
+	printf "cp_services=%s\nseconds=%s\n" "$BENCH_CP_SERVICES" "$BENCH_SECONDS" >"$BENCH_OUT/params.txt"
 }
 
 main() {
@@ -162,9 +186,11 @@ main() {
 		"nftables and iptables (rules in their netns)"
 
 	local scale
+	bench_hog_start
 	for scale in $BENCH_SCALES; do
 		dp_run_scale "$scale"
 	done
+	bench_hog_stop
 	cp_run "$BENCH_CP_SERVICES"
 
 	"$PYTHON" "$REPO/hack/bench/report.py" "$BENCH_OUT"

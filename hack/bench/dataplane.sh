@@ -13,6 +13,8 @@ BENCH_PATHS=(direct socklb nftables iptables)
 declare -gA BENCH_CLIENT=([direct]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt)
 BENCH_VIP=10.96.0.10
 BENCH_BACKENDS=()
+# The servers' pids (comma-separated): their CPU time counts with the load generator's.
+BENCH_SERVER_PIDS=""
 
 dp_netns() {
 	echo "socklb-$NODE_ID-$1"
@@ -55,6 +57,12 @@ dp_make_pods() {
 			sleep 0.1
 		done
 	done
+	# Each backend pod holds one process, the server (node_run execs it in the pod's cgroup).
+	for i in $(seq -w 1 12); do
+		BENCH_SERVER_PIDS+="${BENCH_SERVER_PIDS:+,}$(paste -sd, "$(node_pod_cgroup "be$i")/cgroup.procs")"
+	done
+	[ "$(tr ',' '\n' <<<"$BENCH_SERVER_PIDS" | grep -c .)" -eq 12 ] ||
+		die "expected one server process in each of the 12 backend pods, found pids $BENCH_SERVER_PIDS"
 }
 
 # dp_target PATH PORT(service) TARGET_PORT
@@ -78,7 +86,8 @@ dp_load() {
 	udp1) echo "udp 1 53 5353" ;;
 	udp32) echo "udp 32 53 5353" ;;
 	stream) echo "stream 1 5201 5201" ;;
-	*) die "unknown load $1 (crr1 crr32 udp1 udp32 stream)" ;;
+	connect) echo "connect 1 53 5353" ;;
+	*) die "unknown load $1 (crr1 crr32 udp1 udp32 stream connect)" ;;
 	esac
 }
 
@@ -121,13 +130,17 @@ dp_field() {
 	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
 }
 
+BENCH_CSV_HEADER=services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack,cpu_client_us,cpu_server_us,busy_us,wait_client_us,wait_server_us
+
 # dp_measure SCALE REP LOAD PATH: one measurement, one CSV row.
 dp_measure() {
-	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors
+	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors cpu f
 	read -r mode conc port tport <<<"$(dp_load "$load")"
 	out=$(node_run "${BENCH_CLIENT[$path]}" taskset -c "$LOADGEN_CPU" "$BENCH_TOOLS/slb-bench" "$mode" \
 		--conc "$conc" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" \
-		--target "$(dp_target "$path" "$port" "$tport")" 2>>"$BENCH_WORK/slb-bench.err") || true
+		--target "$(dp_target "$path" "$port" "$tport")" \
+		--cpu-pids "$BENCH_SERVER_PIDS" --busy-cpus "$(printf '%s\n' "$LOADGEN_CPU" "$SERVER_CPU" | sort -u | paste -sd,)" \
+		2>>"$BENCH_WORK/slb-bench.err") || true
 	ct=$(ip netns exec "$(dp_netns "${BENCH_CLIENT[$path]}")" cat /proc/sys/net/netfilter/nf_conntrack_count \
 		2>/dev/null || echo 0)
 	ops=$(dp_field ops "$out")
@@ -141,7 +154,11 @@ dp_measure() {
 	elif [ "$errors" != 0 ]; then
 		echo "bench: $path $load at $scale services: $errors failed operations" >&2
 	fi
-	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct" >>"$BENCH_OUT/dataplane.csv"
+	cpu=""
+	for f in cpu_client_us cpu_server_us busy_us wait_client_us wait_server_us; do
+		cpu+=",$(dp_field "$f" "$out")"
+	done
+	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct$cpu" >>"$BENCH_OUT/dataplane.csv"
 	if [ "$mode" = stream ]; then
 		awk -v r="$rate" 'BEGIN { printf "%.2f Gbit/s", r * 8 / 1e9 }'
 	else
@@ -156,8 +173,7 @@ dp_run_scale() {
 	say "$scale services: generating the cluster, socklb-syncd --once, nft -f, iptables-restore"
 	dp_install "$scale"
 	dp_check_paths "$scale"
-	[ -f "$BENCH_OUT/dataplane.csv" ] ||
-		echo "services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack" >"$BENCH_OUT/dataplane.csv"
+	[ -f "$BENCH_OUT/dataplane.csv" ] || echo "$BENCH_CSV_HEADER" >"$BENCH_OUT/dataplane.csv"
 	for rep in $(seq "$BENCH_REPS"); do
 		for load in $BENCH_LOADS; do
 			line=""

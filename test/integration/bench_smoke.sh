@@ -71,11 +71,17 @@ rows_ok() {
 	local scale path
 	for scale in 1 50; do
 		for path in direct socklb nftables iptables; do
-			[ "$(grep -c "^| $scale | $path" "$results/results.md")" -eq 5 ] || return 1
+			# 5 loads, each with its rate table and its CPU-time table
+			[ "$(grep -c "^| $scale | $path" "$results/results.md")" -eq 10 ] || return 1
 		done
 	done
 }
-tl_check "results.md has a row per path, load and scale" rows_ok
+tl_check "results.md has a rate row and a CPU-time row per path, load and scale" rows_ok
+# The CPU accounting read both edges of every window (slb-bench prints nothing when it could not).
+cpu_measured() {
+	awk -F, 'NR > 1 && ($11 == "" || $12 == "" || $13 == "") { bad++ } END { exit bad > 0 }' "$results/dataplane.csv"
+}
+tl_check "every measurement has the CPU time of the load generator, the servers and the CPUs" cpu_measured
 no_failed_operations() {
 	! grep -q "⚠" "$results/results.md"
 }
