@@ -196,13 +196,17 @@ static inline void bench_cpu_print(const struct bench_cpu *c, FILE *out)
 		(double)(c->self[1].wait_ns - c->self[0].wait_ns) / 1000.0, wait / 1000.0, runs);
 }
 
-/* "pid PID run_us=.. wait_us=.. runs=.." per server task, for --per-backend. */
+/* "cpu N busy_us=.." per CPU and "pid PID run_us=.. wait_us=.. runs=.." per server task, for --per-backend. */
 static inline void bench_cpu_print_tasks(const struct bench_cpu *c, FILE *out)
 {
+	double wall_us = (double)(c->wall_ns[1] - c->wall_ns[0]) / 1000.0;
 	int i;
 
 	if (c->edges != 2 || c->failed)
 		return;
+	for (i = 0; i < c->ncpus; i++)
+		fprintf(out, "cpu %d busy_us=%.0f\n", c->cpus[i],
+			wall_us - (double)(c->idle_us[i][1] - c->idle_us[i][0]));
 	for (i = 0; i < c->npids; i++)
 		fprintf(out, "pid %d run_us=%.0f wait_us=%.0f runs=%llu\n", c->pids[i],
 			(double)(c->task[i][1].run_ns - c->task[i][0].run_ns) / 1000.0,
