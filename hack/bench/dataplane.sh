@@ -8,9 +8,13 @@
 #   socklb    opted in (pod annotation): the real plugin linked its cgroup
 #   nftables  not opted in; kube-proxy's nftables rules in its netns (nat output)
 #   iptables  not opted in; kube-proxy's iptables rules in its netns (nat OUTPUT)
+# and, for UDP with 32 sockets only (where each socket keeps one backend for
+# the whole run, so how the 32 spread over the 12 shapes the tail):
+#   direct-random  the direct path, each socket's backend chosen at random as
+#                  socklb and kube-proxy's rules choose it
 
 BENCH_PATHS=(direct socklb nftables iptables)
-declare -gA BENCH_CLIENT=([direct]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt)
+declare -gA BENCH_CLIENT=([direct]=cdirect [direct-random]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt)
 BENCH_VIP=10.96.0.10
 BENCH_BACKENDS=()
 # The servers' pids (comma-separated): their CPU time counts with the load generator's.
@@ -65,10 +69,18 @@ dp_make_pods() {
 		die "expected one server process in each of the 12 backend pods, found pids $BENCH_SERVER_PIDS"
 }
 
+# The paths a load runs on.
+dp_paths() {
+	case "$1" in
+	udp32) echo "${BENCH_PATHS[*]} direct-random" ;;
+	*) echo "${BENCH_PATHS[*]}" ;;
+	esac
+}
+
 # dp_target PATH PORT(service) TARGET_PORT
 dp_target() {
 	local path=$1 port=$2 target_port=$3 ip out=""
-	if [ "$path" = direct ]; then
+	if [ "$path" = direct ] || [ "$path" = direct-random ]; then
 		for ip in "${BENCH_BACKENDS[@]}"; do
 			out+="${out:+,}$ip:$target_port"
 		done
@@ -130,17 +142,22 @@ dp_field() {
 	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
 }
 
-BENCH_CSV_HEADER=services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack,cpu_client_us,cpu_server_us,busy_us,wait_client_us,wait_server_us
+# max_sockets: for UDP, the most sockets that shared one backend in the run.
+BENCH_CSV_HEADER=services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack,cpu_client_us,cpu_server_us,busy_us,wait_client_us,wait_server_us,max_sockets
 
 # dp_measure SCALE REP LOAD PATH: one measurement, one CSV row.
 dp_measure() {
-	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors cpu f
+	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors cpu f max_sockets=""
+	local pick=turn
+	[ "$path" = direct-random ] && pick=random
 	read -r mode conc port tport <<<"$(dp_load "$load")"
 	out=$(node_run "${BENCH_CLIENT[$path]}" taskset -c "$LOADGEN_CPU" "$BENCH_TOOLS/slb-bench" "$mode" \
-		--conc "$conc" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" \
+		--conc "$conc" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" --pick "$pick" --per-backend \
 		--target "$(dp_target "$path" "$port" "$tport")" \
 		--cpu-pids "$BENCH_SERVER_PIDS" --busy-cpus "$(printf '%s\n' "$LOADGEN_CPU" "$SERVER_CPU" | sort -u | paste -sd,)" \
 		2>>"$BENCH_WORK/slb-bench.err") || true
+	[ "$mode" = udp ] && max_sockets=$(awk '$1 == "backend" { split($4, a, "="); if (a[2] > m) m = a[2] } END { print m + 0 }' <<<"$out")
+	out=$(head -1 <<<"$out")
 	ct=$(ip netns exec "$(dp_netns "${BENCH_CLIENT[$path]}")" cat /proc/sys/net/netfilter/nf_conntrack_count \
 		2>/dev/null || echo 0)
 	ops=$(dp_field ops "$out")
@@ -158,7 +175,7 @@ dp_measure() {
 	for f in cpu_client_us cpu_server_us busy_us wait_client_us wait_server_us; do
 		cpu+=",$(dp_field "$f" "$out")"
 	done
-	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct$cpu" >>"$BENCH_OUT/dataplane.csv"
+	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct$cpu,$max_sockets" >>"$BENCH_OUT/dataplane.csv"
 	if [ "$mode" = stream ]; then
 		awk -v r="$rate" 'BEGIN { printf "%.2f Gbit/s", r * 8 / 1e9 }'
 	else
@@ -169,16 +186,18 @@ dp_measure() {
 # Paths are interleaved in every repetition; each repetition starts with the
 # next path, so none always runs first (right after the set-up) or last.
 dp_run_scale() {
-	local scale=$1 rep load path line i n=${#BENCH_PATHS[@]}
+	local scale=$1 rep load path line i n paths
 	say "$scale services: generating the cluster, socklb-syncd --once, nft -f, iptables-restore"
 	dp_install "$scale"
 	dp_check_paths "$scale"
 	[ -f "$BENCH_OUT/dataplane.csv" ] || echo "$BENCH_CSV_HEADER" >"$BENCH_OUT/dataplane.csv"
 	for rep in $(seq "$BENCH_REPS"); do
 		for load in $BENCH_LOADS; do
+			read -r -a paths <<<"$(dp_paths "$load")"
+			n=${#paths[@]}
 			line=""
 			for ((i = 0; i < n; i++)); do
-				path=${BENCH_PATHS[$(((rep - 1 + i) % n))]}
+				path=${paths[$(((rep - 1 + i) % n))]}
 				line+="  $path $(dp_measure "$scale" "$rep" "$load" "$path")"
 			done
 			say "$scale services, run $rep/$BENCH_REPS, $load:$line"

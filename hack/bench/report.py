@@ -26,7 +26,8 @@ import subprocess
 import sys
 from collections import defaultdict
 
-PATHS = ["direct", "socklb", "nftables", "iptables"]
+PATHS = ["direct", "direct-random", "socklb", "nftables", "iptables"]
+PLOT_PATHS = ["direct", "socklb", "nftables", "iptables"]
 LOADS = {
     "crr1": "Short TCP connections (connect, 64 B request, 64 B reply, close), one at a time",
     "crr32": "Short TCP connections, 32 concurrent",
@@ -103,6 +104,9 @@ class DataPlane:
                 # accounting (or whose accounting failed) have none.
                 client, server = optional_float(r.get("cpu_client_us")), optional_float(r.get("cpu_server_us"))
                 busy = optional_float(r.get("busy_us"))
+                max_sockets = optional_float(r.get("max_sockets"))
+                if max_sockets is not None:
+                    row["max_sockets"] = max_sockets
                 ops = float(r["ops"]) if r["load"] != "stream" else row["rate"] * seconds / 1e6
                 if client is not None and server is not None and ops > 0:
                     row["cpu"] = (client + server) / ops
@@ -134,6 +138,9 @@ class DataPlane:
         values = self.ratios(scale, load, path, other, field)
         return statistics.median(values) if values else float("nan")
 
+    def has(self, scale, load, path):
+        return bool(self.rows.get((scale, load, path)))
+
     def errors(self, scale, load, path):
         return sum(max(r["errors"], 0) for r in self.rows.get((scale, load, path), {}).values())
 
@@ -155,15 +162,21 @@ def dataplane_tables(dp):
         out.append("### %s\n" % LOADS[load])
         if load in LOAD_NOTES:
             out.append(LOAD_NOTES[load] + "\n")
+        # The random-spread direct path runs where the spread matters (UDP, 32 sockets): a reference for the tail.
+        p99_refs = ["direct"] + (["direct-random"] if any(dp.has(sc, load, "direct-random") for sc in dp.scales)
+                                 else []) + ["nftables"]
+        spread = any(v > 1 for sc in dp.scales for p in PATHS for v in dp.values(sc, load, p, "max_sockets"))
         if stream:
             out.append("| services | path | %s | ÷ direct | ÷ nftables | ÷ iptables |" % unit)
             out.append("|---:|---|---:|---:|---:|---:|")
         else:
-            out.append("| services | path | %s | p50 µs | p99 µs | ÷ direct | ÷ nftables | ÷ iptables "
-                       "| p99 ÷ direct | p99 ÷ nftables |" % unit)
-            out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+            out.append("| services | path | %s | p50 µs | p99 µs | ÷ direct | ÷ nftables | ÷ iptables | %s |%s" % (
+                unit, " | ".join("p99 ÷ %s" % r for r in p99_refs), " most sockets on one backend |" if spread else ""))
+            out.append("|---:|---|---:|---:|---:|---:|---:|---:|%s%s" % ("---:|" * len(p99_refs), "---:|" if spread else ""))
         for scale in dp.scales:
             for path in PATHS:
+                if not dp.has(scale, load, path):
+                    continue
                 ratios = [fmt_spread(dp.ratios(scale, load, path, o), ratio=True) if o != path else "—"
                           for o in ("direct", "nftables", "iptables")]
                 note = ""
@@ -176,11 +189,12 @@ def dataplane_tables(dp):
                                                              " | ".join(ratios)))
                 else:
                     p99_vs = [fmt_spread(dp.ratios(scale, load, path, o, "p99"), ratio=True) if o != path else "—"
-                              for o in ("direct", "nftables")]
-                    out.append("| %s | %s%s | %s | %s | %s | %s | %s |" % (
+                              for o in p99_refs]
+                    out.append("| %s | %s%s | %s | %s | %s | %s | %s |%s" % (
                         fmt(scale), path, note, fmt_spread(dp.values(scale, load, path, "rate")),
                         fmt_spread(dp.values(scale, load, path, "p50"), 1),
-                        fmt_spread(dp.values(scale, load, path, "p99")), " | ".join(ratios), " | ".join(p99_vs)))
+                        fmt_spread(dp.values(scale, load, path, "p99")), " | ".join(ratios), " | ".join(p99_vs),
+                        " %s |" % fmt_spread(dp.values(scale, load, path, "max_sockets")) if spread else ""))
         out.append("")
         if dp.has_cpu:
             out += cpu_table(dp, load)
@@ -197,6 +211,8 @@ def cpu_table(dp, load):
            "|---:|---|---:|---:|---:|---:|---:|"]
     for scale in dp.scales:
         for path in PATHS:
+            if not dp.has(scale, load, path):
+                continue
             vs = [fmt_spread(dp.ratios(scale, load, path, o, "cpu"), ratio=True) if o != path else "—"
                   for o in ("direct", "nftables")]
             out.append("| %s | %s | %s | %s | %s | %s |" % (
@@ -359,10 +375,10 @@ def write_plot(dp, results):
         return None
     with open(data, "w") as f:
         for load in loads:
-            f.write("# %s: services, then rate and p99 µs for %s\n" % (load, " ".join(PATHS)))
+            f.write("# %s: services, then rate and p99 µs for %s\n" % (load, " ".join(PLOT_PATHS)))
             for scale in dp.scales:
-                cols = [str(scale)] + ["%g" % dp.median(scale, load, p, "rate") for p in PATHS] + \
-                       ["%g" % dp.median(scale, load, p, "p99") for p in PATHS]
+                cols = [str(scale)] + ["%g" % dp.median(scale, load, p, "rate") for p in PLOT_PATHS] + \
+                       ["%g" % dp.median(scale, load, p, "p99") for p in PLOT_PATHS]
                 f.write(" ".join(cols) + "\n")
             f.write("\n\n")
     script = os.path.join(results, "plot.gp")
@@ -384,7 +400,7 @@ def write_plot(dp, results):
             lines.append("set ylabel '%s'" % (RATE_UNIT[load] if row == 0 else ylabel))
             lines.append("set yrange [0:*]")
             plots = ["'plot-data.txt' index %d using 1:%d with linespoints lw 2 %s title '%s'"
-                     % (i, col_base + j, styles[j], p) for j, p in enumerate(PATHS)]
+                     % (i, col_base + j, styles[j], p) for j, p in enumerate(PLOT_PATHS)]
             lines.append("plot " + ", ".join(plots))
     lines.append("unset multiplot")
     with open(script, "w") as f:
