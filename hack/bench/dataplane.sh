@@ -142,6 +142,18 @@ dp_field() {
 	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
 }
 
+BENCH_BACKENDS_CSV_HEADER=services,rep,load,path,backend,ops,sockets,p50_us,p99_us,server_run_us,server_wait_us,server_runs
+
+# slb-bench --per-backend's lines as backends.csv rows: what each backend
+# served, with what its server task (the Nth pid of --cpu-pids is beN) spent.
+dp_backends_csv() {
+	awk -v prefix="$1" '
+		function v(kv) { sub(/^[a-z0-9_]+=/, "", kv); return kv }
+		$1 == "backend" { names[++n] = $2; row[$2] = v($3) "," v($4) "," v($5) "," v($6) }
+		$1 == "pid" { task[sprintf("be%02d", ++t)] = v($3) "," v($4) "," v($5) }
+		END { for (i = 1; i <= n; i++) print prefix "," names[i] "," row[names[i]] "," task[names[i]] }'
+}
+
 # max_sockets: for UDP, the most sockets that shared one backend in the run.
 BENCH_CSV_HEADER=services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack,cpu_client_us,cpu_server_us,busy_us,wait_client_us,wait_server_us,max_sockets
 
@@ -156,7 +168,10 @@ dp_measure() {
 		--target "$(dp_target "$path" "$port" "$tport")" \
 		--cpu-pids "$BENCH_SERVER_PIDS" --busy-cpus "$(printf '%s\n' "$LOADGEN_CPU" "$SERVER_CPU" | sort -u | paste -sd,)" \
 		2>>"$BENCH_WORK/slb-bench.err") || true
-	[ "$mode" = udp ] && max_sockets=$(awk '$1 == "backend" { split($4, a, "="); if (a[2] > m) m = a[2] } END { print m + 0 }' <<<"$out")
+	if [ "$mode" = udp ]; then
+		max_sockets=$(awk '$1 == "backend" { split($4, a, "="); if (a[2] > m) m = a[2] } END { print m + 0 }' <<<"$out")
+		dp_backends_csv "$scale,$rep,$load,$path" <<<"$out" >>"$BENCH_OUT/backends.csv"
+	fi
 	out=$(head -1 <<<"$out")
 	ct=$(ip netns exec "$(dp_netns "${BENCH_CLIENT[$path]}")" cat /proc/sys/net/netfilter/nf_conntrack_count \
 		2>/dev/null || echo 0)
@@ -191,6 +206,7 @@ dp_run_scale() {
 	dp_install "$scale"
 	dp_check_paths "$scale"
 	[ -f "$BENCH_OUT/dataplane.csv" ] || echo "$BENCH_CSV_HEADER" >"$BENCH_OUT/dataplane.csv"
+	[ -f "$BENCH_OUT/backends.csv" ] || echo "$BENCH_BACKENDS_CSV_HEADER" >"$BENCH_OUT/backends.csv"
 	for rep in $(seq "$BENCH_REPS"); do
 		for load in $BENCH_LOADS; do
 			read -r -a paths <<<"$(dp_paths "$load")"

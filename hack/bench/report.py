@@ -154,7 +154,7 @@ class DataPlane:
 CPU_UNIT = {"crr1": "conn", "crr32": "conn", "udp1": "req", "udp32": "req", "stream": "MB", "connect": "socket"}
 
 
-def dataplane_tables(dp):
+def dataplane_tables(dp, backends):
     out = []
     for load in dp.loads:
         unit = RATE_UNIT[load]
@@ -198,6 +198,8 @@ def dataplane_tables(dp):
         out.append("")
         if dp.has_cpu:
             out += cpu_table(dp, load)
+        if load == "udp32":
+            out += backends.table(load)
     return out
 
 
@@ -252,6 +254,43 @@ def spread_table(dp):
         out.append("| %s | ±%.1f %% | ±%.1f %% (%s, %s, %s services) |" % (
             name, 50 * statistics.median(v[0] for v in spreads), 50 * w[0], w[3], w[2], fmt(w[1])))
     return out + [""]
+
+
+class Backends:
+    """backends.csv: per UDP run, what each backend served and what its server task spent."""
+
+    def __init__(self, path):
+        self.rows = []
+        if not os.path.exists(path):
+            return
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                self.rows.append(r)
+
+    def table(self, load):
+        """Each backend's p50/p99 and its server's run-queue wait, by how many of the sockets it served."""
+        groups = defaultdict(list)
+        for r in self.rows:
+            if r["load"] == load and int(r["ops"]) > 0:
+                groups[(r["path"], int(r["sockets"]))].append(r)
+        if not groups:
+            return []
+        out = ["Per backend, over every run and scale: latency of the requests it served and its server's time "
+               "waiting for CPU 1, by how many of the 32 sockets it served.\n",
+               "| path | sockets on the backend | backend-runs | p50 µs | p99 µs | server waits per run, µs |"
+               " server CPU µs per request |",
+               "|---|---:|---:|---:|---:|---:|---:|"]
+        for path in PATHS:
+            for sockets in sorted(k[1] for k in groups if k[0] == path):
+                rs = groups[(path, sockets)]
+                wait = [float(r["server_wait_us"]) / float(r["server_runs"]) for r in rs
+                        if r["server_runs"] and float(r["server_runs"]) > 0]
+                cpu = [float(r["server_run_us"]) / float(r["ops"]) for r in rs if r["server_run_us"]]
+                out.append("| %s | %d | %d | %s | %s | %s | %s |" % (
+                    path, sockets, len(rs), fmt(statistics.median(float(r["p50_us"]) for r in rs), 1),
+                    fmt(statistics.median(float(r["p99_us"]) for r in rs)),
+                    fmt(statistics.median(wait), 1) if wait else "—", fmt(statistics.median(cpu), 2) if cpu else "—"))
+        return out + [""]
 
 
 class ControlPlane:
@@ -440,7 +479,7 @@ def main():
             "Median of %d runs per cell, (lowest–highest run) beside it; a ratio is the median of the per-run "
             "ratios of two paths measured side by side in the same run (÷ nftables on the socklb row = socklb's "
             "rate divided by nftables')." % dp.reps(), ""]
-    out += dataplane_tables(dp)
+    out += dataplane_tables(dp, Backends(os.path.join(results, "backends.csv")))
     if dp.reps() > 1:
         out += ["### How far the runs of a cell spread", "",
                 "(highest − lowest run) ÷ 2 ÷ median, over every cell of the tables above.", ""]
