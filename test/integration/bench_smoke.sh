@@ -72,7 +72,7 @@ rows_ok() {
 	for scale in 1 50; do
 		for path in direct socklb nftables iptables; do
 			# 5 loads, each with its rate table and its CPU-time table
-			[ "$(grep -c "^| $scale | $path" "$results/results.md")" -eq 10 ] || return 1
+			[ "$(grep -c "^| $scale | $path |" "$results/results.md")" -eq 10 ] || return 1
 		done
 	done
 }
@@ -82,6 +82,11 @@ cpu_measured() {
 	awk -F, 'NR > 1 && ($11 == "" || $12 == "" || $13 == "") { bad++ } END { exit bad > 0 }' "$results/dataplane.csv"
 }
 tl_check "every measurement has the CPU time of the load generator, the servers and the CPUs" cpu_measured
+random_spread_ok() {
+	[ "$(grep -c '^| [0-9]* | direct-random |' "$results/results.md")" -eq 4 ] &&
+		[ "$(awk -F, '$3 == "udp32" && $4 == "direct-random"' "$results/backends.csv" | wc -l)" -ge 2 ]
+}
+tl_check "UDP with 32 sockets also ran on the random-spread direct path, with per-backend figures" random_spread_ok
 no_failed_operations() {
 	! grep -q "⚠" "$results/results.md"
 }
