@@ -23,6 +23,9 @@
 #   BENCH_OUT [hack/bench/results/DATE]  results directory
 #   BENCH_HOG [""]                        CPUs (e.g. "1" or "0,1") each given a busy loop during the
 #                                         data-plane measurements: what other work does to the figures
+#   BENCH_NICE [""]                       e.g. -20: the benchmark runs in a session of its own whose
+#                                         autogroup gets this nice, so that other jobs' sessions get
+#                                         a small share of the CPUs while it measures (a shared machine)
 set -euo pipefail
 BENCH_T0=${EPOCHREALTIME/./}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,6 +52,7 @@ BENCH_EP_ROUNDS_SLOW=${BENCH_EP_ROUNDS_SLOW:-20}
 BENCH_CNI_ADDS=${BENCH_CNI_ADDS:-200}
 BENCH_OUT=${BENCH_OUT:-$REPO/hack/bench/results/$(date +%Y-%m-%d-%H%M%S)}
 BENCH_HOG=${BENCH_HOG:-}
+BENCH_NICE=${BENCH_NICE:-}
 BENCH_TOOLS=$NODE_BUILD/test/tools
 SYNCD=$NODE_BUILD/socklb-syncd
 PYTHON=python3
@@ -108,13 +112,40 @@ bench_cleanup() {
 	[ -n "${BENCH_WORK:-}" ] && rm -rf "$BENCH_WORK"
 }
 
-# BENCH_HOG: one busy loop pinned to each listed CPU, as other work on a shared machine would run.
+# BENCH_HOG: one busy loop pinned to each listed CPU, as another job would run: in a session
+# (so an autogroup) of its own, with the benchmark's weight.
 bench_hog_start() {
 	local cpu
 	for cpu in ${BENCH_HOG//,/ }; do
-		taskset -c "$cpu" bash -c 'while :; do :; done' &
+		setsid bash -c 'echo "$1" >/proc/self/autogroup 2>/dev/null; exec taskset -c "$2" bash -c "while :; do :; done"' \
+			_ "${BENCH_NICE:-0}" "$cpu" &
 		BENCH_HOG_PIDS+=($!)
 	done
+}
+
+# BENCH_NICE: the scheduler shares the CPUs between sessions (autogroups) first, so the
+# benchmark runs again in a session of its own, whose autogroup gets the nice asked for. The
+# first process waits for it and passes an interrupt on (the session's pid is in the file
+# BENCH_SESSION names).
+bench_own_session() {
+	local rc=0
+	[ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ] ||
+		die "BENCH_NICE needs autogroup scheduling (kernel.sched_autogroup_enabled is not 1)"
+	if [ -n "${BENCH_SESSION:-}" ]; then
+		echo "$$" >"$BENCH_SESSION"
+		echo "$BENCH_NICE" >/proc/self/autogroup || die "cannot set the benchmark's autogroup to nice $BENCH_NICE"
+		return 0
+	fi
+	BENCH_SESSION=$(mktemp /tmp/socklb-bench-session.XXXX)
+	export BENCH_SESSION
+	setsid --wait bash "$0" "$@" &
+	trap 'kill -TERM "$(cat "$BENCH_SESSION")" 2>/dev/null' INT TERM
+	wait $! || rc=$?
+	while pgrep -s "$(cat "$BENCH_SESSION")" >/dev/null 2>&1; do # interrupted: it is cleaning up
+		sleep 0.2
+	done
+	rm -f "$BENCH_SESSION"
+	exit "$rc"
 }
 
 bench_hog_stop() {
@@ -156,12 +187,14 @@ bench_describe_machine() {
 		echo "- $BENCH_REPS repetitions × ${BENCH_SECONDS} s per measurement (+${BENCH_WARMUP} s warm-up), paths interleaved (each repetition starts with the next path)"
 		echo "- CPU idle in the second before the run: $idle%"
 		[ -z "$BENCH_HOG" ] || echo "- a busy loop on CPU $BENCH_HOG during the data-plane measurements (BENCH_HOG)"
+		[ -z "$BENCH_NICE" ] || echo "- the benchmark's session (autogroup) at nice $BENCH_NICE, other sessions at their own (BENCH_NICE)"
 	} >"$BENCH_OUT/machine.md"
 	printf "cp_services=%s\nseconds=%s\n" "$BENCH_CP_SERVICES" "$BENCH_SECONDS" >"$BENCH_OUT/params.txt"
 }
 
 main() {
 	[ "$(id -u)" -eq 0 ] || die "make bench needs root (network namespaces, cgroups, BPF)"
+	[ -z "$BENCH_NICE" ] || bench_own_session "$@"
 	local t
 	for t in "$NODE_BUILD/socklb" "$SYNCD" "$BENCH_TOOLS/slb-bench" "$BENCH_TOOLS/slb-bench-server" \
 		"$BENCH_TOOLS/slb-bench-mapwait"; do
