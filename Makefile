@@ -58,7 +58,7 @@ LIB := $(BUILD)/libsocklb.a
 PLUGIN_LIB := $(BUILD)/libplugin.a
 SYNCD_LIB := $(BUILD)/libsyncd.a
 
-.PHONY: all deps check-deps check-test-deps test demo bench fuzz stress lint format clean tests-build image
+.PHONY: all deps check-deps check-test-deps test test-kernels demo bench fuzz stress lint format clean tests-build image
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/socklb $(BUILD)/socklb-syncd
@@ -151,6 +151,12 @@ tests-build: all $(UNIT_TESTS) $(BPF_TESTS) $(TEST_TOOLS) $(STATIC_TEST_TOOLS) $
 test: deps
 	@$(MAKE) --no-print-directory tests-build
 	@BUILD=$(BUILD) bash test/run.sh
+
+# The real-kernel tests on the host's kernel and on Debian's LTS kernels in
+# qemu (hack/test-kernels.sh; KERNELS="host debian12" picks some).
+test-kernels: deps
+	@$(MAKE) --no-print-directory tests-build
+	@BUILD=$(BUILD) bash hack/test-kernels.sh $(KERNELS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_TOOLS)

@@ -15,11 +15,19 @@
 
 #include "maps.bpf.h"
 
+/* What lb_select did (socklb.h: SOCKLB_VERDICT_*, which trace events report). */
 enum lb_verdict {
 	LB_PASS = 0, /* not a service: leave the destination alone */
-	LB_TRANSLATED = 1, /* destination rewritten to a backend */
-	LB_REFUSE = 2, /* a service with no usable backend */
+	LB_TRANSLATED = SOCKLB_VERDICT_TRANSLATED, /* destination rewritten to a backend chosen now */
+	LB_REFUSE = SOCKLB_VERDICT_REFUSED, /* a service with no usable backend */
+	LB_AFFINITY = SOCKLB_VERDICT_AFFINITY, /* rewritten to the client's affinity backend */
+	LB_STICKY = SOCKLB_VERDICT_STICKY, /* rewritten to the backend this UDP socket already uses */
 };
+
+static __always_inline bool lb_translated(enum lb_verdict v)
+{
+	return v == LB_TRANSLATED || v == LB_AFFINITY || v == LB_STICKY;
+}
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -110,7 +118,8 @@ static __always_inline struct socklb_backend *lb_pick(const struct socklb_svc *s
 
 /*
  * Choose the backend for one connect (connected = true) or one unconnected
- * datagram, and remember it in the socket's storage `st` (may be NULL).
+ * datagram, and remember it in the socket's storage `st` (may be NULL). The
+ * verdict says which of the choices below made it.
  * Order of preference: the backend this socket already uses for this VIP
  * (unconnected UDP keeps its backend, as kube-proxy's conntrack entry does),
  * the client pod's affinity entry, then uniform random.
@@ -119,6 +128,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 						 __u8 proto, __u64 netns_cookie, struct socklb_sock *st, bool connected,
 						 struct socklb_sockaddr *out)
 {
+	enum lb_verdict verdict = LB_STICKY;
 	const struct socklb_svc *fresh;
 	const __u32 flags = svc->flags;
 	struct socklb_affinity_key akey = {};
@@ -150,6 +160,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 	if (be)
 		goto chosen;
 
+	verdict = LB_AFFINITY;
 	if (flags & SOCKLB_SVC_F_AFFINITY) {
 		now = bpf_ktime_get_ns();
 		akey.netns_cookie = netns_cookie;
@@ -162,6 +173,7 @@ static __always_inline enum lb_verdict lb_select(const struct socklb_svc *svc, c
 	}
 
 	if (!be) {
+		verdict = LB_TRANSLATED;
 		be = lb_pick(svc, &slot);
 		/*
 		 * The daemon shrinks a set by publishing the smaller count
@@ -210,36 +222,52 @@ chosen:
 	}
 
 	lb_count(svc, true);
-	return LB_TRANSLATED;
+	return verdict;
+}
+
+static __always_inline bool lb_peer_has_backend(const struct socklb_peer *p, const struct socklb_sockaddr *addr)
+{
+	return p->seq && p->backend_port == addr->port && addr_eq(p->backend, addr->addr);
+}
+
+static __always_inline void lb_peer_vip(const struct socklb_peer *p, struct socklb_sockaddr *addr)
+{
+	addr_copy(addr->addr, p->vip);
+	addr->port = p->vip_port;
 }
 
 /*
  * Map a backend address seen by the application (a reply's source, or the
  * socket's peer) back to the VIP it was reached through. Returns true and
  * rewrites *addr when this socket reached that backend through a VIP.
+ *
+ * The connected peer is copied where it matches, not through a pointer set
+ * there and tested for NULL after: clang turns that test into a second test
+ * of the match, and verifiers before 6.8 (Debian 12's 6.1) then follow a
+ * path where the pointer is NULL and reject the program ("R0 invalid mem
+ * access 'scalar'" in getpeername4).
  */
 static __always_inline bool lb_reverse(const struct socklb_sock *st, struct socklb_sockaddr *addr, bool connected_only)
 {
 	const struct socklb_peer *best = NULL;
 	int i;
 
-	if (st->connected.seq && st->connected.backend_port == addr->port &&
-	    addr_eq(st->connected.backend, addr->addr)) {
-		best = &st->connected;
-	} else if (!connected_only) {
+	if (lb_peer_has_backend(&st->connected, addr)) {
+		lb_peer_vip(&st->connected, addr);
+		return true;
+	}
+	if (connected_only)
+		return false;
 #pragma unroll
-		for (i = 0; i < SOCKLB_SOCK_PEERS; i++) {
-			const struct socklb_peer *p = &st->peers[i];
+	for (i = 0; i < SOCKLB_SOCK_PEERS; i++) {
+		const struct socklb_peer *p = &st->peers[i];
 
-			if (p->seq && p->backend_port == addr->port && addr_eq(p->backend, addr->addr) &&
-			    (!best || p->seq > best->seq))
-				best = p;
-		}
+		if (lb_peer_has_backend(p, addr) && (!best || p->seq > best->seq))
+			best = p;
 	}
 	if (!best)
 		return false;
-	addr_copy(addr->addr, best->vip);
-	addr->port = best->vip_port;
+	lb_peer_vip(best, addr);
 	return true;
 }
 

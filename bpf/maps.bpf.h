@@ -61,4 +61,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } socklb_ns_v1 SEC(".maps");
 
+/*
+ * Tracing: the control word (struct socklb_trace_ctl), mapped by the tracer
+ * so that it stores until_ns alone, never over a lost count a program just
+ * added; and the events.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct socklb_trace_ctl);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} socklb_trctl_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SOCKLB_TRACE_RING_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} socklb_trace_v1 SEC(".maps");
+
 #endif /* SOCKLB_MAPS_BPF_H */

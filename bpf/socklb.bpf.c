@@ -5,6 +5,7 @@
  */
 
 #include "lb.bpf.h"
+#include "trace.bpf.h"
 
 #define SYS_REJECT 0
 #define SYS_PROCEED 1
@@ -59,6 +60,7 @@ static __always_inline int sock_forward(struct bpf_sock_addr *ctx, bool v6, bool
 {
 	struct socklb_sock *st = NULL;
 	struct socklb_sockaddr vip, be = {};
+	enum lb_verdict verdict;
 	struct socklb_svc *svc;
 	__u64 cookie = 0;
 	__u8 proto = ctx->protocol;
@@ -76,15 +78,19 @@ static __always_inline int sock_forward(struct bpf_sock_addr *ctx, bool v6, bool
 	if (svc->flags & SOCKLB_SVC_F_AFFINITY)
 		cookie = bpf_get_netns_cookie(ctx);
 
-	if (lb_select(svc, &vip, proto, cookie, st, connected, &be) == LB_TRANSLATED && ctx_store(ctx, v6, &be))
-		return SYS_PROCEED;
-	return sys_refuse();
+	verdict = lb_select(svc, &vip, proto, cookie, st, connected, &be);
+	if (lb_translated(verdict) && !ctx_store(ctx, v6, &be))
+		verdict = LB_REFUSE;
+	if (!lb_translated(verdict))
+		__builtin_memset(&be, 0, sizeof(be));
+	trace_emit(connected ? SOCKLB_TRACE_CONNECT : SOCKLB_TRACE_SENDMSG, verdict, proto, &vip, &be);
+	return lb_translated(verdict) ? SYS_PROCEED : sys_refuse();
 }
 
 static __always_inline int sock_reverse(struct bpf_sock_addr *ctx, bool v6, bool connected_only)
 {
+	struct socklb_sockaddr addr, backend;
 	struct socklb_sock *st;
-	struct socklb_sockaddr addr;
 
 	if (!ctx->sk)
 		return SYS_PROCEED;
@@ -92,8 +98,10 @@ static __always_inline int sock_reverse(struct bpf_sock_addr *ctx, bool v6, bool
 	if (!st)
 		return SYS_PROCEED;
 	ctx_load(ctx, v6, &addr);
-	if (lb_reverse(st, &addr, connected_only))
-		ctx_store(ctx, v6, &addr);
+	backend = addr;
+	if (lb_reverse(st, &addr, connected_only) && ctx_store(ctx, v6, &addr))
+		trace_emit(connected_only ? SOCKLB_TRACE_GETPEERNAME : SOCKLB_TRACE_RECVMSG, SOCKLB_VERDICT_REVERSE,
+			   ctx->protocol, &addr, &backend);
 	return SYS_PROCEED;
 }
 

@@ -24,6 +24,8 @@
 #define SOCKLB_MAP_STATS "socklb_stat_v1"
 #define SOCKLB_MAP_SOCKETS "socklb_sock_v1"
 #define SOCKLB_MAP_NAMESPACES "socklb_ns_v1"
+#define SOCKLB_MAP_TRACE_CTL "socklb_trctl_v1"
+#define SOCKLB_MAP_TRACE "socklb_trace_v1"
 
 /* Defaults for map sizes; userspace may choose others when it creates them. */
 #ifndef SOCKLB_DEFAULT_MAX_SERVICES
@@ -162,6 +164,52 @@ struct socklb_term_key {
 struct socklb_term_verdict {
 	__u32 index; /* the target's position in the caller's list: reported per destroyed socket */
 	__u32 protocols; /* SOCKLB_TERM_* */
+};
+
+/* ---- tracing (bpf/lib/trace.h, `socklb-syncd trace`) ------------------------- */
+
+/*
+ * What the datapath did with one connect, one datagram or one reverse
+ * translation: the verdicts of lb.bpf.h and of the trace events.
+ */
+#define SOCKLB_VERDICT_TRANSLATED 1 /* a backend chosen now, uniformly */
+#define SOCKLB_VERDICT_REFUSED 2 /* the service has no usable endpoint: the connect or send fails */
+#define SOCKLB_VERDICT_AFFINITY 3 /* translated to the backend the client pod's ClientIP affinity names */
+#define SOCKLB_VERDICT_STICKY 4 /* an unconnected UDP socket keeps the backend it has for this VIP */
+#define SOCKLB_VERDICT_REVERSE 5 /* recvmsg/getpeername: the backend shown to the app as the VIP */
+
+/* The hook that made an event. */
+#define SOCKLB_TRACE_CONNECT 1
+#define SOCKLB_TRACE_SENDMSG 2
+#define SOCKLB_TRACE_RECVMSG 3
+#define SOCKLB_TRACE_GETPEERNAME 4
+
+/* The ring buffer's size in bytes (a power of 2, pages): some 18,000 events. */
+#define SOCKLB_TRACE_RING_BYTES (1U << 20)
+
+/*
+ * The single value of the trace control map. Programs emit events only while
+ * bpf_ktime_get_ns() (CLOCK_MONOTONIC) is below until_ns: a tracer keeps
+ * pushing it a few seconds ahead, so tracing stops by itself when the tracer
+ * dies. 0 (a tracer that exited, or none ever ran) costs one load.
+ */
+struct socklb_trace_ctl {
+	__u64 until_ns;
+	__u64 lost; /* events dropped because the ring buffer was full */
+};
+
+/* One event in the ring buffer. Addresses as in struct socklb_peer. */
+struct socklb_trace_event {
+	__u64 time_ns; /* bpf_ktime_get_ns() */
+	__u64 cgroup_id; /* cgroup v2 id of the task: the pod's cgroup or one of its containers' */
+	__be32 vip[4];
+	__be32 backend[4]; /* zero when refused */
+	__be16 vip_port;
+	__be16 backend_port;
+	__u8 proto; /* SOCKLB_PROTO_* */
+	__u8 verdict; /* SOCKLB_VERDICT_* */
+	__u8 hook; /* SOCKLB_TRACE_* */
+	__u8 pad;
 };
 
 #endif /* SOCKLB_H */

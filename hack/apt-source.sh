@@ -40,92 +40,10 @@ if [ "$(id -u)" -eq 0 ] && id -u _apt >/dev/null 2>&1; then
 	chown _apt "$tmp/src" "$tmp/apt/lists/partial"
 fi
 
-# Where this machine's apt reads its sources from.
-sl=/etc/apt/sources.list
-sp=/etc/apt/sources.list.d
-eval "$(apt-config shell sl Dir::Etc::sourcelist/f sp Dir::Etc::sourceparts/d 2>/dev/null)" || true
-sp=${sp%/}
-
-# deb822 (*.sources): a deb-src stanza for each enabled stanza of type deb,
-# with its first URI, its suites and its Signed-By (which may be a multi-line
-# embedded key).
-deb822_entries() {
-	awk '
-	function reset() { delete val; sb = ""; cur = ""; n = 0 }
-	function has(field, word,   a, k, i) {
-		k = split(val[field], a, /[ \t]+/)
-		for (i = 1; i <= k; i++) if (a[i] == word) return 1
-		return 0
-	}
-	function flush(   u) {
-		if (n > 0 && tolower(val["enabled"]) !~ /^[ \t]*no/ && has("types", "deb") && val["suites"] != "") {
-			split(val["uris"], u, /[ \t]+/)
-			if (u[1] != "" && u[1] !~ /^cdrom:/) {
-				print "Types: deb-src"
-				print "URIs: " u[1]
-				print "Suites: " val["suites"]
-				print "Components: main"
-				if (sb != "") print "Signed-By:" sb
-				if (val["trusted"] != "") print "Trusted: " val["trusted"]
-				print ""
-			}
-		}
-		reset()
-	}
-	BEGIN { reset() }
-	/^#/ { next }
-	/^[ \t]*$/ { flush(); next }
-	/^[ \t]/ {
-		if (cur == "signed-by") sb = sb "\n" $0
-		else if (cur != "") val[cur] = val[cur] " " $0
-		next
-	}
-	{
-		i = index($0, ":"); if (i == 0) next
-		cur = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1)
-		if (cur == "signed-by") { sb = v; sub(/[ \t]+$/, "", sb); if (sb !~ /^[ \t]/) sb = " " sb }
-		gsub(/^[ \t]+|[ \t]+$/, "", v); val[cur] = v; n++
-	}
-	END { flush() }
-	' "$1"
-}
-
-# One-line format (*.list): deb [opts] URI SUITE COMPONENTS...
-oneline_entries() {
-	awk '
-	{ sub(/^[ \t]+/, ""); if ($0 ~ /^#/) next; sub(/[ \t]#.*$/, "") }
-	$1 == "deb" {
-		i = 2; opts = ""
-		if ($2 ~ /^\[/) {
-			for (; i <= NF; i++) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break } }
-			gsub(/[\[\]]/, " ", opts)
-		}
-		uri = $i; s = $(i + 1)
-		if (s == "" || uri == "" || uri ~ /^cdrom:/) next
-		print "Types: deb-src"
-		print "URIs: " uri
-		print "Suites: " s
-		print "Components: main"
-		k = split(opts, o, /[ \t]+/)
-		for (j = 1; j <= k; j++) {
-			if (o[j] ~ /^signed-by=/) { sub(/^signed-by=/, "", o[j]); gsub(/,/, " ", o[j]); print "Signed-By: " o[j] }
-			if (o[j] ~ /^trusted=/) { sub(/^trusted=/, "", o[j]); print "Trusted: " o[j] }
-		}
-		print ""
-	}
-	' "$1"
-}
-
-shopt -s nullglob
-for f in "$sl" "$sp"/*.list "$sp"/*.sources; do
-	[ -f "$f" ] || continue
-	case $f in
-	*.sources) deb822_entries "$f" ;;
-	*) oneline_entries "$f" ;;
-	esac
-done >"$tmp/apt/deb-src.sources"
-shopt -u nullglob
-[ -s "$tmp/apt/deb-src.sources" ] || die "no enabled 'deb' entry in $sl or $sp/*.{list,sources}"
+# shellcheck source=hack/apt-entry.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-entry.sh"
+apt_entries deb-src >"$tmp/apt/deb-src.sources" || true
+[ -s "$tmp/apt/deb-src.sources" ] || die "no enabled 'deb' entry in the machine's apt sources"
 log "temporary deb-src entries: $(sed -n 's/^URIs: //p' "$tmp/apt/deb-src.sources" | sort -u | tr '\n' ' ')"
 
 # apt restricted to the temporary entries, with its own lists dir and no

@@ -15,6 +15,7 @@
 #   BENCH_REPS [5]                        repetitions (paths interleaved in each)
 #   BENCH_SCALES ["1 1000 10000"]         services installed in every path
 #   BENCH_LOADS ["crr1 crr32 udp1 udp32 stream"]  (also: connect, a UDP connect() alone)
+#   BENCH_TRACE_LOADS ["crr1 crr32"]       loads also measured with socklb-syncd trace running ("" for none)
 #   BENCH_CP_SERVICES [10000]             services for the control-plane timings
 #   BENCH_INSTALL_REPS [3] BENCH_NFT_INSTALL_REPS [1]
 #   BENCH_EP_ROUNDS [100]                 endpoint changes timed (socklb, one file per namespace)
@@ -44,6 +45,7 @@ BENCH_WARMUP=${BENCH_WARMUP:-0.2}
 BENCH_REPS=${BENCH_REPS:-5}
 BENCH_SCALES=${BENCH_SCALES:-"1 1000 10000"}
 BENCH_LOADS=${BENCH_LOADS:-"crr1 crr32 udp1 udp32 stream"}
+BENCH_TRACE_LOADS=${BENCH_TRACE_LOADS-"crr1 crr32"}
 BENCH_CP_SERVICES=${BENCH_CP_SERVICES:-10000}
 BENCH_INSTALL_REPS=${BENCH_INSTALL_REPS:-3}
 BENCH_NFT_INSTALL_REPS=${BENCH_NFT_INSTALL_REPS:-1}
@@ -100,6 +102,7 @@ bench_cleanup() {
 	set +e
 	bench_hog_stop
 	[ -n "$BENCH_BLACKHOLE" ] && ip route del blackhole "$BENCH_BLACKHOLE"
+	[ -f "${BENCH_WORK:-}/tracer.pid" ] && kill -INT "$(cat "$BENCH_WORK/tracer.pid")" 2>/dev/null
 	cp_cleanup
 	for ns in "${BENCH_NETNS[@]}"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null

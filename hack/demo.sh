@@ -34,6 +34,7 @@ show() {
 cleanup() {
 	local rc=$?
 	set +e
+	[ -n "${TRACE_PID:-}" ] && kill "$TRACE_PID" 2>/dev/null && wait "$TRACE_PID" 2>/dev/null
 	[ -n "${SYNCD_PID:-}" ] && kill "$SYNCD_PID" 2>/dev/null && wait "$SYNCD_PID" 2>/dev/null
 	node_cleanup
 	printf '\nCleaned up. The demo took %d.%01d s.\n' $((($(date +%s%N) - START) / 1000000000)) \
@@ -181,6 +182,24 @@ write_cluster web-1 web-2 web-3
 follow "$t0" 'web-2=.*web-3=.*errors=0$'
 show "300 connects reach all 3 web backends again" "$(spread client 10.96.0.10 80 300)" \
 	'^web-1=[0-9]+  web-2=[0-9]+  web-3=[0-9]+  errors=0$'
+
+bold "socklb-syncd trace: which backend each connection gets, and why, as it happens"
+say "(tracing is on only while a tracer runs; here it stops after 6 events)"
+"$SYNCD" trace --bpffs-root "$NODE_BPFFS" --pod "$(node_pod_uid client)" --count 6 >"$NODE_TMP/trace.out" \
+	2>"$NODE_TMP/trace.err" &
+TRACE_PID=$!
+# Until the tracer has seen its 6 events (it turns tracing on a few ms after it starts).
+for _ in $(seq 50); do
+	kill -0 "$TRACE_PID" 2>/dev/null || break
+	node_run client "$PROBE" tcp 10.96.0.10 80 1 >/dev/null
+	node_run client "$PROBE" udp 10.96.0.53 53 1 >/dev/null
+	sleep 0.1
+done
+wait "$TRACE_PID" 2>/dev/null || true
+TRACE_PID=
+show "trace shows the client's connects and datagrams, each with its backend and verdict" \
+	"$(cat "$NODE_TMP/trace.out")" \
+	'^TIME +HOOK|^[0-9:.]+ +(connect|getpeername) +TCP +10\.96\.0\.10:80 +10\.244\.[0-9.]+:8080 +(translated|reverse-translated) +[0-9a-f-]+ |^[0-9:.]+ +(sendmsg|recvmsg) +UDP +10\.96\.0\.53:53 +10\.244\.[0-9.]+:5353 +(translated|reverse-translated|sticky-udp) +[0-9a-f-]+ '
 
 bold "socklb-syncd dump (reads the pinned maps; the daemon need not run)"
 "$SYNCD" dump --bpffs-root "$NODE_BPFFS" | sed 's/^/   /'

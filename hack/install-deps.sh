@@ -13,6 +13,7 @@ PACKAGES=(
 	openssl python3 gnuplot-nox curl util-linux
 	containerd runc python3-grpcio python3-grpc-tools
 	buildah mmdebstrap
+	qemu-system-x86 kmod cpio xz-utils zstd
 )
 
 missing=()

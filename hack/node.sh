@@ -117,6 +117,10 @@ node_pod_cgroup() {
 	echo "${NODE_POD_CG[$1]}"
 }
 
+node_pod_uid() {
+	sed -n 's/.*K8S_POD_UID=\([^;]*\).*/\1/p' <<<"${NODE_POD_ARGS[$1]}"
+}
+
 node_run() {
 	local name=$1
 	shift

@@ -14,11 +14,13 @@
 #define FOR_RUN (1U << SYNCD_RUN)
 #define FOR_DUMP (1U << SYNCD_DUMP)
 #define FOR_STATUS (1U << SYNCD_STATUS)
+#define FOR_TRACE (1U << SYNCD_TRACE)
 
 /* The commands by name; the daemon itself (SYNCD_RUN) has none. */
 static const char *const command_names[] = {
 	[SYNCD_DUMP] = "dump",
 	[SYNCD_STATUS] = "status",
+	[SYNCD_TRACE] = "trace",
 };
 
 struct flag {
@@ -46,7 +48,7 @@ static const struct flag flags[] = {
 	VALUE("--api-server", api_server, FOR_RUN),
 	VALUE("--node-name", node_name, FOR_RUN),
 	VALUE("--service-proxy-name", service_proxy_name, FOR_RUN),
-	VALUE("--bpffs-root", bpffs_root, FOR_RUN | FOR_DUMP | FOR_STATUS),
+	VALUE("--bpffs-root", bpffs_root, FOR_RUN | FOR_DUMP | FOR_STATUS | FOR_TRACE),
 	VALUE("--metrics-addr", metrics_addr, FOR_RUN),
 	VALUE("--attach-failures-file", attach_failures_file, FOR_RUN),
 	VALUE("--max-services", max_services_arg, FOR_RUN),
@@ -54,11 +56,16 @@ static const struct flag flags[] = {
 	VALUE("--cni-conf-dir", cni_conf_dir, FOR_RUN),
 	VALUE("--cni-config", cni_config, FOR_RUN),
 	VALUE("--terminate-grace", terminate_grace_arg, FOR_RUN),
+	VALUE("--termination-method", termination_method_arg, FOR_RUN),
 	SWITCH("--terminate-tcp", NULL, terminate_tcp, FOR_RUN),
 	SWITCH("--once", NULL, once, FOR_RUN),
-	SWITCH("--json", NULL, json, FOR_DUMP | FOR_STATUS),
-	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP | FOR_STATUS),
-	SWITCH("--help", "-h", help, FOR_RUN | FOR_DUMP | FOR_STATUS),
+	VALUE("--pod", trace_pod, FOR_TRACE),
+	VALUE("--service", trace_service, FOR_TRACE),
+	VALUE("--verdict", trace_verdict, FOR_TRACE),
+	VALUE("--count", trace_count_arg, FOR_TRACE),
+	SWITCH("--json", NULL, json, FOR_DUMP | FOR_STATUS | FOR_TRACE),
+	SWITCH("--verbose", "-v", verbose, FOR_RUN | FOR_DUMP | FOR_STATUS | FOR_TRACE),
+	SWITCH("--help", "-h", help, FOR_RUN | FOR_DUMP | FOR_STATUS | FOR_TRACE),
 };
 
 void cli_usage(FILE *out)
@@ -67,6 +74,8 @@ void cli_usage(FILE *out)
 		"usage: socklb-syncd --source file:PATH|kubernetes [options]\n"
 		"       socklb-syncd dump [--bpffs-root DIR] [--json]\n"
 		"       socklb-syncd status [--bpffs-root DIR] [--json] [-v]\n"
+		"       socklb-syncd trace [--bpffs-root DIR] [--json] [--pod P] [--service VIP[:PORT]]\n"
+		"                [--verdict V[,V...]] [--count N]\n"
 		"       socklb-syncd install-cni|uninstall-cni [--cni-bin-dir DIR] [--cni-conf-dir DIR] ...\n"
 		"                (socklb-syncd install-cni --help for their options)\n"
 		"\n"
@@ -94,16 +103,28 @@ void cli_usage(FILE *out)
 		"  --cni-config JSON        extra keys of that entry, e.g. {\"namespaces\":[\"*\"]}\n"
 		"  --terminate-tcp          when a backend leaves a Service, destroy the TCP connections\n"
 		"                           made to it through the Service too (connected UDP sockets\n"
-		"                           always are; kernel >= 6.5; not with --once)\n"
+		"                           always are; not with --once)\n"
 		"  --terminate-grace DUR    a serving and terminating endpoint keeps its sockets until it\n"
 		"                           stops serving, at most DUR (e.g. 5s, 500ms; default 0)\n"
+		"  --termination-method M   how sockets are terminated: auto (the default: the cheapest\n"
+		"                           this kernel allows), off, records+bpf, records+diag, tasks+bpf,\n"
+		"                           tasks+diag, pods+bpf or pods+diag\n"
 		"  -v, --verbose            debug logs; (status) what each failed probe tried\n"
-		"  --json                   (dump, status) JSON output\n"
+		"  --json                   (dump, status, trace) JSON output (trace: one object per line)\n"
 		"  -h, --help               this help\n"
 		"\n"
 		"status prints what this node's kernel and this process's privileges allow\n"
 		"and what is pinned under --bpffs-root, changing nothing; exit status 0 when\n"
-		"socklb can run here.\n",
+		"socklb can run here.\n"
+		"\n"
+		"trace: stream which backend each connect, datagram and reply of the attached pods gets\n"
+		"(tracing is on while it runs; with or without the daemon)\n"
+		"  --pod P                  only this pod: its UID, its attachment \"<container id>/<ifname>\",\n"
+		"                           or a container id prefix\n"
+		"  --service VIP[:PORT]     only this frontend (10.96.0.10, 10.96.0.10:80, [fd00::10]:53)\n"
+		"  --verdict V[,V...]       only these: translated, refused-no-endpoints, affinity-hit,\n"
+		"                           sticky-udp, reverse-translated\n"
+		"  --count N                stop after N events\n",
 		SOCKLB_DEFAULT_BPFFS_ROOT, SOCKLB_DEFAULT_METRICS_ADDR, SOCKLB_DEFAULT_ATTACH_FAILURES_FILE,
 		SOCKLB_DEFAULT_MAX_SERVICES, SOCKLB_DEFAULT_MAX_BACKENDS);
 }
@@ -118,6 +139,26 @@ static const struct flag *find_flag(const char *arg, size_t name_len)
 			return f;
 	}
 	return NULL;
+}
+
+/* --termination-method: auto, off or a method's name. */
+static int parse_termination_method(struct syncd_options *o, char *err, size_t err_len)
+{
+	size_t off;
+
+	o->termination_auto = true;
+	o->termination_method = SOCKLB_TERM_OFF;
+	if (!o->termination_method_arg || strcmp(o->termination_method_arg, "auto") == 0)
+		return 0;
+	o->termination_auto = false;
+	if (socklb_term_method_parse(o->termination_method_arg, &o->termination_method) == 0)
+		return 0;
+	off = (size_t)snprintf(err, err_len, "--termination-method \"%s\": expected auto, off",
+			       o->termination_method_arg);
+	for (int m = SOCKLB_TERM_OFF + 1; m < SOCKLB_TERM_METHODS && off < err_len; m++)
+		off += (size_t)snprintf(err + off, err_len - off, ", %s",
+					socklb_term_method_name((enum socklb_term_method)m));
+	return -EINVAL;
 }
 
 /* A map size: a positive count the kernel accepts for max_entries. */
@@ -187,6 +228,12 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 			 o->bpffs_root);
 		return -EINVAL;
 	}
+	if (o->command == SYNCD_TRACE) {
+		if (parse_size("--count", o->trace_count_arg, &o->trace_count, err, err_len))
+			return -EINVAL;
+		return trace_filter_parse(&o->trace_filter, o->trace_pod, o->trace_service, o->trace_verdict, err,
+					  err_len);
+	}
 	if (o->command != SYNCD_RUN)
 		return 0;
 	if (!o->source) {
@@ -241,10 +288,14 @@ static int validate(struct syncd_options *o, char *err, size_t err_len)
 			 o->terminate_grace_arg);
 		return -EINVAL;
 	}
+	if (parse_termination_method(o, err, err_len))
+		return -EINVAL;
 	/* Sockets are terminated by the running daemon: a one-shot sync leaves them alone. */
-	if (o->once && (o->terminate_tcp || o->terminate_grace_arg)) {
+	if (o->once && (o->terminate_tcp || o->terminate_grace_arg || o->termination_method_arg)) {
 		snprintf(err, err_len, "%s applies to the running daemon, not to --once (which terminates no socket)",
-			 o->terminate_tcp ? "--terminate-tcp" : "--terminate-grace");
+			 o->terminate_tcp	  ? "--terminate-tcp"
+			 : o->terminate_grace_arg ? "--terminate-grace"
+						  : "--termination-method");
 		return -EINVAL;
 	}
 	if (o->attach_failures_file[0] != '/') {
@@ -287,13 +338,8 @@ int cli_parse(int argc, char **argv, struct syncd_options *o, char *err, size_t 
 			return -EINVAL;
 		}
 		if (!(f->commands & (1U << o->command))) {
-			if (o->command == SYNCD_RUN)
-				snprintf(err, err_len, "%s does not apply to the daemon (it is a flag of %s)", f->name,
-					 (f->commands & FOR_DUMP) && (f->commands & FOR_STATUS) ? "dump and status"
-					 : f->commands & FOR_DUMP				? "dump"
-												: "status");
-			else
-				snprintf(err, err_len, "%s does not apply to %s", f->name, command_names[o->command]);
+			snprintf(err, err_len, "%s does not apply to %s", f->name,
+				 o->command != SYNCD_RUN ? command_names[o->command] : "the daemon");
 			return -EINVAL;
 		}
 		if (!f->takes_value) {

@@ -11,10 +11,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "terminate.h"
+#include "trace_filter.h"
+
 enum syncd_command {
 	SYNCD_RUN,
 	SYNCD_DUMP,
 	SYNCD_STATUS,
+	SYNCD_TRACE,
 };
 
 enum syncd_source {
@@ -40,10 +44,19 @@ struct syncd_options {
 	const char *cni_conf_dir; /* keep the socklb entry in this CNI conf dir; NULL: don't */
 	const char *cni_config; /* extra keys of that entry (JSON object) */
 	const char *terminate_grace_arg;
+	const char *termination_method_arg; /* "auto" (also when absent), "off" or a method's name */
 	unsigned int max_services; /* map sizes when the daemon creates the maps; 0: the defaults */
 	unsigned int max_backends;
 	unsigned int terminate_grace_ms; /* serving+terminating endpoints keep their sockets this long at most */
+	const char *trace_pod; /* trace: --pod, --service, --verdict as given, parsed into trace_filter */
+	const char *trace_service;
+	const char *trace_verdict;
+	const char *trace_count_arg;
+	struct trace_filter trace_filter;
+	unsigned int trace_count; /* trace: stop after this many events; 0: never */
 	bool terminate_tcp; /* socket termination for TCP frontends too */
+	bool termination_auto; /* probe and choose the method; else termination_method */
+	enum socklb_term_method termination_method;
 	bool once;
 	bool json;
 	bool verbose;

@@ -8,6 +8,7 @@
 
 #include "lbmap.h"
 #include "log.h"
+#include "terminate.h"
 #include "translate.h"
 
 struct dump_entry {
@@ -95,6 +96,22 @@ static int print_json(const struct dump *d, FILE *out)
 	return 0;
 }
 
+/* The socket termination method a daemon started here with --termination-method auto uses, and why. */
+static void print_termination(const char *bpffs_root, FILE *out)
+{
+	char why[SOCKLB_TERM_WHY_LEN];
+	struct socklb_term_probe p;
+	enum socklb_term_method m;
+	int err = socklb_term_probe(bpffs_root, &p);
+
+	if (err) {
+		fprintf(out, "# socket termination: unknown (probing: %s)\n", strerror(-err));
+		return;
+	}
+	m = socklb_term_method_choose(&p, why, sizeof(why));
+	fprintf(out, "# socket termination: %s (%s)\n", socklb_term_method_name(m), why);
+}
+
 static void print_table(const struct dump *d, FILE *out)
 {
 	fprintf(out, "%-47s %-5s %-8s %s\n", "FRONTEND", "PROTO", "AFFINITY", "BACKENDS");
@@ -135,10 +152,12 @@ int dump_maps(const char *bpffs_root, bool json, FILE *out)
 	}
 	if (d.n)
 		qsort(d.items, d.n, sizeof(*d.items), entry_cmp);
-	if (json)
+	if (json) {
 		err = print_json(&d, out);
-	else
+	} else {
+		print_termination(bpffs_root, out);
 		print_table(&d, out);
+	}
 out:
 	for (size_t i = 0; i < d.n; i++)
 		free(d.items[i].be);

@@ -5,6 +5,7 @@
  * table `checks` is the order they run and print in.
  */
 #include "status.h"
+#include "terminate.h"
 
 #include <bpf/btf.h>
 #include <cjson/cJSON.h>
@@ -319,8 +320,35 @@ static void check_sock_destroy(struct check_ctx *c)
 		status_summary_add(c->st, "bpf_sock_destroy");
 		return;
 	}
-	consequence(row, "no socket termination: clients keep a removed backend until they reconnect");
+	consequence(row, "termination cannot destroy in BPF: it uses sock_diag where that works (see termination)");
 	status_summary_add(c->st, "no bpf_sock_destroy");
+}
+
+/* What the daemon's --termination-method auto takes here: the library probes every part of every method. */
+static void check_termination(struct check_ctx *c)
+{
+	char why[SOCKLB_TERM_WHY_LEN];
+	struct socklb_term_probe probe;
+	enum socklb_term_method m;
+	struct status_row *row;
+	int err;
+
+	err = socklb_term_probe(c->root, &probe);
+	if (err) {
+		snprintf(why, sizeof(why), "probing the termination methods: %s", strerror(-err));
+		m = SOCKLB_TERM_OFF;
+	} else {
+		m = socklb_term_method_choose(&probe, why, sizeof(why));
+	}
+	row = probe_row(c, "termination", m == SOCKLB_TERM_OFF ? (err ? err : -EOPNOTSUPP) : 0, why, NEED_TRACING,
+			false, socklb_term_method_name(m));
+	if (m != SOCKLB_TERM_OFF) {
+		consequence(row, "sockets still connected to a removed backend are destroyed (%s)", why);
+		status_summary_add(c->st, "termination: %s", socklb_term_method_name(m));
+		return;
+	}
+	consequence(row, "no socket termination: clients keep a removed backend until they reconnect");
+	status_summary_add(c->st, "termination: off");
 }
 
 static const struct {
@@ -334,7 +362,8 @@ static const struct {
 	  "UDP sockets cannot be walked: no termination of connected UDP" },
 	{ "bpf_sk_storage_map", "the socket records of every namespace can be walked in one pass",
 	  "the socket records cannot be walked across namespaces" },
-	{ "task", "processes and their files can be walked", "processes cannot be walked by BPF" },
+	{ "task", "processes and their open sockets can be walked (termination's tasks finder)",
+	  "processes cannot be walked by BPF: termination walks every pod's namespace instead" },
 };
 
 static void check_iterators(struct check_ctx *c)
@@ -440,8 +469,10 @@ static const struct {
 } capabilities[] = {
 	{ "CAP_BPF", "bpf(): create, read and write the maps",
 	  "bpf() only through CAP_SYS_ADMIN (which kernels before 5.8 always need)", CAP_BPF, true },
-	{ "CAP_NET_ADMIN", "load cgroup programs and link them (the plugin's work, as root)",
-	  "not needed by the daemon; loading cgroup programs here needs it or CAP_SYS_ADMIN", CAP_NET_ADMIN, true },
+	{ "CAP_NET_ADMIN",
+	  "load cgroup programs and link them (the plugin's work); SOCK_DESTROY for termination's diag",
+	  "no termination through sock_diag (kernels before 6.5); cgroup programs only through CAP_SYS_ADMIN",
+	  CAP_NET_ADMIN, true },
 	{ "CAP_SYS_ADMIN", "setns() into pods' network namespaces to destroy sockets",
 	  "no socket termination: pods' network namespaces cannot be entered", CAP_SYS_ADMIN, false },
 	{ "CAP_PERFMON", "load the socket iterators of socket termination",
@@ -517,8 +548,9 @@ static void check_capabilities(struct check_ctx *c)
 
 /* In the order they print. */
 static void (*const checks[])(struct check_ctx *c) = {
-	check_kernel,	  check_cgroup,	    check_btf,		check_cgroup_link, check_hooks, check_datapath,
-	check_set_retval, check_sk_storage, check_sock_destroy, check_iterators,   check_pins,	check_capabilities,
+	check_kernel,	   check_cgroup,     check_btf,		 check_cgroup_link,  check_hooks,
+	check_datapath,	   check_set_retval, check_sk_storage,	 check_sock_destroy, check_iterators,
+	check_termination, check_pins,	     check_capabilities,
 };
 
 void status_probe(struct status *st, const char *bpffs_root)

@@ -18,7 +18,7 @@
  *   attachFailuresFile  "/run/socklb/attach-failures"  the attach-failure record (attach_failures.h)
  *
  * The plugin runs for every pod, so a bad value of one of these keys fails
- * nothing by itself (DESIGN.md invariant 10): it is kept in invalid (error 7
+ * nothing by itself (README.md invariant 10): it is kept in invalid (error 7
  * naming the key) and the verbs treat it as a failure of the opted-in pods
  * only. A bad value of what the runtime sends (cniVersion, name,
  * runtimeConfig, prevResult, the attachments to keep) is an error.

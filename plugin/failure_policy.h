@@ -7,7 +7,7 @@
  * Services) and the error is logged. Every failed ADD is counted in the
  * attach-failure record (attach_failures.h), which socklb-syncd reports as
  * socklb_pod_attach_failures_total{policy}. A pod that did not opt in never
- * comes here: nothing of socklb fails it (DESIGN.md invariant 10).
+ * comes here: nothing of socklb fails it (README.md invariant 10).
  *
  * Each function takes the error that happened; it returns -1 with err kept
  * (the verb fails with it), or 0 with err cleared (the verb succeeds).

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Does this pod get socket load balancing? (DESIGN.md "Opt-in"), the most
+ * Does this pod get socket load balancing? (plugin/README.md "Which pods are load-balanced"), the most
  * specific word first:
  *   1. the pod annotation (from runtimeConfig) "true" or "false" decides;
  *   2. else a pod with a service-mesh sidecar (one of the config's

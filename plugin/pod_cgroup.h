@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Finding the pod's cgroup v2 directory (DESIGN.md "Pod cgroup resolution"):
+ * Finding the pod's cgroup v2 directory (plugin/README.md "How the pod's cgroup is found"):
  *   1. runtimeConfig.cgroupPath: a full path (containerd, CRI-O with cgroupfs)
  *      or a bare systemd leaf slice (CRI-O with systemd) that is expanded;
  *   2. K8S_POD_UID: kubelet's names for the systemd and the cgroupfs drivers,

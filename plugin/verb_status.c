@@ -8,7 +8,7 @@
  * What is missing is logged, and STATUS still succeeds: a runtime that sees
  * a plugin's STATUS fail (containerd's go-cni, CRI-O's ocicni) reports the
  * node's network not ready, and then no pod starts there, opted in or not
- * (DESIGN.md invariant 10). Every pod's ADD is served: failurePolicy decides
+ * (README.md invariant 10). Every pod's ADD is served: failurePolicy decides
  * what becomes of an opted-in one.
  */
 #include <errno.h>

@@ -204,7 +204,8 @@ tl_stop() {
 # A client's connect loop through a ClusterIP while a fault happens:
 # tl_loop_start POD VIP PORT [MS] starts it (slb-probe loop), for MS or until
 # tl_loop_check WHAT, which waits for it (MS given) or stops it, then checks
-# zero failed connections and at least 500 connections a second.
+# zero failed connections and at least 500 connections a second (reported,
+# not checked, on an emulated CPU: SOCKLB_EMULATED=1, set by hack/test-kernels.sh in qemu TCG).
 tl_loop_start() {
 	TL_LOOP_MS=${4:-}
 	tl_in_pod "$1" "$TL_TOOLS/slb-probe" loop "$2" "$3" "${4:-3600000}" >"$TL_TMP/loop" 2>"$TL_TMP/loop.err" &
@@ -225,7 +226,12 @@ tl_loop_check() {
 	tl_diag "client: ${attempts:-?} connections attempted in $ms ms ($rate/s), ${failures:-?} failed, $what"
 	head -3 "$TL_TMP/loop.err" | sed 's/^/# /'
 	tl_check "zero failed connections $what (${attempts:-?} attempted)" test "${failures:-x}" = 0
-	tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
+	if [ "${SOCKLB_EMULATED:-0}" = 1 ]; then
+		tl_skip "the client connected at least 500 times a second ($rate/s)" \
+			"emulated CPU (SOCKLB_EMULATED=1): the rate is reported, not checked"
+	else
+		tl_check "the client connected at least 500 times a second ($rate/s)" test "$rate" -ge 500
+	fi
 }
 
 # Ports: a server binds port 0 and the test reads back the port the kernel chose,
@@ -262,7 +268,7 @@ tl_wait_tcp() {
 # slb-term "sockets" clients: a process in POD holds labelled sockets and runs
 # the commands it reads from a FIFO (a background job's stdin is /dev/null
 # unless the job itself redirects it, hence the FIFO opened here).
-declare -A TL_SOCK_FD
+declare -A TL_SOCK_FD TL_SOCK_PID
 # tl_sockets_start ID POD LABEL KIND ADDR PORT [LABEL KIND ADDR PORT]...
 tl_sockets_start() {
 	local id=$1 pod=$2 fd
@@ -273,6 +279,16 @@ tl_sockets_start() {
 	TL_SOCK_FD[$id]=$fd
 	tl_in_pod "$pod" "$TL_TOOLS/slb-term" sockets "$@" <"$TL_TMP/$id.ctl" >"$TL_TMP/$id.out" 2>&1 &
 	TL_PIDS+=($!)
+	TL_SOCK_PID[$id]=$!
+}
+
+# tl_sockets_stop ID: client ID exits, closing its sockets.
+tl_sockets_stop() {
+	local fd=${TL_SOCK_FD[$1]}
+	echo quit >&"$fd"
+	wait "${TL_SOCK_PID[$1]}" 2>/dev/null
+	exec {fd}>&-
+	unset "TL_SOCK_FD[$1]" "TL_SOCK_PID[$1]"
 }
 
 # tl_wait_term_server POD ADDR PORT: until an slb-term server answers a TCP
@@ -290,10 +306,13 @@ tl_wait_term_server() {
 # tl_sockets_cmd ID [COMMAND]: run COMMAND in client ID (none: wait for the
 # opening) and print the lines it answered (max 20 s).
 tl_sockets_cmd() {
-	local id=$1 out=$TL_TMP/$1.out i from
+	local id=$1 out=$TL_TMP/$1.out i from=1
 	shift
-	from=$(($(grep -c '^done$' "$out") + 1))
-	[ $# -gt 0 ] && echo "$*" >&"${TL_SOCK_FD[$id]}"
+	# the opening's answer is the first; a command's, the one after those already there
+	if [ $# -gt 0 ]; then
+		from=$(($(grep -c '^done$' "$out") + 1))
+		echo "$*" >&"${TL_SOCK_FD[$id]}"
+	fi
 	for i in $(seq 2000); do
 		[ "$(grep -c '^done$' "$out")" -ge "$from" ] && break
 		sleep 0.01

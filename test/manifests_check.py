@@ -42,7 +42,7 @@ RBAC_WANT = {("", r, v) for r in ("services", "namespaces", "nodes") for v in RE
     ("discovery.k8s.io", "endpointslices", v) for v in READ_VERBS
 }
 # The capabilities conf/socklb.yaml explains, one by one.
-ALLOWED_CAPS = {"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_RESOURCE"}
+ALLOWED_CAPS = {"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_RESOURCE", "NET_ADMIN"}
 HOST_PATHS = {"/sys/fs/bpf", "/sys/fs/cgroup", "/opt/cni/bin", "/etc/cni/net.d", "/run/socklb"}
 # In every Debian root filesystem, mmdebstrap's "essential" variant included (Essential: yes).
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "zlib1g"}

@@ -537,6 +537,56 @@ int socklb_attachment_dir(const char *root, const char *container_id, const char
 	return 0;
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int socklb_attachment_name_decode(const char *name, char *buf, size_t len)
+{
+	const char *sep = strstr(name, "_-");
+	size_t n = 0;
+	int hi, lo;
+
+	if (!sep || sep == name || !sep[2])
+		return -EINVAL;
+	for (const char *p = name; *p; p++) {
+		char c = *p;
+
+		if (p == sep) {
+			c = '/';
+			p++;
+		} else if (c == '_') {
+			hi = hex_value(p[1]);
+			lo = hi < 0 ? -1 : hex_value(p[2]);
+			if (lo < 0)
+				return -EINVAL;
+			c = (char)(hi << 4 | lo);
+			p += 2;
+		}
+		if (n + 1 >= len)
+			return -ENAMETOOLONG;
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+__u64 socklb_attachment_cgroup_id(const char *dir)
+{
+	char path[PATH_MAX];
+	struct bpf_link_info info;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, socklb_hooks[0].name);
+	if (pinned_link_info(path, &info) || info.type != BPF_LINK_TYPE_CGROUP)
+		return 0;
+	return info.cgroup.cgroup_id;
+}
+
 static int links_create(const struct socklb_programs *p, int cgroup_fd, const char *dir)
 {
 	char path[PATH_MAX];

@@ -109,6 +109,20 @@ struct socklb_check_report {
 int socklb_attachment_check(const char *root, const struct socklb_programs *p, const char *dir, __u64 want_cgroup_id,
 			    struct socklb_check_report *report);
 
+/*
+ * The cgroup id the attachment in dir links (read from its first hook's
+ * link): the pod's cgroup. 0 when the link is gone or defunct (its cgroup was
+ * removed).
+ */
+__u64 socklb_attachment_cgroup_id(const char *dir);
+
+/*
+ * The (container id, ifname) an attachment directory's name stands for
+ * (socklb_attachment_dir), as "<container id>/<ifname>": -EINVAL when name
+ * is not one.
+ */
+int socklb_attachment_name_decode(const char *name, char *buf, size_t len);
+
 /* Probe: 0 when an ADD could be served (bpffs at root's parent, programs load). */
 int socklb_bpffs_check(const char *root);
 

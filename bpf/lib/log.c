@@ -15,6 +15,8 @@ static struct {
 	bool to_stderr;
 } logger = { "socklb", SOCKLB_LOG_INFO, NULL, true };
 
+static __thread bool libbpf_quiet;
+
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 static void log_line(FILE *out, enum socklb_log_level level, const char *fmt, va_list ap)
@@ -69,7 +71,7 @@ bool socklb_log_enabled(enum socklb_log_level level)
 /* libbpf's messages, one level below ours: its warnings are our debug detail unless they fail a call. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	enum socklb_log_level ours = level == LIBBPF_WARN ? SOCKLB_LOG_INFO : SOCKLB_LOG_DEBUG;
+	enum socklb_log_level ours = level == LIBBPF_WARN && !libbpf_quiet ? SOCKLB_LOG_INFO : SOCKLB_LOG_DEBUG;
 
 	log_va(ours, fmt, ap);
 	return 0;
@@ -82,6 +84,11 @@ void socklb_log_init(const char *prog, enum socklb_log_level level, FILE *file, 
 	logger.file = file;
 	logger.to_stderr = to_stderr;
 	libbpf_set_print(libbpf_print);
+}
+
+void socklb_log_libbpf_quiet(bool on)
+{
+	libbpf_quiet = on;
 }
 
 int socklb_log_level_parse(const char *s)

@@ -23,6 +23,11 @@ void socklb_log_init(const char *prog, enum socklb_log_level level, FILE *file, 
 int socklb_log_level_parse(const char *s);
 void socklb_log(enum socklb_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool socklb_log_enabled(enum socklb_log_level level);
+/*
+ * While on, libbpf's warnings from the calling thread are debug lines: for a
+ * probe, where a program that does not load is a result, not a problem.
+ */
+void socklb_log_libbpf_quiet(bool on);
 
 #define pr_err(...) socklb_log(SOCKLB_LOG_ERROR, __VA_ARGS__)
 #define pr_warn(...) socklb_log(SOCKLB_LOG_WARN, __VA_ARGS__)

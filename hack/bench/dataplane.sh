@@ -8,13 +8,17 @@
 #   socklb    opted in (pod annotation): the real plugin linked its cgroup
 #   nftables  not opted in; kube-proxy's nftables rules in its netns (nat output)
 #   iptables  not opted in; kube-proxy's iptables rules in its netns (nat OUTPUT)
+#   traced    socklb's client while `socklb-syncd trace --json` runs (pinned to the
+#             servers' CPU, output to /dev/null): the cost of tracing, against
+#             socklb (tracing off) in the same repetition; loads BENCH_TRACE_LOADS only
 # and, for UDP with 32 sockets only (where each socket keeps one backend for
 # the whole run, so how the 32 spread over the 12 shapes the tail):
 #   direct-random  the direct path, each socket's backend chosen at random as
 #                  socklb and kube-proxy's rules choose it
 
-BENCH_PATHS=(direct socklb nftables iptables)
-declare -gA BENCH_CLIENT=([direct]=cdirect [direct-random]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt)
+BENCH_PATHS=(direct socklb nftables iptables traced)
+declare -gA BENCH_CLIENT=([direct]=cdirect [direct-random]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt
+	[traced]=csocklb)
 BENCH_VIP=10.96.0.10
 BENCH_BACKENDS=()
 # The servers' pids (comma-separated): their CPU time counts with the load generator's.
@@ -69,12 +73,15 @@ dp_make_pods() {
 		die "expected one server process in each of the 12 backend pods, found pids $BENCH_SERVER_PIDS"
 }
 
-# The paths a load runs on.
+# The paths a load runs on: traced only for BENCH_TRACE_LOADS, direct-random only for udp32.
 dp_paths() {
-	case "$1" in
-	udp32) echo "${BENCH_PATHS[*]} direct-random" ;;
-	*) echo "${BENCH_PATHS[*]}" ;;
-	esac
+	local path out=""
+	for path in "${BENCH_PATHS[@]}"; do
+		[ "$path" = traced ] && [[ " $BENCH_TRACE_LOADS " != *" $1 "* ]] && continue
+		out+="${out:+ }$path"
+	done
+	[ "$1" = udp32 ] && out+=" direct-random"
+	echo "$out"
 }
 
 # dp_target PATH PORT(service) TARGET_PORT
@@ -142,6 +149,30 @@ dp_field() {
 	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
 }
 
+# dp_trace_start: a tracer for the traced path; returns once the programs emit.
+dp_trace_start() {
+	local i
+	: >"$BENCH_WORK/trace.log"
+	taskset -c "$SERVER_CPU" "$SYNCD" trace --bpffs-root "$NODE_BPFFS" --json >/dev/null \
+		2>"$BENCH_WORK/trace.log" &
+	BENCH_TRACER=$!
+	# dp_measure runs in a subshell: bench_cleanup finds the tracer through this file.
+	echo "$BENCH_TRACER" >"$BENCH_WORK/tracer.pid"
+	for i in $(seq 100); do
+		grep -q "tracing the translations" "$BENCH_WORK/trace.log" && return 0
+		sleep 0.05
+	done
+	die "socklb-syncd trace did not start: $(cat "$BENCH_WORK/trace.log")"
+}
+
+# dp_trace_stop: Ctrl-C; what it said (events lost) goes to the run's log.
+dp_trace_stop() {
+	kill -INT "$BENCH_TRACER"
+	wait "$BENCH_TRACER" || die "socklb-syncd trace failed: $(cat "$BENCH_WORK/trace.log")"
+	rm -f "$BENCH_WORK/tracer.pid"
+	grep "lost" "$BENCH_WORK/trace.log" >>"$BENCH_WORK/trace.err" || true
+}
+
 BENCH_BACKENDS_CSV_HEADER=services,rep,load,path,backend,ops,sockets,p50_us,p99_us,server_run_us,server_wait_us,server_runs
 
 # slb-bench --per-backend's lines as backends.csv rows: what each backend
@@ -163,11 +194,13 @@ dp_measure() {
 	local pick=turn
 	[ "$path" = direct-random ] && pick=random
 	read -r mode conc port tport <<<"$(dp_load "$load")"
+	[ "$path" = traced ] && dp_trace_start
 	out=$(node_run "${BENCH_CLIENT[$path]}" taskset -c "$LOADGEN_CPU" "$BENCH_TOOLS/slb-bench" "$mode" \
 		--conc "$conc" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" --pick "$pick" --per-backend \
 		--target "$(dp_target "$path" "$port" "$tport")" \
 		--cpu-pids "$BENCH_SERVER_PIDS" --busy-cpus "$(printf '%s\n' "$LOADGEN_CPU" "$SERVER_CPU" | sort -u | paste -sd,)" \
 		2>>"$BENCH_WORK/slb-bench.err") || true
+	[ "$path" = traced ] && dp_trace_stop
 	if [ "$mode" = udp ]; then
 		max_sockets=$(awk '$1 == "backend" { split($4, a, "="); if (a[2] > m) m = a[2] } END { print m + 0 }' <<<"$out")
 		dp_backends_csv "$scale,$rep,$load,$path" <<<"$out" >>"$BENCH_OUT/backends.csv"

@@ -26,7 +26,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
-PATHS = ["direct", "direct-random", "socklb", "nftables", "iptables"]
+PATHS = ["direct", "direct-random", "socklb", "nftables", "iptables", "traced"]
 PLOT_PATHS = ["direct", "socklb", "nftables", "iptables"]
 LOADS = {
     "crr1": "Short TCP connections (connect, 64 B request, 64 B reply, close), one at a time",
@@ -293,6 +293,28 @@ class Backends:
         return out + [""]
 
 
+def tracing_table(dp):
+    """socklb ÷ direct with tracing off and on (socklb-syncd trace running), side by side in each run."""
+    loads = [l for l in ("crr1", "crr32") if any(dp.has(s, l, "traced") for s in dp.scales)]
+    if not loads:
+        return []
+    out = ["## Tracing", "",
+           "Short TCP connections per second ÷ direct, with `socklb-syncd trace --json` off (socklb) and on "
+           "(traced: the tracer pinned to the servers' CPU, its output to /dev/null), measured side by side in "
+           "each run.", "",
+           "| services | load | ÷ direct, tracing off | ÷ direct, tracing on | on ÷ off |", "|---:|---|---:|---:|---:|"]
+    for scale in dp.scales:
+        for load in loads:
+            if not dp.has(scale, load, "traced"):
+                continue
+            out.append("| %s | %s | %s | %s | %s |" % (
+                fmt(scale), {"crr1": "1 at a time", "crr32": "32 concurrent"}[load],
+                fmt_spread(dp.ratios(scale, load, "socklb", "direct"), ratio=True),
+                fmt_spread(dp.ratios(scale, load, "traced", "direct"), ratio=True),
+                fmt_spread(dp.ratios(scale, load, "traced", "socklb"), ratio=True)))
+    return out + [""]
+
+
 class ControlPlane:
     def __init__(self, path):
         self.values = defaultdict(list)
@@ -484,6 +506,7 @@ def main():
         out += ["### How far the runs of a cell spread", "",
                 "(highest − lowest run) ÷ 2 ÷ median, over every cell of the tables above.", ""]
         out += spread_table(dp)
+    out += tracing_table(dp)
     if cp.values:
         out += ["## Control plane", ""] + controlplane_tables(cp, cp_services)
     plot = write_plot(dp, results)

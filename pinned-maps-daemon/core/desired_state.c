@@ -42,6 +42,7 @@ struct desired_state {
 	struct hashmap *invalid; /* "namespace/name" → struct service_entry of services, while bad */
 	bool rebuild; /* the change stream was lost: rebuild the index and translate everything */
 	bool node_missing; /* the Nodes were listed and ours is not among them */
+	size_t no_local_endpoints[2]; /* claimed frontends with desired_frontend.no_local_endpoints: IPv4, IPv6 */
 };
 
 #define KEY_LEN 512
@@ -78,7 +79,6 @@ void desired_update_release(struct desired_update *u)
 {
 	frontend_list_release(&u->touched);
 	invalid_list_release(&u->rejected);
-	free(u->trigger_times);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -198,6 +198,18 @@ size_t desired_state_count(const struct desired_state *d)
 	return hashmap_count(d->claims);
 }
 
+/* Claims and unclaims keep the count of frontends without a local endpoint. */
+static void count_no_local(struct desired_state *d, const struct desired_frontend *df, int sign)
+{
+	if (df->no_local_endpoints)
+		d->no_local_endpoints[socklb_addr_is_v4(df->fe.addr) ? 0 : 1] += (size_t)sign;
+}
+
+size_t desired_state_no_local_endpoints(const struct desired_state *d, int family)
+{
+	return d->no_local_endpoints[family == 4 ? 0 : 1];
+}
+
 static int unclaim(struct desired_state *d, const struct service_entry *e, struct frontend_list *touched)
 {
 	for (size_t i = 0; i < e->result.n; i++) {
@@ -205,6 +217,7 @@ static int unclaim(struct desired_state *d, const struct service_entry *e, struc
 		unsigned char key[FRONTEND_KEY_LEN];
 		struct claim **pc, *head;
 
+		count_no_local(d, &e->result.items[i], -1);
 		frontend_key(fe, key);
 		head = hashmap_get(d->claims, key, sizeof(key));
 		for (pc = &head; *pc && (*pc)->owner != e; pc = &(*pc)->next)
@@ -235,6 +248,7 @@ static int claim(struct desired_state *d, const struct service_entry *e, struct 
 
 		if (!c)
 			return -ENOMEM;
+		count_no_local(d, df, 1);
 		frontend_key(&df->fe, key);
 		c->owner = e;
 		c->df = df;
@@ -271,21 +285,6 @@ static void mark_dirty(struct update_ctx *uc, const char *key, size_t len)
 {
 	if (!hashmap_get(uc->dirty, key, len) && hashmap_put(uc->dirty, key, len, (void *)1, NULL))
 		uc->err = -ENOMEM;
-}
-
-static int note_trigger_time(const cJSON *slice, struct desired_update *u)
-{
-	const char *when = k8s_annotation(slice, K8S_ANNOTATION_TRIGGER_TIME);
-	double t, *times;
-
-	if (!when || k8s_time_parse(when, &t))
-		return 0;
-	times = realloc(u->trigger_times, (u->n_trigger_times + 1) * sizeof(*times));
-	if (!times)
-		return -ENOMEM;
-	u->trigger_times = times;
-	u->trigger_times[u->n_trigger_times++] = t;
-	return 0;
 }
 
 static void slice_set_remove(struct slice_set *set, const char *name)
@@ -375,8 +374,6 @@ static int note_change(enum k8s_kind kind, const char *ns, const char *name, voi
 	case K8S_ENDPOINTSLICE:
 		obj = store_get(uc->store, kind, ns, name);
 		reindex_slice(uc, ns, name, obj);
-		if (obj && note_trigger_time(obj, uc->u))
-			uc->err = -ENOMEM;
 		break;
 	case K8S_NODE:
 		/* Zone and addresses feed every service's translation. */

@@ -29,8 +29,6 @@ void frontend_list_release(struct frontend_list *l);
 struct desired_update {
 	struct frontend_list touched; /* frontends whose desired value may have changed */
 	struct invalid_list rejected; /* objects found invalid by this update that were not already */
-	double *trigger_times; /* last-change-trigger-time of EndpointSlices changed since the last update */
-	size_t n_trigger_times;
 	size_t retranslated; /* services translated again */
 	bool namespaces_changed;
 };
@@ -66,6 +64,11 @@ const char *desired_state_possible_owner(const struct desired_state *d, const st
 /* Every object currently rejected, with the Service it belongs to ("namespace/name"); stops at a non-zero return. */
 typedef int (*invalid_visit_cb)(const char *service, const struct invalid_object *o, void *ctx);
 int desired_state_invalid_foreach(const struct desired_state *d, invalid_visit_cb cb, void *ctx);
+/*
+ * Desired frontends of Services with internalTrafficPolicy Local that have
+ * endpoints, none of them on this node, per family (4 or 6).
+ */
+size_t desired_state_no_local_endpoints(const struct desired_state *d, int family);
 /* The Nodes have been listed and the daemon's (translate_config.node_name) is not among them. */
 bool desired_state_node_missing(const struct desired_state *d);
 

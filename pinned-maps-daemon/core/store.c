@@ -31,6 +31,8 @@ struct store {
 	struct hashmap *objects[K8S_KIND_COUNT]; /* "namespace/name" → struct store_entry */
 	struct hashmap *changes[K8S_KIND_COUNT]; /* "namespace/name" → struct store_change */
 	bool changes_lost; /* out of memory recording one: the reader must start over */
+	store_observer_cb observer;
+	void *observer_ctx;
 	unsigned long generation;
 	unsigned long replace_pass;
 	unsigned int listed; /* bit per kind */
@@ -145,6 +147,18 @@ static void trim(enum k8s_kind kind, cJSON *obj)
 	}
 }
 
+void store_set_observer(struct store *s, store_observer_cb cb, void *ctx)
+{
+	s->observer = cb;
+	s->observer_ctx = ctx;
+}
+
+static void observe(struct store *s, enum k8s_kind kind, const cJSON *old, const cJSON *cur, bool changed)
+{
+	if (s->observer)
+		s->observer(kind, old, cur, changed, s->observer_ctx);
+}
+
 /* Remember that key (kind, ns/name) changed, for store_take_changes(). */
 static void record_change(struct store *s, enum k8s_kind kind, const char *key, size_t len, const char *ns,
 			  const char *name)
@@ -190,9 +204,11 @@ static int upsert_locked(struct store *s, enum k8s_kind kind, cJSON *obj)
 	if (e) {
 		e->mark = s->replace_pass;
 		if (cJSON_Compare(e->obj, obj, true)) {
+			observe(s, kind, e->obj, obj, false);
 			cJSON_Delete(obj);
 			return 0;
 		}
+		observe(s, kind, e->obj, obj, true);
 		cJSON_Delete(e->obj);
 		e->obj = obj;
 		s->generation++;
@@ -211,6 +227,7 @@ static int upsert_locked(struct store *s, enum k8s_kind kind, cJSON *obj)
 		entry_free(e);
 		return err;
 	}
+	observe(s, kind, NULL, obj, true);
 	s->generation++;
 	record_change(s, kind, key, len, k8s_namespace(obj), name);
 	return 1;
@@ -246,6 +263,7 @@ int store_delete(struct store *s, enum k8s_kind kind, const char *ns, const char
 	pthread_mutex_lock(&s->lock);
 	e = hashmap_remove(s->objects[kind], key, len);
 	if (e) {
+		observe(s, kind, e->obj, NULL, true);
 		s->generation++;
 		record_change(s, kind, key, len, ns, name);
 	}
@@ -272,6 +290,7 @@ static bool not_marked(void *value, void *ctx)
 
 	if (e->mark == sw->s->replace_pass)
 		return false;
+	observe(sw->s, sw->kind, e->obj, NULL, true);
 	len = make_key(key, sizeof(key), k8s_namespace(e->obj), k8s_name(e->obj));
 	if (len >= 0)
 		record_change(sw->s, sw->kind, key, len, k8s_namespace(e->obj), k8s_name(e->obj));

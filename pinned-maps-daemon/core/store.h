@@ -41,7 +41,7 @@ int store_delete(struct store *s, enum k8s_kind kind, const char *ns, const char
  * it, and marks the kind as listed.
  */
 int store_replace(struct store *s, enum k8s_kind kind, cJSON *items);
-/* True once every kind has been listed at least once (DESIGN.md invariant 2). */
+/* True once every kind has been listed at least once (README.md invariant 2). */
 bool store_complete(const struct store *s);
 /* True once kind has been listed at least once: its absent objects are known to be absent. */
 bool store_listed(const struct store *s, enum k8s_kind kind);
@@ -50,6 +50,16 @@ int store_event_fd(const struct store *s);
 void store_drain_events(struct store *s);
 /* Incremented on every change; lets the syncer skip work when nothing moved. */
 unsigned long store_generation(const struct store *s);
+
+/*
+ * Told of every object a source delivers, under the store lock, before the
+ * store changes: old is the stored object (NULL: none), cur the delivered
+ * one (NULL: a deletion); changed is false for a re-delivery identical to
+ * old. For counting changes as kube-proxy does (change_tracker.h).
+ */
+typedef void (*store_observer_cb)(enum k8s_kind kind, const cJSON *old, const cJSON *cur, bool changed, void *ctx);
+/* Before any source starts. cb NULL: none. */
+void store_set_observer(struct store *s, store_observer_cb cb, void *ctx);
 
 void store_lock(struct store *s);
 void store_unlock(struct store *s);

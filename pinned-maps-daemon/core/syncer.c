@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "change_tracker.h"
 #include "desired_state.h"
 #include "hashmap.h"
 #include "k8s_object.h"
@@ -33,6 +34,7 @@ struct syncer {
 	struct frontend_list kept; /* pinned, claimed by no valid Service, kept for an invalid one that may own them */
 	char *kept_said; /* the last log line about them: said again only when it changes */
 	struct terminator *term; /* NULL: no socket termination */
+	struct change_tracker *changes; /* NULL: no programming latency */
 	size_t applied_backends;
 	bool full_pass_done; /* deletes ran once with a complete store */
 	bool converged;
@@ -82,6 +84,11 @@ struct syncer *syncer_new(struct store *s, struct socklb_maps *maps, const struc
 void syncer_set_terminator(struct syncer *sy, struct terminator *t)
 {
 	sy->term = t;
+}
+
+void syncer_set_change_tracker(struct syncer *sy, struct change_tracker *t)
+{
+	sy->changes = t;
 }
 
 void syncer_free(struct syncer *sy)
@@ -742,12 +749,20 @@ static size_t count_invalid(struct syncer *sy, const struct desired_update *u)
 	return c.services + c.endpoint_slices;
 }
 
-static void observe_programming(struct syncer *sy, const struct desired_update *u)
+/* After the pass's writes: each change it took, from its trigger time to now; and the gauges of the pass. */
+static void pass_metrics(struct syncer *sy, const struct sync_result *res, const double *trigger_times, size_t n)
 {
 	double now = now_seconds(CLOCK_REALTIME);
 
-	for (size_t i = 0; i < u->n_trigger_times; i++)
-		metrics_observe_programming(sy->metrics, now - u->trigger_times[i]);
+	for (size_t i = 0; i < n; i++)
+		metrics_observe_programming(sy->metrics, now - trigger_times[i]);
+	metrics_observe_sync(sy->metrics, res->seconds);
+	metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
+	metrics_set_no_local_endpoints(sy->metrics, desired_state_no_local_endpoints(sy->desired, 4),
+				       desired_state_no_local_endpoints(sy->desired, 6));
+	/* kube-proxy's "successfully synced": everything known was written. */
+	if (res->complete && res->errors == 0)
+		metrics_set_last_sync(sy->metrics, now);
 }
 
 static int frontend_qsort_cmp(const void *a, const void *b)
@@ -788,9 +803,10 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	double start = now_seconds(CLOCK_MONOTONIC);
 	struct pass p = { .sy = sy, .res = res };
 	struct hashmap *want_ns = NULL;
+	double *trigger_times = NULL;
 	struct desired_update u;
-	size_t ns_errors;
-	bool observe, full;
+	size_t ns_errors, n_trigger_times = 0;
+	bool full;
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -799,14 +815,15 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	err = desired_state_update(sy->desired, sy->store, &u);
 	if (!err)
 		err = want_namespaces(sy, u.namespaces_changed, &want_ns);
+	/* Out of memory here only loses latency observations. */
+	if (sy->changes)
+		change_tracker_take(sy->changes, &trigger_times, &n_trigger_times);
 	store_unlock(sy->store);
 	if (err) {
 		pr_err("computing the desired state: %s", strerror(-err));
 		goto out;
 	}
 	res->retranslated = u.retranslated;
-	/* Trigger times seen before the first full pass date from before we started: not our latency. */
-	observe = sy->full_pass_done;
 	full = res->complete && !sy->full_pass_done;
 	if (full)
 		err = full_pass_list(sy, &u.touched);
@@ -861,14 +878,12 @@ int syncer_sync(struct syncer *sy, struct sync_result *res)
 	res->seconds = now_seconds(CLOCK_MONOTONIC) - start - res->terminate_seconds;
 	res->invalid = count_invalid(sy, &u);
 	if (sy->metrics) {
-		metrics_observe_sync(sy->metrics, res->seconds);
-		metrics_set_programmed(sy->metrics, hashmap_count(sy->applied), sy->applied_backends);
-		if (observe)
-			observe_programming(sy, &u);
+		pass_metrics(sy, res, trigger_times, n_trigger_times);
 		if (full)
 			metrics_set_synced(sy->metrics);
 	}
 out:
+	free(trigger_times);
 	frontend_list_release(&p.failed);
 	frontend_list_release(&p.kept);
 	desired_update_release(&u);

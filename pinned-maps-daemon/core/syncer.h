@@ -3,7 +3,7 @@
  * Keeps the pinned maps equal to the desired state with as few writes as
  * possible. It adopts what is pinned when it starts, writes only frontends
  * whose backends or affinity differ, deletes nothing until every kind has been
- * listed (DESIGN.md invariant 2), and publishes the opted-in namespaces.
+ * listed (README.md invariant 2), and publishes the opted-in namespaces.
  * A failed write (a full map) is logged, counted and retried; the rest of
  * the sync goes on. With a terminator, the backends a pass takes out of
  * frontends have their client sockets terminated after the pass's writes.
@@ -56,6 +56,14 @@ void syncer_set_terminator(struct syncer *sy, struct terminator *t);
 long long syncer_next_termination_ms(const struct syncer *sy);
 /* Terminate the sockets of the held backends whose grace period ended. */
 void syncer_terminate_due(struct syncer *sy);
+
+/*
+ * The changes the store reports to t (change_tracker.h): each pass takes
+ * them, and observes the trigger times it wrote. NULL (the default): no
+ * programming latency. t must outlive the syncer.
+ */
+struct change_tracker;
+void syncer_set_change_tracker(struct syncer *sy, struct change_tracker *t);
 
 /* Failed writes are waiting for a retry. */
 bool syncer_pending_retries(const struct syncer *sy);

@@ -290,6 +290,22 @@ static int parse_service(const cJSON *svc, const struct translate_config *cfg, s
 	return err ? err : 1;
 }
 
+/* A Local frontend without backends: does the Service have endpoints elsewhere (as kube-proxy counts it)? */
+static int no_local_endpoints(const struct parsed_slice *slices, size_t n_slices, const struct backend_query *q,
+			      bool *out)
+{
+	struct backend_query cluster = *q;
+	struct socklb_endpoint *be = NULL;
+	__u32 n = 0;
+
+	cluster.policy = TRAFFIC_POLICY_CLUSTER;
+	if (endpoint_slices_select(slices, n_slices, &cluster, &be, &n))
+		return -ENOMEM;
+	free(be);
+	*out = n > 0;
+	return 0;
+}
+
 static int add_frontend(struct service_frontends *out, const struct socklb_frontend *fe, __u32 affinity,
 			const struct parsed_slice *slices, size_t n_slices, const struct backend_query *q)
 {
@@ -316,6 +332,8 @@ static int add_frontend(struct service_frontends *out, const struct socklb_front
 	if (endpoint_slices_select(slices, n_slices, q, &d->backends, &d->n_backends))
 		return -ENOMEM;
 	out->n++;
+	if (q->policy == TRAFFIC_POLICY_LOCAL && d->n_backends == 0)
+		return no_local_endpoints(slices, n_slices, q, &d->no_local_endpoints);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #define SOCKLB_TRANSLATE_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "invalid_object.h"
@@ -39,6 +40,8 @@ struct desired_frontend {
 	__u32 affinity_timeout; /* seconds, 0 = none */
 	__u32 n_backends;
 	struct socklb_endpoint *backends; /* sorted by endpoint_cmp, unique */
+	/* internalTrafficPolicy Local, and the Service has endpoints but none on this node (kube-proxy's metric) */
+	bool no_local_endpoints;
 };
 
 /* A Service's frontends or, when its objects are malformed, none and what is wrong with them. */

@@ -7,14 +7,14 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_COLLECTORS 4
-#define MAX_BUCKETS 20
+#define MAX_COLLECTORS 8
+#define MAX_BUCKETS 96
 #define LAST_ERROR_LEN 512
 
 struct histogram {
 	const char *name;
 	const char *help;
-	const double *bounds;
+	double bounds[MAX_BUCKETS];
 	size_t n_bounds;
 	unsigned long long counts[MAX_BUCKETS]; /* per bucket, not cumulative */
 	unsigned long long count;
@@ -36,6 +36,8 @@ struct metrics {
 	size_t invalid_services;
 	size_t invalid_endpoint_slices;
 	bool node_missing;
+	double last_sync_time; /* Unix time of the last complete sync without a failed write; 0: none yet */
+	size_t no_local_endpoints[2]; /* IPv4, IPv6 */
 	char last_error[LAST_ERROR_LEN];
 	double last_error_time;
 	bool synced;
@@ -43,12 +45,32 @@ struct metrics {
 	struct collector collectors[MAX_COLLECTORS];
 };
 
-/* A sync here takes tens of microseconds to a few seconds (a full sync of a big cluster). */
-static const double sync_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-				      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,	   10 };
-/* kube-proxy's buckets start at 0.25 s; ours start lower because the path is milliseconds. */
-static const double programming_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-					     1,	    2,	    5,	   10,	 30,	60,   120, 300 };
+/*
+ * kube-proxy's buckets (pkg/proxy/metrics), so that dashboards and alerts
+ * written for it read ours alike: a sync 1 ms doubling to 16.384 s;
+ * programming latency 0, 0.25 s, 0.5 s, then every second to 59 s, every
+ * 5 s to 115 s, every 30 s to 5 min.
+ */
+static void sync_bounds(struct histogram *h)
+{
+	for (int i = 0; i < 15; i++)
+		h->bounds[h->n_bounds++] = 0.001 * (double)(1 << i);
+}
+
+static void programming_bounds(struct histogram *h)
+{
+	int i;
+
+	h->bounds[h->n_bounds++] = 0;
+	h->bounds[h->n_bounds++] = 0.25;
+	h->bounds[h->n_bounds++] = 0.5;
+	for (i = 1; i <= 59; i++)
+		h->bounds[h->n_bounds++] = i;
+	for (i = 60; i <= 115; i += 5)
+		h->bounds[h->n_bounds++] = i;
+	for (i = 120; i <= 300; i += 30)
+		h->bounds[h->n_bounds++] = i;
+}
 
 struct metrics *metrics_new(void)
 {
@@ -59,16 +81,16 @@ struct metrics *metrics_new(void)
 	pthread_mutex_init(&m->lock, NULL);
 	m->sync = (struct histogram){
 		.name = "socklb_sync_proxy_rules_duration_seconds",
-		.help = "Time one sync of the desired frontends into the pinned maps took.",
-		.bounds = sync_bounds,
-		.n_bounds = sizeof(sync_bounds) / sizeof(sync_bounds[0]),
+		.help = "Time one sync of the desired frontends into the pinned maps took (kubeproxy_sync_proxy_rules_"
+			"duration_seconds).",
 	};
+	sync_bounds(&m->sync);
 	m->programming = (struct histogram){
 		.name = "socklb_network_programming_duration_seconds",
-		.help = "Time from an EndpointSlice change (last-change-trigger-time) to the maps being written.",
-		.bounds = programming_bounds,
-		.n_bounds = sizeof(programming_bounds) / sizeof(programming_bounds[0]),
+		.help = "Time from an EndpointSlice change (its last-change-trigger-time) to the maps being written "
+			"(kubeproxy_network_programming_duration_seconds).",
 	};
+	programming_bounds(&m->programming);
 	return m;
 }
 
@@ -140,6 +162,21 @@ void metrics_set_node_missing(struct metrics *m, bool missing)
 {
 	pthread_mutex_lock(&m->lock);
 	m->node_missing = missing;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_last_sync(struct metrics *m, double unix_time)
+{
+	pthread_mutex_lock(&m->lock);
+	m->last_sync_time = unix_time;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_no_local_endpoints(struct metrics *m, size_t ipv4, size_t ipv6)
+{
+	pthread_mutex_lock(&m->lock);
+	m->no_local_endpoints[0] = ipv4;
+	m->no_local_endpoints[1] = ipv6;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -227,6 +264,18 @@ static void render_own(FILE *out, const struct metrics *m)
 		"# TYPE socklb_node_missing gauge\nsocklb_node_missing %d\n",
 		m->services, m->backends, m->sync_errors, m->invalid_services, m->invalid_endpoint_slices,
 		m->node_missing ? 1 : 0);
+	fprintf(out,
+		"# HELP socklb_sync_proxy_rules_last_timestamp_seconds The last time a sync wrote every change to the "
+		"maps (kubeproxy_sync_proxy_rules_last_timestamp_seconds).\n"
+		"# TYPE socklb_sync_proxy_rules_last_timestamp_seconds gauge\n"
+		"socklb_sync_proxy_rules_last_timestamp_seconds %.3f\n"
+		"# HELP socklb_sync_proxy_rules_no_local_endpoints_total Frontends of Services with "
+		"internalTrafficPolicy Local that have endpoints, none on this node (a gauge, as kube-proxy's).\n"
+		"# TYPE socklb_sync_proxy_rules_no_local_endpoints_total gauge\n"
+		"socklb_sync_proxy_rules_no_local_endpoints_total{traffic_policy=\"internal\",ip_family=\"IPv4\"} %zu\n"
+		"socklb_sync_proxy_rules_no_local_endpoints_total{traffic_policy=\"internal\",ip_family=\"IPv6\"} "
+		"%zu\n",
+		m->last_sync_time, m->no_local_endpoints[0], m->no_local_endpoints[1]);
 	metrics_escape_label(m->last_error, escaped, sizeof(escaped));
 	fprintf(out,
 		"# HELP socklb_last_error The last error (message label); value: its Unix time, 0 when none.\n"

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The daemon's Prometheus metrics, named like kube-proxy's where they mean
- * the same thing. Thread-safe: the syncer records, the HTTP thread renders.
+ * The daemon's Prometheus metrics: kube-proxy's where they mean the same
+ * thing, with their semantics and buckets, under the socklb_ prefix instead
+ * of kubeproxy_ (both may run on one node). Thread-safe: the syncer records,
+ * the HTTP thread renders.
  */
 #ifndef SOCKLB_METRICS_H
 #define SOCKLB_METRICS_H
@@ -27,6 +29,10 @@ void metrics_sync_error(struct metrics *m, const char *message);
 void metrics_set_invalid_objects(struct metrics *m, size_t services, size_t endpoint_slices);
 /* The daemon's Node is not in the input (socklb_node_missing). */
 void metrics_set_node_missing(struct metrics *m, bool missing);
+/* A complete sync wrote every change at this Unix time (socklb_sync_proxy_rules_last_timestamp_seconds). */
+void metrics_set_last_sync(struct metrics *m, double unix_time);
+/* Frontends with internalTrafficPolicy Local, endpoints, and none local (socklb_sync_proxy_rules_no_local_endpoints_total). */
+void metrics_set_no_local_endpoints(struct metrics *m, size_t ipv4, size_t ipv6);
 /* The first complete sync is done: /healthz turns 200. */
 void metrics_set_synced(struct metrics *m);
 bool metrics_synced(struct metrics *m);

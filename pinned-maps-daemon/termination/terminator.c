@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,9 +102,25 @@ bool slice_has_serving_terminating(const cJSON *slice, const struct socklb_front
 	return found;
 }
 
+enum socklb_term_method terminator_method(bool automatic, enum socklb_term_method named,
+					  const struct socklb_term_probe *p, char *why, size_t len)
+{
+	char parts[SOCKLB_TERM_WHY_LEN];
+	enum socklb_term_method m;
+
+	if (!automatic) {
+		snprintf(why, len, "--termination-method %s", socklb_term_method_name(named));
+		return named;
+	}
+	m = socklb_term_method_choose(p, parts, sizeof(parts));
+	snprintf(why, len, "%s%s", m == SOCKLB_TERM_OFF ? "no method works here: " : "", parts);
+	return m;
+}
+
 /* ---- life cycle ------------------------------------------------------------------- */
 
-int terminator_new(const char *root, const struct terminator_config *cfg, struct terminator **out)
+int terminator_new(const char *root, const struct terminator_config *cfg, struct terminator **out, char *why,
+		   size_t len)
 {
 	struct terminator *t;
 	int err;
@@ -117,9 +134,10 @@ int terminator_new(const char *root, const struct terminator_config *cfg, struct
 	t->counters = hashmap_new();
 	if (!t->counters) {
 		err = -ENOMEM;
+		snprintf(why, len, "%s", strerror(ENOMEM));
 		goto fail;
 	}
-	err = socklb_term_open(root, &t->term);
+	err = socklb_term_open(root, cfg->method, &t->term, why, len);
 	if (err)
 		goto fail;
 	*out = t;
@@ -237,13 +255,14 @@ static void log_targets(const struct batch *b)
 
 int terminator_run(struct terminator *t)
 {
+	char why[SOCKLB_TERM_WHY_LEN] = "";
 	struct batch *b = &t->batch;
 	int err;
 
 	if (!b->n)
 		return 0;
 	/* The library logs the batch's line; counts are valid for what it did even when it fails part-way. */
-	err = socklb_term_run(t->term, b->targets, b->n, b->results);
+	err = socklb_term_run(t->term, b->targets, b->n, b->results, why, sizeof(why));
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->results[i].destroyed)
 			count_destroyed(t, &b->fes[i], b->results[i].destroyed);
@@ -252,7 +271,7 @@ int terminator_run(struct terminator *t)
 	if (err)
 		pr_warn("socket termination for %zu removed backends did not complete: %s; the sockets it missed keep "
 			"their backend until the application reconnects",
-			b->n, strerror(-err));
+			b->n, *why ? why : strerror(-err));
 	b->n = 0;
 	return err;
 }

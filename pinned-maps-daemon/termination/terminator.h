@@ -20,8 +20,10 @@
 #include <stdio.h>
 
 #include "lbmap.h"
+#include "terminate.h"
 
 struct terminator_config {
+	enum socklb_term_method method; /* chosen by the caller: probed, or --termination-method */
 	bool tcp; /* TCP frontends too (--terminate-tcp) */
 	unsigned int grace_ms; /* --terminate-grace: 0 terminates at once */
 };
@@ -95,15 +97,21 @@ int held_settle(struct held_list *h, long long now_ms, held_terminate_cb termina
 /* Milliseconds until the first grace period ends (0: due); -1 when nothing is held. */
 long long held_next_deadline_ms(const struct held_list *h, long long now_ms);
 
+/*
+ * The method the daemon uses, and why, for its log line: with auto, the
+ * cheapest one the probe p allows (SOCKLB_TERM_OFF when none: why lists what
+ * each part lacks); else the one --termination-method names (p unused).
+ */
+enum socklb_term_method terminator_method(bool automatic, enum socklb_term_method named,
+					  const struct socklb_term_probe *p, char *why, size_t len);
+
 /* ---- the terminator ------------------------------------------------------------ */
 
 struct terminator;
 
-/*
- * Load the library's programs (the maps under root must exist). -EOPNOTSUPP
- * when the kernel cannot destroy sockets; the library logs what failed.
- */
-int terminator_new(const char *root, const struct terminator_config *cfg, struct terminator **out);
+/* Load the library's programs for cfg->method (the maps under root must exist); why says what failed. */
+int terminator_new(const char *root, const struct terminator_config *cfg, struct terminator **out, char *why,
+		   size_t len);
 void terminator_free(struct terminator *t);
 
 /* Backends leaving a frontend of this protocol have sockets to terminate. */

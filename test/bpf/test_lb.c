@@ -19,7 +19,7 @@
 #include "test_lb.h"
 #include "test_lb.skel.h"
 
-enum { PASS = 0, TRANSLATED = 1, REFUSE = 2 };
+enum { PASS = 0, TRANSLATED = 1, REFUSE = 2, AFFINITY = 3, STICKY = 4 };
 
 struct fixture {
 	struct test_lb *skel;
@@ -201,9 +201,10 @@ static void test_affinity_per_client_and_never_a_removed_backend(void **state)
 
 	(void)state;
 	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b, 3, 60), 0);
-	run(LB_TEST_CONNECT, SOCKLB_PROTO_TCP, sa("10.96.0.20", 80), 42, false, &first);
+	assert_int_equal(run(LB_TEST_CONNECT, SOCKLB_PROTO_TCP, sa("10.96.0.20", 80), 42, false, &first), TRANSLATED);
 	for (i = 0; i < 50; i++) {
-		run(LB_TEST_CONNECT, SOCKLB_PROTO_TCP, sa("10.96.0.20", 80), 42, false, &out);
+		assert_int_equal(run(LB_TEST_CONNECT, SOCKLB_PROTO_TCP, sa("10.96.0.20", 80), 42, false, &out),
+				 AFFINITY);
 		assert_true(same(out, first));
 	}
 	/* other clients (netns cookies) spread */
@@ -219,9 +220,10 @@ static void test_affinity_per_client_and_never_a_removed_backend(void **state)
 		if (j != idx)
 			rest[k++] = b[j];
 	assert_int_equal(socklb_service_upsert(&fx.maps, &f, rest, 2, 60), 0);
+	/* the first connect chooses again, the next ones follow the new affinity entry */
 	for (i = 0; i < 50; i++) {
 		assert_int_equal(run(LB_TEST_CONNECT, SOCKLB_PROTO_TCP, sa("10.96.0.20", 80), 42, false, &out),
-				 TRANSLATED);
+				 i ? AFFINITY : TRANSLATED);
 		assert_false(same(out, first));
 		assert_true(backend_index(out, rest, 2) >= 0);
 	}
@@ -239,9 +241,9 @@ static void test_unconnected_udp_keeps_backend_until_it_leaves(void **state)
 	(void)state;
 	reset_socket();
 	assert_int_equal(socklb_service_upsert(&fx.maps, &f, b, 3, 0), 0);
-	run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.53", 53), 1, true, &first);
+	assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.53", 53), 1, true, &first), TRANSLATED);
 	for (i = 0; i < 30; i++) {
-		run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.53", 53), 1, true, &out);
+		assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.53", 53), 1, true, &out), STICKY);
 		assert_true(same(out, first));
 	}
 	idx = backend_index(first, b, 3);
@@ -250,7 +252,8 @@ static void test_unconnected_udp_keeps_backend_until_it_leaves(void **state)
 			rest[k++] = b[j];
 	assert_int_equal(socklb_service_upsert(&fx.maps, &f, rest, 2, 0), 0);
 	for (i = 0; i < 30; i++) {
-		run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.53", 53), 1, true, &out);
+		assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.53", 53), 1, true, &out),
+				 i ? STICKY : TRANSLATED);
 		assert_true(backend_index(out, rest, 2) >= 0);
 	}
 	assert_int_equal(socklb_service_delete(&fx.maps, &f), 0);
@@ -312,8 +315,7 @@ static void test_unconnected_udp_with_affinity(void **state)
 	assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.54", 53), 77, true, &first), TRANSLATED);
 	assert_int_equal(bpf_map_lookup_elem(fx.maps.affinity, &akey, &a1), 0);
 	for (i = 0; i < 20; i++) {
-		assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.54", 53), 77, true, &out),
-				 TRANSLATED);
+		assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.54", 53), 77, true, &out), STICKY);
 		assert_true(same(out, first));
 	}
 	assert_int_equal(affinity_entries(&zero_key), 1);
@@ -323,7 +325,7 @@ static void test_unconnected_udp_with_affinity(void **state)
 
 	/* a new socket of the same pod: the affinity entry chooses, and is refreshed */
 	reset_socket();
-	assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.54", 53), 77, true, &out), TRANSLATED);
+	assert_int_equal(run(LB_TEST_SENDMSG, SOCKLB_PROTO_UDP, sa("10.96.0.54", 53), 77, true, &out), AFFINITY);
 	assert_true(same(out, first));
 	assert_int_equal(bpf_map_lookup_elem(fx.maps.affinity, &akey, &a2), 0);
 	assert_true(a2.last_used_ns > a1.last_used_ns);

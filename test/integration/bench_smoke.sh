@@ -87,6 +87,16 @@ random_spread_ok() {
 		[ "$(awk -F, '$3 == "udp32" && $4 == "direct-random"' "$results/backends.csv" | wc -l)" -ge 2 ]
 }
 tl_check "UDP with 32 sockets also ran on the random-spread direct path, with per-backend figures" random_spread_ok
+traced_rows_ok() {
+	local scale
+	for scale in 1 50; do
+		# crr1 and crr32 in the rate and CPU-time tables, and in the tracing table
+		[ "$(grep -c "^| $scale | traced |" "$results/results.md")" -eq 4 ] || return 1
+		[ "$(grep -Ec "^\| $scale \| (1 at a time|32 concurrent)( \| [0-9.]+( \([0-9.]+–[0-9.]+\))?){3} \|$" \
+			"$results/results.md")" -eq 2 ] || return 1
+	done
+}
+tl_check "short connections were also measured with socklb-syncd trace running (the Tracing table)" traced_rows_ok
 no_failed_operations() {
 	! grep -q "⚠" "$results/results.md"
 }

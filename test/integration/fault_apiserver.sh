@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The API source misbehaves while a client pod connects to a ClusterIP in a
-# loop (DESIGN.md invariant 2). socklb-syncd watches the test API server
+# loop (README.md invariant 2). socklb-syncd watches the test API server
 # (test/apiserver/) through a TCP relay this test can take down (on a port
 # the kernel picked, which the relay keeps while it is down). In turn:
 # watches dropped, in-stream ERROR 410, HTTP 410 after a compaction, a

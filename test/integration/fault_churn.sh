@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Backend churn through the whole control plane (DESIGN.md invariant 1): a
+# Backend churn through the whole control plane (README.md invariant 1): a
 # service's EndpointSlice goes 12 → 1 → 12 endpoints over and over (the file
 # source, atomic renames, as fast as the daemon follows) while a client pod
 # connects to the ClusterIP in a loop. All 12 backend pods stay up, so every

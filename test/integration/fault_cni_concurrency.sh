@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 100 pods through the real plugin binary at once (DESIGN.md invariant 3), as
+# 100 pods through the real plugin binary at once (README.md invariant 3), as
 # a busy runtime calls it: ADDs 32 at a time with some pods ADDed twice
 # concurrently, CHECK of all, 10 pod cgroups removed (their links defunct:
 # CHECK must say so, GC must remove exactly those), then DELs 32 at a time,

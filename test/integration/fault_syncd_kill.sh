@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kill -9 socklb-syncd in the middle of large syncs while a client pod
-# connects to a ClusterIP in a loop (DESIGN.md invariant 2): 10,000 services
+# connects to a ClusterIP in a loop (README.md invariant 2): 10,000 services
 # appear and socklb-syncd is killed twice while writing them, then 1,000 of
 # them go away and it is killed while deleting. Each kill is provably in the
 # middle of a sync: the daemon is frozen after a given number of map writes

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# failurePolicy, and DESIGN.md invariant 10 (a pod that did not opt in never
+# failurePolicy, and README.md invariant 10 (a pod that did not opt in never
 # fails because of socklb), with the plugin binary run as a runtime runs it:
 #   - a pod that did not opt in: ADD prints prevResult, CHECK and DEL exit 0,
 #     under both policies, whatever is wrong: no bpffs (bpffsRoot missing, a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The plugin binary is self-contained (DESIGN.md invariant 9): no shared
+# The plugin binary is self-contained (README.md invariant 9): no shared
 # library, no ELF interpreter, and it serves a real pod from an empty root.
 # The root holds only the binary and empty /tmp and /run; each invocation
 # runs in a private mount namespace (gone when it exits) that mounts /proc, a

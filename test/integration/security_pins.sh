@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pinned maps, programs and links are root's alone (DESIGN.md invariant 5):
+# Pinned maps, programs and links are root's alone (README.md invariant 5):
 # after a real plugin ADD (programs, maps, links) and a daemon sync (maps it
 # creates itself), every directory under the bpffs root is mode 0700 and
 # every pin and directory is owned by root with no group or other bits; and

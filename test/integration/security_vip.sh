@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Only a service's configured backends are reachable through its VIP
-# (DESIGN.md invariant 5): crafted connects from a linked pod never reach
+# (README.md invariant 5): crafted connects from a linked pod never reach
 # anything else. The service 10.96.0.10:80/TCP has backends web1, web2
 # (:8080); a bystander pod listens on the same ports, and the backends also
 # listen on ports that are not configured. Every probe below must either reach

@@ -168,9 +168,10 @@ post /page-cap '{"size":1}'
 post /fail-continue '{"after":1}'
 post /requests/clear
 "$SYNCD" --source kubernetes --kubeconfig "$TL_TMP/token.json" --node-name n1 --bpffs-root "$TL_BPFFS" \
-	--metrics-addr "" 2>"$SYNCD_LOG" &
+	--metrics-addr 127.0.0.1:0 2>"$SYNCD_LOG" &
 SYNCD_PID=$!
 TL_PIDS+=("$SYNCD_PID")
+SYNCD_T0=$(date +%s)
 
 tl_check "paginated initial list (1 item per page) converges" wait_maps "$BASE"
 tl_check "the lists were paginated" at_least 3 count_requests /api/v1/services false 200
@@ -196,6 +197,68 @@ WITH_API="$(printf '%s\n' "$BASE" | sed 's/10.244.2.7:8080/10.244.1.6:8080,10.24
 10.96.0.40:443 TCP 10.244.2.2:6443"
 tl_check "events split across 5-byte chunks converge" wait_maps "$WITH_API"
 post /split '{"size":0}'
+
+# --- kube-proxy's SLI metrics after changes -------------------------------------
+METRICS_PORT=$(tl_metrics_port "$SYNCD_LOG")
+metric() { # metric NAME: its value (NAME with its labels, exactly as exposed)
+	curl -s -m 2 "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+# A Service with internalTrafficPolicy Local whose only endpoint is on another node, its slice stamped with
+# the EndpointSlice controller's trigger time (now, RFC 3339 with nanoseconds).
+post /apply/services '{"metadata":{"name":"node-local","namespace":"default"},"spec":{"type":"ClusterIP",
+	"clusterIP":"10.96.0.50","clusterIPs":["10.96.0.50"],"internalTrafficPolicy":"Local",
+	"ports":[{"protocol":"TCP","port":80,"targetPort":8080}]}}'
+post /apply/endpointslices "{\"metadata\":{\"name\":\"node-local-1\",\"namespace\":\"default\",\"labels\":
+	{\"kubernetes.io/service-name\":\"node-local\"},\"annotations\":{\"endpoints.kubernetes.io/last-change-trigger-time\":
+	\"$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)\"}},\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.2.50\"],
+	\"conditions\":{\"ready\":true},\"nodeName\":\"n2\"}],\"ports\":[{\"name\":\"\",\"protocol\":\"TCP\",\"port\":8080}]}"
+tl_check "a Local Service with only a remote endpoint gets no backend" wait_maps "$WITH_API
+10.96.0.50:80 TCP "
+NO_LOCAL='socklb_sync_proxy_rules_no_local_endpoints_total{traffic_policy="internal",ip_family="IPv4"}'
+tl_check "the metrics server answers on the port it bound (127.0.0.1:0 -> ${METRICS_PORT:-none})" \
+	test -n "$(metric socklb_services)"
+tl_check "no_local_endpoints_total{internal,IPv4} counts it" wait_for equals 1 metric "$NO_LOCAL"
+programmed() { [ "$(metric socklb_network_programming_duration_seconds_count)" -ge 1 ]; }
+tl_check "network programming latency observed for the stamped slice" wait_for programmed
+m_sum=$(metric socklb_network_programming_duration_seconds_sum)
+m_le1=$(metric 'socklb_network_programming_duration_seconds_bucket{le="1"}')
+m_ep=$(metric socklb_sync_proxy_rules_endpoint_changes_total)
+m_svc=$(metric socklb_sync_proxy_rules_service_changes_total)
+m_ep_pending=$(metric socklb_sync_proxy_rules_endpoint_changes_pending)
+m_svc_pending=$(metric socklb_sync_proxy_rules_service_changes_pending)
+m_last=$(metric socklb_sync_proxy_rules_last_timestamp_seconds)
+m_queued=$(metric socklb_sync_proxy_rules_last_queued_timestamp_seconds)
+m_syncs=$(metric socklb_sync_proxy_rules_duration_seconds_count)
+tl_diag "programming: count 1 sum ${m_sum}s (le=1: $m_le1); endpoint changes ${m_ep} (pending ${m_ep_pending}); " \
+	"service changes ${m_svc} (pending ${m_svc_pending}); syncs ${m_syncs}; last sync ${m_last}, last queued ${m_queued}"
+tl_check "the programming latency is sane: within 1 s, in the le=\"1\" bucket ($m_sum s)" \
+	bash -c '[ "$1" = 1 ] && awk -v s="$2" "BEGIN { exit !(s >= 0 && s < 1) }"' _ "$m_le1" "$m_sum"
+# The fixtures' 3 slices + the updated web slice + api-1 + node-local-1 at least; 4 Services + api + node-local.
+tl_check "endpoint changes total counts every slice event ($m_ep >= 6), none pending after the sync" \
+	bash -c '[ "$1" -ge 6 ] && [ "$2" = 0 ]' _ "$m_ep" "$m_ep_pending"
+tl_check "service changes total counts every Service event ($m_svc >= 5), none pending after the sync" \
+	bash -c '[ "$1" -ge 5 ] && [ "$2" = 0 ]' _ "$m_svc" "$m_svc_pending"
+tl_check "the last sync is after the daemon started, not before the last queued change" \
+	awk -v l="$m_last" -v q="$m_queued" -v t0="$SYNCD_T0" -v now="$(date +%s)" \
+	'BEGIN { exit !(l >= t0 && l <= now + 1 && q >= t0 && l >= q) }'
+# Every family the Grafana dashboard queries is one the daemon exposes (socket termination's only where it runs).
+dashboard_families_exposed() {
+	local exposed family missing=""
+	exposed=$(curl -s -m 2 "http://127.0.0.1:$METRICS_PORT/metrics" | awk '$1 == "#" && $2 == "TYPE" { print $3 }')
+	for family in $(grep -o '"expr": "[^"]*' "$TL_ROOT/conf/grafana-socklb.json" | grep -o 'socklb_[a-z_]*' |
+		sed -E 's/_(bucket|sum|count)$//' | sort -u); do
+		grep -qx "$family" <<<"$exposed" && continue
+		[ "$family" = socklb_service_sockets_destroyed_total ] &&
+			[ "$(metric socklb_socket_termination_enabled)" = 0 ] && continue
+		missing+=" $family"
+	done
+	[ -z "$missing" ] || { echo "not exposed:$missing"; return 1; }
+}
+tl_check "conf/grafana-socklb.json queries only metrics the daemon exposes" dashboard_families_exposed
+post /delete/services '{"namespace":"default","name":"node-local"}'
+post /delete/endpointslices '{"namespace":"default","name":"node-local-1"}'
+tl_check "the Local Service leaves the maps" wait_maps "$WITH_API"
+tl_check "no_local_endpoints_total goes back to 0" wait_for equals 0 metric "$NO_LOCAL"
 
 # bookmarks: a change of another kind moves the resourceVersion, the bookmark tells the watcher
 post /apply/namespaces '{"metadata":{"name":"team-a"}}'

@@ -67,6 +67,10 @@ EOF
 		DIRECT_ERR=
 		rm -f "$DIRECT/$name"
 	else
+		# libbpf refuses a program calling a kfunc the kernel's BTF lacks
+		# before the kernel sees it: that is status's ENOENT (no such kfunc).
+		grep -q 'not found in kernel or module BTFs' <<<"$out" &&
+			out="No such file or directory"
 		DIRECT_ERR=$(grep -o 'Operation not permitted\|Invalid argument\|Permission denied\|No such file or directory\|Argument list too long\|Bad address\|Operation not supported' <<<"$out" | head -1)
 		DIRECT_ERR=${DIRECT_ERR:-$out}
 	fi

@@ -13,6 +13,7 @@
  *       socket, exchanges once, prints "done"; then runs commands from stdin:
  *         check            per socket: pending error, then one exchange
  *         reconnect LABEL  a new socket in place of LABEL's, then one exchange
+ *         quit             close the sockets and exit
  *       Lines: "LABEL pending none|ERR", "LABEL reply NAME [from ADDR] [peer ADDR]",
  *              "LABEL error send|recv|connect ERR"; "done" after each command.
  *   slb-term dnsloop ADDR PORT MILLISECONDS
@@ -22,8 +23,12 @@
  *   slb-term terminate ROOT VIP PORT tcp|udp BACKEND udp|tcp|udp,tcp
  *       remove: take BACKEND (ADDR:PORT or [V6]:PORT) out of the service, then
  *       terminate; terminate: only terminate. Prints
- *       "destroyed N failed N start_ns NS end_ns NS". Exit 77 when the kernel
- *       cannot destroy sockets.
+ *       "destroyed N failed N start_ns NS end_ns NS". The method: the
+ *       environment's SOCKLB_TERMINATION_METHOD (a name, or auto: the default).
+ *       Exit 77, the reason on stderr, when that method cannot be used here.
+ *   slb-term probe ROOT [METHOD]
+ *       every part's verdict and the automatic choice; with METHOD, exit 0
+ *       when it can be used here, else 77 and the reason on stdout.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -225,6 +230,8 @@ static int sockets(int argc, char **argv)
 		arg = strchr(line, ' ');
 		if (arg)
 			*arg++ = '\0';
+		if (strcmp(line, "quit") == 0)
+			break;
 		for (i = 0; i < n; i++) {
 			if (strcmp(line, "check") == 0) {
 				held_pending(&held[i]);
@@ -298,6 +305,31 @@ static int dns_loop(const struct sockaddr_storage *dst, socklen_t len, int ms)
 
 /* ---- the daemon's code path ------------------------------------------------- */
 
+/* SOCKLB_TERMINATION_METHOD, or the automatic choice; -EOPNOTSUPP (why written) when it cannot be used. */
+static int pick_method(const char *root, enum socklb_term_method *m, char *why, size_t len)
+{
+	const char *name = getenv("SOCKLB_TERMINATION_METHOD");
+	bool automatic = !name || !*name || strcmp(name, "auto") == 0;
+	struct socklb_term_probe p;
+	int err;
+
+	*m = SOCKLB_TERM_OFF;
+	if (!automatic && (socklb_term_method_parse(name, m) || *m == SOCKLB_TERM_OFF)) {
+		snprintf(why, len, "SOCKLB_TERMINATION_METHOD=%s: not a method", name);
+		return -EINVAL;
+	}
+	err = socklb_term_probe(root, &p);
+	if (err) {
+		snprintf(why, len, "probing: %s", strerror(-err));
+		return err;
+	}
+	if (automatic)
+		*m = socklb_term_method_choose(&p, why, len);
+	else if (socklb_term_method_check(&p, *m, why, len))
+		return -EOPNOTSUPP;
+	return *m == SOCKLB_TERM_OFF ? -EOPNOTSUPP : 0;
+}
+
 static int parse_protocols(const char *s, __u8 *protocols)
 {
 	if (strcmp(s, "udp") == 0)
@@ -337,6 +369,8 @@ static int remove_and_terminate(char **argv, bool remove)
 	struct socklb_term *term = NULL;
 	struct socklb_maps m;
 	struct socklb_svc svc;
+	enum socklb_term_method method;
+	char why[SOCKLB_TERM_WHY_LEN] = "";
 	long long start, end;
 	__u32 ncur;
 	int proto, err;
@@ -356,7 +390,9 @@ static int remove_and_terminate(char **argv, bool remove)
 	err = socklb_service_get(&m, &fe, &svc, &cur, &ncur);
 	/* opened before the change, as the daemon holds it open */
 	if (!err)
-		err = socklb_term_open(argv[0], &term);
+		err = pick_method(argv[0], &method, why, sizeof(why));
+	if (!err)
+		err = socklb_term_open(argv[0], method, &term, why, sizeof(why));
 	if (err)
 		goto out_maps;
 
@@ -367,7 +403,7 @@ static int remove_and_terminate(char **argv, bool remove)
 		target.svc_id = svc.id;
 		memcpy(target.backend, gone.addr, sizeof(target.backend));
 		target.backend_port = gone.port;
-		err = socklb_term_run(term, &target, 1, &res);
+		err = socklb_term_run(term, &target, 1, &res, why, sizeof(why));
 	}
 	end = now_ns();
 	if (!err)
@@ -377,12 +413,39 @@ out_maps:
 	free(cur);
 	socklb_maps_close(&m);
 out:
-	if (err == -EOPNOTSUPP)
+	if (err == -EOPNOTSUPP) {
+		fprintf(stderr, "%s\n", why);
 		return EXIT_UNSUPPORTED;
+	}
 	if (err) {
-		fprintf(stderr, "slb-term %s: %s\n", remove ? "remove" : "terminate", strerror(-err));
+		fprintf(stderr, "slb-term %s: %s\n", remove ? "remove" : "terminate", *why ? why : strerror(-err));
 		return 1;
 	}
+	return 0;
+}
+
+static int probe(const char *root, const char *method)
+{
+	char why[SOCKLB_TERM_WHY_LEN];
+	struct socklb_term_probe p;
+	enum socklb_term_method m;
+	int part;
+
+	if (socklb_term_probe(root, &p))
+		return 1;
+	if (method) {
+		if (socklb_term_method_parse(method, &m) || m == SOCKLB_TERM_OFF)
+			return 2;
+		if (socklb_term_method_check(&p, m, why, sizeof(why))) {
+			printf("%s\n", why);
+			return EXIT_UNSUPPORTED;
+		}
+		return 0;
+	}
+	for (part = 0; part < SOCKLB_TERM_PARTS; part++)
+		printf("%-8s %s\n", socklb_term_part_name(part), p.err[part] ? p.why[part] : "ok");
+	m = socklb_term_method_choose(&p, why, sizeof(why));
+	printf("auto     %s (%s)\n", socklb_term_method_name(m), why);
 	return 0;
 }
 
@@ -408,6 +471,8 @@ int main(int argc, char **argv)
 			return 2;
 		return dns_loop(&ss, len, atoi(argv[4]));
 	}
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "probe") == 0)
+		return probe(argv[2], argc == 4 ? argv[3] : NULL);
 	if (argc == 8 && (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "terminate") == 0))
 		return remove_and_terminate(argv + 2, argv[1][0] == 'r');
 	return usage();

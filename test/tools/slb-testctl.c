@@ -10,6 +10,8 @@
  *   slb-testctl del ROOT VIP PORT tcp|udp
  *   slb-testctl stats ROOT VIP PORT tcp|udp
  *   slb-testctl churn ROOT VIP PORT tcp|udp MILLISECONDS BACKEND...   (alternate full set / first one)
+ *   slb-testctl trace-state ROOT    the trace control word: "off", "on MS" (left) or "expired MS" (ago)
+ *   slb-testctl trace-drain ROOT    consume the events waiting in the ring buffer: "events N"
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include "lbmap.h"
 #include "log.h"
 #include "tool_util.h"
+#include "trace.h"
 
 static int parse_frontend(char **argv, struct socklb_frontend *fe)
 {
@@ -48,6 +51,48 @@ static int parse_endpoints(int n, char **argv, struct socklb_endpoint *eps)
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+static int cmd_trace_state(const char *root)
+{
+	struct socklb_trace_ctl ctl;
+	__u64 now;
+	int err = socklb_trace_ctl_read(root, &ctl);
+
+	if (err)
+		return err;
+	now = socklb_trace_now_ns();
+	if (!ctl.until_ns)
+		printf("off\n");
+	else if (ctl.until_ns > now)
+		printf("on %llu\n", (unsigned long long)((ctl.until_ns - now) / 1000000));
+	else
+		printf("expired %llu\n", (unsigned long long)((now - ctl.until_ns) / 1000000));
+	return 0;
+}
+
+static int count_event(const struct socklb_trace_event *ev, void *ctx)
+{
+	(void)ev;
+	(*(unsigned long *)ctx)++;
+	return 0;
+}
+
+/* Becomes the tracer without turning tracing on: whatever is waiting, and nothing new. */
+static int cmd_trace_drain(const char *root)
+{
+	struct socklb_trace *t;
+	unsigned long n = 0;
+	int err = socklb_trace_open(root, count_event, &n, &t);
+
+	if (err)
+		return err;
+	err = socklb_trace_poll(t, 0);
+	socklb_trace_close(t);
+	if (err < 0)
+		return err;
+	printf("events %lu\n", n);
 	return 0;
 }
 
@@ -134,6 +179,10 @@ int main(int argc, char **argv)
 		}
 		if (m.services >= 0)
 			socklb_maps_close(&m);
+	} else if (argc == 3 && strcmp(argv[1], "trace-state") == 0) {
+		err = cmd_trace_state(argv[2]);
+	} else if (argc == 3 && strcmp(argv[1], "trace-drain") == 0) {
+		err = cmd_trace_drain(argv[2]);
 	} else if (argc >= 8 && strcmp(argv[1], "churn") == 0) {
 		n = argc - 7;
 		if (n > 256 || parse_frontend(argv + 3, &fe) || parse_endpoints(n, argv + 7, eps))

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,29 +110,6 @@ void kube_selectors_free(struct kube_selectors *sel)
 	memset(sel, 0, sizeof(*sel));
 }
 
-char *kube_url_escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(s) * 3 + 1);
-	char *p = out;
-
-	if (!out)
-		return NULL;
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-			*p++ = c;
-		} else {
-			*p++ = '%';
-			*p++ = hex[c >> 4];
-			*p++ = hex[c & 15];
-		}
-	}
-	*p = '\0';
-	return out;
-}
-
 /* Append "&name=escaped(value)" to *url (reallocated); value NULL = nothing. */
 static int append_param(char **url, const char *name, const char *value)
 {
@@ -141,11 +119,12 @@ static int append_param(char **url, const char *name, const char *value)
 
 	if (!value)
 		return 0;
-	escaped = kube_url_escape(value);
+	/* RFC 3986: everything but the unreserved characters percent-encoded. */
+	escaped = curl_easy_escape(NULL, value, 0);
 	if (!escaped)
 		return -ENOMEM;
 	n = asprintf(&joined, "%s&%s=%s", *url, name, escaped);
-	free(escaped);
+	curl_free(escaped);
 	if (n < 0)
 		return -ENOMEM;
 	free(*url);

@@ -30,8 +30,6 @@ bool kube_node_name_valid(const char *name);
 int kube_selectors_build(enum k8s_kind kind, const char *service_proxy_name, const char *node_name,
 			 struct kube_selectors *sel);
 void kube_selectors_free(struct kube_selectors *sel);
-/* Percent-encode everything but RFC 3986 unreserved characters; NULL on ENOMEM. */
-char *kube_url_escape(const char *s);
 /* server + path + "?limit=N[&continue=C][&labelSelector=…][&fieldSelector=…]"; NULL on ENOMEM. */
 char *kube_list_url(const char *server, enum k8s_kind kind, const struct kube_selectors *sel, unsigned int limit,
 		    const char *continue_token);

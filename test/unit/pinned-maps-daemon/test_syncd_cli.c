@@ -43,6 +43,8 @@ static void test_defaults(void **state)
 	assert_false(o.verbose);
 	assert_false(o.terminate_tcp);
 	assert_int_equal(o.terminate_grace_ms, 0);
+	/* the termination method is probed unless told */
+	assert_true(o.termination_auto);
 }
 
 static void test_every_flag(void **state)
@@ -74,6 +76,14 @@ static void test_every_flag(void **state)
 	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--terminate-tcp", "--terminate-grace", "5s"), 0);
 	assert_true(o.terminate_tcp);
 	assert_int_equal(o.terminate_grace_ms, 5000);
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--termination-method", "pods+diag"), 0);
+	assert_false(o.termination_auto);
+	assert_int_equal(o.termination_method, SOCKLB_TERM_PODS_DIAG);
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--termination-method=off"), 0);
+	assert_false(o.termination_auto);
+	assert_int_equal(o.termination_method, SOCKLB_TERM_OFF);
+	assert_int_equal(parse(&o, err, "--source", "kubernetes", "--termination-method", "auto"), 0);
+	assert_true(o.termination_auto);
 }
 
 static void test_dump(void **state)
@@ -110,6 +120,31 @@ static void test_status(void **state)
 	assert_string_equal(err, "unexpected argument \"status\"");
 }
 
+static void test_trace(void **state)
+{
+	struct syncd_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "trace"), 0);
+	assert_int_equal(o.command, SYNCD_TRACE);
+	assert_int_equal(o.trace_count, 0);
+	assert_null(o.trace_filter.pod);
+	assert_false(o.trace_filter.has_vip);
+	assert_int_equal(o.trace_filter.verdicts, 0);
+	assert_int_equal(parse(&o, err, "trace", "--json", "--pod", "c0ffee", "--service", "10.96.0.10:80", "--verdict",
+			       "translated,affinity-hit", "--count=5", "--bpffs-root", "/sys/fs/bpf/z", "-v"),
+			 0);
+	assert_true(o.json);
+	assert_true(o.verbose);
+	assert_string_equal(o.trace_filter.pod, "c0ffee");
+	assert_true(o.trace_filter.has_vip);
+	assert_int_equal(o.trace_filter.port, 80);
+	assert_int_equal(o.trace_filter.verdicts, (1U << SOCKLB_VERDICT_TRANSLATED) | (1U << SOCKLB_VERDICT_AFFINITY));
+	assert_int_equal(o.trace_count, 5);
+	assert_string_equal(o.bpffs_root, "/sys/fs/bpf/z");
+}
+
 struct bad_case {
 	const char *args[6];
 	const char *message;
@@ -131,8 +166,7 @@ static void test_errors(void **state)
 		{ { "--source", "file:x", "--metrics-addr", "localhost" },
 		  "--metrics-addr \"localhost\": expected HOST:PORT" },
 		{ { "--source", "file:x", "--metrics-addr", "1.2.3.4:99999" }, "expected HOST:PORT" },
-		{ { "--source", "file:x", "--json" },
-		  "--json does not apply to the daemon (it is a flag of dump and status)" },
+		{ { "--source", "file:x", "--json" }, "--json does not apply to the daemon" },
 		{ { "--source", "file:x", "--once=yes" }, "--once takes no value" },
 		{ { "--source", "file:x", "extra" }, "unexpected argument \"extra\"" },
 		{ { "dump", "--source", "kubernetes" }, "--source does not apply to dump" },
@@ -165,6 +199,20 @@ static void test_errors(void **state)
 		{ { "status", "--once" }, "--once does not apply to status" },
 		{ { "status", "--bpffs-root", "rel" }, "--bpffs-root \"rel\": must be an absolute path" },
 		{ { "status", "extra" }, "unexpected argument \"extra\"" },
+		{ { "dump", "--pod", "x" }, "--pod does not apply to dump" },
+		{ { "trace", "--source", "kubernetes" }, "--source does not apply to trace" },
+		{ { "--source", "file:x", "--verdict", "translated" }, "--verdict does not apply to the daemon" },
+		{ { "trace", "--verdict", "fast" }, "--verdict \"fast\": expected translated, refused-no-endpoints" },
+		{ { "trace", "--verdict", "," }, "--verdict must name at least one verdict" },
+		{ { "trace", "--service", "10.96.0.10:0" }, "--service \"10.96.0.10:0\": expected a VIP" },
+		{ { "trace", "--service", "web.default" }, "--service \"web.default\": expected a VIP" },
+		{ { "trace", "--pod", "" }, "--pod must not be empty" },
+		{ { "trace", "--count", "0" }, "--count \"0\": expected a count" },
+		{ { "--source", "kubernetes", "--termination-method", "bpf" },
+		  "--termination-method \"bpf\": expected auto, off, records+bpf, records+diag, tasks+bpf, tasks+diag, "
+		  "pods+bpf, pods+diag" },
+		{ { "--source", "file:x", "--once", "--termination-method", "off" },
+		  "--termination-method applies to the running daemon, not to --once" },
 	};
 
 	(void)state;
@@ -222,8 +270,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_every_flag), cmocka_unit_test(test_dump),
-		cmocka_unit_test(test_status),	 cmocka_unit_test(test_errors),	    cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_status),	 cmocka_unit_test(test_trace),	    cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_duration), cmocka_unit_test(test_help),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

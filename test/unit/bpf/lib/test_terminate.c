@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Pure logic of socket termination: doomed map keys, iterator output, cgroup2 mount, log summary. No root needed. */
+/*
+ * Pure logic of socket termination: methods and the automatic choice from a
+ * probe, the doomed set, what the iterators print, SOCK_DESTROY requests,
+ * the namespace list, the cgroup2 mount, the log summary. No root needed.
+ */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +17,7 @@
 #include <cmocka.h>
 
 #include "lbmap.h"
-#include "terminate.h"
+#include "term_internal.h"
 
 static void target_init(struct socklb_term_target *t, __u32 svc_id, const char *addr, __u16 port, __u8 protocols)
 {
@@ -142,9 +147,212 @@ static void test_summary_per_service(void **state)
 	assert_string_equal(buf, "service 7: ");
 }
 
+/* ---- methods ------------------------------------------------------------------- */
+
+static void test_method_names(void **state)
+{
+	enum socklb_term_method m;
+
+	(void)state;
+	for (int i = 0; i < SOCKLB_TERM_METHODS; i++) {
+		assert_int_equal(socklb_term_method_parse(socklb_term_method_name((enum socklb_term_method)i), &m), 0);
+		assert_int_equal(m, i);
+	}
+	assert_string_equal(socklb_term_method_name(SOCKLB_TERM_TASKS_BPF), "tasks+bpf");
+	assert_string_equal(socklb_term_method_name(SOCKLB_TERM_OFF), "off");
+	/* "auto" is the caller's: it probes */
+	assert_int_equal(socklb_term_method_parse("auto", &m), -EINVAL);
+	assert_int_equal(socklb_term_method_parse("tasks", &m), -EINVAL);
+	assert_string_equal(socklb_term_part_name(SOCKLB_TERM_PART_IDS), "ids");
+}
+
+/* A probe where the parts listed (a SOCKLB_TERM_PARTS-terminated list) fail with EPERM. */
+static void probe_failing(struct socklb_term_probe *p, ...)
+{
+	va_list ap;
+	int part;
+
+	memset(p, 0, sizeof(*p));
+	va_start(ap, p);
+	while ((part = va_arg(ap, int)) != SOCKLB_TERM_PARTS) {
+		p->err[part] = -EPERM;
+		snprintf(p->why[part], sizeof(p->why[part]), "%s fails", socklb_term_part_name(part));
+	}
+	va_end(ap);
+}
+
+static void test_method_choose(void **state)
+{
+	struct socklb_term_probe p;
+	char why[SOCKLB_TERM_WHY_LEN];
+
+	(void)state;
+	/* a kernel >= 6.5 with every privilege: the exact finder, destroying in the iterators */
+	probe_failing(&p, SOCKLB_TERM_PARTS);
+	assert_int_equal(socklb_term_method_choose(&p, why, sizeof(why)), SOCKLB_TERM_RECORDS_BPF);
+	assert_string_equal(why, "every part it needs works here");
+
+	/* this development VM: the records iterator is refused */
+	probe_failing(&p, SOCKLB_TERM_PART_RECORDS, SOCKLB_TERM_PARTS);
+	assert_int_equal(socklb_term_method_choose(&p, why, sizeof(why)), SOCKLB_TERM_TASKS_BPF);
+	assert_string_equal(why, "records: records fails");
+
+	/* below 6.5: no bpf_sock_destroy, sock_diag destroys */
+	probe_failing(&p, SOCKLB_TERM_PART_BPF, SOCKLB_TERM_PARTS);
+	assert_int_equal(socklb_term_method_choose(&p, why, sizeof(why)), SOCKLB_TERM_RECORDS_DIAG);
+	assert_string_equal(why, "bpf: bpf fails");
+
+	/* each part that ruled out a cheaper method is named once, in the order it did */
+	probe_failing(&p, SOCKLB_TERM_PART_RECORDS, SOCKLB_TERM_PART_TASKS, SOCKLB_TERM_PART_BPF, SOCKLB_TERM_PARTS);
+	assert_int_equal(socklb_term_method_choose(&p, why, sizeof(why)), SOCKLB_TERM_PODS_DIAG);
+	assert_string_equal(why, "records: records fails; tasks: tasks fails; bpf: bpf fails");
+
+	/* nothing without entering pods' namespaces */
+	probe_failing(&p, SOCKLB_TERM_PART_NETNS, SOCKLB_TERM_PARTS);
+	assert_int_equal(socklb_term_method_choose(&p, why, sizeof(why)), SOCKLB_TERM_OFF);
+	assert_string_equal(why, "netns: netns fails");
+	probe_failing(&p, SOCKLB_TERM_PART_BPF, SOCKLB_TERM_PART_DIAG, SOCKLB_TERM_PARTS);
+	assert_int_equal(socklb_term_method_choose(&p, why, sizeof(why)), SOCKLB_TERM_OFF);
+	assert_string_equal(why, "bpf: bpf fails; diag: diag fails");
+}
+
+static void test_method_check(void **state)
+{
+	struct socklb_term_probe p;
+	char why[SOCKLB_TERM_WHY_LEN];
+
+	(void)state;
+	probe_failing(&p, SOCKLB_TERM_PART_IDS, SOCKLB_TERM_PARTS);
+	/* the records finder names the sockets itself: no ids iterators needed */
+	assert_int_equal(socklb_term_method_check(&p, SOCKLB_TERM_RECORDS_DIAG, why, sizeof(why)), 0);
+	assert_string_equal(why, "every part it needs works here");
+	assert_int_equal(socklb_term_method_check(&p, SOCKLB_TERM_PODS_DIAG, why, sizeof(why)), -EPERM);
+	assert_string_equal(why, "ids: ids fails");
+	assert_int_equal(socklb_term_method_check(&p, SOCKLB_TERM_PODS_BPF, why, sizeof(why)), 0);
+	assert_int_equal(socklb_term_method_check(&p, SOCKLB_TERM_OFF, why, sizeof(why)), -EINVAL);
+}
+
+/* ---- the doomed set, what the iterators print, SOCK_DESTROY ------------------------ */
+
+static void test_doomed_build(void **state)
+{
+	struct socklb_term_target t[4];
+	struct term_doomed d;
+
+	(void)state;
+	target_init(&t[0], 9, "10.244.0.22", 53, SOCKLB_TERM_UDP);
+	target_init(&t[1], 7, "10.244.0.21", 53, SOCKLB_TERM_UDP);
+	target_init(&t[2], 9, "10.244.0.22", 53, SOCKLB_TERM_TCP); /* the same backend of the same service */
+	target_init(&t[3], 7, "fd00::21", 53, SOCKLB_TERM_TCP);
+	assert_int_equal(term_doomed_build(&d, t, 0, 4), 0);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(d.protocols, SOCKLB_TERM_UDP | SOCKLB_TERM_TCP);
+	for (size_t i = 1; i < d.n; i++)
+		assert_true(memcmp(&d.e[i - 1].key, &d.e[i].key, sizeof(d.e[i].key)) < 0);
+	for (size_t i = 0; i < d.n; i++) {
+		if (d.e[i].key.svc_id == 9) {
+			/* a repeated target: the first one gets the counts, for both protocols */
+			assert_int_equal(d.e[i].index, 0);
+			assert_int_equal(d.e[i].protocols, SOCKLB_TERM_UDP | SOCKLB_TERM_TCP);
+		}
+	}
+	term_doomed_free(&d);
+
+	/* a range of the targets: indexes stay the caller's */
+	assert_int_equal(term_doomed_build(&d, t, 3, 4), 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.e[0].index, 3);
+	term_doomed_free(&d);
+
+	t[1].protocols = 0;
+	assert_int_equal(term_doomed_build(&d, t, 0, 4), -EINVAL);
+	term_doomed_free(&d);
+}
+
+static void test_socks_parse(void **state)
+{
+	struct socklb_term_sock out[3];
+	struct term_socks s = { 0 };
+
+	(void)state;
+	memset(out, 0, sizeof(out));
+	for (int i = 0; i < 3; i++) {
+		out[i].netns = 4026532000U + (unsigned)i;
+		out[i].index = (unsigned)i;
+		out[i].cookie = 0x100000002ULL * (unsigned)(i + 1);
+	}
+	assert_int_equal(term_socks_parse(out, 2 * sizeof(out[0]), &s), 0);
+	assert_int_equal(term_socks_parse(&out[2], sizeof(out[0]), &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_memory_equal(s.e, out, sizeof(out));
+	/* only whole records */
+	assert_int_equal(term_socks_parse(out, sizeof(out[0]) + 1, &s), -EBADMSG);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(term_socks_parse(out, 0, &s), 0);
+	term_socks_free(&s);
+	assert_int_equal(s.n, 0);
+}
+
+static void test_diag_request(void **state)
+{
+	struct socklb_term_sock s = { .protocol = SOCKLB_TERM_UDP, .family = AF_INET6, .ifindex = 3 };
+	struct inet_diag_req_v2 r;
+
+	(void)state;
+	assert_int_equal(socklb_addr_parse("::ffff:10.244.0.2", s.src), 0);
+	assert_int_equal(socklb_addr_parse("::ffff:10.244.0.21", s.dst), 0);
+	s.sport = htons(40000);
+	s.dport = htons(5353);
+	s.cookie = 0x0000000a0000000bULL;
+	memset(&r, 0xff, sizeof(r));
+	term_diag_request(&s, &r);
+	assert_int_equal(r.sdiag_family, AF_INET6);
+	assert_int_equal(r.sdiag_protocol, IPPROTO_UDP);
+	assert_int_equal(r.idiag_states, 0);
+	assert_int_equal(r.id.idiag_sport, htons(40000));
+	assert_int_equal(r.id.idiag_dport, htons(5353));
+	assert_memory_equal(r.id.idiag_src, s.src, sizeof(s.src));
+	assert_memory_equal(r.id.idiag_dst, s.dst, sizeof(s.dst));
+	assert_int_equal(r.id.idiag_if, 3);
+	/* the kernel compares the low half first */
+	assert_int_equal(r.id.idiag_cookie[0], 0xb);
+	assert_int_equal(r.id.idiag_cookie[1], 0xa);
+
+	s.protocol = SOCKLB_TERM_TCP;
+	s.family = AF_INET;
+	term_diag_request(&s, &r);
+	assert_int_equal(r.sdiag_family, AF_INET);
+	assert_int_equal(r.sdiag_protocol, IPPROTO_TCP);
+}
+
+static void test_netns_want(void **state)
+{
+	struct term_netns_list l = { 0 };
+
+	(void)state;
+	assert_int_equal(term_netns_want(&l, 4026532001, SOCKLB_TERM_UDP), 0);
+	assert_int_equal(term_netns_want(&l, 4026532002, SOCKLB_TERM_TCP), 0);
+	assert_int_equal(term_netns_want(&l, 4026532001, SOCKLB_TERM_TCP), 0);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(term_netns_want(&l, 4026532002, SOCKLB_TERM_TCP), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.opened, 0);
+	assert_int_equal(l.e[0].protocols, SOCKLB_TERM_UDP | SOCKLB_TERM_TCP);
+	assert_int_equal(l.e[0].fd, -1);
+	assert_int_equal(l.e[1].protocols, SOCKLB_TERM_TCP);
+	term_netns_list_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_method_names),
+		cmocka_unit_test(test_method_choose),
+		cmocka_unit_test(test_method_check),
+		cmocka_unit_test(test_doomed_build),
+		cmocka_unit_test(test_socks_parse),
+		cmocka_unit_test(test_diag_request),
+		cmocka_unit_test(test_netns_want),
 		cmocka_unit_test(test_key_build),
 		cmocka_unit_test(test_parse_counts_per_target),
 		cmocka_unit_test(test_parse_rejects_malformed),

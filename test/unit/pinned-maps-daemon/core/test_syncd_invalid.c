@@ -468,7 +468,7 @@ static void test_restart_keeps_frontends_of_invalid_service(void **state)
 {
 	struct maps_dir *md = *state;
 	struct sync_result r;
-	char logged[8192];
+	char logged[32768];
 
 	if (geteuid() != 0 || access("/sys/fs/bpf", W_OK) != 0)
 		skip();

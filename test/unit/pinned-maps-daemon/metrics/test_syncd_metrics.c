@@ -48,21 +48,106 @@ static void test_render(void **state)
 	assert_int_equal(metrics_add_collector(m, extra, &restarts), 0);
 	text = render(m);
 	assert_non_null(strstr(text, "# TYPE socklb_sync_proxy_rules_duration_seconds histogram\n"));
-	/* Cumulative buckets: 0.0004 is in le=0.0005 and everything after. */
-	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.00025\"} 0\n"));
-	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.0005\"} 1\n"));
-	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.005\"} 2\n"));
-	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"10\"} 2\n"));
+	/* Cumulative buckets: 0.0004 is in le=0.001 and everything after. */
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.001\"} 1\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.002\"} 1\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"0.004\"} 2\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"16.384\"} 2\n"));
 	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
 	assert_non_null(strstr(text, "socklb_sync_proxy_rules_duration_seconds_count 3\n"));
-	/* Negative latency (clock skew) counts as zero. */
-	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_bucket{le=\"0.001\"} 1\n"));
+	/* Negative latency (clock skew) counts as zero, in kube-proxy's le="0" bucket. */
+	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_bucket{le=\"0\"} 1\n"));
 	assert_non_null(strstr(text, "socklb_services 7\n"));
 	assert_non_null(strstr(text, "socklb_backends 21\n"));
 	assert_non_null(strstr(text, "socklb_sync_errors_total 1\n"));
 	assert_non_null(
 		strstr(text, "socklb_last_error{message=\"writing frontend 10.96.0.1:80/TCP: \\\"full\\\"\\n\"} "));
 	assert_non_null(strstr(text, "socklb_watch_restarts_total 3\n"));
+	free(text);
+	metrics_free(m);
+}
+
+/* The le values of a histogram family, in order, as one string "a,b,...,+Inf". */
+static void bucket_bounds(const char *text, const char *family, char *out, size_t len)
+{
+	char prefix[128];
+	const char *p = text;
+	size_t n = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s_bucket{le=\"", family);
+	out[0] = '\0';
+	while ((p = strstr(p, prefix))) {
+		const char *v = p + strlen(prefix), *end = strchr(v, '"');
+
+		assert_non_null(end);
+		n += (size_t)snprintf(out + n, len - n, "%s%.*s", n ? "," : "", (int)(end - v), v);
+		assert_true(n < len);
+		p = end;
+	}
+}
+
+/* kube-proxy's buckets, exactly (pkg/proxy/metrics: ExponentialBuckets(0.001, 2, 15); MergeBuckets(...)). */
+static void test_kube_proxy_buckets(void **state)
+{
+	struct metrics *m = metrics_new();
+	char got[2048], want[2048];
+	size_t n = 0;
+	char *text;
+
+	(void)state;
+	text = render(m);
+	bucket_bounds(text, "socklb_sync_proxy_rules_duration_seconds", got, sizeof(got));
+	assert_string_equal(got, "0.001,0.002,0.004,0.008,0.016,0.032,0.064,0.128,0.256,0.512,1.024,2.048,4.096,8.192,"
+				 "16.384,+Inf");
+	bucket_bounds(text, "socklb_network_programming_duration_seconds", got, sizeof(got));
+	n += (size_t)snprintf(want + n, sizeof(want) - n, "0,0.25,0.5");
+	for (int i = 1; i <= 59; i++)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, ",%d", i);
+	for (int i = 60; i <= 115; i += 5)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, ",%d", i);
+	for (int i = 120; i <= 300; i += 30)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, ",%d", i);
+	snprintf(want + n, sizeof(want) - n, ",+Inf");
+	assert_string_equal(got, want);
+	free(text);
+
+	/* A value on a bound is in that bucket (le: less or equal). */
+	metrics_observe_programming(m, 0.25);
+	metrics_observe_programming(m, 0.26);
+	metrics_observe_programming(m, 301);
+	text = render(m);
+	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_bucket{le=\"0\"} 0\n"));
+	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_bucket{le=\"0.25\"} 1\n"));
+	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_bucket{le=\"0.5\"} 2\n"));
+	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_bucket{le=\"300\"} 2\n"));
+	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+	assert_non_null(strstr(text, "socklb_network_programming_duration_seconds_sum 301.51\n"));
+	free(text);
+	metrics_free(m);
+}
+
+/* The sync gauges: 0 until set, then what they were set to. */
+static void test_sync_gauges(void **state)
+{
+	struct metrics *m = metrics_new();
+	char *text;
+
+	(void)state;
+	text = render(m);
+	assert_non_null(strstr(text, "# TYPE socklb_sync_proxy_rules_last_timestamp_seconds gauge\n"
+				     "socklb_sync_proxy_rules_last_timestamp_seconds 0.000\n"));
+	assert_non_null(strstr(text, "# TYPE socklb_sync_proxy_rules_no_local_endpoints_total gauge\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_no_local_endpoints_total{traffic_policy=\"internal\","
+				     "ip_family=\"IPv4\"} 0\n"));
+	free(text);
+	metrics_set_last_sync(m, 1714557600.5);
+	metrics_set_no_local_endpoints(m, 2, 1);
+	text = render(m);
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_last_timestamp_seconds 1714557600.500\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_no_local_endpoints_total{traffic_policy=\"internal\","
+				     "ip_family=\"IPv4\"} 2\n"));
+	assert_non_null(strstr(text, "socklb_sync_proxy_rules_no_local_endpoints_total{traffic_policy=\"internal\","
+				     "ip_family=\"IPv6\"} 1\n"));
 	free(text);
 	metrics_free(m);
 }
@@ -189,10 +274,9 @@ static void test_server(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_render),
-		cmocka_unit_test(test_invalid_objects_and_node),
-		cmocka_unit_test(test_addr_parse),
-		cmocka_unit_test(test_server),
+		cmocka_unit_test(test_render),	    cmocka_unit_test(test_kube_proxy_buckets),
+		cmocka_unit_test(test_sync_gauges), cmocka_unit_test(test_invalid_objects_and_node),
+		cmocka_unit_test(test_addr_parse),  cmocka_unit_test(test_server),
 	};
 
 	socklb_log_init("test", SOCKLB_LOG_ERROR, NULL, true);

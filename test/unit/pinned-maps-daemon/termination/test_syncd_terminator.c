@@ -3,12 +3,13 @@
  * The daemon's socket termination decisions: which backends a write takes out
  * of a frontend, and the grace period of serving+terminating endpoints (what a
  * held backend becomes, the slices that keep it held, the list the daemon
- * settles on every pass and on its timer).
+ * settles on every pass and on its timer); the method it uses.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -276,9 +277,38 @@ static void test_held_release(void **state)
 	assert_null(h.items);
 }
 
+/* ---- the method and its log line ------------------------------------------------- */
+
+static void test_method(void **state)
+{
+	struct socklb_term_probe p;
+	char why[SOCKLB_TERM_WHY_LEN];
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	p.err[SOCKLB_TERM_PART_RECORDS] = -EPERM;
+	snprintf(p.why[SOCKLB_TERM_PART_RECORDS], sizeof(p.why[0]), "loading the socket records iterator: %s",
+		 strerror(EPERM));
+	assert_int_equal(terminator_method(true, SOCKLB_TERM_OFF, &p, why, sizeof(why)), SOCKLB_TERM_TASKS_BPF);
+	assert_string_equal(why, "records: loading the socket records iterator: Operation not permitted");
+
+	/* none works: the line says so, and why */
+	p.err[SOCKLB_TERM_PART_NETNS] = -EPERM;
+	snprintf(p.why[SOCKLB_TERM_PART_NETNS], sizeof(p.why[0]), "setns: %s", strerror(EPERM));
+	assert_int_equal(terminator_method(true, SOCKLB_TERM_OFF, &p, why, sizeof(why)), SOCKLB_TERM_OFF);
+	assert_string_equal(why, "no method works here: netns: setns: Operation not permitted");
+
+	/* a method named on the command line is taken as it is (its load says whether it works) */
+	assert_int_equal(terminator_method(false, SOCKLB_TERM_PODS_DIAG, &p, why, sizeof(why)), SOCKLB_TERM_PODS_DIAG);
+	assert_string_equal(why, "--termination-method pods+diag");
+	assert_int_equal(terminator_method(false, SOCKLB_TERM_OFF, NULL, why, sizeof(why)), SOCKLB_TERM_OFF);
+	assert_string_equal(why, "--termination-method off");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_method),
 		cmocka_unit_test(test_removed),
 		cmocka_unit_test(test_removed_v6),
 		cmocka_unit_test(test_decide),

@@ -91,19 +91,6 @@ static void test_label_values(void **state)
 	assert_true(kube_label_value_valid(long_value));
 }
 
-static void test_escape(void **state)
-{
-	char *s;
-
-	(void)state;
-	s = kube_url_escape("!service.kubernetes.io/headless,a=b c~_-");
-	assert_string_equal(s, "%21service.kubernetes.io%2Fheadless%2Ca%3Db%20c~_-");
-	free(s);
-	s = kube_url_escape("");
-	assert_string_equal(s, "");
-	free(s);
-}
-
 static void test_list_urls(void **state)
 {
 	struct kube_selectors sel;
@@ -160,7 +147,6 @@ int main(void)
 		cmocka_unit_test(test_other_kinds_selectors),
 		cmocka_unit_test(test_bad_names_are_refused),
 		cmocka_unit_test(test_label_values),
-		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_list_urls),
 		cmocka_unit_test(test_watch_urls),
 	};
