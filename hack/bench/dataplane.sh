@@ -185,12 +185,13 @@ dp_backends_csv() {
 		END { for (i = 1; i <= n; i++) print prefix "," names[i] "," row[names[i]] "," task[names[i]] }'
 }
 
-# max_sockets: for UDP, the most sockets that shared one backend in the run.
-BENCH_CSV_HEADER=services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack,cpu_client_us,cpu_server_us,busy_us,wait_client_us,wait_server_us,max_sockets
+# max_sockets: for UDP, the most sockets that shared one backend in the run. busy_loadgen_us,
+# busy_server_us: each pinned CPU's busy time over the window, to see which side was saturated.
+BENCH_CSV_HEADER=services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack,cpu_client_us,cpu_server_us,busy_us,wait_client_us,wait_server_us,max_sockets,busy_loadgen_us,busy_server_us
 
 # dp_measure SCALE REP LOAD PATH: one measurement, one CSV row.
 dp_measure() {
-	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors cpu f max_sockets=""
+	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors cpu f max_sockets="" busy
 	local pick=turn
 	[ "$path" = direct-random ] && pick=random
 	read -r mode conc port tport <<<"$(dp_load "$load")"
@@ -205,6 +206,8 @@ dp_measure() {
 		max_sockets=$(awk '$1 == "backend" { split($4, a, "="); if (a[2] > m) m = a[2] } END { print m + 0 }' <<<"$out")
 		dp_backends_csv "$scale,$rep,$load,$path" <<<"$out" >>"$BENCH_OUT/backends.csv"
 	fi
+	busy=$(awk -v l="$LOADGEN_CPU" -v s="$SERVER_CPU" '$1 == "cpu" { sub(/^busy_us=/, "", $3); b[$2] = $3 }
+		END { print b[l] "," b[s] }' <<<"$out")
 	out=$(head -1 <<<"$out")
 	ct=$(ip netns exec "$(dp_netns "${BENCH_CLIENT[$path]}")" cat /proc/sys/net/netfilter/nf_conntrack_count \
 		2>/dev/null || echo 0)
@@ -223,7 +226,7 @@ dp_measure() {
 	for f in cpu_client_us cpu_server_us busy_us wait_client_us wait_server_us; do
 		cpu+=",$(dp_field "$f" "$out")"
 	done
-	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct$cpu,$max_sockets" >>"$BENCH_OUT/dataplane.csv"
+	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct$cpu,$max_sockets,$busy" >>"$BENCH_OUT/dataplane.csv"
 	if [ "$mode" = stream ]; then
 		awk -v r="$rate" 'BEGIN { printf "%.2f Gbit/s", r * 8 / 1e9 }'
 	else
