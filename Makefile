@@ -137,7 +137,7 @@ $(BUILD)/test/socklb-dynamic: $(BUILD)/obj/plugin/main.o $(PLUGIN_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/test/tools/%: test/tools/%.c $(LIB)
+$(BUILD)/test/tools/%: test/tools/%.c $(wildcard test/tools/*.h) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TEST_INCLUDES) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 

@@ -14,7 +14,7 @@
 #   BENCH_SECONDS [1.2] BENCH_WARMUP [0.2] seconds per measurement and its warm-up
 #   BENCH_REPS [5]                        repetitions (paths interleaved in each)
 #   BENCH_SCALES ["1 1000 10000"]         services installed in every path ("": control plane only)
-#   BENCH_LOADS ["crr1 crr32 udp1 udp32 stream"]
+#   BENCH_LOADS ["crr1 crr32 udp1 udp32 stream"]  (also: connect, a UDP connect() alone)
 #   BENCH_TRACE_LOADS ["crr1 crr32"]       loads also measured with socklb-syncd trace running ("" for none)
 #   BENCH_CP_SERVICES [10000]             services for the control-plane timings
 #   BENCH_CP_LARGE [100000]               socklb's install and memory at this size too (0: not)
@@ -24,6 +24,11 @@
 #   BENCH_EP_ROUNDS_SLOW [20]             the same for the slow ones (socklb on one file, nft, iptables)
 #   BENCH_CNI_ADDS [200]                  CNI ADDs timed per variant
 #   BENCH_OUT [hack/bench/results/DATE]  results directory
+#   BENCH_HOG [""]                        CPUs (e.g. "1" or "0,1") each given a busy loop during the
+#                                         data-plane measurements: what other work does to the figures
+#   BENCH_NICE [""]                       e.g. -20: the benchmark runs in a session of its own whose
+#                                         autogroup gets this nice, so that other jobs' sessions get
+#                                         a small share of the CPUs while it measures (a shared machine)
 set -euo pipefail
 BENCH_T0=${EPOCHREALTIME/./}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,13 +57,16 @@ BENCH_EP_ROUNDS=${BENCH_EP_ROUNDS:-100}
 BENCH_EP_ROUNDS_SLOW=${BENCH_EP_ROUNDS_SLOW:-20}
 BENCH_CNI_ADDS=${BENCH_CNI_ADDS:-200}
 BENCH_OUT=${BENCH_OUT:-$REPO/hack/bench/results/$(date +%Y-%m-%d-%H%M%S)}
+BENCH_HOG=${BENCH_HOG:-}
+BENCH_NICE=${BENCH_NICE:-}
 BENCH_TOOLS=$NODE_BUILD/test/tools
 SYNCD=$NODE_BUILD/socklb-syncd
 PYTHON=python3
 [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3 # the distribution's, not a shim that costs 0.1 s a call
-# Scratch network namespaces and bpffs roots, removed by bench_cleanup.
+# Scratch network namespaces and bpffs roots, and the busy loops of BENCH_HOG, removed by bench_cleanup.
 BENCH_NETNS=()
 BENCH_BPFFS_ROOTS=()
+BENCH_HOG_PIDS=()
 # The load generator gets CPU 0, every server CPU 1: client, servers and the
 # kernel work each does (softirq runs where the packet was sent) never fight
 # for one CPU at random.
@@ -96,6 +104,7 @@ bench_blackhole_services() {
 bench_cleanup() {
 	local ns root
 	set +e
+	bench_hog_stop
 	[ -n "$BENCH_BLACKHOLE" ] && ip route del blackhole "$BENCH_BLACKHOLE"
 	[ -f "${BENCH_WORK:-}/tracer.pid" ] && kill -INT "$(cat "$BENCH_WORK/tracer.pid")" 2>/dev/null
 	cp_cleanup
@@ -108,6 +117,51 @@ bench_cleanup() {
 	done
 	node_cleanup
 	[ -n "${BENCH_WORK:-}" ] && rm -rf "$BENCH_WORK"
+}
+
+# BENCH_HOG: one busy loop pinned to each listed CPU, as another job would run: in a session
+# (so an autogroup) of its own, with the benchmark's weight.
+bench_hog_start() {
+	local cpu
+	for cpu in ${BENCH_HOG//,/ }; do
+		setsid bash -c 'echo "$1" >/proc/self/autogroup 2>/dev/null; exec taskset -c "$2" bash -c "while :; do :; done"' \
+			_ "${BENCH_NICE:-0}" "$cpu" &
+		BENCH_HOG_PIDS+=($!)
+	done
+}
+
+# BENCH_NICE: the scheduler shares the CPUs between sessions (autogroups) first, so the
+# benchmark runs again in a session of its own, whose autogroup gets the nice asked for. The
+# first process waits for it and passes an interrupt on (the session's pid is in the file
+# BENCH_SESSION names).
+bench_own_session() {
+	local rc=0
+	[ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ] ||
+		die "BENCH_NICE needs autogroup scheduling (kernel.sched_autogroup_enabled is not 1)"
+	if [ -n "${BENCH_SESSION:-}" ]; then
+		echo "$$" >"$BENCH_SESSION"
+		echo "$BENCH_NICE" >/proc/self/autogroup || die "cannot set the benchmark's autogroup to nice $BENCH_NICE"
+		return 0
+	fi
+	BENCH_SESSION=$(mktemp /tmp/socklb-bench-session.XXXX)
+	export BENCH_SESSION
+	setsid --wait bash "$0" "$@" &
+	trap 'kill -TERM "$(cat "$BENCH_SESSION")" 2>/dev/null' INT TERM
+	wait $! || rc=$?
+	while pgrep -s "$(cat "$BENCH_SESSION")" >/dev/null 2>&1; do # interrupted: it is cleaning up
+		sleep 0.2
+	done
+	rm -f "$BENCH_SESSION"
+	exit "$rc"
+}
+
+bench_hog_stop() {
+	local pid
+	for pid in "${BENCH_HOG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || true # killed: not a failure
+	done
+	BENCH_HOG_PIDS=()
 }
 
 # Percent of CPU time idle over one second: other work on the machine makes every figure noisy.
@@ -139,12 +193,16 @@ bench_describe_machine() {
 		echo "- load generator pinned to CPU $LOADGEN_CPU, all 12 servers to CPU $SERVER_CPU (taskset)"
 		echo "- $BENCH_REPS repetitions × ${BENCH_SECONDS} s per measurement (+${BENCH_WARMUP} s warm-up), paths interleaved (each repetition starts with the next path)"
 		echo "- CPU idle in the second before the run: $idle%"
+		[ -z "$BENCH_HOG" ] || echo "- a busy loop on CPU $BENCH_HOG during the data-plane measurements (BENCH_HOG)"
+		[ -z "$BENCH_NICE" ] || echo "- the benchmark's session (autogroup) at nice $BENCH_NICE, other sessions at their own (BENCH_NICE)"
 	} >"$BENCH_OUT/machine.md"
-	printf 'cp_services=%s\ncp_large=%s\n' "$BENCH_CP_SERVICES" "$BENCH_CP_LARGE" >"$BENCH_OUT/params.txt"
+	printf 'cp_services=%s\ncp_large=%s\nseconds=%s\n' "$BENCH_CP_SERVICES" "$BENCH_CP_LARGE" "$BENCH_SECONDS" \
+		>"$BENCH_OUT/params.txt"
 }
 
 main() {
 	[ "$(id -u)" -eq 0 ] || die "make bench needs root (network namespaces, cgroups, BPF)"
+	[ -z "$BENCH_NICE" ] || bench_own_session "$@"
 	local t
 	for t in "$NODE_BUILD/socklb" "$SYNCD" "$BENCH_TOOLS/slb-bench" "$BENCH_TOOLS/slb-bench-server" \
 		"$BENCH_TOOLS/slb-bench-mapwait"; do
@@ -169,9 +227,11 @@ main() {
 		"nftables and iptables (rules in their netns)"
 
 	local scale
+	bench_hog_start
 	for scale in $BENCH_SCALES; do
 		dp_run_scale "$scale"
 	done
+	bench_hog_stop
 	cp_run "$BENCH_CP_SERVICES"
 
 	"$PYTHON" "$REPO/hack/bench/report.py" "$BENCH_OUT"

@@ -11,11 +11,18 @@
 #   traced    socklb's client while `socklb-syncd trace --json` runs (pinned to the
 #             servers' CPU, output to /dev/null): the cost of tracing, against
 #             socklb (tracing off) in the same repetition; loads BENCH_TRACE_LOADS only
+# and, for UDP with 32 sockets only (where each socket keeps one backend for
+# the whole run, so how the 32 spread over the 12 shapes the tail):
+#   direct-random  the direct path, each socket's backend chosen at random as
+#                  socklb and kube-proxy's rules choose it
 
 BENCH_PATHS=(direct socklb nftables iptables traced)
-declare -gA BENCH_CLIENT=([direct]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt [traced]=csocklb)
+declare -gA BENCH_CLIENT=([direct]=cdirect [direct-random]=cdirect [socklb]=csocklb [nftables]=cnft [iptables]=cipt
+	[traced]=csocklb)
 BENCH_VIP=10.96.0.10
 BENCH_BACKENDS=()
+# The servers' pids (comma-separated): their CPU time counts with the load generator's.
+BENCH_SERVER_PIDS=""
 
 dp_netns() {
 	echo "socklb-$NODE_ID-$1"
@@ -58,12 +65,29 @@ dp_make_pods() {
 			sleep 0.1
 		done
 	done
+	# Each backend pod holds one process, the server (node_run execs it in the pod's cgroup).
+	for i in $(seq -w 1 12); do
+		BENCH_SERVER_PIDS+="${BENCH_SERVER_PIDS:+,}$(paste -sd, "$(node_pod_cgroup "be$i")/cgroup.procs")"
+	done
+	[ "$(tr ',' '\n' <<<"$BENCH_SERVER_PIDS" | grep -c .)" -eq 12 ] ||
+		die "expected one server process in each of the 12 backend pods, found pids $BENCH_SERVER_PIDS"
+}
+
+# The paths a load runs on: traced only for BENCH_TRACE_LOADS, direct-random only for udp32.
+dp_paths() {
+	local path out=""
+	for path in "${BENCH_PATHS[@]}"; do
+		[ "$path" = traced ] && [[ " $BENCH_TRACE_LOADS " != *" $1 "* ]] && continue
+		out+="${out:+ }$path"
+	done
+	[ "$1" = udp32 ] && out+=" direct-random"
+	echo "$out"
 }
 
 # dp_target PATH PORT(service) TARGET_PORT
 dp_target() {
 	local path=$1 port=$2 target_port=$3 ip out=""
-	if [ "$path" = direct ]; then
+	if [ "$path" = direct ] || [ "$path" = direct-random ]; then
 		for ip in "${BENCH_BACKENDS[@]}"; do
 			out+="${out:+,}$ip:$target_port"
 		done
@@ -81,7 +105,8 @@ dp_load() {
 	udp1) echo "udp 1 53 5353" ;;
 	udp32) echo "udp 32 53 5353" ;;
 	stream) echo "stream 1 5201 5201" ;;
-	*) die "unknown load $1 (crr1 crr32 udp1 udp32 stream)" ;;
+	connect) echo "connect 1 53 5353" ;;
+	*) die "unknown load $1 (crr1 crr32 udp1 udp32 stream connect)" ;;
 	esac
 }
 
@@ -148,15 +173,42 @@ dp_trace_stop() {
 	grep "lost" "$BENCH_WORK/trace.log" >>"$BENCH_WORK/trace.err" || true
 }
 
+BENCH_BACKENDS_CSV_HEADER=services,rep,load,path,backend,ops,sockets,p50_us,p99_us,server_run_us,server_wait_us,server_runs
+
+# slb-bench --per-backend's lines as backends.csv rows: what each backend
+# served, with what its server task (the Nth pid of --cpu-pids is beN) spent.
+dp_backends_csv() {
+	awk -v prefix="$1" '
+		function v(kv) { sub(/^[a-z0-9_]+=/, "", kv); return kv }
+		$1 == "backend" { names[++n] = $2; row[$2] = v($3) "," v($4) "," v($5) "," v($6) }
+		$1 == "pid" { task[sprintf("be%02d", ++t)] = v($3) "," v($4) "," v($5) }
+		END { for (i = 1; i <= n; i++) print prefix "," names[i] "," row[names[i]] "," task[names[i]] }'
+}
+
+# max_sockets: for UDP, the most sockets that shared one backend in the run. busy_loadgen_us,
+# busy_server_us: each pinned CPU's busy time over the window, to see which side was saturated.
+BENCH_CSV_HEADER=services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack,cpu_client_us,cpu_server_us,busy_us,wait_client_us,wait_server_us,max_sockets,busy_loadgen_us,busy_server_us
+
 # dp_measure SCALE REP LOAD PATH: one measurement, one CSV row.
 dp_measure() {
-	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors
+	local scale=$1 rep=$2 load=$3 path=$4 mode conc port tport out ct ops rate p50 p99 errors cpu f max_sockets="" busy
+	local pick=turn
+	[ "$path" = direct-random ] && pick=random
 	read -r mode conc port tport <<<"$(dp_load "$load")"
 	[ "$path" = traced ] && dp_trace_start
 	out=$(node_run "${BENCH_CLIENT[$path]}" taskset -c "$LOADGEN_CPU" "$BENCH_TOOLS/slb-bench" "$mode" \
-		--conc "$conc" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" \
-		--target "$(dp_target "$path" "$port" "$tport")" 2>>"$BENCH_WORK/slb-bench.err") || true
+		--conc "$conc" --seconds "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" --pick "$pick" --per-backend \
+		--target "$(dp_target "$path" "$port" "$tport")" \
+		--cpu-pids "$BENCH_SERVER_PIDS" --busy-cpus "$(printf '%s\n' "$LOADGEN_CPU" "$SERVER_CPU" | sort -u | paste -sd,)" \
+		2>>"$BENCH_WORK/slb-bench.err") || true
 	[ "$path" = traced ] && dp_trace_stop
+	if [ "$mode" = udp ]; then
+		max_sockets=$(awk '$1 == "backend" { split($4, a, "="); if (a[2] > m) m = a[2] } END { print m + 0 }' <<<"$out")
+		dp_backends_csv "$scale,$rep,$load,$path" <<<"$out" >>"$BENCH_OUT/backends.csv"
+	fi
+	busy=$(awk -v l="$LOADGEN_CPU" -v s="$SERVER_CPU" '$1 == "cpu" { sub(/^busy_us=/, "", $3); b[$2] = $3 }
+		END { print b[l] "," b[s] }' <<<"$out")
+	out=$(head -1 <<<"$out")
 	ct=$(ip netns exec "$(dp_netns "${BENCH_CLIENT[$path]}")" cat /proc/sys/net/netfilter/nf_conntrack_count \
 		2>/dev/null || echo 0)
 	ops=$(dp_field ops "$out")
@@ -170,7 +222,11 @@ dp_measure() {
 	elif [ "$errors" != 0 ]; then
 		echo "bench: $path $load at $scale services: $errors failed operations" >&2
 	fi
-	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct" >>"$BENCH_OUT/dataplane.csv"
+	cpu=""
+	for f in cpu_client_us cpu_server_us busy_us wait_client_us wait_server_us; do
+		cpu+=",$(dp_field "$f" "$out")"
+	done
+	echo "$scale,$rep,$load,$path,$ops,$rate,$p50,$p99,$errors,$ct$cpu,$max_sockets,$busy" >>"$BENCH_OUT/dataplane.csv"
 	if [ "$mode" = stream ]; then
 		awk -v r="$rate" 'BEGIN { printf "%.2f Gbit/s", r * 8 / 1e9 }'
 	else
@@ -181,18 +237,19 @@ dp_measure() {
 # Paths are interleaved in every repetition; each repetition starts with the
 # next path, so none always runs first (right after the set-up) or last.
 dp_run_scale() {
-	local scale=$1 rep load path line i n=${#BENCH_PATHS[@]}
+	local scale=$1 rep load path line i n paths
 	say "$scale services: generating the cluster, socklb-syncd --once, nft -f, iptables-restore"
 	dp_install "$scale"
 	dp_check_paths "$scale"
-	[ -f "$BENCH_OUT/dataplane.csv" ] ||
-		echo "services,rep,load,path,ops,rate,p50_us,p99_us,errors,conntrack" >"$BENCH_OUT/dataplane.csv"
+	[ -f "$BENCH_OUT/dataplane.csv" ] || echo "$BENCH_CSV_HEADER" >"$BENCH_OUT/dataplane.csv"
+	[ -f "$BENCH_OUT/backends.csv" ] || echo "$BENCH_BACKENDS_CSV_HEADER" >"$BENCH_OUT/backends.csv"
 	for rep in $(seq "$BENCH_REPS"); do
 		for load in $BENCH_LOADS; do
+			read -r -a paths <<<"$(dp_paths "$load")"
+			n=${#paths[@]}
 			line=""
 			for ((i = 0; i < n; i++)); do
-				path=${BENCH_PATHS[$(((rep - 1 + i) % n))]}
-				[ "$path" = traced ] && [[ " $BENCH_TRACE_LOADS " != *" $load "* ]] && continue
+				path=${paths[$(((rep - 1 + i) % n))]}
 				line+="  $path $(dp_measure "$scale" "$rep" "$load" "$path")"
 			done
 			say "$scale services, run $rep/$BENCH_REPS, $load:$line"

@@ -8,9 +8,14 @@ prints results.md.
 
   report.py RESULTS_DIR
 
-Data plane: the value of a path is the median over the repetitions. A ratio
-(socklb ÷ direct, ...) is the median over the repetitions of the ratio of
-the two paths measured side by side in the same repetition.
+Data plane: the value of a path is the median over the repetitions, with
+the lowest and highest repetition beside it (with 5 repetitions, [min, max]
+holds the true median with 94 % confidence whatever the distribution). A
+ratio (socklb ÷ direct, ...) is the median over the repetitions of the ratio
+of the two paths measured side by side in the same repetition, with its
+range. CPU time per operation: the CPU time of the load generator and the 12
+servers over the measured window divided by the operations in it ("tasks"),
+and the busy time of the two pinned CPUs divided the same way ("CPUs").
 """
 
 import csv
@@ -21,16 +26,22 @@ import subprocess
 import sys
 from collections import defaultdict
 
-PATHS = ["direct", "socklb", "nftables", "iptables", "traced"]
-PLOT_PATHS = PATHS[:4]
+PATHS = ["direct", "direct-random", "socklb", "nftables", "iptables", "traced"]
+PLOT_PATHS = ["direct", "socklb", "nftables", "iptables"]
 LOADS = {
     "crr1": "Short TCP connections (connect, 64 B request, 64 B reply, close), one at a time",
     "crr32": "Short TCP connections, 32 concurrent",
     "udp1": "UDP request/response (64 B each way, unconnected socket), one in flight",
     "udp32": "UDP request/response, 32 sockets each with one request in flight",
     "stream": "TCP stream: one long-lived connection, 128 KiB writes",
+    "connect": "A UDP socket's connect() alone (socket, connect, close; no packet)",
 }
-RATE_UNIT = {"crr1": "conn/s", "crr32": "conn/s", "udp1": "req/s", "udp32": "req/s", "stream": "Gbit/s"}
+LOAD_NOTES = {
+    "connect": "What choosing a backend costs a socket, without the network work around it. nftables and "
+               "iptables translate at the first packet, not at connect(): only socklb ÷ direct means anything here.",
+}
+RATE_UNIT = {"crr1": "conn/s", "crr32": "conn/s", "udp1": "req/s", "udp32": "req/s", "stream": "Gbit/s",
+             "connect": "sockets/s"}
 PLOT_LOADS = ["crr1", "crr32", "udp1"]
 CNI_VARIANTS = [
     ("bridge", "bridge + host-local"),
@@ -56,34 +67,89 @@ def fmt_ratio(x):
     return "—" if x is None or math.isnan(x) else "%.2f" % x
 
 
+def fmt_spread(values, digits=0, ratio=False):
+    """'median (min–max)' of the repetitions' values; '—' without any."""
+    if not values:
+        return "—"
+    f = fmt_ratio if ratio else (lambda x: fmt(x, digits))
+    m = statistics.median(values)
+    if len(values) == 1:
+        return f(m)
+    return "%s (%s–%s)" % (f(m), f(min(values)), f(max(values)))
+
+
+def rel_range(values):
+    """(max − min) ÷ median: how far the repetitions of one cell spread."""
+    if len(values) < 2 or statistics.median(values) == 0:
+        return float("nan")
+    return (max(values) - min(values)) / statistics.median(values)
+
+
+def optional_float(value):
+    return float(value) if value not in (None, "") else None
+
+
 class DataPlane:
-    def __init__(self, path):
+    def __init__(self, path, seconds):
         # (services, load, path) → {rep: row}
         self.rows = defaultdict(dict)
         # A control-plane-only run (BENCH_SCALES="") has none.
         if os.path.exists(path):
-            with open(path) as f:
-                for r in csv.DictReader(f):
-                    key = (int(r["services"]), r["load"], r["path"])
-                    self.rows[key][int(r["rep"])] = {
-                        "rate": float(r["rate"]), "p50": float(r["p50_us"]), "p99": float(r["p99_us"]),
-                        "errors": int(r["errors"]), "conntrack": int(r["conntrack"] or 0),
-                    }
+            self.load(path, seconds)
         self.scales = sorted({k[0] for k in self.rows})
         self.loads = [l for l in LOADS if any(k[1] == l for k in self.rows)]
+        self.has_cpu = any("cpu" in r for runs in self.rows.values() for r in runs.values())
+
+    def load(self, path, seconds):
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                key = (int(r["services"]), r["load"], r["path"])
+                row = {
+                    "rate": float(r["rate"]), "p50": float(r["p50_us"]), "p99": float(r["p99_us"]),
+                    "errors": int(r["errors"]), "conntrack": int(r["conntrack"] or 0),
+                }
+                # Per operation; a stream's operation is one megabyte. Runs made before the CPU
+                # accounting (or whose accounting failed) have none.
+                client, server = optional_float(r.get("cpu_client_us")), optional_float(r.get("cpu_server_us"))
+                busy = optional_float(r.get("busy_us"))
+                max_sockets = optional_float(r.get("max_sockets"))
+                if max_sockets is not None:
+                    row["max_sockets"] = max_sockets
+                # Percent busy of the load generator's and of the servers' CPU over the window.
+                for side in ("loadgen", "server"):
+                    v = optional_float(r.get("busy_%s_us" % side))
+                    if v is not None:
+                        row["busy_" + side] = 100 * v / (seconds * 1e6)
+                ops = float(r["ops"]) if r["load"] != "stream" else row["rate"] * seconds / 1e6
+                if client is not None and server is not None and ops > 0:
+                    row["cpu"] = (client + server) / ops
+                    if busy is not None:
+                        row["busy"] = busy / ops
+                self.rows[key][int(r["rep"])] = row
+
+    def values(self, scale, load, path, field):
+        runs = self.rows.get((scale, load, path), {})
+        return [r[field] for r in runs.values() if r["errors"] >= 0 and field in r]
 
     def median(self, scale, load, path, field):
-        runs = self.rows.get((scale, load, path), {})
-        values = [r[field] for r in runs.values() if r["errors"] >= 0]
+        values = self.values(scale, load, path, field)
         return statistics.median(values) if values else float("nan")
+
+    def ratios(self, scale, load, path, other, field="rate"):
+        """path ÷ other per repetition, both from the same repetition."""
+        a = self.rows.get((scale, load, path), {})
+        b = self.rows.get((scale, load, other), {})
+        return [a[rep][field] / b[rep][field] for rep in a
+                if rep in b and field in a[rep] and field in b[rep] and b[rep][field] > 0
+                and a[rep]["errors"] >= 0 and b[rep]["errors"] >= 0]
 
     def ratio(self, scale, load, path, other, field="rate"):
         """Median over repetitions of path ÷ other, both from the same repetition."""
-        a = self.rows.get((scale, load, path), {})
-        b = self.rows.get((scale, load, other), {})
-        values = [a[rep][field] / b[rep][field] for rep in a
-                  if rep in b and b[rep][field] > 0 and a[rep]["errors"] >= 0 and b[rep]["errors"] >= 0]
+        values = self.ratios(scale, load, path, other, field)
         return statistics.median(values) if values else float("nan")
+
+    def has(self, scale, load, path):
+        return bool(self.rows.get((scale, load, path)))
 
     def errors(self, scale, load, path):
         return sum(max(r["errors"], 0) for r in self.rows.get((scale, load, path), {}).values())
@@ -95,46 +161,155 @@ class DataPlane:
         return max((len(v) for v in self.rows.values()), default=0)
 
 
-def dataplane_tables(dp):
+CPU_UNIT = {"crr1": "conn", "crr32": "conn", "udp1": "req", "udp32": "req", "stream": "MB", "connect": "socket"}
+
+
+def dataplane_tables(dp, backends):
     out = []
     for load in dp.loads:
         unit = RATE_UNIT[load]
         stream = load == "stream"
         out.append("### %s\n" % LOADS[load])
+        if load in LOAD_NOTES:
+            out.append(LOAD_NOTES[load] + "\n")
+        # The random-spread direct path runs where the spread matters (UDP, 32 sockets): a reference for the tail.
+        p99_refs = ["direct"] + (["direct-random"] if any(dp.has(sc, load, "direct-random") for sc in dp.scales)
+                                 else []) + ["nftables"]
+        spread = any(v > 1 for sc in dp.scales for p in PATHS for v in dp.values(sc, load, p, "max_sockets"))
         if stream:
             out.append("| services | path | %s | ÷ direct | ÷ nftables | ÷ iptables |" % unit)
             out.append("|---:|---|---:|---:|---:|---:|")
         else:
-            out.append("| services | path | %s | p50 µs | p99 µs | ÷ direct | ÷ nftables | ÷ iptables "
-                       "| p99 ÷ nftables |" % unit)
-            out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+            out.append("| services | path | %s | p50 µs | p99 µs | ÷ direct | ÷ nftables | ÷ iptables | %s |%s" % (
+                unit, " | ".join("p99 ÷ %s" % r for r in p99_refs), " most sockets on one backend |" if spread else ""))
+            out.append("|---:|---|---:|---:|---:|---:|---:|---:|%s%s" % ("---:|" * len(p99_refs), "---:|" if spread else ""))
         for scale in dp.scales:
             for path in PATHS:
-                if (scale, load, path) not in dp.rows:
+                if not dp.has(scale, load, path):
                     continue
-                rate = dp.median(scale, load, path, "rate")
-                ratios = [fmt_ratio(dp.ratio(scale, load, path, o)) if o != path else "—"
+                ratios = [fmt_spread(dp.ratios(scale, load, path, o), ratio=True) if o != path else "—"
                           for o in ("direct", "nftables", "iptables")]
                 note = ""
                 if dp.errors(scale, load, path) or dp.failed_runs(scale, load, path):
                     note = " ⚠ %d failed ops, %d failed runs" % (dp.errors(scale, load, path),
                                                                  dp.failed_runs(scale, load, path))
                 if stream:
-                    out.append("| %s | %s%s | %s | %s |" % (fmt(scale), path, note, fmt(rate * 8 / 1e9, 2),
+                    gbps = [v * 8 / 1e9 for v in dp.values(scale, load, path, "rate")]
+                    out.append("| %s | %s%s | %s | %s |" % (fmt(scale), path, note, fmt_spread(gbps, 2),
                                                              " | ".join(ratios)))
                 else:
-                    p99_vs_nft = fmt_ratio(dp.ratio(scale, load, path, "nftables", "p99")) \
-                        if path != "nftables" else "—"
-                    out.append("| %s | %s%s | %s | %s | %s | %s | %s |" % (
-                        fmt(scale), path, note, fmt(rate), fmt(dp.median(scale, load, path, "p50"), 1),
-                        fmt(dp.median(scale, load, path, "p99"), 1), " | ".join(ratios), p99_vs_nft))
+                    p99_vs = [fmt_spread(dp.ratios(scale, load, path, o, "p99"), ratio=True) if o != path else "—"
+                              for o in p99_refs]
+                    out.append("| %s | %s%s | %s | %s | %s | %s | %s |%s" % (
+                        fmt(scale), path, note, fmt_spread(dp.values(scale, load, path, "rate")),
+                        fmt_spread(dp.values(scale, load, path, "p50"), 1),
+                        fmt_spread(dp.values(scale, load, path, "p99")), " | ".join(ratios), " | ".join(p99_vs),
+                        " %s |" % fmt_spread(dp.values(scale, load, path, "max_sockets")) if spread else ""))
         out.append("")
+        if dp.has_cpu:
+            out += cpu_table(dp, load)
+        if load == "udp32":
+            out += backends.table(load)
     return out
+
+
+def cpu_table(dp, load):
+    """CPU time per operation: the measure other work on the machine moves least."""
+    unit = CPU_UNIT[load]
+    out = ["CPU time per %s: tasks = the load generator and the servers (their own CPU time, the kernel work "
+           "done in their context included); CPUs = busy time of the two pinned CPUs, whatever ran there; "
+           "busy %% = how much of the window each of them was busy (the load generator's CPU, the servers').\n"
+           % ("megabyte" if unit == "MB" else "operation"),
+           "| services | path | tasks µs/%s | ÷ direct | ÷ nftables | CPUs µs/%s | ÷ direct | load generator's CPU "
+           "busy %% | servers' CPU busy %% |" % (unit, unit),
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for scale in dp.scales:
+        for path in PATHS:
+            if not dp.has(scale, load, path):
+                continue
+            vs = [fmt_spread(dp.ratios(scale, load, path, o, "cpu"), ratio=True) if o != path else "—"
+                  for o in ("direct", "nftables")]
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                fmt(scale), path, fmt_spread(dp.values(scale, load, path, "cpu"), 2), " | ".join(vs),
+                fmt_spread(dp.values(scale, load, path, "busy"), 2),
+                fmt_spread(dp.ratios(scale, load, path, "direct", "busy"), ratio=True) if path != "direct" else "—",
+                fmt_spread(dp.values(scale, load, path, "busy_loadgen")),
+                fmt_spread(dp.values(scale, load, path, "busy_server"))))
+    out.append("")
+    return out
+
+
+def spread_table(dp):
+    """How far the repetitions of a cell spread, per measure: which figures a run can be trusted for."""
+    measures = [("rate", "rate", None), ("p50 latency", "p50", None), ("p99 latency", "p99", None),
+                ("socklb ÷ direct, rate", "rate", "direct"), ("socklb ÷ direct, p99", "p99", "direct")]
+    if dp.has_cpu:
+        measures += [("CPU time per operation, tasks", "cpu", None), ("CPU time per operation, CPUs", "busy", None),
+                     ("socklb ÷ direct, CPU time (tasks)", "cpu", "direct"),
+                     ("socklb ÷ direct, CPU time (CPUs)", "busy", "direct")]
+    out = ["| measure | median spread of a cell | widest (cell) |", "|---|---:|---:|"]
+    for name, field, other in measures:
+        spreads = []
+        for scale in dp.scales:
+            for load in dp.loads:
+                if other:
+                    if load == "stream" and field == "p99":
+                        continue
+                    spreads.append((rel_range(dp.ratios(scale, load, "socklb", other, field)), scale, load, "socklb"))
+                    continue
+                for path in PATHS:
+                    if load == "stream" and field in ("p50", "p99"):
+                        continue
+                    spreads.append((rel_range(dp.values(scale, load, path, field)), scale, load, path))
+        spreads = [v for v in spreads if not math.isnan(v[0])]
+        if not spreads:
+            continue
+        w = max(spreads)
+        out.append("| %s | ±%.1f %% | ±%.1f %% (%s, %s, %s services) |" % (
+            name, 50 * statistics.median(v[0] for v in spreads), 50 * w[0], w[3], w[2], fmt(w[1])))
+    return out + [""]
+
+
+class Backends:
+    """backends.csv: per UDP run, what each backend served and what its server task spent."""
+
+    def __init__(self, path):
+        self.rows = []
+        if not os.path.exists(path):
+            return
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                self.rows.append(r)
+
+    def table(self, load):
+        """Each backend's p50/p99 and its server's run-queue wait, by how many of the sockets it served."""
+        groups = defaultdict(list)
+        for r in self.rows:
+            if r["load"] == load and int(r["ops"]) > 0:
+                groups[(r["path"], int(r["sockets"]))].append(r)
+        if not groups:
+            return []
+        out = ["Per backend, over every run and scale: latency of the requests it served and its server's time "
+               "waiting for CPU 1, by how many of the 32 sockets it served.\n",
+               "| path | sockets on the backend | backend-runs | p50 µs | p99 µs | server waits per run, µs |"
+               " server CPU µs per request |",
+               "|---|---:|---:|---:|---:|---:|---:|"]
+        for path in PATHS:
+            for sockets in sorted(k[1] for k in groups if k[0] == path):
+                rs = groups[(path, sockets)]
+                wait = [float(r["server_wait_us"]) / float(r["server_runs"]) for r in rs
+                        if r["server_runs"] and float(r["server_runs"]) > 0]
+                cpu = [float(r["server_run_us"]) / float(r["ops"]) for r in rs if r["server_run_us"]]
+                out.append("| %s | %d | %d | %s | %s | %s | %s |" % (
+                    path, sockets, len(rs), fmt(statistics.median(float(r["p50_us"]) for r in rs), 1),
+                    fmt(statistics.median(float(r["p99_us"]) for r in rs)),
+                    fmt(statistics.median(wait), 1) if wait else "—", fmt(statistics.median(cpu), 2) if cpu else "—"))
+        return out + [""]
 
 
 def tracing_table(dp):
     """socklb ÷ direct with tracing off and on (socklb-syncd trace running), side by side in each run."""
-    loads = [l for l in ("crr1", "crr32") if any((s, l, "traced") in dp.rows for s in dp.scales)]
+    loads = [l for l in ("crr1", "crr32") if any(dp.has(s, l, "traced") for s in dp.scales)]
     if not loads:
         return []
     out = ["## Tracing", "",
@@ -144,12 +319,13 @@ def tracing_table(dp):
            "| services | load | ÷ direct, tracing off | ÷ direct, tracing on | on ÷ off |", "|---:|---|---:|---:|---:|"]
     for scale in dp.scales:
         for load in loads:
-            if (scale, load, "traced") not in dp.rows:
+            if not dp.has(scale, load, "traced"):
                 continue
             out.append("| %s | %s | %s | %s | %s |" % (
                 fmt(scale), {"crr1": "1 at a time", "crr32": "32 concurrent"}[load],
-                fmt_ratio(dp.ratio(scale, load, "socklb", "direct")), fmt_ratio(dp.ratio(scale, load, "traced", "direct")),
-                fmt_ratio(dp.ratio(scale, load, "traced", "socklb"))))
+                fmt_spread(dp.ratios(scale, load, "socklb", "direct"), ratio=True),
+                fmt_spread(dp.ratios(scale, load, "traced", "direct"), ratio=True),
+                fmt_spread(dp.ratios(scale, load, "traced", "socklb"), ratio=True)))
     return out + [""]
 
 
@@ -297,6 +473,17 @@ def target_rows(dp, cp, cp_services, large):
     crr = ["crr1", "crr32"]
     add("short-connection rate ≥ 0.97× direct",
         worst(crr, dp.scales, lambda s, l: dp.ratio(s, l, "socklb", "direct"), min), lambda x: x >= 0.97)
+    add("short-connection rate, 32 concurrent, ≥ 0.98× direct",
+        worst(["crr32"], dp.scales, lambda s, l: dp.ratio(s, l, "socklb", "direct"), min), lambda x: x >= 0.98)
+    if dp.has_cpu:
+        add("CPU time per short connection (tasks) ≤ 1.02× direct",
+            worst(crr, dp.scales, lambda s, l: dp.ratio(s, l, "socklb", "direct", "cpu"), max), lambda x: x <= 1.02)
+    add("UDP p99, 32 sockets, ≤ 1.1× direct",
+        worst(["udp32"], dp.scales, lambda s, l: dp.ratio(s, l, "socklb", "direct", "p99"), max), lambda x: x <= 1.1)
+    # direct deals the 32 sockets out evenly; direct-random draws each one's backend as socklb does.
+    add("UDP p99, 32 sockets, ≤ 1.1× direct-random (the same random spread of sockets)",
+        worst(["udp32"], dp.scales, lambda s, l: dp.ratio(s, l, "socklb", "direct-random", "p99"), max),
+        lambda x: x <= 1.1)
     for other in ("nftables", "iptables"):
         add("short-connection rate ≥ 1.15× %s at 1 service" % other,
             worst(crr, [1], lambda s, l, o=other: dp.ratio(s, l, "socklb", o), min), lambda x: x >= 1.15,
@@ -395,7 +582,6 @@ def main():
         print("usage: report.py RESULTS_DIR", file=sys.stderr)
         return 2
     results = sys.argv[1]
-    dp = DataPlane(os.path.join(results, "dataplane.csv"))
     params = {}
     params_path = os.path.join(results, "params.txt")
     if os.path.exists(params_path):
@@ -403,6 +589,7 @@ def main():
             params = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
     cp_services = int(params.get("cp_services", "0"))
     large = int(params.get("cp_large", "0"))
+    dp = DataPlane(os.path.join(results, "dataplane.csv"), float(params.get("seconds", "1.2")))
     cp = ControlPlane(os.path.join(results, "controlplane.csv"), cp_services)
     machine = ""
     if os.path.exists(os.path.join(results, "machine.md")):
@@ -414,10 +601,14 @@ def main():
     out += ["| %s | %s | %s |" % r for r in target_rows(dp, cp, cp_services, large)]
     if dp.rows:
         out += ["", "## Data plane", "",
-                "Median of %d runs per cell; a ratio is the median of the per-run ratios of two paths measured "
-                "side by side in the same run (÷ nftables on the socklb row = socklb's rate divided by nftables')."
-                % dp.reps(), ""]
-        out += dataplane_tables(dp)
+                "Median of %d runs per cell, (lowest–highest run) beside it; a ratio is the median of the per-run "
+                "ratios of two paths measured side by side in the same run (÷ nftables on the socklb row = socklb's "
+                "rate divided by nftables')." % dp.reps(), ""]
+        out += dataplane_tables(dp, Backends(os.path.join(results, "backends.csv")))
+        if dp.reps() > 1:
+            out += ["### How far the runs of a cell spread", "",
+                    "(highest − lowest run) ÷ 2 ÷ median, over every cell of the tables above.", ""]
+            out += spread_table(dp)
         out += tracing_table(dp)
     else:
         out += [""]

@@ -72,17 +72,28 @@ rows_ok() {
 	local scale path
 	for scale in 1 50; do
 		for path in direct socklb nftables iptables; do
-			[ "$(grep -c "^| $scale | $path" "$results/results.md")" -eq 5 ] || return 1
+			# 5 loads, each with its rate table and its CPU-time table
+			[ "$(grep -c "^| $scale | $path |" "$results/results.md")" -eq 10 ] || return 1
 		done
 	done
 }
-tl_check "results.md has a row per path, load and scale" rows_ok
+tl_check "results.md has a rate row and a CPU-time row per path, load and scale" rows_ok
+# The CPU accounting read both edges of every window (slb-bench prints nothing when it could not).
+cpu_measured() {
+	awk -F, 'NR > 1 && ($11 == "" || $12 == "" || $13 == "") { bad++ } END { exit bad > 0 }' "$results/dataplane.csv"
+}
+tl_check "every measurement has the CPU time of the load generator, the servers and the CPUs" cpu_measured
+random_spread_ok() {
+	[ "$(grep -c '^| [0-9]* | direct-random |' "$results/results.md")" -eq 4 ] &&
+		[ "$(awk -F, '$3 == "udp32" && $4 == "direct-random"' "$results/backends.csv" | wc -l)" -ge 2 ]
+}
+tl_check "UDP with 32 sockets also ran on the random-spread direct path, with per-backend figures" random_spread_ok
 traced_rows_ok() {
 	local scale
 	for scale in 1 50; do
-		# crr1 and crr32 in the data-plane tables, and in the tracing table
-		[ "$(grep -c "^| $scale | traced" "$results/results.md")" -eq 2 ] || return 1
-		[ "$(grep -Ec "^\| $scale \| (1 at a time|32 concurrent) \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$" \
+		# crr1 and crr32 in the rate and CPU-time tables, and in the tracing table
+		[ "$(grep -c "^| $scale | traced |" "$results/results.md")" -eq 4 ] || return 1
+		[ "$(grep -Ec "^\| $scale \| (1 at a time|32 concurrent)( \| [0-9.]+( \([0-9.]+–[0-9.]+\))?){3} \|$" \
 			"$results/results.md")" -eq 2 ] || return 1
 	done
 }

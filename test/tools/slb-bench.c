@@ -3,13 +3,23 @@
  * The benchmark's load generator: one thread, one epoll loop (the caller
  * pins it to one CPU with taskset), against slb-bench-server backends.
  *
- *   slb-bench crr    --target T [--conc N] [--seconds S] [--warmup S] [--request BYTES]
- *   slb-bench udp    --target T [--conc N] [--seconds S] [--warmup S] [--request BYTES]
- *   slb-bench stream --target T [--seconds S] [--warmup S]
+ *   slb-bench crr    --target T [--conc N] [--seconds S] [--warmup S] [--request BYTES] [ACCOUNTING]
+ *   slb-bench udp    --target T [--conc N] [--seconds S] [--warmup S] [--request BYTES] [ACCOUNTING]
+ *   slb-bench stream --target T [--seconds S] [--warmup S] [ACCOUNTING]
+ *   slb-bench connect --target T [--seconds S] [--warmup S] [ACCOUNTING]
  *   slb-bench spread --target T [--count N]
  *
  * T is ADDR:PORT, or several separated by commas: the direct path spreads
- * over the backend pods itself (connections go to them in turn).
+ * over the backend pods itself (connections go to them in turn, or to one
+ * chosen at random with --pick random, as a load balancer chooses).
+ *
+ * ACCOUNTING (bench_cpu.h), read at the measured window's two edges:
+ *   --cpu-pids PID,...  the servers' tasks: their CPU time counts with the
+ *                       generator's own (cpu_client_us, cpu_server_us)
+ *   --busy-cpus N,...   these CPUs' busy time (busy_us)
+ *   --per-backend       per backend (named by its reply): operations,
+ *                       sockets, p50/p99; per server task: CPU time, time
+ *                       waiting for a CPU, runs
  *
  *   crr     short TCP connections, N at a time: socket, connect, request,
  *           reply, the server's close, close. Latency is socket() to the
@@ -20,13 +30,17 @@
  *           VIP a socket keeps one backend (socklb, conntrack), so the
  *           direct path does the same. Latency is send to reply.
  *   stream  one TCP connection writing 128 KiB at a time.
+ *   connect a UDP socket's connect() alone, one socket after the other:
+ *           socket, connect, close; no packet is sent.
  *   spread  COUNT sequential crr connections; prints how many replies came
  *           from each backend name (a check that a path balances).
  *
  * Only operations that complete inside the measured window (after the
  * warm-up) count. Prints one line of key=value pairs:
  *   load=crr ops=N seconds=S rate=OPS_PER_S p50_us=X p99_us=Y errors=E
- * (stream adds bytes= and gbps=). Exit status 1 when any operation failed.
+ * (stream adds bytes= and gbps=; accounting adds its fields), then with
+ * --per-backend one line per backend and per server task. Exit status 1
+ * when any operation failed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,9 +58,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_cpu.h"
 #include "tool_util.h"
 
 #define MAX_TARGETS 64
+#define MAX_BACKENDS 64
 #define MAX_CONC 1024
 #define MAX_REQUEST 65000
 #define UDP_TIMEOUT_NS 1000000000ULL
@@ -61,6 +77,8 @@ struct options {
 	double warmup;
 	int request;
 	int count;
+	bool pick_random;
+	bool per_backend;
 };
 
 /* Latencies in nanoseconds; UINT32_MAX ns (4.3 s) is far above anything a local path takes. */
@@ -69,11 +87,22 @@ struct samples {
 	size_t n, cap;
 };
 
+/* What one backend (named by the first line of its replies) served. */
+struct backend_stats {
+	char name[32];
+	unsigned long long ops;
+	unsigned sockets;
+	struct samples lat;
+};
+
 struct result {
 	unsigned long long ops;
 	unsigned long long errors;
 	unsigned long long bytes;
 	struct samples lat;
+	struct bench_cpu cpu;
+	struct backend_stats backends[MAX_BACKENDS];
+	int nbackends;
 };
 
 static uint64_t now_ns(void)
@@ -97,6 +126,53 @@ static int samples_add(struct samples *s, uint64_t ns)
 	}
 	s->v[s->n++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 	return 0;
+}
+
+/* The index of the backend whose reply starts buf ("NAME\n..."), or -1. */
+static int backend_of(struct result *r, const char *buf, size_t n)
+{
+	const char *nl = memchr(buf, '\n', n);
+	size_t len = nl ? (size_t)(nl - buf) : 0;
+	int i;
+
+	if (!len || len >= sizeof(r->backends[0].name))
+		return -1;
+	for (i = 0; i < r->nbackends; i++) {
+		if (strlen(r->backends[i].name) == len && memcmp(r->backends[i].name, buf, len) == 0)
+			return i;
+	}
+	if (r->nbackends == MAX_BACKENDS)
+		return -1;
+	memcpy(r->backends[i].name, buf, len);
+	return r->nbackends++;
+}
+
+/* One operation completed inside the window, len ns after it started, served by backend (-1: unknown). */
+static void count_op(struct result *r, int backend, uint64_t len)
+{
+	r->ops++;
+	if (samples_add(&r->lat, len))
+		r->errors++;
+	if (backend >= 0) {
+		r->backends[backend].ops++;
+		if (samples_add(&r->backends[backend].lat, len))
+			r->errors++;
+	}
+}
+
+/* Reads the CPU accounting's edge once t has reached the window's start, then its end. */
+static void cpu_window(struct bench_cpu *c, uint64_t t, uint64_t start, uint64_t end)
+{
+	if ((c->edges == 0 && t >= start) || (c->edges == 1 && t >= end))
+		bench_cpu_edge(c);
+}
+
+/* The next target: in turn, or at random (--pick random). */
+static const struct sockaddr_in *next_target(const struct options *o, unsigned *turn)
+{
+	if (o->pick_random)
+		return &o->targets[(unsigned)random() % (unsigned)o->ntargets];
+	return &o->targets[(*turn)++ % (unsigned)o->ntargets];
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -156,6 +232,7 @@ enum conn_state { CONN_IDLE, CONN_CONNECTING, CONN_READING };
 struct conn {
 	int fd;
 	enum conn_state state;
+	int backend; /* index in the result's backends once the reply named it (--per-backend) */
 	uint64_t t0;
 };
 
@@ -180,17 +257,18 @@ static void crr_finish(struct crr *c, struct conn *k, bool ok, uint64_t t1)
 		c->res->errors++;
 		return;
 	}
-	c->res->ops++;
-	if (samples_add(&c->res->lat, t1 - k->t0))
-		c->res->errors++;
+	count_op(c->res, k->backend, t1 - k->t0);
+	if (k->backend >= 0)
+		c->res->backends[k->backend].sockets++;
 }
 
 static void crr_start(struct crr *c, struct conn *k)
 {
-	const struct sockaddr_in *t = &c->o->targets[c->next_target++ % c->o->ntargets];
+	const struct sockaddr_in *t = next_target(c->o, &c->next_target);
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = k };
 
 	k->t0 = now_ns();
+	k->backend = -1;
 	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (k->fd < 0) {
 		fprintf(stderr, "slb-bench: socket: %s\n", strerror(errno));
@@ -234,8 +312,11 @@ static void crr_event(struct crr *c, struct conn *k)
 	}
 	for (;;) {
 		n = read(k->fd, buf, sizeof(buf));
-		if (n > 0)
+		if (n > 0) {
+			if (c->o->per_backend && k->backend < 0)
+				k->backend = backend_of(c->res, buf, (size_t)n);
 			continue;
+		}
 		if (n == 0)
 			crr_finish(c, k, true, now_ns());
 		else if (errno != EAGAIN)
@@ -282,6 +363,7 @@ static int run_crr(const struct options *o, struct result *res)
 		for (i = 0; i < n; i++)
 			crr_event(c, events[i].data.ptr);
 		t = now_ns();
+		cpu_window(&res->cpu, t, c->window_start, c->window_end);
 		active = 0;
 		for (i = 0; i < o->conc; i++) {
 			if (c->conns[i].state == CONN_IDLE && t < c->window_end)
@@ -310,6 +392,7 @@ struct udp_slot {
 	uint64_t t0;
 	const struct sockaddr_in *target;
 	int fd;
+	int backend; /* index in the result's backends once a reply named it (--per-backend) */
 	bool in_flight;
 };
 
@@ -327,6 +410,7 @@ static int run_udp(const struct options *o, struct result *res)
 	static char req[MAX_REQUEST], buf[65536];
 	struct epoll_event events[MAX_CONC];
 	uint64_t t, window_start, window_end;
+	unsigned turn = 0;
 	int epoll_fd, i, n;
 
 	memset(req, 'q', o->request);
@@ -339,7 +423,8 @@ static int run_udp(const struct options *o, struct result *res)
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &slots[i] };
 
 		/* Each socket keeps one peer, as it keeps one backend behind a VIP (socklb, conntrack). */
-		slots[i].target = &o->targets[i % o->ntargets];
+		slots[i].target = next_target(o, &turn);
+		slots[i].backend = -1;
 		slots[i].fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (slots[i].fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, slots[i].fd, &ev)) {
 			perror("slb-bench: udp socket");
@@ -363,21 +448,23 @@ static int run_udp(const struct options *o, struct result *res)
 			socklen_t from_len = sizeof(from);
 
 			/* Ask for the source as a resolver does: with socklb that runs its recvmsg hook. */
-			while (recvfrom(s->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len) >= 0) {
+			ssize_t got;
+
+			while ((got = recvfrom(s->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len)) >= 0) {
 				from_len = sizeof(from);
 				if (!s->in_flight)
 					continue; /* a late reply to a request already counted as lost */
+				if (o->per_backend && s->backend < 0)
+					s->backend = backend_of(res, buf, (size_t)got);
 				t = now_ns();
-				if (t >= window_start && t <= window_end) {
-					res->ops++;
-					if (samples_add(&res->lat, t - s->t0))
-						res->errors++;
-				}
+				if (t >= window_start && t <= window_end)
+					count_op(res, s->backend, t - s->t0);
 				if (udp_send(o, s, req) && t >= window_start)
 					res->errors++;
 			}
 		}
 		t = now_ns();
+		cpu_window(&res->cpu, t, window_start, window_end);
 		for (i = 0; i < o->conc; i++) {
 			if (slots[i].in_flight && t - slots[i].t0 < UDP_TIMEOUT_NS)
 				continue;
@@ -386,9 +473,49 @@ static int run_udp(const struct options *o, struct result *res)
 			udp_send(o, &slots[i], req);
 		}
 	}
-	for (i = 0; i < o->conc; i++)
+	bench_cpu_edge(&res->cpu);
+	for (i = 0; i < o->conc; i++) {
+		if (slots[i].backend >= 0)
+			res->backends[slots[i].backend].sockets++;
 		close(slots[i].fd);
+	}
 	close(epoll_fd);
+	return 0;
+}
+
+/* ---- connect: a UDP socket's connect() alone, no packet ------------------------------------------------------- */
+
+/*
+ * socket, connect, close, one after the other: what choosing a backend costs
+ * a socket (the connect program, the socket's record) without the network
+ * work that dwarfs it in the other loads. Latency is socket() to close().
+ */
+static int run_connect(const struct options *o, struct result *res)
+{
+	uint64_t t, t1, window_start, window_end;
+	unsigned turn = 0;
+	int fd;
+
+	t = now_ns();
+	window_start = t + (uint64_t)(o->warmup * 1e9);
+	window_end = window_start + (uint64_t)(o->seconds * 1e9);
+	while ((t = now_ns()) < window_end) {
+		const struct sockaddr_in *target = next_target(o, &turn);
+
+		cpu_window(&res->cpu, t, window_start, window_end);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			perror("slb-bench: socket");
+			return -errno;
+		}
+		if (connect(fd, (const struct sockaddr *)target, sizeof(*target)) && t >= window_start)
+			res->errors++;
+		close(fd);
+		t1 = now_ns();
+		if (t >= window_start && t1 <= window_end)
+			count_op(res, -1, t1 - t);
+	}
+	bench_cpu_edge(&res->cpu);
 	return 0;
 }
 
@@ -416,6 +543,7 @@ static int run_stream(const struct options *o, struct result *res)
 	window_start = t + (uint64_t)(o->warmup * 1e9);
 	window_end = window_start + (uint64_t)(o->seconds * 1e9);
 	while ((t = now_ns()) < window_end) {
+		cpu_window(&res->cpu, t, window_start, window_end);
 		n = write(fd, chunk, sizeof(chunk));
 		if (n < 0) {
 			fprintf(stderr, "slb-bench: stream write: %s\n", strerror(errno));
@@ -425,6 +553,7 @@ static int run_stream(const struct options *o, struct result *res)
 		if (t >= window_start)
 			res->bytes += n;
 	}
+	bench_cpu_edge(&res->cpu);
 	close(fd);
 	return 0;
 }
@@ -483,23 +612,44 @@ static int run_spread(const struct options *o)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: slb-bench crr|udp|stream --target ADDR:PORT[,ADDR:PORT...] [--conc N] [--seconds S]\n"
-			"                 [--warmup S] [--request BYTES]\n"
+	fprintf(stderr, "usage: slb-bench crr|udp|stream|connect --target ADDR:PORT[,ADDR:PORT...] [--conc N]\n"
+			"                 [--seconds S] [--warmup S] [--request BYTES] [--pick turn|random]\n"
+			"                 [--cpu-pids PID,...] [--busy-cpus N,...] [--per-backend]\n"
 			"       slb-bench spread --target ADDR:PORT[,...] [--count N]\n");
 	return 2;
+}
+
+static void print_backends(struct result *r)
+{
+	int i;
+
+	for (i = 0; i < r->nbackends; i++) {
+		struct backend_stats *b = &r->backends[i];
+
+		if (b->lat.n)
+			qsort(b->lat.v, b->lat.n, sizeof(b->lat.v[0]), cmp_u32);
+		printf("backend %s ops=%llu sockets=%u p50_us=%.1f p99_us=%.1f\n", b->name, b->ops, b->sockets,
+		       percentile_us(&b->lat, 50), percentile_us(&b->lat, 99));
+		free(b->lat.v);
+	}
+	bench_cpu_print_tasks(&r->cpu, stdout);
 }
 
 static void print_result(const char *load, const struct options *o, struct result *r)
 {
 	if (r->lat.n)
 		qsort(r->lat.v, r->lat.n, sizeof(r->lat.v[0]), cmp_u32);
-	if (strcmp(load, "stream") == 0) {
-		printf("load=stream ops=1 seconds=%.3f rate=%.0f p50_us=0 p99_us=0 errors=%llu bytes=%llu gbps=%.3f\n",
+	if (strcmp(load, "stream") == 0)
+		printf("load=stream ops=1 seconds=%.3f rate=%.0f p50_us=0 p99_us=0 errors=%llu bytes=%llu gbps=%.3f",
 		       o->seconds, r->bytes / o->seconds, r->errors, r->bytes, r->bytes * 8 / o->seconds / 1e9);
-		return;
-	}
-	printf("load=%s ops=%llu seconds=%.3f rate=%.0f p50_us=%.1f p99_us=%.1f errors=%llu\n", load, r->ops,
-	       o->seconds, r->ops / o->seconds, percentile_us(&r->lat, 50), percentile_us(&r->lat, 99), r->errors);
+	else
+		printf("load=%s ops=%llu seconds=%.3f rate=%.0f p50_us=%.1f p99_us=%.1f errors=%llu", load, r->ops,
+		       o->seconds, r->ops / o->seconds, percentile_us(&r->lat, 50), percentile_us(&r->lat, 99),
+		       r->errors);
+	bench_cpu_print(&r->cpu, stdout);
+	printf("\n");
+	if (o->per_backend)
+		print_backends(r);
 }
 
 int main(int argc, char **argv)
@@ -511,10 +661,14 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "request", required_argument, NULL, 'r' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "pick", required_argument, NULL, 'p' },
+		{ "cpu-pids", required_argument, NULL, 'P' },
+		{ "busy-cpus", required_argument, NULL, 'C' },
+		{ "per-backend", no_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct options o = { .conc = 1, .seconds = 2, .warmup = 0.2, .request = 64, .count = 120 };
-	struct result res = {};
+	static struct result res;
 	const char *load;
 	int opt, err;
 
@@ -545,6 +699,30 @@ int main(int argc, char **argv)
 		case 'n':
 			o.count = atoi(optarg);
 			break;
+		case 'p':
+			if (strcmp(optarg, "random") != 0 && strcmp(optarg, "turn") != 0) {
+				fprintf(stderr, "slb-bench: --pick %s: want turn or random\n", optarg);
+				return 2;
+			}
+			o.pick_random = strcmp(optarg, "random") == 0;
+			break;
+		case 'P':
+			if (bench_cpu_parse_list(optarg, res.cpu.pids, BENCH_CPU_MAX_PIDS, &res.cpu.npids)) {
+				fprintf(stderr, "slb-bench: --cpu-pids %s: want PID,PID,... (at most %d)\n", optarg,
+					BENCH_CPU_MAX_PIDS);
+				return 2;
+			}
+			break;
+		case 'C':
+			if (bench_cpu_parse_list(optarg, res.cpu.cpus, BENCH_CPU_MAX_CPUS, &res.cpu.ncpus)) {
+				fprintf(stderr, "slb-bench: --busy-cpus %s: want N,N,... (at most %d)\n", optarg,
+					BENCH_CPU_MAX_CPUS);
+				return 2;
+			}
+			break;
+		case 'b':
+			o.per_backend = true;
+			break;
 		default:
 			return usage();
 		}
@@ -556,12 +734,16 @@ int main(int argc, char **argv)
 		return usage();
 	}
 
+	if (o.pick_random)
+		srandom((unsigned)(now_ns() ^ (uint64_t)getpid()));
 	if (strcmp(load, "crr") == 0)
 		err = run_crr(&o, &res);
 	else if (strcmp(load, "udp") == 0)
 		err = run_udp(&o, &res);
 	else if (strcmp(load, "stream") == 0)
 		err = run_stream(&o, &res);
+	else if (strcmp(load, "connect") == 0)
+		err = run_connect(&o, &res);
 	else if (strcmp(load, "spread") == 0)
 		return run_spread(&o);
 	else
