@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "frontend_table.h"
+#include "table_slots.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,22 +27,6 @@ static uint32_t key_hash(const unsigned char key[FRONTEND_KEY_LEN])
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-/* As in name_table.c: the hash, mixed with the table's size, scaled to it. */
-static size_t home(uint32_t hash, size_t size)
-{
-	uint32_t h = (hash ^ (uint32_t)size) * 0x9e3779b1u;
-
-	h ^= h >> 15;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	return (size_t)(((uint64_t)h * size) >> 32);
-}
-
-static size_t next(size_t i, size_t size)
-{
-	return i + 1 == size ? 0 : i + 1;
-}
-
 void frontend_table_release(struct frontend_table *t, void (*free_value)(void *value))
 {
 	for (size_t i = 0; free_value && i < t->size; i++) {
@@ -58,7 +43,7 @@ static struct frontend_slot *find(const struct frontend_table *t, const unsigned
 {
 	size_t i;
 
-	for (i = home(hash, t->size); t->slots[i].used; i = next(i, t->size)) {
+	for (i = table_home(hash, t->size); t->slots[i].used; i = table_next(i, t->size)) {
 		if (t->slots[i].hash == hash && memcmp(t->slots[i].key, key, FRONTEND_KEY_LEN) == 0)
 			break;
 	}
@@ -89,7 +74,7 @@ static int grow(struct frontend_table *t)
 
 		if (!t->slots[i].used)
 			continue;
-		for (j = home(t->slots[i].hash, n); slots[j].used; j = next(j, n))
+		for (j = table_home(t->slots[i].hash, n); slots[j].used; j = table_next(j, n))
 			;
 		slots[j] = t->slots[i];
 	}
@@ -143,10 +128,10 @@ void *frontend_table_remove(struct frontend_table *t, const struct socklb_fronte
 	for (;;) {
 		size_t h;
 
-		j = next(j, t->size);
+		j = table_next(j, t->size);
 		if (!t->slots[j].used)
 			return value;
-		h = home(t->slots[j].hash, t->size);
+		h = table_home(t->slots[j].hash, t->size);
 		/* The entry at j may fill the hole at i when its home is not in (i, j], cyclically. */
 		if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
 			t->slots[i] = t->slots[j];

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "json_reader.h"
+#include "json_bytes.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -75,46 +76,6 @@ static void set_bit(unsigned char *set, unsigned int i, bool on)
 
 /* ---- strings ------------------------------------------------------------- */
 
-static uint64_t load64(const unsigned char *p)
-{
-	uint64_t w;
-
-	memcpy(&w, p, sizeof(w));
-	return w;
-}
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-/* Flags the bytes of w equal to c: the lowest flag is the first such byte. */
-static uint64_t bytes_equal(uint64_t w, unsigned char c)
-{
-	uint64_t x = w ^ (ONES * c);
-
-	return (x - ONES) & ~x & HIGHS;
-}
-#endif
-
-/* From pos, the next '"' or '\\' (or end). */
-static size_t find_quote_or_escape(const struct json_reader *r, size_t pos)
-{
-	const unsigned char *t = bytes(r);
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	while (pos + 8 <= r->end) {
-		uint64_t w = load64(t + pos);
-		uint64_t hit = bytes_equal(w, '"') | bytes_equal(w, '\\');
-
-		if (hit)
-			return pos + (size_t)__builtin_ctzll(hit) / 8;
-		pos += 8;
-	}
-#endif
-	while (pos < r->end && t[pos] != '"' && t[pos] != '\\')
-		pos++;
-	return pos;
-}
-
 /* At a '"': where the closing one is (a backslash escapes the next byte); *escaped when it has escapes. */
 static int string_end(struct json_reader *r, size_t *close, bool *escaped)
 {
@@ -122,7 +83,7 @@ static int string_end(struct json_reader *r, size_t *close, bool *escaped)
 
 	*escaped = false;
 	for (;;) {
-		pos = find_quote_or_escape(r, pos);
+		pos = json_find_quote_or_escape(bytes(r), pos, r->end);
 		if (pos >= r->end)
 			return fail_at(r, r->pos, "unterminated string");
 		if (bytes(r)[pos] == '"')

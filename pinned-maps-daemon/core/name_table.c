@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "name_table.h"
+#include "table_slots.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,26 +10,6 @@
 
 #define MIN_SLOTS 64
 
-/*
- * The first slot of a hash: the hash, mixed with the table's size, scaled to
- * it (no modulo, no power of two). A table is walked in the order of its
- * slots; a table of another size filled in that order must not see its keys
- * come in the order of their slots too (they would pile up at its start).
- */
-static size_t home(uint32_t hash, size_t size)
-{
-	uint32_t h = (hash ^ (uint32_t)size) * 0x9e3779b1u;
-
-	h ^= h >> 15;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	return (size_t)(((uint64_t)h * size) >> 32);
-}
-
-static size_t next(size_t i, size_t size)
-{
-	return i + 1 == size ? 0 : i + 1;
-}
 static uint32_t combine(uint32_t ns, uint32_t name)
 {
 	uint64_t h = ((uint64_t)ns << 32 | name) * 0x9e3779b97f4a7c15ULL;
@@ -59,7 +40,7 @@ struct name_entry *name_table_find(const struct name_table *t, const char *ns, c
 	if (!t->count)
 		return NULL;
 	hash = name_hash(ns, name);
-	for (size_t i = home(hash, t->size); t->slots[i].ns; i = next(i, t->size)) {
+	for (size_t i = table_home(hash, t->size); t->slots[i].ns; i = table_next(i, t->size)) {
 		struct name_entry *e = &t->slots[i];
 
 		if (e->hash == hash && e->ns == ns && e->name == name)
@@ -75,7 +56,7 @@ struct name_entry *name_table_find_str(const struct name_table *t, const char *n
 	if (!t->count)
 		return NULL;
 	hash = name_hash_str(ns, name);
-	for (size_t i = home(hash, t->size); t->slots[i].ns; i = next(i, t->size)) {
+	for (size_t i = table_home(hash, t->size); t->slots[i].ns; i = table_next(i, t->size)) {
 		struct name_entry *e = &t->slots[i];
 
 		if (e->hash == hash && strcmp(e->ns, ns) == 0 && strcmp(e->name, name) == 0)
@@ -88,7 +69,7 @@ static struct name_entry *place(struct name_entry *slots, size_t size, uint32_t 
 {
 	size_t i;
 
-	for (i = home(hash, size); slots[i].ns; i = next(i, size))
+	for (i = table_home(hash, size); slots[i].ns; i = table_next(i, size))
 		;
 	return &slots[i];
 }
@@ -133,7 +114,7 @@ struct name_entry *name_table_insert(struct name_table *t, const char *ns, const
 	if (4 * (t->count + 1) > 3 * t->size && grow(t))
 		return NULL;
 	hash = name_hash(ns, name);
-	for (i = home(hash, t->size); t->slots[i].ns; i = next(i, t->size)) {
+	for (i = table_home(hash, t->size); t->slots[i].ns; i = table_next(i, t->size)) {
 		struct name_entry *e = &t->slots[i];
 
 		if (e->hash == hash && e->ns == ns && e->name == name)
@@ -154,10 +135,10 @@ void name_table_remove(struct name_table *t, struct name_entry *e)
 	for (;;) {
 		size_t h;
 
-		j = next(j, t->size);
+		j = table_next(j, t->size);
 		if (!t->slots[j].ns)
 			return;
-		h = home(t->slots[j].hash, t->size);
+		h = table_home(t->slots[j].hash, t->size);
 		/* The entry at j may fill the hole at i when its home is not in (i, j], cyclically. */
 		if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
 			t->slots[i] = t->slots[j];

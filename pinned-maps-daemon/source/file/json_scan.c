@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "json_scan.h"
+#include "json_bytes.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -49,53 +50,13 @@ static void skip_whitespace(struct scanner *s)
 		s->pos++;
 }
 
-static uint64_t load64(const unsigned char *p)
-{
-	uint64_t w;
-
-	memcpy(&w, p, sizeof(w));
-	return w;
-}
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-/* Flags the bytes of w equal to c: the lowest flag is the first such byte (flags above it may be false). */
-static uint64_t bytes_equal(uint64_t w, unsigned char c)
-{
-	uint64_t x = w ^ (ONES * c);
-
-	return (x - ONES) & ~x & HIGHS;
-}
-#endif
-
-/* Move pos to the next '"' or '\\' of a string, or to the end. */
-static void find_quote_or_escape(struct scanner *s)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* Eight bytes at a time: strings are most of a Kubernetes object's bytes. */
-	while (s->pos + 8 <= s->len) {
-		uint64_t w = load64(s->text + s->pos);
-		uint64_t hit = bytes_equal(w, '"') | bytes_equal(w, '\\');
-
-		if (hit) {
-			s->pos += (size_t)__builtin_ctzll(hit) / 8;
-			return;
-		}
-		s->pos += 8;
-	}
-#endif
-	while (s->pos < s->len && s->text[s->pos] != '"' && s->text[s->pos] != '\\')
-		s->pos++;
-}
-
 /* At a '"': past the closing one. A backslash escapes the next byte, as cJSON reads it. */
 static int skip_string(struct scanner *s)
 {
 	size_t start = s->pos++;
 
 	for (;;) {
-		find_quote_or_escape(s);
+		s->pos = json_find_quote_or_escape(s->text, s->pos, s->len);
 		if (s->pos >= s->len)
 			return fail(s, start, "unterminated string");
 		if (s->text[s->pos] == '"') {
@@ -193,8 +154,8 @@ static uint64_t hash_bytes(const unsigned char *p, size_t len)
 	size_t i = 0;
 
 	for (; i + 16 <= len; i += 16) {
-		h1 = rotl64(h1 ^ mix64(load64(p + i)), 27) * k1;
-		h2 = rotl64(h2 ^ mix64(load64(p + i + 8)), 31) * k2;
+		h1 = rotl64(h1 ^ mix64(json_load64(p + i)), 27) * k1;
+		h2 = rotl64(h2 ^ mix64(json_load64(p + i + 8)), 31) * k2;
 	}
 	memcpy(tail, p + i, len - i);
 	h1 = rotl64(h1 ^ mix64(tail[0]), 27) * k1;
