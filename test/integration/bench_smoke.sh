@@ -98,6 +98,18 @@ traced_rows_ok() {
 	done
 }
 tl_check "short connections were also measured with socklb-syncd trace running (the Tracing table)" traced_rows_ok
+pooled_ok() {
+	local out scale load
+	# The same run twice: two repetitions pooled per cell.
+	out=$("$PYTHON" "$BENCH_DIR/pooled.py" socklb direct "$results" "$results") || return 1
+	for scale in 1 50; do
+		for load in crr1 crr32; do
+			grep -Eq "^\| $scale \| $load \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| 2 \|$" \
+				<<<"$out" || return 1
+		done
+	done
+}
+tl_check "pooled.py pools runs: socklb ÷ direct per scale and load, rate and CPU time" pooled_ok
 no_failed_operations() {
 	! grep -q "⚠" "$results/results.md"
 }
