@@ -303,6 +303,15 @@ tl_wait_term_server() {
 	return 1
 }
 
+# tl_dnsloop_destroyed OUT: an slb-term dnsloop (output file OUT) saw its
+# socket destroyed. The kernel leaves ECONNABORTED on the socket: the loop's
+# next recv reports it, or its next send when the destroy lands while the loop
+# sleeps between queries; after that a send finds no destination
+# (EDESTADDRREQ).
+tl_dnsloop_destroyed() {
+	grep -Eq "^error [0-9]+ ((recv|send) ECONNABORTED|send EDESTADDRREQ)$" "$1"
+}
+
 # tl_sockets_cmd ID [COMMAND]: run COMMAND in client ID (none: wait for the
 # opening) and print the lines it answered (max 20 s).
 tl_sockets_cmd() {

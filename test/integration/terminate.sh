@@ -173,7 +173,7 @@ checks() {
 		answers_again_within_1s "${first:-}" "${end:-}"
 }
 loop_reconnected() {
-	grep -q "^error .* recv ECONNABORTED$" "$1" && [ "$(grep -c "^connected" "$1")" -ge 2 ]
+	tl_dnsloop_destroyed "$1" && [ "$(grep -c "^connected" "$1")" -ge 2 ]
 }
 answers_again_within_1s() {
 	[ -n "$1" ] && [ -n "$2" ] && [ $(($1 - $2)) -lt 1000000000 ]

@@ -196,7 +196,7 @@ gap_round() { # BACKEND (dnsN)
 	tl_stop "$pid"
 	ip -n "$(tl_pod_ns "$b")" link set eth0 up
 	last=$(awk -v b="$b" '$1 == "answer" && $3 == b { t = $2 } END { print t }' "$out")
-	grep -Eq "^error .* (recv ECONNABORTED|send EDESTADDRREQ)$" "$out" || {
+	tl_dnsloop_destroyed "$out" || {
 		echo "# the loop's socket was not destroyed; the file was written at $(((written - $(awk '$1 == "connected" { print $2; exit }' "$out")) / 1000000)) ms of the loop"
 		awk '$1 == "answer" { n[$3]++; next } { print "# " $0 } END { for (b in n) printf "# %d answers from %s\n", n[b], b }' "$out"
 		sed 's/^/# daemon: /' "$LOG1" | tail -5
