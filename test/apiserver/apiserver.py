@@ -262,7 +262,8 @@ class ApiHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
-        entry = {"path": url.path, "query": query, "time": time.time()}
+        entry = {"path": url.path, "query": query, "time": time.time(), "host": self.headers.get("Host"),
+                 "sni": getattr(self.request, "sni", None)}
         cluster = self.server.cluster
         with cluster.cond:
             cluster.requests.append(entry)
@@ -617,6 +618,8 @@ def main():
         cluster = Cluster(f.read().strip())
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
+    # the name the client asked for in its TLS hello, kept on the socket for /requests
+    context.sni_callback = lambda sock, name, ctx: setattr(sock, "sni", name)
     if args.client_ca:
         context.verify_mode = ssl.CERT_OPTIONAL
         context.load_verify_locations(args.client_ca)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # gen-certs.sh DIR: the TLS material of a test API server, made fresh per test:
 #   ca.pem/ca.key          the cluster CA
-#   server.pem/server.key  the API server (CN/SAN 127.0.0.1), signed by the CA
+#   server.pem/server.key  the API server (CN 127.0.0.1, SAN 127.0.0.1 and apiserver.socklb.test,
+#                          a name that resolves nowhere: for tls-server-name), signed by the CA
 #   client.pem/client.key  a client certificate (CN socklb-syncd), signed by the CA
 #   other-ca.pem           an unrelated CA: a client trusting only it must refuse the server
 set -euo pipefail
@@ -32,5 +33,5 @@ leaf() {
 ca ca socklb-test-ca
 ca other-ca socklb-test-other-ca
 rm -f other-ca.key
-leaf server 127.0.0.1 "subjectAltName=IP:127.0.0.1" "extendedKeyUsage=serverAuth"
+leaf server 127.0.0.1 "subjectAltName=IP:127.0.0.1,DNS:apiserver.socklb.test" "extendedKeyUsage=serverAuth"
 leaf client socklb-syncd "extendedKeyUsage=clientAuth"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # socklb-syncd --source kubernetes --kubeconfig F, F in YAML as `kubectl config`
 # writes it, against the test API server (test/apiserver/): a token, client
-# certificate files, a proxy-url (an HTTP CONNECT proxy made here), and exec
+# certificate files, a proxy-url (an HTTP CONNECT proxy made here), a
+# tls-server-name (alone and through the proxy), and exec
 # credential plugins (test/apiserver/exec-credential-helper stands in for a
 # cloud's helper and records each run): v1beta1 returning a client
 # certificate; v1 returning expiring tokens, re-run before they expire and
@@ -96,11 +97,11 @@ once() {
 		--metrics-addr "" --once
 }
 
-# write_kubeconfig FILE USER [PROXY]: the kubeconfig `kubectl config set-cluster test --server=$SERVER
-# --certificate-authority=ca.pem [--proxy-url=PROXY]; set-credentials socklb-syncd ...; set-context test
-# --cluster=test --user=socklb-syncd; use-context test` writes (kubectl v1.32: keys sorted, lists at the
-# key's indentation), with USER the lines under `user:`. Checked against kubectl itself below when it is
-# installed.
+# write_kubeconfig FILE USER [PROXY [TLS_NAME]]: the kubeconfig `kubectl config set-cluster test
+# --server=$SERVER --certificate-authority=ca.pem [--proxy-url=PROXY] [--tls-server-name=TLS_NAME];
+# set-credentials socklb-syncd ...; set-context test --cluster=test --user=socklb-syncd; use-context test`
+# writes (kubectl v1.32: keys sorted, lists at the key's indentation), with USER the lines under `user:`.
+# Checked against kubectl itself below when it is installed.
 write_kubeconfig() {
 	cat >"$PKI/$1" <<EOF
 apiVersion: v1
@@ -108,7 +109,8 @@ clusters:
 - cluster:
     certificate-authority: ca.pem${3:+
     proxy-url: $3}
-    server: $SERVER
+    server: $SERVER${4:+
+    tls-server-name: $4}
   name: test
 contexts:
 - context:
@@ -125,19 +127,19 @@ $2
 EOF
 }
 
-# kubectl_kubeconfig FILE [--proxy-url=URL] CREDENTIAL-FLAGS...: the same file written by kubectl
+# kubectl_kubeconfig FILE [--proxy-url=URL] [--tls-server-name=NAME] CREDENTIAL-FLAGS...: the same file
+# written by kubectl
 kubectl_kubeconfig() {
-	local f=$1 proxy=()
+	local f=$1 cluster=()
 	shift
-	case "${1:-}" in --proxy-url=*)
-		proxy=("$1")
+	while case "${1:-}" in --proxy-url=* | --tls-server-name=*) true ;; *) false ;; esac do
+		cluster+=("$1")
 		shift
-		;;
-	esac
+	done
 	(
 		cd "$PKI/kubectl" &&
 			KUBECONFIG=/dev/null kubectl config set-cluster test --server="$SERVER" \
-				--certificate-authority=ca.pem "${proxy[@]}" --kubeconfig "$f" &&
+				--certificate-authority=ca.pem "${cluster[@]}" --kubeconfig "$f" &&
 			KUBECONFIG=/dev/null kubectl config set-credentials socklb-syncd "$@" --kubeconfig "$f" &&
 			KUBECONFIG=/dev/null kubectl config set-context test --cluster=test --user=socklb-syncd \
 				--kubeconfig "$f" &&
@@ -227,6 +229,11 @@ TL_PIDS+=($!)
 tl_check "start an HTTP CONNECT proxy" wait_for test -s "$TL_TMP/proxy.port"
 PROXY=http://127.0.0.1:$(cat "$TL_TMP/proxy.port")
 write_kubeconfig proxy.yaml "    token: token-1" "$PROXY"
+# tls-server-name: a name only the server's certificate knows (it resolves nowhere), or one it lacks
+TLS_NAME=apiserver.socklb.test
+write_kubeconfig tls-name.yaml "    token: token-1" "" "$TLS_NAME"
+write_kubeconfig tls-proxy.yaml "    token: token-1" "$PROXY" "$TLS_NAME"
+write_kubeconfig tls-wrong.yaml "    token: token-1" "" wrong.socklb.test
 
 # --- what kubectl writes ---------------------------------------------------------
 if command -v kubectl >/dev/null; then
@@ -239,7 +246,8 @@ if command -v kubectl >/dev/null; then
 	kubectl_kubeconfig exec-cert.yaml --exec-api-version=client.authentication.k8s.io/v1beta1 \
 		--exec-command="$HELPER" --exec-arg=cert --exec-env=HELPER_DIR="$HELPER_DIR"
 	kubectl_kubeconfig proxy.yaml --proxy-url="$PROXY" --token=token-1
-	for f in token.yaml certs.yaml exec.yaml exec-cert.yaml proxy.yaml; do
+	kubectl_kubeconfig tls-proxy.yaml --proxy-url="$PROXY" --tls-server-name="$TLS_NAME" --token=token-1
+	for f in token.yaml certs.yaml exec.yaml exec-cert.yaml proxy.yaml tls-proxy.yaml; do
 		tl_check "the test's $f is what kubectl $(kubectl version --client 2>/dev/null | sed -n 's/Client Version: //p') writes" \
 			diff -u "$PKI/kubectl/$f" "$PKI/$f"
 	done
@@ -264,6 +272,38 @@ post /requests/clear
 tl_check "--once through the kubeconfig's proxy-url syncs and exits 0" once "$PKI/proxy.yaml"
 tl_check "the proxy carried the connection to the API server" grep -qx "CONNECT ${SERVER#https://}" "$TL_TMP/proxy.log"
 tl_check "every request through the proxy carried the token" only_auth token
+
+# --- tls-server-name: the name checked in the certificate and sent as SNI -------------------
+# tls_named: every API request so far (and there was one) sent TLS_NAME as SNI and the server's
+# host:port as Host, as client-go does.
+tls_named() {
+	ctl get /requests | python3 -c '
+import json, sys
+seen = sorted({(r.get("sni"), r.get("host")) for r in json.load(sys.stdin)})
+sys.exit(0 if seen == [(sys.argv[1], sys.argv[2])] else "(SNI, Host) seen: %s" % seen)' "$TLS_NAME" "${SERVER#https://}"
+}
+post /replace/services "@$FIXTURES/services.json"
+post /requests/clear
+tl_check "--once with tls-server-name, a name only the certificate holds, syncs and exits 0" \
+	once "$PKI/tls-name.yaml"
+tl_check "the maps hold the fixture's services" wait_maps "$BASE"
+tl_check "every request sent tls-server-name as SNI and the server's host:port as Host" tls_named
+
+post /replace/services '[]'
+post /requests/clear
+: >"$TL_TMP/proxy.log"
+tl_check "--once with tls-server-name through the proxy-url syncs and exits 0" once "$PKI/tls-proxy.yaml"
+tl_check "the maps follow (no services)" wait_maps ""
+tl_check "the proxy was asked for the server's host:port, not the TLS name" \
+	grep -qx "CONNECT ${SERVER#https://}" "$TL_TMP/proxy.log"
+tl_check "every request through the proxy sent tls-server-name as SNI" tls_named
+
+# (--once would retry for 60 s: 8 s show it)
+tl_check "a tls-server-name the certificate lacks: --once does not sync, the log names the name" bash -c "
+	! timeout 8 '$SYNCD' --source kubernetes --kubeconfig '$PKI/tls-wrong.yaml' --node-name n1 \
+		--bpffs-root '$TL_BPFFS' --metrics-addr '' --once 2>'$TL_TMP/tls-wrong.log' &&
+	grep -q 'warn: list .*certificate.*wrong.socklb.test' '$TL_TMP/tls-wrong.log'"
+tl_diag "$(grep -m1 'warn: list ' "$TL_TMP/tls-wrong.log" | sed 's/.*warn: //')"
 
 post /replace/services "@$FIXTURES/services.json"
 post /requests/clear

@@ -94,9 +94,11 @@ int kube_source_start(const struct kube_source_config *cfg, struct store *s, str
 	ks->env.store = s;
 	ks->env.watch_timeout_s = cfg->watch_timeout_s;
 	ks->env.dead_watch_grace_s = cfg->dead_watch_grace_s;
-	pr_info("kubernetes source: %s, server %s%s%s, %s%s%s, CA %s", ks->conn.origin, ks->conn.server,
-		ks->conn.proxy_url ? " through proxy " : "", ks->conn.proxy_url ? ks->conn.proxy_url : "",
-		auth_description(&ks->conn), ks->conn.exec ? " " : "", ks->conn.exec ? ks->conn.exec->argv[0] : "",
+	pr_info("kubernetes source: %s, server %s%s%s%s%s, %s%s%s, CA %s", ks->conn.origin, ks->conn.server,
+		ks->conn.tls_server_name ? " as TLS name " : "",
+		ks->conn.tls_server_name ? ks->conn.tls_server_name : "", ks->conn.proxy_url ? " through proxy " : "",
+		ks->conn.proxy_url ? ks->conn.proxy_url : "", auth_description(&ks->conn), ks->conn.exec ? " " : "",
+		ks->conn.exec ? ks->conn.exec->argv[0] : "",
 		ks->conn.insecure  ? "none: the server's certificate is NOT verified (insecure-skip-tls-verify)"
 		: ks->conn.ca_file ? ks->conn.ca_file
 		: ks->conn.ca.data ? "inline"

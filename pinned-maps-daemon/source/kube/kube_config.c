@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -284,19 +285,33 @@ static int parse_proxy_url(const cJSON *cluster, const char *where, struct kube_
 	return socklb_fail(e, -EINVAL, "%s.proxy-url \"%s\" must be an http://, https:// or socks5:// URL", where, url);
 }
 
+/*
+ * tls-server-name: a DNS name or an IP address (client-go's ServerName): it
+ * becomes a URL's host, so nothing else is let through.
+ */
+static int parse_tls_server_name(const cJSON *cluster, const char *where, struct kube_conn *c, struct socklb_err *e)
+{
+	const char *name;
+	int err = get_string(cluster, "tls-server-name", where, &name, e);
+	struct in6_addr v6;
+
+	if (err || !name)
+		return err;
+	if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != strlen(name) &&
+	    inet_pton(AF_INET6, name, &v6) != 1)
+		return socklb_fail(e, -EINVAL, "%s.tls-server-name \"%s\" is neither a DNS name nor an IP address",
+				   where, name);
+	c->tls_server_name = strdup(name);
+	return c->tls_server_name ? 0 : -ENOMEM;
+}
+
 static int parse_cluster(const cJSON *cluster, const char *where, const char *path, struct kube_conn *c,
 			 struct socklb_err *e)
 {
-	static const struct unsupported unsupported[] = {
-		{ "tls-server-name", "the server's certificate must name the host of server" },
-		{ NULL, NULL },
-	};
 	const char *server;
 	int err;
 
-	err = refuse_unsupported(cluster, unsupported, where, e);
-	if (!err)
-		err = get_string(cluster, "server", where, &server, e);
+	err = get_string(cluster, "server", where, &server, e);
 	if (!err && !server)
 		err = socklb_fail(e, -EINVAL, "%s.server is missing", where);
 	if (!err)
@@ -307,6 +322,8 @@ static int parse_cluster(const cJSON *cluster, const char *where, const char *pa
 		err = get_bool(cluster, "disable-compression", where, &c->no_compression, e);
 	if (!err)
 		err = parse_proxy_url(cluster, where, c, e);
+	if (!err)
+		err = parse_tls_server_name(cluster, where, c, e);
 	if (!err)
 		err = pem_field(cluster, "certificate-authority", where, path, &c->ca_file, &c->ca, e);
 	if (err)
@@ -460,6 +477,8 @@ static int add_cluster_info(cJSON *spec, const cJSON *cluster_obj, const struct 
 	if (!err && c->insecure && !cJSON_AddTrueToObject(info, "insecure-skip-tls-verify"))
 		err = -ENOMEM;
 	if (!err && c->proxy_url && !cJSON_AddStringToObject(info, "proxy-url", c->proxy_url))
+		err = -ENOMEM;
+	if (!err && c->tls_server_name && !cJSON_AddStringToObject(info, "tls-server-name", c->tls_server_name))
 		err = -ENOMEM;
 	if (!err && c->no_compression && !cJSON_AddTrueToObject(info, "disable-compression"))
 		err = -ENOMEM;
@@ -832,6 +851,7 @@ void kube_conn_free(struct kube_conn *c)
 	free(c->token_file);
 	exec_free(c->exec);
 	free(c->proxy_url);
+	free(c->tls_server_name);
 	free(c->origin);
 	memset(c, 0, sizeof(*c));
 }

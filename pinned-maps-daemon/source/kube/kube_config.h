@@ -42,6 +42,7 @@ struct kube_conn {
 	char *token_file; /* ... one re-read periodically (projected tokens rotate); wins over token */
 	struct kube_exec_config *exec; /* a credential plugin, when the user has no token nor certificate */
 	char *proxy_url; /* proxy-url; NULL: libcurl's default (the https_proxy environment) */
+	char *tls_server_name; /* tls-server-name: the name sent as SNI and checked in the certificate; NULL: server's host */
 	bool insecure; /* insecure-skip-tls-verify: the server's certificate is NOT verified */
 	bool no_compression; /* disable-compression */
 	char *origin; /* where this came from, for messages: "kubeconfig F (context C)" / "in-cluster" */

@@ -70,6 +70,60 @@ static CURLcode set_blob(CURL *curl, CURLoption opt, const struct kube_blob *b)
 	return curl_easy_setopt(curl, opt, &blob);
 }
 
+/*
+ * tls-server-name N with server https://HOST[:PORT][/prefix]: libcurl checks
+ * the certificate against, and sends as SNI, the host of the URL it is given,
+ * so requests go to https://N:PORT/prefix..., connect to HOST:PORT instead
+ * (CURLOPT_CONNECT_TO), and keep the server's Host header, as client-go does.
+ */
+static int set_tls_server_name(struct kube_http *h, struct socklb_err *e)
+{
+	const struct kube_conn *c = h->conn;
+	const char *authority = c->server + strlen("https://");
+	size_t auth_len = strcspn(authority, "/"), host_len = auth_len;
+	const char *port = "443", *end;
+	bool v6 = strchr(c->tls_server_name, ':') != NULL;
+	struct curl_slist *list;
+	char *entry;
+	int port_len = 3;
+
+	if (authority[0] == '[') {
+		end = memchr(authority, ']', auth_len);
+		if (!end)
+			return socklb_fail(e, -EINVAL, "server %s: its IPv6 host has no closing ']'", c->server);
+		host_len = (size_t)(end - authority) + 1;
+	} else if ((end = memchr(authority, ':', auth_len))) {
+		host_len = (size_t)(end - authority);
+	}
+	if (host_len < auth_len) {
+		port = authority + host_len + 1;
+		port_len = (int)(auth_len - host_len - 1);
+		if (authority[host_len] != ':' || port_len < 1 || port_len > 5 ||
+		    strspn(port, "0123456789") < (size_t)port_len)
+			return socklb_fail(e, -EINVAL, "server %s: its port is not a number", c->server);
+	}
+	if (asprintf(&h->url_base, "https://%s%s%s:%.*s%s", v6 ? "[" : "", c->tls_server_name, v6 ? "]" : "", port_len,
+		     port, authority + auth_len) < 0) {
+		h->url_base = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&h->host_header, "Host: %.*s", (int)auth_len, authority) < 0) {
+		h->host_header = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&entry, "%s%s%s:%.*s:%.*s:%.*s", v6 ? "[" : "", c->tls_server_name, v6 ? "]" : "", port_len, port,
+		     (int)host_len, authority, port_len, port) < 0)
+		return -ENOMEM;
+	list = curl_slist_append(NULL, entry);
+	free(entry);
+	if (!list)
+		return -ENOMEM;
+	h->connect_to = list;
+	if (curl_easy_setopt(h->curl, CURLOPT_CONNECT_TO, list) != CURLE_OK)
+		return socklb_fail(e, -EINVAL, "libcurl refused CURLOPT_CONNECT_TO for tls-server-name");
+	return 0;
+}
+
 /* TLS material and the options every request shares. */
 static int configure(struct kube_http *h, struct socklb_err *e)
 {
@@ -118,7 +172,7 @@ static int configure(struct kube_http *h, struct socklb_err *e)
 		return socklb_fail(e, -EINVAL,
 				   "libcurl refused an option for %s (is libcurl ≥7.85 built with OpenSSL?)",
 				   c->server);
-	return 0;
+	return c->tls_server_name ? set_tls_server_name(h, e) : 0;
 }
 
 int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kube_token *token, const atomic_bool *stop,
@@ -143,6 +197,9 @@ void kube_http_free(struct kube_http *h)
 {
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
+	curl_slist_free_all(h->connect_to);
+	free(h->url_base);
+	free(h->host_header);
 	free(h->error_body);
 	memset(h, 0, sizeof(*h));
 }
@@ -170,6 +227,7 @@ int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsig
 {
 	struct curl_slist *headers = NULL, *more;
 	struct kube_credential cred;
+	char *named_url = NULL;
 	CURLcode rc;
 	int err;
 
@@ -192,6 +250,11 @@ int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsig
 	more = curl_slist_append(headers, "Accept: application/json");
 	if (more)
 		headers = more;
+	if (more && h->host_header) {
+		more = curl_slist_append(headers, h->host_header);
+		if (more)
+			headers = more;
+	}
 	if (more && cred.header) {
 		more = curl_slist_append(headers, cred.header);
 		if (more)
@@ -207,11 +270,20 @@ int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsig
 		curl_slist_free_all(headers);
 		return -ENOMEM;
 	}
+	/* a URL of the server; with tls-server-name it names that instead */
+	if (h->url_base && strncmp(url, h->conn->server, strlen(h->conn->server)) == 0) {
+		if (asprintf(&named_url, "%s%s", h->url_base, url + strlen(h->conn->server)) < 0) {
+			curl_slist_free_all(headers);
+			return -ENOMEM;
+		}
+		url = named_url;
+	}
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
 	rc = curl_easy_perform(h->curl);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers);
+	free(named_url);
 
 	if (rc == CURLE_WRITE_ERROR && h->cb_err)
 		return h->cb_err;

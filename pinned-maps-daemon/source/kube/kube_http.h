@@ -29,6 +29,10 @@ struct kube_http {
 	struct kube_token *token;
 	unsigned long generation; /* of the credential the last request presented */
 	const atomic_bool *stop;
+	/* tls-server-name: requests name it in their URL (SNI, certificate check) and connect to the server's host */
+	char *url_base; /* "https://NAME:PORT[/prefix]", replacing conn->server; NULL: no tls-server-name */
+	struct curl_slist *connect_to; /* "NAME:PORT:HOST:PORT" */
+	char *host_header; /* "Host: " the server's host[:port], as client-go sends it */
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's text for a transport error */
 	char message[512]; /* a non-2xx response's Status message (or body start) */
 	struct socklb_err cred_error; /* why there was no credential to send (-ENOKEY, -ECANCELED) */

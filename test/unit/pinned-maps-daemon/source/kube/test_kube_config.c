@@ -287,8 +287,10 @@ static void test_missing_fields_are_named(void **state)
 		       "users[\"u\"].user.username is not supported: basic authentication was removed");
 	assert_refused("\"server\":\"https://k.example\"", "\"token\":\"t\",\"as\":\"admin\"",
 		       "users[\"u\"].user.as is not supported: impersonation");
-	assert_refused("\"server\":\"https://k.example\",\"tls-server-name\":\"kubernetes\"", "\"token\":\"t\"",
-		       "clusters[\"k\"].cluster.tls-server-name is not supported");
+	assert_refused("\"server\":\"https://k.example\",\"tls-server-name\":\"k/x\"", "\"token\":\"t\"",
+		       "clusters[\"k\"].cluster.tls-server-name \"k/x\" is neither a DNS name nor an IP address");
+	assert_refused("\"server\":\"https://k.example\",\"tls-server-name\":[\"k\"]", "\"token\":\"t\"",
+		       "clusters[\"k\"].cluster.tls-server-name");
 	assert_refused("\"server\":\"https://k.example\",\"proxy-url\":\"ftp://p\"", "\"token\":\"t\"",
 		       "clusters[\"k\"].cluster.proxy-url \"ftp://p\" must be an http://, https:// or socks5:// URL");
 	assert_refused("\"server\":\"https://k.example\"", "\"client-certificate-data\":\"" PEM_B64 "\"",
@@ -399,6 +401,38 @@ static char *in_tmpdir(const char *name)
 }
 
 /* What kubectl writes for kind (the current context), kubeadm (files) and token users. */
+/* tls-server-name: kept as written (a name or an address), and passed to an exec plugin as client-go does */
+static void test_tls_server_name(void **state)
+{
+	static const char exec[] = "\"exec\":{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"command\":\"x\","
+				   "\"interactiveMode\":\"Never\",\"provideClusterInfo\":true}";
+	struct kube_conn c;
+	cJSON *info;
+
+	(void)state;
+	assert_int_equal(
+		parse("\"server\":\"https://10.0.0.1:6443\",\"tls-server-name\":\"kubernetes.default.svc\"", exec, &c),
+		0);
+	assert_string_equal(c.tls_server_name, "kubernetes.default.svc");
+	info = cJSON_Parse(c.exec->exec_info);
+	assert_string_equal(
+		cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(info, "spec"), "cluster"), "tls-server-name")),
+		"kubernetes.default.svc");
+	cJSON_Delete(info);
+	kube_conn_free(&c);
+
+	assert_int_equal(
+		parse("\"server\":\"https://k.example\",\"tls-server-name\":\"fd00::1\"", "\"token\":\"t\"", &c), 0);
+	assert_string_equal(c.tls_server_name, "fd00::1");
+	kube_conn_free(&c);
+
+	/* empty: unset, as in client-go */
+	assert_int_equal(parse("\"server\":\"https://k.example\",\"tls-server-name\":\"\"", "\"token\":\"t\"", &c), 0);
+	assert_null(c.tls_server_name);
+	kube_conn_free(&c);
+}
+
 static void test_yaml_as_kubectl_writes_it(void **state)
 {
 	struct kube_conn c;
@@ -727,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_insecure_only_with_a_warning),
 		cmocka_unit_test(test_missing_fields_are_named),
 		cmocka_unit_test(test_kubeconfig_file),
+		cmocka_unit_test(test_tls_server_name),
 		cmocka_unit_test(test_yaml_as_kubectl_writes_it),
 		cmocka_unit_test(test_yaml_exec_users),
 		cmocka_unit_test(test_yaml_refusals_name_the_field),
