@@ -198,7 +198,14 @@ struct socklb_trace_ctl {
 	__u64 lost; /* events dropped because the ring buffer was full */
 };
 
-/* One event in the ring buffer. Addresses as in struct socklb_peer. */
+/* The length of a task's name (the kernel's TASK_COMM_LEN), NUL included. */
+#define SOCKLB_COMM_LEN 16
+
+/*
+ * One event in the ring buffer. Addresses as in struct socklb_peer. Fields
+ * are only ever appended: a reader takes a shorter record (an older
+ * program's) with the missing fields zero, and the start of a longer one.
+ */
 struct socklb_trace_event {
 	__u64 time_ns; /* bpf_ktime_get_ns() */
 	__u64 cgroup_id; /* cgroup v2 id of the task: the pod's cgroup or one of its containers' */
@@ -210,6 +217,13 @@ struct socklb_trace_event {
 	__u8 verdict; /* SOCKLB_VERDICT_* */
 	__u8 hook; /* SOCKLB_TRACE_* */
 	__u8 pad;
+	/* the process that made the call (its thread group id as the node sees it); 0 and "": unknown */
+	__u32 pid;
+	__u32 pad2;
+	char comm[SOCKLB_COMM_LEN];
 };
+
+/* The size of the first events, without the process: what every reader can decode. */
+#define SOCKLB_TRACE_EVENT_V1_SIZE 56
 
 #endif /* SOCKLB_H */

@@ -10,6 +10,9 @@
 
 #include "lb.bpf.h"
 
+/* Set by the loader after probing: cgroup/sock_addr programs may ask for the current task (6.1+). */
+const volatile bool have_current_task = false;
+
 /* The control word while a tracer's deadline is ahead, with the time read in *now; NULL otherwise. */
 static __always_inline struct socklb_trace_ctl *trace_on(__u64 *now)
 {
@@ -49,6 +52,15 @@ static __always_inline void trace_emit(__u8 hook, __u8 verdict, __u8 proto, cons
 	ev->verdict = verdict;
 	ev->hook = hook;
 	ev->pad = 0;
+	ev->pad2 = 0;
+	if (have_current_task) {
+		ev->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+		if (bpf_get_current_comm(ev->comm, sizeof(ev->comm)))
+			ev->comm[0] = '\0';
+	} else {
+		ev->pid = 0;
+		__builtin_memset(ev->comm, 0, sizeof(ev->comm));
+	}
 	bpf_ringbuf_submit(ev, 0);
 }
 

@@ -199,7 +199,7 @@ wait "$TRACE_PID" 2>/dev/null || true
 TRACE_PID=
 show "trace shows the client's connects and datagrams, each with its backend and verdict" \
 	"$(cat "$NODE_TMP/trace.out")" \
-	'^TIME +HOOK|^[0-9:.]+ +(connect|getpeername) +TCP +10\.96\.0\.10:80 +10\.244\.[0-9.]+:8080 +(translated|reverse-translated) +[0-9a-f-]+ |^[0-9:.]+ +(sendmsg|recvmsg) +UDP +10\.96\.0\.53:53 +10\.244\.[0-9.]+:5353 +(translated|reverse-translated|sticky-udp) +[0-9a-f-]+ '
+	'^TIME +HOOK|^[0-9:.]+ +(connect|getpeername) +TCP +10\.96\.0\.10:80 +10\.244\.[0-9.]+:8080 +(translated|reverse-translated) +([0-9]+/slb-probe|-) +[0-9a-f-]+ |^[0-9:.]+ +(sendmsg|recvmsg) +UDP +10\.96\.0\.53:53 +10\.244\.[0-9.]+:5353 +(translated|reverse-translated|sticky-udp) +([0-9]+/slb-probe|-) +[0-9a-f-]+ '
 
 bold "socklb-syncd dump (reads the pinned maps; the daemon need not run)"
 "$SYNCD" dump --bpffs-root "$NODE_BPFFS" | sed 's/^/   /'

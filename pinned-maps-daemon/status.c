@@ -290,6 +290,17 @@ static void check_set_retval(struct check_ctx *c)
 	status_summary_add(c->st, "EPERM for Services without endpoints");
 }
 
+static void check_current_task(struct check_ctx *c)
+{
+	struct status_row *row;
+	struct socklb_err why;
+	int err;
+
+	err = socklb_probe_current_task(&why);
+	row = probe_row(c, "current task", err, why.msg, NEED_CGROUP_PROG, false, "pid and comm");
+	consequence(row, err ? "trace events carry no process" : "trace events name the process (pid, comm)");
+}
+
 static void check_sk_storage(struct check_ctx *c)
 {
 	struct status_row *row;
@@ -550,9 +561,9 @@ static void check_capabilities(struct check_ctx *c)
 
 /* In the order they print. */
 static void (*const checks[])(struct check_ctx *c) = {
-	check_kernel,	   check_cgroup,     check_btf,		 check_cgroup_link,  check_hooks,
-	check_datapath,	   check_set_retval, check_sk_storage,	 check_sock_destroy, check_iterators,
-	check_termination, check_pins,	     check_capabilities,
+	check_kernel,	 check_cgroup,	    check_btf,		check_cgroup_link,  check_hooks,
+	check_datapath,	 check_set_retval,  check_current_task, check_sk_storage,   check_sock_destroy,
+	check_iterators, check_termination, check_pins,		check_capabilities,
 };
 
 void status_probe(struct status *st, const char *bpffs_root)

@@ -151,6 +151,10 @@ static int programs_load(const char *root, const char *dir, const struct socklb_
 		pr_warn("no bpf_set_retval (%s): connects to services without endpoints fail with EPERM, "
 			"not ECONNREFUSED",
 			why.msg);
+	/* Trace events name the process when the hooks may ask for the current task (6.1+). */
+	skel->rodata->have_current_task = socklb_probe_current_task(&why) == 0;
+	if (!skel->rodata->have_current_task)
+		pr_info("trace events carry no process: %s", why.msg);
 	ret = socklb_maps_prepare(skel->obj, root, sizes, err);
 	if (ret)
 		goto out;

@@ -41,6 +41,16 @@ static struct bpf_insn mov64_imm(__u8 dst, __s32 imm)
 	return insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
 }
 
+static struct bpf_insn mov64_reg(__u8 dst, __u8 src)
+{
+	return insn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0);
+}
+
+static struct bpf_insn add64_imm(__u8 dst, __s32 imm)
+{
+	return insn(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm);
+}
+
 static struct bpf_insn ldx_dw(__u8 dst, __u8 src, __s16 off)
 {
 	return insn(BPF_LDX | BPF_MEM | BPF_DW, dst, src, off, 0);
@@ -171,6 +181,24 @@ int socklb_probe_set_retval(struct socklb_err *why)
 
 	return try_load("a cgroup/connect4 program calling bpf_set_retval", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 			BPF_CGROUP_INET4_CONNECT, 0, insns, sizeof(insns) / sizeof(insns[0]), why);
+}
+
+int socklb_probe_current_task(struct socklb_err *why)
+{
+	/* bpf_get_current_pid_tgid(); char comm[16]; bpf_get_current_comm(comm, 16); return 1; */
+	const struct bpf_insn insns[] = {
+		call_helper(BPF_FUNC_get_current_pid_tgid),
+		mov64_reg(BPF_REG_1, BPF_REG_10),
+		add64_imm(BPF_REG_1, -16),
+		mov64_imm(BPF_REG_2, 16),
+		call_helper(BPF_FUNC_get_current_comm),
+		mov64_imm(BPF_REG_0, 1),
+		exit_insn(),
+	};
+
+	return try_load("a cgroup/connect4 program calling bpf_get_current_pid_tgid and bpf_get_current_comm",
+			BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT, 0, insns,
+			sizeof(insns) / sizeof(insns[0]), why);
 }
 
 /* A socket storage map with an int key and value (the kernel wants their BTF): an fd, or a negative errno. */
@@ -327,6 +355,7 @@ int socklb_probe_datapath(struct socklb_err *why)
 		return err;
 	}
 	skel->rodata->have_set_retval = socklb_probe_set_retval(NULL) == 0;
+	skel->rodata->have_current_task = socklb_probe_current_task(NULL) == 0;
 	/* Private maps: no pin path (libbpf would pin or reuse by name), one entry each. */
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))

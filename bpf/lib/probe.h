@@ -3,7 +3,7 @@
  * What this node's kernel and this process allow socklb to do, found by
  * trying (loading a minimal program, creating a map and closing it), never
  * from a version number. `socklb-syncd status` prints these; the datapath
- * loader asks socklb_probe_set_retval.
+ * loader asks socklb_probe_set_retval and socklb_probe_current_task.
  *
  * A probe returns 0 when the facility is there, or the negative errno the
  * kernel answered, with why (an error context, err.h; may be NULL) saying
@@ -38,6 +38,9 @@ int socklb_probe_cgroup_link(struct socklb_err *why);
 
 /* bpf_set_retval from cgroup/connect programs: refusals can say ECONNREFUSED instead of EPERM. */
 int socklb_probe_set_retval(struct socklb_err *why);
+
+/* bpf_get_current_pid_tgid and bpf_get_current_comm from cgroup/connect programs: trace events name the process. */
+int socklb_probe_current_task(struct socklb_err *why);
 
 /* Socket storage: the map type, and bpf_sk_storage_get from cgroup/sock_addr programs. */
 int socklb_probe_sk_storage(struct socklb_err *why);

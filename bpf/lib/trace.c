@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,14 +98,27 @@ int socklb_trace_ctl_read(const char *root, struct socklb_trace_ctl *out)
 	return err;
 }
 
+_Static_assert(offsetof(struct socklb_trace_event, pid) == SOCKLB_TRACE_EVENT_V1_SIZE,
+	       "the first events end where the process begins");
+
+bool socklb_trace_event_decode(const void *data, size_t size, struct socklb_trace_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	if (size < SOCKLB_TRACE_EVENT_V1_SIZE)
+		return false;
+	memcpy(ev, data, size < sizeof(*ev) ? size : sizeof(*ev));
+	return true;
+}
+
 static int ring_sample(void *ctx, void *data, size_t size)
 {
 	struct socklb_trace *t = ctx;
+	struct socklb_trace_event ev;
 
-	/* A program of another layout would write another size: not ours to decode. */
-	if (size < sizeof(struct socklb_trace_event))
+	/* not ours to decode: skipped */
+	if (!socklb_trace_event_decode(data, size, &ev))
 		return 0;
-	return t->cb(data, t->ctx);
+	return t->cb(&ev, t->ctx);
 }
 
 int socklb_trace_open(const char *root, socklb_trace_cb cb, void *ctx, struct socklb_trace **out)

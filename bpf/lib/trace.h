@@ -11,6 +11,7 @@
 
 #include <linux/types.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "socklb.h"
 
@@ -34,6 +35,13 @@ int socklb_trace_poll(struct socklb_trace *t, int timeout_ms);
 __u64 socklb_trace_lost(struct socklb_trace *t);
 /* Turn the events off, release the lock. */
 void socklb_trace_close(struct socklb_trace *t);
+
+/*
+ * One ring buffer record as this build's event: a record of an older
+ * program (shorter: the fields appended since are zero) or of a newer one
+ * (longer: its start). false for one too short to be an event at all.
+ */
+bool socklb_trace_event_decode(const void *data, size_t size, struct socklb_trace_event *ev);
 
 /* The control word as it is now, without becoming the tracer: -ENOENT as for socklb_trace_open. */
 int socklb_trace_ctl_read(const char *root, struct socklb_trace_ctl *ctl);

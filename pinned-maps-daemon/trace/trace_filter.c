@@ -149,6 +149,22 @@ static bool has_backend(const struct socklb_trace_event *ev)
 	return ev->verdict != SOCKLB_VERDICT_REFUSED;
 }
 
+/* The event's process as "PID/COMM" (unprintable bytes of the name as '?'), or "-" when unknown. */
+static void format_process(const struct socklb_trace_event *ev, char *buf, size_t len)
+{
+	char comm[SOCKLB_COMM_LEN];
+	size_t i;
+
+	if (!ev->pid) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	for (i = 0; i < sizeof(comm) - 1 && ev->comm[i]; i++)
+		comm[i] = ev->comm[i] > ' ' && ev->comm[i] < 0x7f ? ev->comm[i] : '?';
+	comm[i] = '\0';
+	snprintf(buf, len, "%u/%s", ev->pid, comm);
+}
+
 static const char *verdict_text(__u8 verdict)
 {
 	const char *name = socklb_verdict_name(verdict);
@@ -158,21 +174,22 @@ static const char *verdict_text(__u8 verdict)
 
 void trace_print_header(FILE *out)
 {
-	fprintf(out, "%-15s %-11s %-5s %-23s %-23s %-20s %s\n", "TIME", "HOOK", "PROTO", "SERVICE", "BACKEND",
-		"VERDICT", "POD (ATTACHMENT)");
+	fprintf(out, "%-15s %-11s %-5s %-23s %-23s %-20s %-23s %s\n", "TIME", "HOOK", "PROTO", "SERVICE", "BACKEND",
+		"VERDICT", "PROCESS", "POD (ATTACHMENT)");
 }
 
 void trace_print_text(FILE *out, const struct trace_line *l)
 {
 	const struct socklb_trace_event *ev = l->ev;
-	char when[40], vip[SOCKLB_ENDPOINT_STRLEN], be[SOCKLB_ENDPOINT_STRLEN] = "-";
+	char when[40], vip[SOCKLB_ENDPOINT_STRLEN], be[SOCKLB_ENDPOINT_STRLEN] = "-", proc[32];
 
 	format_time(l->wall_ns, when, sizeof(when), false);
 	socklb_endpoint_format(ev->vip, ntohs(ev->vip_port), vip, sizeof(vip));
 	if (has_backend(ev))
 		socklb_endpoint_format(ev->backend, ntohs(ev->backend_port), be, sizeof(be));
-	fprintf(out, "%-15s %-11s %-5s %-23s %-23s %-20s ", when, socklb_trace_hook_name(ev->hook),
-		socklb_proto_name(ev->proto), vip, be, verdict_text(ev->verdict));
+	format_process(ev, proc, sizeof(proc));
+	fprintf(out, "%-15s %-11s %-5s %-23s %-23s %-20s %-23s ", when, socklb_trace_hook_name(ev->hook),
+		socklb_proto_name(ev->proto), vip, be, verdict_text(ev->verdict), proc);
 	if (l->pod)
 		fprintf(out, "%s (%s)\n", l->pod->uid[0] ? l->pod->uid : "-", l->pod->attachment);
 	else
@@ -201,6 +218,17 @@ int trace_print_json(FILE *out, const struct trace_line *l)
 		cJSON_AddNullToObject(o, "backend");
 	}
 	cJSON_AddStringToObject(o, "verdict", verdict_text(ev->verdict));
+	if (ev->pid) {
+		cJSON *process = cJSON_AddObjectToObject(o, "process");
+
+		if (process) {
+			cJSON_AddNumberToObject(process, "pid", ev->pid);
+			snprintf(buf, sizeof(buf), "%.*s", SOCKLB_COMM_LEN, ev->comm);
+			cJSON_AddStringToObject(process, "comm", buf);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "process");
+	}
 	if (l->pod) {
 		pod = cJSON_AddObjectToObject(o, "pod");
 		if (pod) {

@@ -103,6 +103,8 @@ direct getpeer6 cgroup/getpeername6 "return 1;"
 tl_check "cgroup/getpeername6: status says what a direct load says (${DIRECT_ERR:-loads})" agrees cgroup/getpeername6
 direct retval cgroup/connect4 "bpf_set_retval(0); return 1;"
 tl_check "bpf_set_retval: status says what a direct load says (${DIRECT_ERR:-loads})" agrees bpf_set_retval
+direct task cgroup/connect4 "char comm[16]; bpf_get_current_comm(comm, sizeof(comm)); return bpf_get_current_pid_tgid() ? 1 : 1;"
+tl_check "current task: status says what a direct load says (${DIRECT_ERR:-loads})" agrees "current task"
 
 tl_check "bpffs root: not created yet, and so no map, program or pod rows" \
 	bash -c '[[ $1 == *"(not created yet)" ]] && [ -z "$2" ] && [ -z "$3" ]' _ \

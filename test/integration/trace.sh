@@ -2,7 +2,7 @@
 # socklb-syncd trace on real sockets: a pod attached the way kubelet lays out
 # cgroups (the links on kubepods/besteffort/pod<uid>, the client in a
 # container cgroup below it) connects through VIPs; the tracer must show each
-# translation with its verdict, VIP, backend and pod, honour its filters, and
+# translation with its verdict, VIP, backend, process and pod, honour its filters, and
 # leave tracing off when it exits, also when it is killed -9.
 source "$(dirname "$0")/../lib.sh"
 tl_init
@@ -29,6 +29,10 @@ mkdir -p "$CTR_CG"
 client() {
 	bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec ip netns exec "$@"' _ "$CTR_CG" "$(tl_pod_ns client)" "$@"
 }
+
+# The process in text lines, unless this kernel's hooks cannot ask for the current task (status says).
+PROCESS="-"
+"$SYNCD" status 2>/dev/null | grep -q "^current task .*pid and comm" && PROCESS="[0-9]+/slb-probe"
 
 tl_check "programs load" "$CTL" load "$TL_BPFFS"
 tl_check "links attach to the pod cgroup kubepods/besteffort/pod<uid>" "$CTL" attach "$TL_BPFFS" "$POD_CG" "$CID"
@@ -66,7 +70,9 @@ trace_stop() {
 
 # --- every verdict, in JSON --------------------------------------------------
 trace_start all --json || tl_not_ok "the tracer did not start"
-client "$P" tcp 10.96.0.10 80 >/dev/null
+# (this one writes its pid: the pid slb-probe runs as, once ip netns exec has forked)
+client bash -c 'echo $$ >"$0" && exec "$@"' "$TL_TMP/web.pid" "$P" tcp 10.96.0.10 80 >/dev/null
+WEB_CLIENT=$(cat "$TL_TMP/web.pid")
 client "$P" udpc 10.96.0.53 53 1 >/dev/null
 client "$P" udp 10.96.0.53 53 3 >/dev/null
 client "$P" tcp 10.96.0.30 80 >/dev/null
@@ -96,6 +102,24 @@ EOF
 }
 WEB=10.244.0.11:8080,10.244.0.12:8080
 DNS=10.244.0.21:5353,10.244.0.22:5353
+# processes: every event names slb-probe (the clients: client() execs it in place), the first
+# connect the pid of its client, as the node sees it.
+processes() {
+	python3 - "$TL_TMP/all.out" "$WEB_CLIENT" <<'EOF'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+bad = [e for e in events if not e["process"] or e["process"]["comm"] != "slb-probe" or e["process"]["pid"] <= 0]
+web = [e["process"]["pid"] for e in events if e["hook"] == "connect" and e["service"] == "10.96.0.10:80" and e["process"]]
+if bad or web != [int(sys.argv[2])]:
+    print(f"{len(bad)} events without slb-probe, e.g. {bad[:1]}; the 10.96.0.10:80 connect's pid {web}, want [{sys.argv[2]}]")
+    sys.exit(1)
+EOF
+}
+if [ "$PROCESS" != - ]; then
+	tl_check "each event names its process (pid and comm; the first connect's pid is its client's)" processes
+else
+	tl_ok "each event names its process # SKIP the kernel's cgroup/connect programs cannot ask for the current task"
+fi
 tl_check "TCP: the connect is translated to a backend, with the pod's UID and attachment" \
 	expect connect translated 10.96.0.10:80 "$WEB" 1
 tl_check "TCP: getpeername is reverse-translated" expect getpeername reverse-translated 10.96.0.10:80 "$WEB" 1
@@ -121,8 +145,8 @@ wait "$TRACER"
 tl_diag "$(cat "$TL_TMP/svc.out")"
 tl_check "--service and --count: one line, the refused connect, with a header" \
 	bash -c '[ "$(wc -l <"$1")" = 2 ] && grep -Eq "^TIME +HOOK" "$1" &&
-		grep -Eq "connect +TCP +10.96.0.30:80 +- +refused-no-endpoints +$2 \($3\)$" "$1"' \
-	_ "$TL_TMP/svc.out" "$UID_" "$CID/eth0"
+		grep -Eq "connect +TCP +10.96.0.30:80 +- +refused-no-endpoints +$4 +$2 \($3\)$" "$1"' \
+	_ "$TL_TMP/svc.out" "$UID_" "$CID/eth0" "$PROCESS"
 
 trace_start verdict --json --verdict affinity-hit,refused-no-endpoints --pod "${CID:0:6}" ||
 	tl_not_ok "the verdict-filtered tracer did not start"

@@ -153,29 +153,67 @@ static void test_output(void **state)
 	char *text;
 
 	(void)state;
+	ev.pid = 3141;
+	memcpy(ev.comm, "curl", 5);
 	text = capture(print_json, &l);
 	assert_string_equal(text, "{\"time\":\"2024-01-02T03:04:05.123456Z\",\"hook\":\"connect\",\"protocol\":\"TCP\","
 				  "\"service\":\"10.96.0.10:80\",\"backend\":\"10.244.0.11:8080\",\"verdict\":"
-				  "\"translated\",\"pod\":{\"attachment\":\"c0ffee0123456789/eth0\",\"uid\":"
+				  "\"translated\",\"process\":{\"pid\":3141,\"comm\":\"curl\"},\"pod\":{\"attachment\":"
+				  "\"c0ffee0123456789/eth0\",\"uid\":"
 				  "\"5f0c1d2e-3a4b-4c5d-8e9f-0123456789ab\",\"cgroup\":\"/kubepods/besteffort/"
 				  "pod5f0c1d2e-3a4b-4c5d-8e9f-0123456789ab\"},\"cgroupId\":4242}\n");
 	free(text);
 	l.ev = &refused;
 	l.pod = NULL;
 	text = capture(print_json, &l);
+	/* an event without a process (an older program's, or a kernel without the helpers) */
 	assert_non_null(strstr(text, "\"service\":\"[fd00:96::30]:80\",\"backend\":null,\"verdict\":"
-				     "\"refused-no-endpoints\",\"pod\":null,\"cgroupId\":4242}"));
+				     "\"refused-no-endpoints\",\"process\":null,\"pod\":null,\"cgroupId\":4242}"));
 	free(text);
 	text = capture(trace_print_text, &l);
 	assert_non_null(strstr(text, " connect     TCP   [fd00:96::30]:80        -                       "
-				     "refused-no-endpoints - (cgroup 4242)\n"));
+				     "refused-no-endpoints -                       - (cgroup 4242)\n"));
 	free(text);
 	l.ev = &ev;
 	l.pod = &pod;
 	text = capture(trace_print_text, &l);
-	assert_non_null(strstr(text, "10.96.0.10:80           10.244.0.11:8080        translated           "
-				     "5f0c1d2e-3a4b-4c5d-8e9f-0123456789ab (c0ffee0123456789/eth0)\n"));
+	assert_non_null(
+		strstr(text, "10.96.0.10:80           10.244.0.11:8080        translated           "
+			     "3141/curl               5f0c1d2e-3a4b-4c5d-8e9f-0123456789ab (c0ffee0123456789/eth0)\n"));
 	free(text);
+	/* a name is the task's own choice (prctl): spaces and control bytes print as '?', a full one whole */
+	memcpy(ev.comm, "a b\033cdefghijklm", sizeof(ev.comm));
+	text = capture(trace_print_text, &l);
+	assert_non_null(strstr(text, " 3141/a?b?cdefghijklm "));
+	free(text);
+}
+
+/* Records of older programs (without the process), of this build, and of newer ones (longer). */
+static void test_event_decode(void **state)
+{
+	struct socklb_trace_event ev = event("10.96.0.10", 80, "10.244.0.11", 8080, SOCKLB_VERDICT_TRANSLATED), got;
+	unsigned char record[sizeof(ev) + 8];
+
+	(void)state;
+	ev.pid = 3141;
+	memcpy(ev.comm, "curl", 5);
+	memset(record, 0xab, sizeof(record));
+	memcpy(record, &ev, sizeof(ev));
+
+	assert_true(socklb_trace_event_decode(record, sizeof(ev), &got));
+	assert_memory_equal(&got, &ev, sizeof(ev));
+	assert_true(socklb_trace_event_decode(record, sizeof(record), &got));
+	assert_memory_equal(&got, &ev, sizeof(ev));
+
+	/* an older program's 56 bytes: everything but the process, which is unknown */
+	assert_true(socklb_trace_event_decode(record, SOCKLB_TRACE_EVENT_V1_SIZE, &got));
+	assert_memory_equal(&got, &ev, SOCKLB_TRACE_EVENT_V1_SIZE);
+	assert_int_equal(got.pid, 0);
+	assert_int_equal(got.comm[0], 0);
+	assert_int_equal(got.cgroup_id, 4242);
+
+	assert_false(socklb_trace_event_decode(record, SOCKLB_TRACE_EVENT_V1_SIZE - 1, &got));
+	assert_false(socklb_trace_event_decode(record, 0, &got));
 }
 
 static void test_pod_uid_from_cgroup(void **state)
@@ -245,9 +283,13 @@ static void test_attachment_name_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_verdict_names),		cmocka_unit_test(test_service_filter),
-		cmocka_unit_test(test_verdict_and_pod_filters), cmocka_unit_test(test_output),
-		cmocka_unit_test(test_pod_uid_from_cgroup),	cmocka_unit_test(test_attachment_name_roundtrip),
+		cmocka_unit_test(test_verdict_names),
+		cmocka_unit_test(test_service_filter),
+		cmocka_unit_test(test_verdict_and_pod_filters),
+		cmocka_unit_test(test_output),
+		cmocka_unit_test(test_event_decode),
+		cmocka_unit_test(test_pod_uid_from_cgroup),
+		cmocka_unit_test(test_attachment_name_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
