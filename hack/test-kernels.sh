@@ -13,7 +13,7 @@
 #
 # Env: KERNEL_TESTS  test names for test/run.sh, each one a filter
 #                    (default: syncd_status.sh test_lb datapath.sh plugin_cni.sh
-#                    terminate.sh terminate_daemon.sh syncd_file.sh)
+#                    terminate.sh terminate_daemon.sh syncd_file.sh trace.sh)
 #      SOCKLB_KERNEL_CACHE  where kernels are kept (default /var/cache/socklb-kernels)
 #      VM_ACCEL      auto (KVM when it boots the kernel, else TCG), kvm, tcg
 #      VM_CPUS VM_MEM_MB VM_TIMEOUT (whole VM run, s)   default 2, 2048, 2700
@@ -30,7 +30,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-KERNEL_TESTS=${KERNEL_TESTS:-syncd_status.sh test_lb datapath.sh plugin_cni.sh terminate.sh terminate_daemon.sh syncd_file.sh}
+KERNEL_TESTS=${KERNEL_TESTS:-syncd_status.sh test_lb datapath.sh plugin_cni.sh terminate.sh terminate_daemon.sh syncd_file.sh trace.sh}
 CACHE=${SOCKLB_KERNEL_CACHE:-/var/cache/socklb-kernels}
 VM_ACCEL=${VM_ACCEL:-auto}
 VM_CPUS=${VM_CPUS:-2}
