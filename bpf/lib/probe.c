@@ -48,7 +48,8 @@ static struct bpf_insn mov64_reg(__u8 dst, __u8 src)
 
 static struct bpf_insn add64_imm(__u8 dst, __s32 imm)
 {
-	return insn(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm);
+	/* BPF_ADD and BPF_K are both 0: BPF_ALU64 | BPF_ADD | BPF_K, without the redundant operand */
+	return insn(BPF_ALU64 | BPF_ADD, dst, 0, 0, imm);
 }
 
 static struct bpf_insn ldx_dw(__u8 dst, __u8 src, __s16 off)
