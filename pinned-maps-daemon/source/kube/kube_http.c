@@ -73,55 +73,62 @@ static CURLcode set_blob(CURL *curl, CURLoption opt, const struct kube_blob *b)
 /*
  * tls-server-name N with server https://HOST[:PORT][/prefix]: libcurl checks
  * the certificate against, and sends as SNI, the host of the URL it is given,
- * so requests go to https://N:PORT/prefix..., connect to HOST:PORT instead
- * (CURLOPT_CONNECT_TO), and keep the server's Host header, as client-go does.
+ * so requests go to the same URL naming N (h->server), connect to HOST:PORT
+ * instead (CURLOPT_CONNECT_TO), and keep the server's Host header, as
+ * client-go does. libcurl's URL parser takes the server apart.
  */
 static int set_tls_server_name(struct kube_http *h, struct socklb_err *e)
 {
 	const struct kube_conn *c = h->conn;
-	const char *authority = c->server + strlen("https://");
-	size_t auth_len = strcspn(authority, "/"), host_len = auth_len;
-	const char *port = "443", *end;
-	bool v6 = strchr(c->tls_server_name, ':') != NULL;
-	struct curl_slist *list;
-	char *entry;
-	int port_len = 3;
+	char *host = NULL, *port = NULL, *written_port = NULL, *url = NULL, *named = NULL, *entry = NULL;
+	CURLU *u = curl_url();
+	int err = 0;
 
-	if (authority[0] == '[') {
-		end = memchr(authority, ']', auth_len);
-		if (!end)
-			return socklb_fail(e, -EINVAL, "server %s: its IPv6 host has no closing ']'", c->server);
-		host_len = (size_t)(end - authority) + 1;
-	} else if ((end = memchr(authority, ':', auth_len))) {
-		host_len = (size_t)(end - authority);
-	}
-	if (host_len < auth_len) {
-		port = authority + host_len + 1;
-		port_len = (int)(auth_len - host_len - 1);
-		if (authority[host_len] != ':' || port_len < 1 || port_len > 5 ||
-		    strspn(port, "0123456789") < (size_t)port_len)
-			return socklb_fail(e, -EINVAL, "server %s: its port is not a number", c->server);
-	}
-	if (asprintf(&h->url_base, "https://%s%s%s:%.*s%s", v6 ? "[" : "", c->tls_server_name, v6 ? "]" : "", port_len,
-		     port, authority + auth_len) < 0) {
-		h->url_base = NULL;
+	if (!u)
 		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, c->server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		err = socklb_fail(e, -EINVAL, "server %s: not a URL libcurl can take apart", c->server);
+		goto out;
 	}
-	if (asprintf(&h->host_header, "Host: %.*s", (int)auth_len, authority) < 0) {
+	/* an IPv6 address is bracketed in a URL and in CURLOPT_CONNECT_TO, as libcurl gives the host */
+	if (asprintf(&named, strchr(c->tls_server_name, ':') ? "[%s]" : "%s", c->tls_server_name) < 0 ||
+	    asprintf(&entry, "%s:%s:%s:%s", named, port, host, port) < 0) {
+		named = entry = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	curl_url_get(u, CURLUPART_PORT, &written_port, 0); /* none: the scheme's, not in Host */
+	if (asprintf(&h->host_header, written_port ? "Host: %s:%s" : "Host: %s%s", host,
+		     written_port ? written_port : "") < 0) {
 		h->host_header = NULL;
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto out;
 	}
-	if (asprintf(&entry, "%s%s%s:%.*s:%.*s:%.*s", v6 ? "[" : "", c->tls_server_name, v6 ? "]" : "", port_len, port,
-		     (int)host_len, authority, port_len, port) < 0)
-		return -ENOMEM;
-	list = curl_slist_append(NULL, entry);
+	h->connect_to = curl_slist_append(NULL, entry);
+	if (!h->connect_to || curl_url_set(u, CURLUPART_HOST, named, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+		err = -ENOMEM;
+		goto out;
+	}
+	free(h->server);
+	h->server = strdup(url);
+	if (!h->server) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (curl_easy_setopt(h->curl, CURLOPT_CONNECT_TO, h->connect_to) != CURLE_OK)
+		err = socklb_fail(e, -EINVAL, "libcurl refused CURLOPT_CONNECT_TO for tls-server-name");
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_free(written_port);
+	curl_free(url);
+	free(named);
 	free(entry);
-	if (!list)
-		return -ENOMEM;
-	h->connect_to = list;
-	if (curl_easy_setopt(h->curl, CURLOPT_CONNECT_TO, list) != CURLE_OK)
-		return socklb_fail(e, -EINVAL, "libcurl refused CURLOPT_CONNECT_TO for tls-server-name");
-	return 0;
+	curl_url_cleanup(u);
+	return err;
 }
 
 /* TLS material and the options every request shares. */
@@ -184,9 +191,12 @@ int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kub
 	h->conn = conn;
 	h->token = token;
 	h->stop = stop;
+	h->server = strdup(conn->server);
 	h->curl = curl_easy_init();
-	if (!h->curl)
+	if (!h->server || !h->curl) {
+		kube_http_free(h);
 		return socklb_fail(e, -ENOMEM, "libcurl cannot create a handle");
+	}
 	err = configure(h, e);
 	if (err)
 		kube_http_free(h);
@@ -198,7 +208,7 @@ void kube_http_free(struct kube_http *h)
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	curl_slist_free_all(h->connect_to);
-	free(h->url_base);
+	free(h->server);
 	free(h->host_header);
 	free(h->error_body);
 	memset(h, 0, sizeof(*h));
@@ -227,7 +237,6 @@ int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsig
 {
 	struct curl_slist *headers = NULL, *more;
 	struct kube_credential cred;
-	char *named_url = NULL;
 	CURLcode rc;
 	int err;
 
@@ -270,20 +279,11 @@ int kube_http_get(struct kube_http *h, const char *url, bool reload_token, unsig
 		curl_slist_free_all(headers);
 		return -ENOMEM;
 	}
-	/* a URL of the server; with tls-server-name it names that instead */
-	if (h->url_base && strncmp(url, h->conn->server, strlen(h->conn->server)) == 0) {
-		if (asprintf(&named_url, "%s%s", h->url_base, url + strlen(h->conn->server)) < 0) {
-			curl_slist_free_all(headers);
-			return -ENOMEM;
-		}
-		url = named_url;
-	}
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
 	rc = curl_easy_perform(h->curl);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers);
-	free(named_url);
 
 	if (rc == CURLE_WRITE_ERROR && h->cb_err)
 		return h->cb_err;

@@ -29,10 +29,14 @@ struct kube_http {
 	struct kube_token *token;
 	unsigned long generation; /* of the credential the last request presented */
 	const atomic_bool *stop;
-	/* tls-server-name: requests name it in their URL (SNI, certificate check) and connect to the server's host */
-	char *url_base; /* "https://NAME:PORT[/prefix]", replacing conn->server; NULL: no tls-server-name */
-	struct curl_slist *connect_to; /* "NAME:PORT:HOST:PORT" */
-	char *host_header; /* "Host: " the server's host[:port], as client-go sends it */
+	/*
+	 * What request URLs start with: conn->server, or with tls-server-name the
+	 * same URL naming it (SNI, certificate check) while connect_to sends the
+	 * connection to the server's host and host_header keeps its Host.
+	 */
+	char *server;
+	struct curl_slist *connect_to; /* "NAME:PORT:HOST:PORT"; NULL without tls-server-name */
+	char *host_header; /* "Host: HOST[:PORT]" as in conn->server; NULL without tls-server-name */
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's text for a transport error */
 	char message[512]; /* a non-2xx response's Status message (or body start) */
 	struct socklb_err cred_error; /* why there was no credential to send (-ENOKEY, -ECANCELED) */
@@ -52,7 +56,7 @@ int kube_http_init(struct kube_http *h, const struct kube_conn *conn, struct kub
 		   struct socklb_err *e);
 void kube_http_free(struct kube_http *h);
 /*
- * GET url; reload_token renews the credential first (after a 401 to the
+ * GET url (h->server and a path); reload_token renews the credential first (after a 401 to the
  * last request: kube_token_get()'s refused).
  * idle_timeout_s 0 = no idle timer. Returns 0 when a response arrived
  * (*status; a non-2xx body is summarised in h->message), cb's non-zero value

@@ -330,7 +330,7 @@ static int list_all(struct kube_watcher *w)
 	int err;
 
 	for (;;) {
-		url = kube_list_url(w->env->conn->server, w->kind, &w->sel, KUBE_LIST_PAGE_SIZE, cont);
+		url = kube_list_url(w->http.server, w->kind, &w->sel, KUBE_LIST_PAGE_SIZE, cont);
 		if (!url) {
 			err = -ENOMEM;
 			break;
@@ -568,7 +568,7 @@ static enum watch_next watch_once(struct kube_watcher *w)
 	char *url;
 	int err;
 
-	url = kube_watch_url(w->env->conn->server, w->kind, &w->sel, w->rv, timeout);
+	url = kube_watch_url(w->http.server, w->kind, &w->sel, w->rv, timeout);
 	if (!url) {
 		snprintf(w->why, sizeof(w->why), "watch %s: out of memory", w->resource);
 		return NEXT_BACKOFF;
