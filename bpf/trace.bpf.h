@@ -55,8 +55,8 @@ static __always_inline void trace_emit(__u8 hook, __u8 verdict, __u8 proto, cons
 	ev->pad2 = 0;
 	if (have_current_task) {
 		ev->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-		if (bpf_get_current_comm(ev->comm, sizeof(ev->comm)))
-			ev->comm[0] = '\0';
+		/* without a task the helper zeroes the name itself */
+		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	} else {
 		ev->pid = 0;
 		__builtin_memset(ev->comm, 0, sizeof(ev->comm));
